@@ -1,0 +1,219 @@
+"""Example agents: ``echo``, ``steps``, ``research`` and ``fail``."""
+
+import asyncio
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, Field
+
+from examples.bm25 import BM25, corpus_index, load_corpus, tokenize
+from runplane.agents.spec import agent
+from runplane.domain.errors import RunError
+from runplane.engine.context import RunContext
+
+# Test hook: when this names a directory, each step of the ``steps`` agent appends
+# "<run_id> <index>" to <dir>/steps.log, so tests can count side effects across crashes.
+SIDE_EFFECTS_ENV = "RUNPLANE_EXAMPLES_SIDE_EFFECTS"
+
+ANY_OBJECT: dict[str, Any] = {"type": "object"}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+# -- echo ------------------------------------------------------------------------------
+
+
+async def _identity(value: Any) -> Any:
+    return value
+
+
+@agent("echo", input_schema=ANY_OBJECT, output="json")
+async def echo(ctx: RunContext, input: dict[str, Any]) -> Any:
+    """Return its input unchanged, from one durable step."""
+    return await ctx.step("echo", _identity, input)
+
+
+# -- steps -----------------------------------------------------------------------------
+
+
+class StepsInput(BaseModel):
+    steps: int = Field(3, ge=1, le=1000)
+    sleep: float = Field(0.0, ge=0, le=3600)
+
+
+def _record_side_effect(run_id: str, index: int) -> None:
+    directory = os.environ.get(SIDE_EFFECTS_ENV)
+    if not directory:
+        return
+    with open(Path(directory) / "steps.log", "a", encoding="utf-8") as log:
+        log.write(f"{run_id} {index}\n")
+        log.flush()
+        os.fsync(log.fileno())
+
+
+async def _numbered_step(run_id: str, index: int, sleep: float) -> dict[str, Any]:
+    _record_side_effect(run_id, index)  # test hook, see SIDE_EFFECTS_ENV
+    await asyncio.sleep(sleep)
+    return {"index": index, "nonce": secrets.token_hex(8)}
+
+
+@agent("steps", input_schema=StepsInput, output="json")
+async def steps(ctx: RunContext, input: StepsInput) -> dict[str, Any]:
+    """Run a number of durable steps, each sleeping a while and returning a random nonce."""
+    params = _coerce(StepsInput, input)
+    outputs = []
+    for i in range(1, params.steps + 1):
+        outputs.append(await ctx.step(f"step-{i}", _numbered_step, ctx.run_id, i, params.sleep))
+    return {"steps": outputs}
+
+
+# -- research --------------------------------------------------------------------------
+
+
+class ResearchInput(BaseModel):
+    question: str = Field(min_length=1, max_length=2000)
+    top_k: int = Field(3, ge=1, le=10)
+
+
+MAX_EXTRACT_WORDS = 90
+
+
+def search_corpus(query: str, top_k: int) -> list[dict[str, Any]]:
+    """The ``top_k`` corpus documents that BM25 ranks highest for ``query``."""
+    documents = load_corpus()
+    return [
+        {"file": documents[i].filename, "title": documents[i].title, "score": round(score, 4)}
+        for i, score in corpus_index().search(query, top_k)
+    ]
+
+
+def read_extracts(query: str, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The paragraph of each hit that best matches ``query``, shortened to a few sentences."""
+    by_name = {doc.filename: doc for doc in load_corpus()}
+    extracts = []
+    for hit in hits:
+        paragraphs = by_name[hit["file"]].paragraphs
+        best = BM25(paragraphs).search(query, 1)
+        paragraph = paragraphs[best[0][0]] if best else paragraphs[0]
+        extracts.append({**hit, "excerpt": _shorten(paragraph, MAX_EXTRACT_WORDS)})
+    return extracts
+
+
+@agent("research", input_schema=ResearchInput, output="document")
+async def research(ctx: RunContext, input: ResearchInput) -> str:
+    """Answer a question from a bundled corpus of technical notes, with cited sources."""
+    params = _coerce(ResearchInput, input)
+    question = " ".join(params.question.split())
+    terms = list(dict.fromkeys(tokenize(question)))
+    await ctx.plan(
+        [
+            "Pick out the question's key terms",
+            f"Rank the bundled corpus with BM25 and keep the top {params.top_k} documents",
+            "Read the best-matching paragraph of each document",
+            "Write an answer that cites each paragraph it uses",
+        ],
+        format="json",
+    )
+    if terms:
+        await ctx.reason(
+            f"I will look for documents about {_join(terms)}, ranking rare terms above "
+            f"common ones, and read the {params.top_k} best."
+        )
+    else:
+        await ctx.reason("The question has no searchable terms besides common words.")
+
+    arguments = {"query": question, "top_k": params.top_k}
+    await ctx.tool_call("search_corpus", arguments)
+    started = time.perf_counter()
+    hits = await ctx.step("search", search_corpus, question, params.top_k)
+    elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+    await ctx.tool_result("search_corpus", hits, elapsed_ms)
+
+    if not hits:
+        await ctx.reason("No document in the corpus contains any of the question's terms.")
+        titles = ", ".join(doc.title for doc in load_corpus())
+        return (
+            f"# {question}\n\n"
+            f"None of the {len(load_corpus())} documents in the bundled corpus matches this "
+            f"question, so there is nothing to answer it from.\n\n"
+            f"The corpus covers: {titles}.\n"
+        )
+
+    extracts = await ctx.step("read", read_extracts, question, hits)
+    for extract in extracts:
+        await ctx.source(
+            extract["title"],
+            url=f"corpus://{extract['file']}",
+            score=extract["score"],
+            excerpt=extract["excerpt"],
+        )
+    best = extracts[0]
+    await ctx.reason(
+        f'{_count(len(extracts), "document")} matched; the strongest is "{best["title"]}" '
+        f"(BM25 score {best['score']:.2f}), so the answer leads with it."
+    )
+    return _document(question, extracts)
+
+
+def _document(question: str, extracts: list[dict[str, Any]]) -> str:
+    lines = [
+        f"# {question}",
+        "",
+        f"Drawn from the {_count(len(extracts), 'most relevant note')} in the bundled corpus, "
+        "strongest match first.",
+        "",
+    ]
+    for number, extract in enumerate(extracts, start=1):
+        lines += [f"{extract['excerpt']} [{number}]", ""]
+    lines += ["## Sources", ""]
+    for number, extract in enumerate(extracts, start=1):
+        lines.append(
+            f"{number}. [{extract['title']}](corpus://{extract['file']}) "
+            f"(BM25 score {extract['score']:.2f})"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# -- fail ------------------------------------------------------------------------------
+
+
+def _prepare() -> dict[str, Any]:
+    return {"ok": True}
+
+
+@agent("fail", input_schema=ANY_OBJECT, output="json")
+async def fail(ctx: RunContext, input: dict[str, Any]) -> Any:
+    """Complete one step, then always fail with the error code example_failure."""
+    await ctx.step("prepare", _prepare)
+    raise RunError("the fail agent always fails after its first step", code="example_failure")
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _coerce(model: type[M], value: Any) -> M:
+    return value if isinstance(value, model) else model.model_validate(value)
+
+
+def _shorten(paragraph: str, max_words: int) -> str:
+    """Whole sentences of ``paragraph`` up to ``max_words`` words (at least the first)."""
+    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z`])", paragraph)
+    kept: list[str] = []
+    for sentence in sentences:
+        if kept and len(" ".join([*kept, sentence]).split()) > max_words:
+            break
+        kept.append(sentence)
+    return " ".join(kept)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _join(words: list[str]) -> str:
+    quoted = [f'"{word}"' for word in words]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]

@@ -1,0 +1,68 @@
+"""The project file (``runplane.toml``) and the agents it loads."""
+
+import importlib
+import inspect
+import re
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runplane.agents.spec import AGENT_ATTR, NAME_PATTERN, AgentSpec
+from runplane.domain.errors import Invalid
+
+
+@dataclass
+class Project:
+    """The agents a server serves, loaded from its project file."""
+
+    name: str = "runplane"
+    root: Path = Path(".")
+    publish: str = "auto"
+    agents: dict[str, AgentSpec] = field(default_factory=dict)
+
+    def get(self, name: str) -> AgentSpec | None:
+        """The loaded agent with this name, if any."""
+        return self.agents.get(name)
+
+
+def load_project(path: Path) -> Project:
+    """Read ``runplane.toml`` and import the modules it names.
+
+    A missing file gives an empty project, so a server can start before agents exist.
+    """
+    path = Path(path)
+    if not path.exists():
+        return Project()
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise Invalid.field("project", f"{path}: {exc}", str(path)) from exc
+    section = data.get("project", {})
+    root = path.resolve().parent
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    project = Project(
+        name=section.get("name", root.name),
+        root=root,
+        publish=section.get("publish", "auto"),
+    )
+    if project.publish not in ("auto", "manual"):
+        raise Invalid.field("project.publish", "publish must be 'auto' or 'manual'")
+    for module_name in section.get("modules", []):
+        module = importlib.import_module(module_name)
+        for _, obj in inspect.getmembers(module):
+            spec = getattr(obj, AGENT_ATTR, None)
+            if isinstance(spec, AgentSpec) and spec.fn is obj:
+                add_agent(project, spec)
+    return project
+
+
+def add_agent(project: Project, spec: AgentSpec) -> None:
+    """Register one agent, refusing bad or duplicate names."""
+    if not re.match(NAME_PATTERN, spec.name):
+        raise Invalid.field("agent.name", f"bad agent name {spec.name!r}", spec.name)
+    other = project.agents.get(spec.name)
+    if other is not None and other is not spec:
+        raise Invalid.field("agent.name", f"two agents are named {spec.name!r}", spec.name)
+    project.agents[spec.name] = spec

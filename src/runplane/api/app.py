@@ -1,0 +1,36 @@
+"""The app factory: ``create_app(settings)`` builds a runplane ASGI app."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from runplane import __version__
+from runplane.api.errors import install_error_handlers
+from runplane.api.limits import BodySizeLimit
+from runplane.api.routes import agents, health, runs
+from runplane.services.process import running_process
+from runplane.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app; the database, engine and workers start with its lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running_process(settings) as rt:
+            app.state.rt = rt
+            yield
+
+    app = FastAPI(
+        title="runplane",
+        version=__version__,
+        description="Execute, track and govern runs of AI agents.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(health.router)
+    app.include_router(runs.router)
+    app.include_router(agents.router)
+    return app

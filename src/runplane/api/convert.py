@@ -1,0 +1,61 @@
+"""Rows to wire models: what each resource looks like on the way out."""
+
+from typing import Any
+
+from runplane.domain.models import Principal
+from runplane.schemas import (
+    AgentPublic,
+    EventPublic,
+    RevisionPublic,
+    RunPublic,
+    StepPublic,
+    VerifyResult,
+)
+
+Row = Any
+
+
+def run_public(row: Row, who: Principal) -> RunPublic:
+    """A run; its hidden ``context`` only for admin keys."""
+    data = dict(row)
+    data["context"] = data["context"] if who.is_admin else None
+    data["agent_name"] = data["agent_name"]
+    return RunPublic.model_validate(data)
+
+
+def step_public(row: Row) -> StepPublic:
+    """A step."""
+    return StepPublic.model_validate(dict(row))
+
+
+def event_public(row: Row) -> EventPublic:
+    """An event."""
+    return EventPublic.model_validate(dict(row))
+
+
+def agent_public(row: Row) -> AgentPublic:
+    """An agent, with the schema parts of its configuration."""
+    cfg = row["config"] or {}
+    return AgentPublic(
+        id=row["id"],
+        name=row["name"],
+        kind=row["kind"],
+        description=row["description"],
+        input_schema=cfg.get("input_schema"),
+        output=cfg.get("output", "json"),
+        output_schema=cfg.get("output_schema"),
+        published_revision_id=row["published_revision_id"],
+        last_completed_at=row["last_completed_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def revision_public(row: Row) -> RevisionPublic:
+    """A revision."""
+    return RevisionPublic.model_validate(dict(row))
+
+
+def verify_public(check: Any) -> VerifyResult:
+    """The outcome of a log check."""
+    return VerifyResult(ok=check.ok, events=check.events, first_bad_seq=check.first_bad_seq)

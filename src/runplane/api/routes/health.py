@@ -1,0 +1,21 @@
+"""``/healthz``: is this process up, and which executor is it."""
+
+from fastapi import APIRouter
+
+from runplane import __version__
+from runplane.api.deps import RuntimeDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz(rt: RuntimeDep) -> dict[str, object]:
+    """Liveness: the version, the executor id, whether it runs agents, and its load."""
+    return {
+        "status": "ok",
+        "version": __version__,
+        "executor_id": rt.engine.executor_id,
+        "worker": rt.settings.worker,
+        "active_runs": len(rt.runner.active),
+        "agents": sorted(rt.project.agents),
+    }

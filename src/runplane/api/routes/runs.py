@@ -1,0 +1,165 @@
+"""``/v1/runs``: create, read, list, stream, cancel, rerun, duplicate, archive, delete."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import StreamingResponse
+
+from runplane.api.convert import event_public, run_public, step_public, verify_public
+from runplane.api.deps import PrincipalDep, RuntimeDep
+from runplane.api.sse import event_stream
+from runplane.schemas import (
+    EventPublic,
+    Page,
+    RunCreate,
+    RunDuplicate,
+    RunPublic,
+    RunRerun,
+    StepPublic,
+    VerifyResult,
+)
+from runplane.services import runs as svc
+
+router = APIRouter(prefix="/v1", tags=["runs"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+
+
+@router.post("/runs", status_code=201, response_model=RunPublic)
+async def create_run(
+    body: RunCreate, rt: RuntimeDep, who: PrincipalDep, idempotency_key: IdempotencyKey = None
+) -> RunPublic:
+    """Start a run of an agent; ``wait`` holds the answer until it ends."""
+    row = await svc.create_run(rt, who, body, idempotency_key=idempotency_key)
+    return run_public(row, who)
+
+
+@router.post("/agents/{agent_id}/runs", status_code=201, response_model=RunPublic,
+             tags=["agents"])
+async def create_agent_run(
+    agent_id: str,
+    body: RunCreate,
+    rt: RuntimeDep,
+    who: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> RunPublic:
+    """Start a run of the agent named in the path."""
+    body = body.model_copy(update={"agent_id": agent_id})
+    row = await svc.create_run(rt, who, body, idempotency_key=idempotency_key)
+    return run_public(row, who)
+
+
+@router.get("/runs", response_model=Page[RunPublic])
+async def list_runs(
+    rt: RuntimeDep,
+    who: PrincipalDep,
+    agent_id: str | None = None,
+    status: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    archived: bool = False,
+    trigger: str | None = None,
+    parent_run_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    continuation_token: Annotated[str | None, Query(max_length=500)] = None,
+) -> Page[RunPublic]:
+    """List runs, newest first; filter by agent, status, name, archive, trigger, parent."""
+    rows, token = await svc.list_runs(
+        rt, who, agent_id=agent_id, status=status, q=q, archived=archived, trigger=trigger,
+        parent_run_id=parent_run_id, limit=limit, continuation_token=continuation_token,
+    )
+    return Page[RunPublic](items=[run_public(r, who) for r in rows], continuation_token=token)
+
+
+@router.get("/runs/{run_id}", response_model=RunPublic)
+async def get_run(
+    run_id: str,
+    rt: RuntimeDep,
+    who: PrincipalDep,
+    wait: Annotated[float | None, Query(ge=0, le=60)] = None,
+) -> RunPublic:
+    """One run; ``wait`` holds the answer until it ends (at most 60 s)."""
+    if wait:
+        return run_public(await svc.wait_for_run(rt, who, run_id, wait), who)
+    return run_public(await svc.get_run(rt, who, run_id), who)
+
+
+@router.get("/runs/{run_id}/steps", response_model=Page[StepPublic])
+async def list_steps(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> Page[StepPublic]:
+    """The run's steps and their outputs."""
+    rows = await svc.list_steps(rt, who, run_id)
+    return Page[StepPublic](items=[step_public(r) for r in rows])
+
+
+@router.get("/runs/{run_id}/events", response_model=Page[EventPublic])
+async def list_events(
+    run_id: str,
+    rt: RuntimeDep,
+    who: PrincipalDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Page[EventPublic]:
+    """The run's event log after ``after``; the token is the next ``after``."""
+    rows, token = await svc.list_events(rt, who, run_id, after, limit)
+    return Page[EventPublic](items=[event_public(r) for r in rows], continuation_token=token)
+
+
+@router.get("/runs/{run_id}/stream", response_class=StreamingResponse)
+async def stream_events(
+    run_id: str,
+    rt: RuntimeDep,
+    who: PrincipalDep,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """The event log as server-sent events: replay, then live, closed after the end."""
+    start = svc.parse_resume_point(after, last_event_id)
+    await svc.get_run(rt, who, run_id)
+    return event_stream(svc.follow_events(rt, who, run_id, start))
+
+
+@router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunPublic)
+async def cancel_run(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> RunPublic:
+    """Ask the run to stop; it becomes ``canceled`` once the worker confirms."""
+    return run_public(await svc.cancel_run(rt, who, run_id), who)
+
+
+@router.post("/runs/{run_id}/rerun", status_code=201, response_model=RunPublic)
+async def rerun(
+    run_id: str, rt: RuntimeDep, who: PrincipalDep, body: RunRerun | None = None
+) -> RunPublic:
+    """A new run with the same configuration; ``from_step`` reuses earlier steps."""
+    body = body or RunRerun()
+    return run_public(await svc.rerun(rt, who, run_id, body.from_step, body.wait), who)
+
+
+@router.post("/runs/{run_id}/duplicate", status_code=201, response_model=RunPublic)
+async def duplicate(
+    run_id: str, rt: RuntimeDep, who: PrincipalDep, body: RunDuplicate | None = None
+) -> RunPublic:
+    """A new run from this one's configuration, with overrides."""
+    overrides = (body or RunDuplicate()).model_dump(exclude_unset=True)
+    return run_public(await svc.duplicate(rt, who, run_id, overrides), who)
+
+
+@router.post("/runs/{run_id}/archive", response_model=RunPublic)
+async def archive(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> RunPublic:
+    """Hide the run from default lists."""
+    return run_public(await svc.set_archived(rt, who, run_id, True), who)
+
+
+@router.post("/runs/{run_id}/unarchive", response_model=RunPublic)
+async def unarchive(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> RunPublic:
+    """Bring an archived run back to default lists."""
+    return run_public(await svc.set_archived(rt, who, run_id, False), who)
+
+
+@router.delete("/runs/{run_id}", status_code=204, response_class=Response)
+async def delete_run(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> Response:
+    """Delete a run that has ended."""
+    await svc.delete_run(rt, who, run_id)
+    return Response(status_code=204)
+
+
+@router.get("/runs/{run_id}/verify", response_model=VerifyResult)
+async def verify(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> VerifyResult:
+    """Check the run's hash-chained event log."""
+    return verify_public(await svc.verify(rt, who, run_id))

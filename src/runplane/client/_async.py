@@ -1,0 +1,266 @@
+"""The asynchronous client: sends the calls that ``_base`` builds, over ``httpx.AsyncClient``."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from runplane.client._base import (
+    AgentCalls,
+    BaseClient,
+    Call,
+    Deadline,
+    RunCalls,
+    SSEParser,
+    StreamResume,
+    is_terminal,
+    next_page,
+    wait_timed_out,
+)
+from runplane.client._errors import connection_error, error_from_response
+from runplane.schemas import (
+    AgentPublic,
+    EventPublic,
+    Page,
+    RevisionPublic,
+    RunPublic,
+    StepPublic,
+    VerifyResult,
+)
+
+T = TypeVar("T")
+
+
+class AsyncClient(BaseClient):
+    """An asynchronous client of a runplane server."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 30,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(base_url, api_key, timeout)
+        self._http = httpx.AsyncClient(transport=transport)
+        self.runs = AsyncRuns(self)
+        self.agents = AsyncAgents(self)
+
+    async def health(self) -> dict[str, Any]:
+        """Return the server's health (``{"status": "ok", ...}``)."""
+        return await self._send(self.health_call())
+
+    async def close(self) -> None:
+        """Close the connections this client holds."""
+        await self._http.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections this client holds (as ``httpx`` spells it)."""
+        await self.close()
+
+    async def __aenter__(self) -> "AsyncClient":
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _send(self, call: Call[T]) -> T:
+        try:
+            response = await self._http.send(call.request)
+        except httpx.TransportError as exc:
+            raise connection_error(exc, self.base_url) from exc
+        return call.read(response)
+
+
+class AsyncRuns:
+    """Create, read, follow and manage runs."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = RunCalls(client)
+
+    async def create(
+        self,
+        agent: str,
+        input: Any = None,
+        *,
+        wait: float | None = None,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> RunPublic:
+        """Start a run of ``agent``; with ``wait``, the server answers when it ends (or then)."""
+        call = self._calls.create(
+            agent, input, wait=wait, idempotency_key=idempotency_key, fields=fields
+        )
+        return await self._client._send(call)
+
+    async def get(self, run_id: str) -> RunPublic:
+        """Return a run."""
+        return await self._client._send(self._calls.get(run_id))
+
+    async def list(
+        self,
+        *,
+        agent_id: str | None = None,
+        status: str | None = None,
+        q: str | None = None,
+        archived: bool | None = None,
+        trigger: str | None = None,
+        parent_run_id: str | None = None,
+        limit: int = 20,
+        continuation_token: str | None = None,
+    ) -> Page[RunPublic]:
+        """Return one page of runs, newest first, matching the filters."""
+        filters = {
+            "agent_id": agent_id,
+            "status": status,
+            "q": q,
+            "archived": archived,
+            "trigger": trigger,
+            "parent_run_id": parent_run_id,
+            "limit": limit,
+            "continuation_token": continuation_token,
+        }
+        return await self._client._send(self._calls.list(filters))
+
+    async def iter(
+        self,
+        *,
+        agent_id: str | None = None,
+        status: str | None = None,
+        q: str | None = None,
+        archived: bool | None = None,
+        trigger: str | None = None,
+        parent_run_id: str | None = None,
+        limit: int = 100,
+    ) -> AsyncIterator[RunPublic]:
+        """Iterate over every run matching the filters, page after page."""
+        filters = {
+            "agent_id": agent_id,
+            "status": status,
+            "q": q,
+            "archived": archived,
+            "trigger": trigger,
+            "parent_run_id": parent_run_id,
+            "limit": limit,
+        }
+        call: Call[Page[RunPublic]] | None = self._calls.list(filters)
+        while call is not None:
+            page = await self._client._send(call)
+            for run in page.items:
+                yield run
+            call = next_page(call, page)
+
+    async def steps(self, run_id: str) -> Page[StepPublic]:
+        """Return a run's steps."""
+        return await self._client._send(self._calls.steps(run_id))
+
+    async def events(
+        self, run_id: str, after: int = 0, limit: int | None = None
+    ) -> Page[EventPublic]:
+        """Return a run's events with ``seq`` above ``after``."""
+        return await self._client._send(self._calls.events(run_id, after, limit))
+
+    async def stream(self, run_id: str, after: int = 0) -> AsyncIterator[EventPublic]:
+        """Follow a run's events live until its terminal event, reconnecting if cut off."""
+        resume = StreamResume(run_id, after, self._client.base_url)
+        http = self._client._http
+        while True:
+            cause: Exception | None = None
+            try:
+                response = await http.send(self._calls.stream(resume), stream=True)
+            except httpx.TransportError as exc:
+                await asyncio.sleep(resume.dropped(exc))
+                continue
+            resume.connected()
+            try:
+                if response.is_error:
+                    await response.aread()
+                    raise error_from_response(response)
+                parser = SSEParser()
+                async for line in response.aiter_lines():
+                    event = parser.feed(line)
+                    if event is not None and resume.accept(event):
+                        yield event
+                        if resume.ended:
+                            return
+            except httpx.TransportError as exc:
+                cause = exc
+            finally:
+                await response.aclose()
+            await asyncio.sleep(resume.dropped(cause))
+
+    async def wait(self, run_id: str, timeout: float | None = None) -> RunPublic:
+        """Return the run once it has ended; raise ``TimeoutError`` after ``timeout`` seconds."""
+        deadline = Deadline(timeout)
+        while True:
+            asked, started = deadline.next_wait(), time.monotonic()
+            run = await self._client._send(self._calls.get(run_id, wait=asked))
+            if is_terminal(run):
+                return run
+            if deadline.expired:
+                raise wait_timed_out(run_id, deadline)
+            await asyncio.sleep(deadline.pause_after(asked, time.monotonic() - started))
+
+    async def cancel(self, run_id: str) -> RunPublic:
+        """Ask a run to stop; it becomes ``canceled`` shortly after."""
+        return await self._client._send(self._calls.cancel(run_id))
+
+    async def rerun(self, run_id: str, from_step: int | None = None) -> RunPublic:
+        """Start a new run like this one, reusing its steps before ``from_step``."""
+        return await self._client._send(self._calls.rerun(run_id, from_step))
+
+    async def duplicate(self, run_id: str, **overrides: Any) -> RunPublic:
+        """Start a new run from this one's configuration with ``input``/``variables``/``name``."""
+        return await self._client._send(self._calls.duplicate(run_id, overrides))
+
+    async def archive(self, run_id: str) -> RunPublic:
+        """Hide a run from default listings."""
+        return await self._client._send(self._calls.archive(run_id, True))
+
+    async def unarchive(self, run_id: str) -> RunPublic:
+        """Bring an archived run back into default listings."""
+        return await self._client._send(self._calls.archive(run_id, False))
+
+    async def delete(self, run_id: str) -> None:
+        """Delete an ended run."""
+        await self._client._send(self._calls.delete(run_id))
+
+    async def verify(self, run_id: str) -> VerifyResult:
+        """Check a run's hash-chained event log."""
+        return await self._client._send(self._calls.verify(run_id))
+
+
+class AsyncAgents:
+    """Read agents and publish their revisions."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = AgentCalls(client)
+
+    async def list(
+        self, *, limit: int | None = None, continuation_token: str | None = None
+    ) -> Page[AgentPublic]:
+        """Return a page of agents."""
+        return await self._client._send(self._calls.list(limit, continuation_token))
+
+    async def get(self, agent: str) -> AgentPublic:
+        """Return an agent, by id or name."""
+        return await self._client._send(self._calls.get(agent))
+
+    async def revisions(self, agent: str) -> Page[RevisionPublic]:
+        """Return an agent's revisions."""
+        return await self._client._send(self._calls.revisions(agent))
+
+    async def publish(self, agent: str, revision: str) -> RevisionPublic:
+        """Make ``revision`` the one new runs of ``agent`` use."""
+        return await self._client._send(self._calls.publish(agent, revision))

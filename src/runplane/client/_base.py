@@ -1,0 +1,423 @@
+"""What the sync and async clients share: requests, decoding, errors, paging, SSE, waits.
+
+Nothing here does I/O. Each API call is built once as a ``Call`` (a request and the
+function that reads its answer); ``Client`` and ``AsyncClient`` only send them.
+"""
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import TypeAdapter
+from pydantic import ValidationError as SchemaError
+
+from runplane.client._errors import (
+    RunplaneAPIError,
+    RunplaneConnectionError,
+    connection_error,
+    error_from_response,
+)
+from runplane.schemas import (
+    AgentPublic,
+    EventPublic,
+    Page,
+    RevisionPublic,
+    RunCreate,
+    RunDuplicate,
+    RunPublic,
+    RunRerun,
+    StepPublic,
+    VerifyResult,
+)
+from runplane.schemas.wire import ErrorDetail
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled"})
+MAX_SERVER_WAIT = 60.0
+# Held responses come back after `wait` seconds; the read timeout must outlast them.
+STREAM_READ_TIMEOUT = 120.0
+RECONNECT_DELAYS = (0.1, 0.5, 1.0)
+POLL_PAUSE = 0.2
+
+# -- reading answers --------------------------------------------------------------------
+
+
+@cache
+def _adapter(type_: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(type_)
+
+
+def raise_for_error(response: httpx.Response) -> None:
+    """Raise the typed exception of an error response; do nothing for a success."""
+    if response.is_error:
+        raise error_from_response(response)
+
+
+def decode(response: httpx.Response, type_: type[T]) -> T:
+    """Check a (read) response and validate its JSON body as ``type_``."""
+    raise_for_error(response)
+    try:
+        value: T = _adapter(type_).validate_json(response.content)
+    except SchemaError as exc:
+        details = [
+            ErrorDetail(name=".".join(map(str, e["loc"])), value=e["msg"]) for e in exc.errors()
+        ]
+        raise RunplaneAPIError(
+            response.status_code, f"the server's answer is not a valid {type_}", details
+        ) from exc
+    return value
+
+
+def reader(type_: type[T]) -> Callable[[httpx.Response], T]:
+    """Return the function that decodes a response into ``type_``."""
+    return lambda response: decode(response, type_)
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """One request to send, and how to read its answer."""
+
+    request: httpx.Request
+    read: Callable[[httpx.Response], T]
+
+
+def next_page(call: Call[Page[T]], page: Page[T]) -> Call[Page[T]] | None:
+    """Return the call for the page after ``page``, or ``None`` on the last one."""
+    token = page.continuation_token
+    if not token or token == call.request.url.params.get("continuation_token"):
+        return None
+    request = call.request
+    url = request.url.copy_set_param("continuation_token", token)
+    follow = httpx.Request(
+        request.method, url, headers=request.headers, extensions=request.extensions
+    )
+    return Call(follow, call.read)
+
+
+# -- waiting ----------------------------------------------------------------------------
+
+
+class Deadline:
+    """The moment a wait gives up (``None`` seconds: never)."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self._ends = None if seconds is None else time.monotonic() + seconds
+
+    def remaining(self) -> float | None:
+        """Seconds left (never below zero), or ``None`` for no deadline."""
+        return None if self._ends is None else max(0.0, self._ends - time.monotonic())
+
+    @property
+    def expired(self) -> bool:
+        """Tell whether the deadline has passed."""
+        return self.remaining() == 0.0
+
+    def next_wait(self) -> float:
+        """How long the next held request may ask the server to wait."""
+        left = self.remaining()
+        return MAX_SERVER_WAIT if left is None else round(min(left, MAX_SERVER_WAIT), 3)
+
+    def pause_after(self, asked: float, took: float) -> float:
+        """Seconds to rest before the next poll, when the server did not hold the request."""
+        if took >= asked / 2:
+            return 0.0
+        left = self.remaining()
+        return POLL_PAUSE if left is None else min(POLL_PAUSE, left)
+
+
+def is_terminal(run: RunPublic) -> bool:
+    """Tell whether a run has ended (succeeded, failed or canceled)."""
+    return run.status in TERMINAL_STATUSES
+
+
+def wait_timed_out(run_id: str, deadline: Deadline) -> TimeoutError:
+    """The error of a wait whose deadline passed before the run ended."""
+    return TimeoutError(f"run {run_id} did not end within {deadline.seconds} seconds")
+
+
+# -- server-sent events -----------------------------------------------------------------
+
+
+class SSEParser:
+    """Turns the lines of a ``text/event-stream``, fed one at a time, into events."""
+
+    def __init__(self) -> None:
+        self.last_event_id: str | None = None
+        self.event_type: str | None = None
+        self._data: list[str] = []
+
+    def feed(self, line: str) -> EventPublic | None:
+        """Take one line (without its line break); return an event when one is complete."""
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None
+        field, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if field == "data":
+            self._data.append(value)
+        elif field == "event":
+            self.event_type = value
+        elif field == "id" and "\0" not in value:
+            self.last_event_id = value
+        return None
+
+    def parse(self, lines: Iterable[str]) -> Iterator[EventPublic]:
+        """Feed many lines; yield the events they complete."""
+        for line in lines:
+            event = self.feed(line)
+            if event is not None:
+                yield event
+
+    def _dispatch(self) -> EventPublic | None:
+        data, self._data, self.event_type = "\n".join(self._data), [], None
+        if not data:
+            return None
+        try:
+            return EventPublic.model_validate_json(data)
+        except SchemaError as exc:
+            raise RunplaneAPIError(200, f"the stream sent an invalid event: {data[:200]}") from exc
+
+
+def is_terminal_event(event: EventPublic) -> bool:
+    """Tell whether an event ends its run's stream (a status that is final)."""
+    return event.type == "status" and event.data.get("status") in TERMINAL_STATUSES
+
+
+class StreamResume:
+    """Where a followed stream stands across reconnects, and when to give up."""
+
+    def __init__(self, run_id: str, after: int, base_url: str) -> None:
+        self.run_id = run_id
+        self.last_seq = after
+        self.ended = False
+        self.resumed = False
+        self._connected = False
+        self._base_url = base_url
+        self._failures = 0
+
+    def connected(self) -> None:
+        """Record that the server answered (a later failure is a drop, not unreachability)."""
+        self._connected = True
+
+    def accept(self, event: EventPublic) -> bool:
+        """Record an event; tell whether it is new (a replayed one is skipped)."""
+        if event.seq <= self.last_seq:
+            return False
+        self.last_seq, self._failures = event.seq, 0
+        self.ended = is_terminal_event(event)
+        return True
+
+    def dropped(self, cause: Exception | None) -> float:
+        """Count a connection lost before the end; return the delay before reconnecting."""
+        if isinstance(cause, httpx.TransportError) and not self._connected:
+            raise connection_error(cause, self._base_url) from cause
+        self.resumed = True
+        if self._failures >= len(RECONNECT_DELAYS):
+            raise RunplaneConnectionError(
+                f"the event stream of {self.run_id} at {self._base_url} broke "
+                f"{self._failures + 1} times in a row before the run ended",
+                self._base_url,
+            ) from cause
+        delay = RECONNECT_DELAYS[self._failures]
+        self._failures += 1
+        return delay
+
+
+# -- building requests ------------------------------------------------------------------
+
+
+def _segment(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+class BaseClient:
+    """Configuration and request building shared by ``Client`` and ``AsyncClient``."""
+
+    def __init__(self, base_url: str | None, api_key: str | None, timeout: float) -> None:
+        self.base_url = (base_url or os.environ.get("RUNPLANE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.api_key = api_key or os.environ.get("RUNPLANE_API_KEY") or None
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r})"
+
+    def build_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str | None] | None = None,
+        read_timeout: float | None = None,
+    ) -> httpx.Request:
+        """Build a request: auth, JSON body, params and headers without ``None`` values."""
+        sent = {"Accept": "application/json", "User-Agent": "runplane-python"}
+        if self.api_key:
+            sent["Authorization"] = f"Bearer {self.api_key}"
+        sent.update({k: v for k, v in (headers or {}).items() if v is not None})
+        query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        timeout = httpx.Timeout(self.timeout, read=read_timeout or self.timeout)
+        return httpx.Request(
+            method,
+            self.base_url + path,
+            params=query,
+            json=json,
+            headers=sent,
+            extensions={"timeout": timeout.as_dict()},
+        )
+
+    def call(self, method: str, path: str, type_: type[T], **options: Any) -> Call[T]:
+        """Build a call whose answer is read as ``type_``."""
+        return Call(self.build_request(method, path, **options), reader(type_))
+
+    def health_call(self) -> Call[dict[str, Any]]:
+        """``GET /healthz``."""
+        return self.call("GET", "/healthz", dict[str, Any])
+
+    def held_timeout(self, wait: float | None) -> float | None:
+        """The read timeout of a request the server may hold for ``wait`` seconds."""
+        return None if not wait else self.timeout + wait
+
+
+def _param(value: Any) -> str | int | float:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, int | float) else str(value)
+
+
+def _body(model: Any) -> dict[str, Any]:
+    return dict(model.model_dump(mode="json", exclude_unset=True))
+
+
+class RunCalls:
+    """The calls of the runs API, built but not sent."""
+
+    def __init__(self, base: BaseClient) -> None:
+        self._base = base
+
+    def create(
+        self,
+        agent: str,
+        input: Any,
+        *,
+        wait: float | None,
+        idempotency_key: str | None,
+        fields: Mapping[str, Any],
+    ) -> Call[RunPublic]:
+        """``POST /v1/runs``: validated locally against ``RunCreate`` first."""
+        given = {"agent_id": agent, "input": input, "wait": wait, **fields}
+        body = RunCreate.model_validate({k: v for k, v in given.items() if v is not None})
+        return self._base.call(
+            "POST",
+            "/v1/runs",
+            RunPublic,
+            json=_body(body),
+            headers={"Idempotency-Key": idempotency_key},
+            read_timeout=self._base.held_timeout(wait),
+        )
+
+    def get(self, run_id: str, wait: float | None = None) -> Call[RunPublic]:
+        """``GET /v1/runs/{id}``, held up to ``wait`` seconds if given."""
+        return self._base.call(
+            "GET",
+            f"/v1/runs/{_segment(run_id)}",
+            RunPublic,
+            params={"wait": wait},
+            read_timeout=self._base.held_timeout(wait),
+        )
+
+    def list(self, filters: Mapping[str, Any]) -> Call[Page[RunPublic]]:
+        """``GET /v1/runs`` with filters, ``limit`` and ``continuation_token``."""
+        return self._base.call("GET", "/v1/runs", Page[RunPublic], params=filters)
+
+    def steps(self, run_id: str) -> Call[Page[StepPublic]]:
+        """``GET /v1/runs/{id}/steps``."""
+        return self._base.call("GET", f"/v1/runs/{_segment(run_id)}/steps", Page[StepPublic])
+
+    def events(self, run_id: str, after: int, limit: int | None) -> Call[Page[EventPublic]]:
+        """``GET /v1/runs/{id}/events`` after a sequence number."""
+        path = f"/v1/runs/{_segment(run_id)}/events"
+        params = {"after": after, "limit": limit}
+        return self._base.call("GET", path, Page[EventPublic], params=params)
+
+    def stream(self, resume: StreamResume) -> httpx.Request:
+        """``GET /v1/runs/{id}/stream`` from where ``resume`` stands."""
+        last_id = str(resume.last_seq) if resume.resumed else None
+        return self._base.build_request(
+            "GET",
+            f"/v1/runs/{_segment(resume.run_id)}/stream",
+            params={"after": resume.last_seq},
+            headers={
+                "Accept": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "Last-Event-ID": last_id,
+            },
+            read_timeout=STREAM_READ_TIMEOUT,
+        )
+
+    def cancel(self, run_id: str) -> Call[RunPublic]:
+        """``POST /v1/runs/{id}/cancel``."""
+        return self._base.call("POST", f"/v1/runs/{_segment(run_id)}/cancel", RunPublic)
+
+    def rerun(self, run_id: str, from_step: int | None) -> Call[RunPublic]:
+        """``POST /v1/runs/{id}/rerun``, reusing the steps before ``from_step``."""
+        body = RunRerun(from_step=from_step) if from_step is not None else RunRerun()
+        path = f"/v1/runs/{_segment(run_id)}/rerun"
+        return self._base.call("POST", path, RunPublic, json=_body(body))
+
+    def duplicate(self, run_id: str, overrides: Mapping[str, Any]) -> Call[RunPublic]:
+        """``POST /v1/runs/{id}/duplicate`` with overrides of the original."""
+        body = RunDuplicate.model_validate(dict(overrides))
+        path = f"/v1/runs/{_segment(run_id)}/duplicate"
+        read_timeout = self._base.held_timeout(body.wait)
+        return self._base.call("POST", path, RunPublic, json=_body(body), read_timeout=read_timeout)
+
+    def archive(self, run_id: str, archived: bool) -> Call[RunPublic]:
+        """``POST /v1/runs/{id}/archive`` (or ``/unarchive``)."""
+        action = "archive" if archived else "unarchive"
+        return self._base.call("POST", f"/v1/runs/{_segment(run_id)}/{action}", RunPublic)
+
+    def delete(self, run_id: str) -> Call[None]:
+        """``DELETE /v1/runs/{id}``."""
+        request = self._base.build_request("DELETE", f"/v1/runs/{_segment(run_id)}")
+        return Call(request, raise_for_error)
+
+    def verify(self, run_id: str) -> Call[VerifyResult]:
+        """``GET /v1/runs/{id}/verify``."""
+        return self._base.call("GET", f"/v1/runs/{_segment(run_id)}/verify", VerifyResult)
+
+
+class AgentCalls:
+    """The calls of the agents API, built but not sent."""
+
+    def __init__(self, base: BaseClient) -> None:
+        self._base = base
+
+    def list(self, limit: int | None, continuation_token: str | None) -> Call[Page[AgentPublic]]:
+        """``GET /v1/agents``."""
+        params = {"limit": limit, "continuation_token": continuation_token}
+        return self._base.call("GET", "/v1/agents", Page[AgentPublic], params=params)
+
+    def get(self, agent: str) -> Call[AgentPublic]:
+        """``GET /v1/agents/{id}`` (an id or a unique name)."""
+        return self._base.call("GET", f"/v1/agents/{_segment(agent)}", AgentPublic)
+
+    def revisions(self, agent: str) -> Call[Page[RevisionPublic]]:
+        """``GET /v1/agents/{id}/revisions``."""
+        path = f"/v1/agents/{_segment(agent)}/revisions"
+        return self._base.call("GET", path, Page[RevisionPublic])
+
+    def publish(self, agent: str, revision: str) -> Call[RevisionPublic]:
+        """``POST /v1/agents/{id}/revisions/{rev}/publish``."""
+        path = f"/v1/agents/{_segment(agent)}/revisions/{_segment(revision)}/publish"
+        return self._base.call("POST", path, RevisionPublic)

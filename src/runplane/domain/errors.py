@@ -1,0 +1,94 @@
+"""The error tree of runplane; the API maps each class to one HTTP status.
+
+    RunplaneError (500, internal)
+    ├── Invalid (422, invalid)             a request that breaks a rule
+    │   └── BadRequest (400, bad_request)  a request that cannot be read at all
+    ├── Unauthorized (401, unauthorized)
+    ├── NotFound (404, not_found)
+    ├── Conflict (409, conflict)           the resource is not in a state that allows it
+    └── PayloadTooLarge (413, payload_too_large)
+
+Every error carries ``details``: a list of ``{"name": field, "value": …}`` naming what
+was wrong, the shape of the public error body.
+"""
+
+from typing import Any
+
+
+class RunplaneError(Exception):
+    """Base of every error runplane raises on purpose."""
+
+    status = 500
+    code = "internal"
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class Invalid(RunplaneError):
+    """The request breaks a rule: a schema, a range, a reference."""
+
+    status = 422
+    code = "invalid"
+
+    @classmethod
+    def field(cls, name: str, message: str, value: Any = None) -> "Invalid":
+        """Build the error for one named field."""
+        return cls(message, [{"name": name, "value": value}])
+
+
+class BadRequest(Invalid):
+    """The request cannot be read (malformed JSON, a broken token)."""
+
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(RunplaneError):
+    """No API key, or one that is unknown or revoked."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class NotFound(RunplaneError):
+    """The resource does not exist for this tenant."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(RunplaneError):
+    """The resource's state does not allow the request."""
+
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(RunplaneError):
+    """The request body is over the configured limit."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class RunError(Exception):
+    """Raised by agent code to fail its run with a stable ``code``.
+
+    ``retryable`` tells a caller whether running it again may succeed.
+    """
+
+    def __init__(self, message: str, code: str = "agent_error", retryable: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.retryable = retryable
+
+
+class RunCanceled(BaseException):  # noqa: N818 - a signal, not an error
+    """Delivered into agent code when its run is canceled.
+
+    A ``BaseException`` so that an agent's ``except Exception`` cannot swallow it.
+    """

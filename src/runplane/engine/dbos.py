@@ -1,0 +1,122 @@
+"""The DBOS Transact engine: the only module that imports DBOS.
+
+A run is one DBOS workflow whose id is the run id. DBOS gives us the durable start,
+the queue with per-worker concurrency, and recovery of a process's pending runs
+when it restarts. What the DBOS 3.4 spike showed, and how this module answers it:
+
+- queues are rows, registered after launch with an explicit ``worker_concurrency``
+  and a short polling interval (the 1 s default makes runs start late);
+- every process has a stable, unique ``executor_id`` and a pinned
+  ``application_version`` (the default "local" id re-runs live workflows, and the
+  default version orphans pending runs on any code change);
+- open-source DBOS does not take over a dead process's runs: ``take_over`` resumes
+  them, called by our heartbeat sweeper;
+- steps and the event log are our own tables, written in one transaction per step
+  boundary, so the workflow body calls no DBOS step at all.
+"""
+
+import logging
+from typing import Any
+
+from dbos import DBOS, SetWorkflowID
+
+from runplane.engine.base import Engine, Execute
+from runplane.store.dialect import is_sqlite, plain_url, sqlite_path
+
+APPLICATION_VERSION = "runplane-1"
+QUEUE = "runplane-runs"
+
+# DBOS is one instance per process, so the engine that serves it is too.
+_ACTIVE: dict[str, Any] = {}
+
+
+@DBOS.workflow(name="runplane.run")
+async def run_workflow(run_id: str) -> str:
+    """The durable workflow of one run: hand it to the executor until it returns."""
+    engine: DbosEngine = _ACTIVE["engine"]
+    return await engine.execute(run_id)
+
+
+def system_database_url(database_url: str) -> str:
+    """Where DBOS keeps its tables: beside the SQLite file, or the same Postgres."""
+    if is_sqlite(database_url):
+        path = sqlite_path(database_url)
+        return f"sqlite:///{path.with_name(path.stem + '.dbos.db')}"
+    return plain_url(database_url)
+
+
+class DbosEngine(Engine):
+    """Durable runs on DBOS Transact."""
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        executor_id: str,
+        worker: bool,
+        concurrency: int,
+        polling_interval: float,
+    ) -> None:
+        self.database_url = database_url
+        self.executor_id = executor_id
+        self.worker = worker
+        self.concurrency = concurrency
+        self.polling_interval = polling_interval
+        self._execute: Execute | None = None
+
+    async def execute(self, run_id: str) -> str:
+        """Called by the workflow: run the executor given at start."""
+        assert self._execute is not None
+        return await self._execute(run_id)
+
+    async def start(self, execute: Execute) -> None:
+        """Launch DBOS (recovering this executor's pending runs) and the run queue."""
+        self._execute = execute
+        if _ACTIVE.get("engine") is not None:
+            DBOS.destroy()
+        _ACTIVE["engine"] = self
+        logging.getLogger("dbos").setLevel(logging.WARNING)
+        DBOS(
+            config={
+                "name": "runplane",
+                "system_database_url": system_database_url(self.database_url),
+                "executor_id": self.executor_id,
+                "application_version": APPLICATION_VERSION,
+                "notification_listener_polling_interval_sec": 0.05,
+                "log_level": "WARNING",
+            }
+        )
+        if not self.worker:
+            DBOS.listen_queues([])
+        DBOS.launch()
+        await DBOS.register_queue_async(
+            QUEUE,
+            worker_concurrency=self.concurrency,
+            polling_interval_sec=self.polling_interval,
+            on_conflict="always_update",
+        )
+
+    async def stop(self) -> None:
+        """Shut DBOS down; pending workflows stay in the database."""
+        if _ACTIVE.get("engine") is self:
+            DBOS.destroy()
+            _ACTIVE.pop("engine", None)
+
+    async def submit(self, run_id: str, *, here: bool) -> None:
+        """Start the workflow now on this loop, or enqueue it for any worker."""
+        with SetWorkflowID(run_id):
+            if here:
+                await DBOS.start_workflow_async(run_workflow, run_id)
+            else:
+                await DBOS.enqueue_workflow_async(QUEUE, run_workflow, run_id)
+
+    async def discard(self, run_id: str) -> None:
+        """Cancel the workflow of a run that never started."""
+        await DBOS.cancel_workflow_async(run_id)
+
+    async def take_over(self, executor_id: str) -> int:
+        """Resume every pending workflow of a dead executor (they go to any worker)."""
+        pending = await DBOS.list_workflows_async(status="PENDING", executor_id=executor_id)
+        for wf in pending:
+            await DBOS.resume_workflow_async(wf.workflow_id)
+        return len(pending)

@@ -1,0 +1,204 @@
+"""Pydantic models of what crosses the wire, shared by ``api/`` and ``client/``."""
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+Trigger = Literal["manual", "schedule", "webhook", "upload", "agent", "api"]
+RunStatusName = Literal[
+    "queued", "running", "paused", "auth_required", "succeeded", "failed", "canceled"
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(BaseModel):
+    """One field that was wrong."""
+
+    name: str
+    value: Any = None
+
+
+class ErrorBody(BaseModel):
+    """Every error response: status, a sentence, and the fields at fault."""
+
+    status_code: int
+    message: str
+    details: list[ErrorDetail] = []
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list; pass ``continuation_token`` back for the next one."""
+
+    items: list[T]
+    continuation_token: str | None = None
+
+
+class ModelSettings(_Strict):
+    """Which model a run (or a step) uses, and how."""
+
+    name: str | None = None
+    reasoning_effort: Literal["low", "medium", "high"] | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+
+
+class RunCreate(_Strict):
+    """The body of ``POST /v1/runs``; only ``agent_id`` is required."""
+
+    agent_id: str | None = Field(default=None, min_length=1, max_length=200)
+    revision_id: str | None = None
+    name: str | None = Field(default=None, max_length=500)
+    input: Any = None
+    variables: dict[str, Any] = {}
+    context: dict[str, Any] = {}
+    user_id: str | None = Field(default=None, max_length=200)
+    metadata: dict[str, Any] = {}
+    model: ModelSettings | None = None
+    timeout_seconds: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+    parent_run_id: str | None = None
+    trigger: Trigger = "api"
+    wait: float | None = Field(default=None, ge=0, le=600)
+
+
+class RunRerun(_Strict):
+    """The body of ``POST /v1/runs/{id}/rerun``."""
+
+    from_step: int | None = Field(default=None, ge=1)
+    wait: float | None = Field(default=None, ge=0, le=600)
+
+
+class RunDuplicate(_Strict):
+    """The body of ``POST /v1/runs/{id}/duplicate``: overrides of the original."""
+
+    input: Any = None
+    variables: dict[str, Any] | None = None
+    name: str | None = Field(default=None, max_length=500)
+    wait: float | None = Field(default=None, ge=0, le=600)
+
+
+class RunErrorInfo(BaseModel):
+    """Why a run failed."""
+
+    code: str
+    message: str
+    step: int | None = None
+    retryable: bool = False
+
+
+class RunResult(BaseModel):
+    """What a run produced: a markdown document or a JSON value, with its sources."""
+
+    type: Literal["document", "json"]
+    content: Any = None
+    sources: list[dict[str, Any]] = []
+
+
+class RunCancelReceipt(BaseModel):
+    """The proof that a canceled run stopped."""
+
+    requested_at: datetime
+    stopped_at: datetime
+    step: int | None = None
+    children_ended: bool = True
+
+
+class RunPublic(BaseModel):
+    """A run as the API shows it."""
+
+    id: str
+    object: Literal["run"] = "run"
+    agent_id: str
+    agent_name: str
+    revision_id: str
+    name: str | None = None
+    status: RunStatusName
+    trigger: str
+    input: Any = None
+    variables: dict[str, Any] = {}
+    context: dict[str, Any] | None = None
+    user_id: str | None = None
+    metadata: dict[str, Any] = {}
+    model: dict[str, Any] | None = None
+    timeout_seconds: float | None = None
+    parent_run_id: str | None = None
+    rerun_of: str | None = None
+    from_step: int | None = None
+    archived: bool = False
+    steps_finished: int = 0
+    step_count: int = 0
+    result: RunResult | None = None
+    error: RunErrorInfo | None = None
+    cancel_requested_at: datetime | None = None
+    cancel_receipt: RunCancelReceipt | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    updated_at: datetime
+    finished_at: datetime | None = None
+    last_completed_at: datetime | None = None
+
+
+class StepPublic(BaseModel):
+    """One step of a run."""
+
+    number: int
+    name: str
+    status: Literal["running", "completed", "failed", "reused"]
+    output: Any = None
+    error: RunErrorInfo | None = None
+    reused_from: str | None = None
+    model: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class EventPublic(BaseModel):
+    """One entry of a run's event log."""
+
+    run_id: str
+    seq: int
+    type: str
+    at: datetime
+    data: dict[str, Any] = {}
+    hash: str
+    prev_hash: str
+
+
+class VerifyResult(BaseModel):
+    """The outcome of checking a run's hash-chained event log."""
+
+    ok: bool
+    events: int
+    first_bad_seq: int | None = None
+
+
+class RevisionPublic(BaseModel):
+    """An immutable snapshot of an agent's definition."""
+
+    id: str
+    agent_id: str
+    stage: Literal["draft", "published"]
+    hash: str
+    config: dict[str, Any] = {}
+    created_at: datetime
+    published_at: datetime | None = None
+
+
+class AgentPublic(BaseModel):
+    """An agent and its current published revision."""
+
+    id: str
+    name: str
+    kind: Literal["python", "langgraph", "steps"]
+    description: str | None = None
+    input_schema: dict[str, Any] | None = None
+    output: Literal["document", "json"] = "json"
+    output_schema: dict[str, Any] | None = None
+    published_revision_id: str | None = None
+    last_completed_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime

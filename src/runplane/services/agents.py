@@ -1,0 +1,134 @@
+"""Agents and revisions: registering code agents per tenant, listing, publishing."""
+
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from runplane.agents.spec import AgentSpec
+from runplane.domain.errors import Conflict, NotFound
+from runplane.domain.ids import new_id
+from runplane.domain.models import Principal, utcnow
+from runplane.services.runtime import Runtime
+from runplane.store import agents as store
+
+Row = Any
+
+
+async def ensure_code_agents(rt: Runtime, tenant_id: str) -> None:
+    """Record the project's code agents (and new revisions) for a tenant, once per process."""
+    if tenant_id in rt.synced_tenants:
+        return
+    for spec in rt.project.agents.values():
+        try:
+            await _sync_agent(rt, tenant_id, spec)
+        except IntegrityError:
+            # Another process registered it at the same moment: its rows are as good.
+            await _sync_agent(rt, tenant_id, spec)
+    rt.synced_tenants.add(tenant_id)
+
+
+async def _sync_agent(rt: Runtime, tenant_id: str, spec: AgentSpec) -> None:
+    digest, config, now = spec.content_hash(), spec.config(), utcnow()
+    async with rt.db.write() as conn:
+        row = await store.find_agent(conn, tenant_id, spec.name)
+        if row is None:
+            agent_id = new_id("agt")
+            await store.insert_agent(
+                conn,
+                id=agent_id,
+                tenant_id=tenant_id,
+                name=spec.name,
+                kind=spec.kind,
+                description=spec.description,
+                config=config,
+                created_at=now,
+                updated_at=now,
+            )
+        else:
+            agent_id = row["id"]
+            if row["config"] != config or row["description"] != spec.description:
+                await store.update_agent(
+                    conn, agent_id, config=config, description=spec.description, updated_at=now
+                )
+        rev = await store.find_revision_by_hash(conn, agent_id, digest)
+        if rev is None:
+            rev_id = new_id("rev")
+            await store.insert_revision(
+                conn,
+                id=rev_id,
+                tenant_id=tenant_id,
+                agent_id=agent_id,
+                hash=digest,
+                stage="draft",
+                config=config,
+                created_at=now,
+            )
+            if rt.project.publish == "auto":
+                await store.publish_revision(conn, agent_id, rev_id, now)
+
+
+async def find_agent(rt: Runtime, who: Principal, ref: str) -> Row:
+    """The agent named by id or name, or NotFound."""
+    await ensure_code_agents(rt, who.tenant_id)
+    async with rt.db.read() as conn:
+        row = await store.find_agent(conn, who.tenant_id, ref)
+    if row is None:
+        raise NotFound(f"no agent {ref!r}", [{"name": "agent_id", "value": ref}])
+    return row
+
+
+async def list_agents(rt: Runtime, who: Principal) -> list[Row]:
+    """Every agent of the tenant."""
+    await ensure_code_agents(rt, who.tenant_id)
+    async with rt.db.read() as conn:
+        return await store.list_agents(conn, who.tenant_id)
+
+
+async def list_revisions(rt: Runtime, who: Principal, ref: str) -> list[Row]:
+    """An agent's revisions, newest first."""
+    agent = await find_agent(rt, who, ref)
+    async with rt.db.read() as conn:
+        return await store.list_revisions(conn, agent["id"])
+
+
+async def publish(rt: Runtime, who: Principal, ref: str, revision_id: str) -> Row:
+    """Make a revision the one new runs use."""
+    agent = await find_agent(rt, who, ref)
+    async with rt.db.write() as conn:
+        rev = await store.find_revision(conn, agent["id"], revision_id)
+        if rev is None:
+            raise NotFound(
+                f"agent {agent['name']!r} has no revision {revision_id!r}",
+                [{"name": "revision_id", "value": revision_id}],
+            )
+        await store.publish_revision(conn, agent["id"], revision_id, utcnow())
+        return await store.find_revision(conn, agent["id"], revision_id)
+
+
+async def resolve_revision(
+    rt: Runtime, agent: Row, revision_id: str | None
+) -> Row:
+    """The revision a new run uses: the named one, else the published one (409 if none)."""
+    async with rt.db.read() as conn:
+        if revision_id is not None:
+            rev = await store.find_revision(conn, agent["id"], revision_id)
+            if rev is None:
+                raise NotFound(
+                    f"agent {agent['name']!r} has no revision {revision_id!r}",
+                    [{"name": "revision_id", "value": revision_id}],
+                )
+        elif agent["published_revision_id"] is None:
+            raise Conflict(
+                f"agent {agent['name']!r} has no published revision; publish one first",
+                [{"name": "agent_id", "value": agent["name"]}],
+            )
+        else:
+            rev = await store.find_revision(conn, agent["id"], agent["published_revision_id"])
+    assert rev is not None
+    spec = rt.project.get(agent["name"])
+    if agent["kind"] == "python" and (spec is None or spec.content_hash() != rev["hash"]):
+        raise Conflict(
+            f"revision {rev['id']} of {agent['name']!r} is not the code this server runs",
+            [{"name": "revision_id", "value": rev["id"]}],
+        )
+    return rev

@@ -1,0 +1,360 @@
+"""Executing a run: the workflow body that the engine calls, and local cancel.
+
+The engine may call ``execute`` more than once for a run (after a crash); each call
+replays what was recorded and carries on. Every status change here goes through
+``lifecycle.transition`` and ``store.runs.commit_changes``.
+"""
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+import jsonschema
+
+from runplane.agents.spec import AgentSpec
+from runplane.domain.errors import RunError
+from runplane.domain.lifecycle import RunStatus, transition
+from runplane.domain.models import NewEvent, iso, utcnow
+from runplane.engine.context import Journal, Replay, RunContext, StepRecord, error_info
+from runplane.services.runtime import Runtime
+from runplane.store import agents as agents_store
+from runplane.store import runs as runs_store
+from runplane.store.runs import Chain
+
+log = logging.getLogger("runplane.execution")
+
+
+class RunJournal(Journal):
+    """Writes a running run's events and steps, one transaction per flush."""
+
+    def __init__(self, rt: Runtime, run_id: str, chain: Chain, steps: dict[int, StepRecord]):
+        self.rt = rt
+        self.run_id = run_id
+        self.chain = chain
+        self.finished = {n for n, s in steps.items() if s.status in ("completed",)}
+        self.count = max(steps, default=0)
+
+    def track(self, steps: list[StepRecord]) -> dict[str, Any]:
+        """Count finished steps; return the run columns that show progress."""
+        for s in steps:
+            self.count = max(self.count, s.number)
+            if s.status in ("completed", "reused"):
+                self.finished.add(s.number)
+        return {"steps_finished": len(self.finished), "step_count": self.count}
+
+    async def flush(self, events: list[NewEvent], steps: list[StepRecord], last_op: int) -> None:
+        """Write buffered events and step rows, and the op position, in one transaction."""
+        await self.commit(events, steps, {"last_op": last_op})
+
+    async def commit(
+        self,
+        events: list[NewEvent],
+        steps: list[StepRecord],
+        fields: dict[str, Any],
+        expect_status: str | None = None,
+        completed_agent: str | None = None,
+    ) -> None:
+        """One transaction: events, step rows, run columns (a stale log aborts it)."""
+        fields = {**fields, **self.track(steps), "updated_at": utcnow()}
+        rows = [_step_row(self.run_id, s) for s in steps]
+        async with self.rt.db.write() as conn:
+            self.chain = await runs_store.commit_changes(
+                conn,
+                self.run_id,
+                self.chain,
+                new_events=events,
+                step_rows=rows,
+                fields=fields,
+                expect_status=expect_status,
+            )
+            if completed_agent is not None:
+                await agents_store.update_agent(
+                    conn, completed_agent, last_completed_at=fields["finished_at"]
+                )
+        self.rt.hub.notify(self.run_id)
+
+
+def _step_row(run_id: str, s: StepRecord) -> dict[str, Any]:
+    row: dict[str, Any] = {"run_id": run_id, "number": s.number, "name": s.name, "status": s.status}
+    for key in ("output", "error", "reused_from", "started_at", "finished_at"):
+        value = getattr(s, key)
+        if value is not None:
+            row[key] = value
+    return row
+
+
+def status_event(status: RunStatus, **extra: Any) -> NewEvent:
+    """The ``status`` event that every transition appends."""
+    return NewEvent("status", {"status": str(status), **extra}, utcnow())
+
+
+class Runner:
+    """Runs agents in this process: slots, the live tasks, and local cancel."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.tasks: dict[str, asyncio.Task[Any]] = {}
+        self.reserved: set[str] = set()
+        self.active: set[str] = set()
+        self.cancel_requested: set[str] = set()
+
+    def reserve(self, run_id: str) -> bool:
+        """Take a local slot for a run about to start here, if one is free."""
+        s = self.rt.settings
+        if not s.worker or len(self.active) + len(self.reserved) >= s.concurrency:
+            return False
+        self.reserved.add(run_id)
+        return True
+
+    def release(self, run_id: str) -> None:
+        """Give back a slot reserved for a run that did not start here."""
+        self.reserved.discard(run_id)
+
+    def cancel_local(self, run_id: str) -> bool:
+        """Interrupt the run's agent if it runs in this process."""
+        task = self.tasks.get(run_id)
+        if task is None:
+            return False
+        self.cancel_requested.add(run_id)
+        task.cancel()
+        return True
+
+    async def execute(self, run_id: str) -> str:
+        """Run (or resume) one run to its end; return its final status."""
+        self.reserved.discard(run_id)
+        self.active.add(run_id)
+        try:
+            return await self._execute(run_id)
+        except runs_store.StaleRun:
+            # Another executor wrote this run's log: it owns the run now (fencing).
+            log.warning("run %s was taken over elsewhere; stopping here", run_id)
+            return "stale"
+        finally:
+            self.active.discard(run_id)
+            self.tasks.pop(run_id, None)
+            self.cancel_requested.discard(run_id)
+
+    async def _execute(self, run_id: str) -> str:
+        async with self.rt.db.read() as conn:
+            run = await runs_store.get_run(conn, None, run_id)
+            step_rows = await runs_store.list_steps(conn, run_id) if run else []
+        if run is None:
+            return "missing"
+        status = RunStatus(run["status"])
+        if status.terminal:
+            return str(status)
+        steps = {
+            r["number"]: StepRecord(
+                r["number"], r["name"], r["status"], r["output"], r["error"], r["reused_from"]
+            )
+            for r in step_rows
+        }
+        journal = RunJournal(self.rt, run_id, Chain(run["last_seq"], run["last_hash"]), steps)
+        now = utcnow()
+        if run["cancel_requested_at"] is not None:
+            return await self._finish_canceled(journal, run, status, None, [], [])
+        spec = self.rt.project.get(run["agent_name"])
+        if spec is None or not await self._revision_loaded(run, spec):
+            return await self._finish(
+                journal,
+                status,
+                RunStatus.FAILED,
+                error={
+                    "code": "revision_unavailable",
+                    "message": f"the code of revision {run['revision_id']} is not loaded here",
+                    "step": None,
+                    "retryable": False,
+                },
+            )
+        if status == RunStatus.QUEUED:
+            transition(status, RunStatus.RUNNING)
+            await journal.commit(
+                [status_event(RunStatus.RUNNING)],
+                [],
+                {"status": RunStatus.RUNNING, "started_at": now},
+                expect_status=RunStatus.QUEUED,
+            )
+            status = RunStatus.RUNNING
+            started_at = now
+        else:
+            started_at = run["started_at"] or now
+        ctx = RunContext(
+            run_id=run_id,
+            input=run["input"],
+            variables={**spec.variables, **(run["variables"] or {})},
+            context=run["context"] or {},
+            user_id=run["user_id"],
+            metadata=run["metadata"] or {},
+            model=run["model"],
+            journal=journal,
+            replay=Replay(last_op=run["last_op"], steps=steps),
+        )
+        deadline = started_at + timedelta(seconds=run["timeout_seconds"])
+        remaining = max(0.0, (deadline - utcnow()).total_seconds())
+        task = asyncio.get_running_loop().create_task(_call_agent(spec, ctx))
+        self.tasks[run_id] = task
+        done, _ = await asyncio.wait({task}, timeout=remaining)
+        if not done:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await ctx.drain()
+            events, steps_out, last_op = ctx.take_pending()
+            return await self._finish(
+                journal,
+                status,
+                RunStatus.FAILED,
+                error={
+                    "code": "timeout",
+                    "message": f"the run took longer than {run['timeout_seconds']:g} s",
+                    "step": ctx.current_step,
+                    "retryable": True,
+                },
+                events=events,
+                steps=steps_out,
+                last_op=last_op,
+            )
+        await ctx.drain()
+        events, steps_out, last_op = ctx.take_pending()
+        if task.cancelled():
+            return await self._finish_canceled(
+                journal, run, status, ctx.current_step, events, steps_out, last_op
+            )
+        exc = task.exception()
+        if exc is not None:
+            return await self._finish(
+                journal,
+                status,
+                RunStatus.FAILED,
+                error=error_info(exc, ctx.current_step),
+                events=events,
+                steps=steps_out,
+                last_op=last_op,
+            )
+        try:
+            result = _make_result(spec, task.result(), ctx.sources)
+        except RunError as bad:
+            return await self._finish(
+                journal,
+                status,
+                RunStatus.FAILED,
+                error=error_info(bad, None),
+                events=events,
+                steps=steps_out,
+                last_op=last_op,
+            )
+        return await self._finish(
+            journal,
+            status,
+            RunStatus.SUCCEEDED,
+            result=result,
+            events=events,
+            steps=steps_out,
+            last_op=last_op,
+            agent_id=run["agent_id"],
+        )
+
+    async def _revision_loaded(self, run: Any, spec: AgentSpec) -> bool:
+        async with self.rt.db.read() as conn:
+            rev = await agents_store.find_revision(conn, run["agent_id"], run["revision_id"])
+        return rev is not None and rev["hash"] == spec.content_hash()
+
+    async def _finish_canceled(
+        self,
+        journal: RunJournal,
+        run: Any,
+        status: RunStatus,
+        step: int | None,
+        events: list[NewEvent],
+        steps: list[StepRecord],
+        last_op: int | None = None,
+    ) -> str:
+        requested = run["cancel_requested_at"] or utcnow()
+        if run["cancel_requested_at"] is None:
+            async with self.rt.db.read() as conn:
+                fresh = await runs_store.get_run(conn, None, run["id"])
+            requested = (fresh and fresh["cancel_requested_at"]) or utcnow()
+        receipt = {
+            "requested_at": requested,
+            "stopped_at": utcnow(),
+            "step": step,
+            "children_ended": True,
+        }
+        return await self._finish(
+            journal,
+            status,
+            RunStatus.CANCELED,
+            receipt=receipt,
+            events=events,
+            steps=steps,
+            last_op=last_op,
+        )
+
+    async def _finish(
+        self,
+        journal: RunJournal,
+        current: RunStatus,
+        final: RunStatus,
+        *,
+        result: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+        receipt: dict[str, Any] | None = None,
+        events: list[NewEvent] | None = None,
+        steps: list[StepRecord] | None = None,
+        last_op: int | None = None,
+        agent_id: str | None = None,
+    ) -> str:
+        transition(current, final)
+        now = utcnow()
+        closing = list(events or [])
+        if result is not None:
+            closing.append(NewEvent("result", result, now))
+        if error is not None:
+            closing.append(NewEvent("error", error, now))
+        extra: dict[str, Any] = {}
+        if receipt is not None:
+            extra["receipt"] = _jsonable_receipt(receipt)
+        closing.append(status_event(final, **extra))
+        fields: dict[str, Any] = {"status": final, "finished_at": now}
+        if result is not None:
+            fields["result"] = result
+        if error is not None:
+            fields["error"] = error
+        if receipt is not None:
+            fields["cancel_receipt"] = _jsonable_receipt(receipt)
+        if last_op is not None:
+            fields["last_op"] = last_op
+        await journal.commit(
+            closing, list(steps or []), fields, expect_status=str(current), completed_agent=agent_id
+        )
+        return str(final)
+
+
+def _jsonable_receipt(receipt: dict[str, Any]) -> dict[str, Any]:
+    return {k: iso(v) if hasattr(v, "tzinfo") else v for k, v in receipt.items()}
+
+
+async def _call_agent(spec: AgentSpec, ctx: RunContext) -> Any:
+    value: Any = ctx.input
+    if spec.input_model is not None:
+        value = spec.input_model.model_validate(ctx.input if ctx.input is not None else {})
+    return await spec.fn(ctx, value)
+
+
+def _make_result(spec: AgentSpec, output: Any, sources: list[dict[str, Any]]) -> dict[str, Any]:
+    if hasattr(output, "model_dump"):
+        output = output.model_dump(mode="json")
+    if spec.output == "document":
+        if not isinstance(output, str):
+            raise RunError(
+                f"a document agent must return markdown text, not {type(output).__name__}",
+                code="invalid_output",
+            )
+        return {"type": "document", "content": output, "sources": sources}
+    if spec.output_schema is not None:
+        try:
+            jsonschema.validate(output, spec.output_schema)
+        except jsonschema.ValidationError as exc:
+            raise RunError(f"output does not match output_schema: {exc.message}",
+                           code="invalid_output") from exc
+    return {"type": "json", "content": output, "sources": sources}

@@ -1,0 +1,55 @@
+"""Bringing a runplane process up and down: migrate, load, launch, background loops."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from runplane.agents.registry import load_project
+from runplane.engine.dbos import DbosEngine
+from runplane.engine.identity import claim_executor_id
+from runplane.services.execution import Runner
+from runplane.services.runtime import Runtime
+from runplane.services.workers import Background
+from runplane.settings import Settings
+from runplane.store import migrate
+from runplane.store.db import Database
+from runplane.store.dialect import is_sqlite, sqlite_path
+
+
+@asynccontextmanager
+async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
+    """Everything a server or worker process needs, for as long as the block runs."""
+    logging.getLogger("runplane").setLevel(settings.log_level.upper())
+    if settings.migrate:
+        await asyncio.to_thread(migrate.upgrade, settings.database_url)
+    else:
+        await asyncio.to_thread(migrate.require_current, settings.database_url)
+    project = load_project(settings.project)
+    lock_dir = (
+        sqlite_path(settings.database_url).parent / "executors"
+        if is_sqlite(settings.database_url)
+        else Path(".runplane") / "executors"
+    )
+    slot = claim_executor_id(settings.executor_id, settings.worker, lock_dir)
+    db = Database(settings.database_url)
+    engine = DbosEngine(
+        settings.database_url,
+        executor_id=slot.executor_id,
+        worker=settings.worker,
+        concurrency=settings.concurrency,
+        polling_interval=settings.queue_polling_interval,
+    )
+    rt = Runtime(settings=settings, db=db, engine=engine, project=project)
+    rt.runner = Runner(rt)
+    background = Background(rt)
+    try:
+        await engine.start(rt.runner.execute)
+        background.start()
+        yield rt
+    finally:
+        await background.stop()
+        await engine.stop()
+        await db.close()
+        slot.release()

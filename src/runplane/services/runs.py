@@ -1,0 +1,348 @@
+"""Run use cases: create, read, list, cancel, rerun, duplicate, archive, delete, verify."""
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import jsonschema
+
+from runplane.domain.errors import Conflict, Invalid, NotFound
+from runplane.domain.events import GENESIS, ChainCheck, verify_chain
+from runplane.domain.ids import new_id
+from runplane.domain.lifecycle import TERMINAL, RunStatus, transition
+from runplane.domain.models import NewEvent, Principal, iso, utcnow
+from runplane.schemas import RunCreate
+from runplane.services import agents as agents_svc
+from runplane.services.execution import status_event
+from runplane.services.runtime import Runtime
+from runplane.store import runs as store
+from runplane.store.runs import Chain, StaleRun
+
+Row = Any
+POLL_SECONDS = 0.25
+_TERMINAL = {str(s) for s in TERMINAL}
+
+
+def validate_input(schema: dict[str, Any] | None, value: Any) -> None:
+    """Check a run's input against its agent's schema; 422 naming the field."""
+    if schema is None:
+        return
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(value)
+    )
+    if error is not None:
+        path = ".".join(str(p) for p in error.absolute_path)
+        name = f"input.{path}" if path else "input"
+        raise Invalid(f"{name}: {error.message}", [{"name": name, "value": error.instance}])
+
+
+async def create_run(
+    rt: Runtime,
+    who: Principal,
+    body: RunCreate,
+    *,
+    idempotency_key: str | None = None,
+    rerun_of: str | None = None,
+    from_step: int | None = None,
+) -> Row:
+    """Validate, record and start a run; with ``body.wait``, hold until it ends."""
+    if not body.agent_id:
+        raise Invalid.field("agent_id", "agent_id is required")
+    agent = await agents_svc.find_agent(rt, who, body.agent_id)
+    revision = await agents_svc.resolve_revision(rt, agent, body.revision_id)
+    validate_input(revision["config"].get("input_schema"), body.input)
+    request_hash = _request_hash(body)
+    if idempotency_key:
+        existing = await _idempotent_run(rt, who, idempotency_key, request_hash)
+        if existing is not None:
+            return await _maybe_wait(rt, who, existing, body.wait)
+    if body.parent_run_id is not None:
+        await get_run(rt, who, body.parent_run_id, field="parent_run_id")
+    now = utcnow()
+    run_id = new_id("run")
+    row = {
+        "id": run_id,
+        "tenant_id": who.tenant_id,
+        "agent_id": agent["id"],
+        "agent_name": agent["name"],
+        "revision_id": revision["id"],
+        "name": body.name,
+        "status": RunStatus.QUEUED,
+        "trigger": body.trigger,
+        "input": body.input,
+        "variables": body.variables,
+        "context": body.context,
+        "user_id": body.user_id,
+        "metadata": body.metadata,
+        "model": body.model.model_dump(exclude_none=True) if body.model else None,
+        "timeout_seconds": body.timeout_seconds
+        or revision["config"].get("timeout_seconds")
+        or 3600.0,
+        "parent_run_id": body.parent_run_id,
+        "rerun_of": rerun_of,
+        "from_step": from_step,
+        "last_hash": GENESIS,
+        "created_at": now,
+        "updated_at": now,
+    }
+    async with rt.db.write() as conn:
+        await store.insert_run(conn, row, [status_event(RunStatus.QUEUED)])
+        if rerun_of is not None and from_step is not None:
+            await store.copy_steps(conn, rerun_of, run_id, from_step)
+        if idempotency_key:
+            await store.remember_idempotent(
+                conn, who.tenant_id, idempotency_key, request_hash, run_id, now
+            )
+    here = rt.runner.reserve(run_id)
+    try:
+        await rt.engine.submit(run_id, here=here)
+    finally:
+        if not here:
+            rt.runner.release(run_id)
+    return await _maybe_wait(rt, who, run_id, body.wait)
+
+
+def _request_hash(body: RunCreate) -> str:
+    data = body.model_dump(mode="json", exclude={"wait"})
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+async def _idempotent_run(rt: Runtime, who: Principal, key: str, request_hash: str) -> str | None:
+    async with rt.db.read() as conn:
+        hit = await store.find_idempotent(conn, who.tenant_id, key)
+    if hit is None:
+        return None
+    if hit["request_hash"] != request_hash:
+        raise Conflict(
+            "this Idempotency-Key was used with a different request",
+            [{"name": "Idempotency-Key", "value": key}],
+        )
+    return str(hit["run_id"])
+
+
+async def _maybe_wait(rt: Runtime, who: Principal, run_id: str, wait: float | None) -> Row:
+    if wait:
+        return await wait_for_run(rt, who, run_id, wait)
+    return await get_run(rt, who, run_id)
+
+
+async def get_run(rt: Runtime, who: Principal, run_id: str, field: str = "run_id") -> Row:
+    """One run of the tenant, or NotFound."""
+    async with rt.db.read() as conn:
+        row = await store.get_run(conn, who.tenant_id, run_id)
+    if row is None:
+        raise NotFound(f"no run {run_id!r}", [{"name": field, "value": run_id}])
+    return row
+
+
+async def wait_for_run(rt: Runtime, who: Principal, run_id: str, timeout: float) -> Row:
+    """The run once it ends, or as it is when ``timeout`` seconds have passed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        signal = rt.hub.signal(run_id)
+        row = await get_run(rt, who, run_id)
+        remaining = deadline - loop.time()
+        if row["status"] in _TERMINAL or remaining <= 0:
+            return row
+        await rt.hub.wait(signal, min(remaining, POLL_SECONDS))
+
+
+async def list_runs(
+    rt: Runtime,
+    who: Principal,
+    *,
+    agent_id: str | None,
+    status: str | None,
+    q: str | None,
+    archived: bool | None,
+    trigger: str | None,
+    parent_run_id: str | None,
+    limit: int,
+    continuation_token: str | None,
+) -> tuple[list[Row], str | None]:
+    """A page of the tenant's runs, newest first."""
+    filters: dict[str, Any] = {"archived": bool(archived)}
+    if agent_id:
+        filters["agent_id"] = (await agents_svc.find_agent(rt, who, agent_id))["id"]
+    if status:
+        try:
+            filters["status"] = str(RunStatus(status))
+        except ValueError as exc:
+            raise Invalid.field("status", f"unknown status {status!r}", status) from exc
+    if trigger:
+        filters["trigger"] = trigger
+    if parent_run_id:
+        filters["parent_run_id"] = parent_run_id
+    after = store.decode_token(continuation_token) if continuation_token else None
+    async with rt.db.read() as conn:
+        rows = await store.list_runs(
+            conn, who.tenant_id, filters=filters, q=q, limit=limit, after=after
+        )
+    token = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        token = store.encode_token(rows[-1]["created_at"], rows[-1]["id"])
+    return rows, token
+
+
+async def list_steps(rt: Runtime, who: Principal, run_id: str) -> list[Row]:
+    """A run's steps."""
+    await get_run(rt, who, run_id)
+    async with rt.db.read() as conn:
+        return await store.list_steps(conn, run_id)
+
+
+async def list_events(
+    rt: Runtime, who: Principal, run_id: str, after: int, limit: int
+) -> tuple[list[Row], str | None]:
+    """A page of a run's events after ``after``."""
+    await get_run(rt, who, run_id)
+    async with rt.db.read() as conn:
+        rows = await store.list_events(conn, run_id, after, limit + 1)
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, str(rows[-1]["seq"])
+    return rows, None
+
+
+async def follow_events(
+    rt: Runtime, who: Principal, run_id: str, after: int
+) -> AsyncIterator[Row | None]:
+    """A run's events after ``after``, then new ones as they come, until the run ends.
+
+    Yields None each time it waited in vain, so a stream can send keep-alives.
+    """
+    await get_run(rt, who, run_id)
+    while True:
+        signal = rt.hub.signal(run_id)
+        async with rt.db.read() as conn:
+            rows = await store.list_events(conn, run_id, after, 500)
+        for row in rows:
+            after = row["seq"]
+            yield row
+            if row["type"] == "status" and row["data"].get("status") in _TERMINAL:
+                return
+        if not rows:
+            await rt.hub.wait(signal, POLL_SECONDS)
+            yield None
+
+
+async def cancel_run(rt: Runtime, who: Principal, run_id: str) -> Row:
+    """Ask a run to stop; a queued run ends at once, a running one at its next await."""
+    run = await get_run(rt, who, run_id)
+    status = RunStatus(run["status"])
+    if status.terminal:
+        raise Conflict(f"run {run_id} already ended ({status})", [{"name": "status", "value": status}])
+    now = run["cancel_requested_at"] or utcnow()
+    async with rt.db.write() as conn:
+        await store.update_run(conn, run_id, cancel_requested_at=now)
+    if status == RunStatus.QUEUED and run_id not in rt.runner.active:
+        await _cancel_queued(rt, run, now)
+    else:
+        rt.runner.cancel_local(run_id)
+    rt.hub.notify(run_id)
+    return await get_run(rt, who, run_id)
+
+
+async def _cancel_queued(rt: Runtime, run: Row, requested_at: Any) -> None:
+    transition(RunStatus.QUEUED, RunStatus.CANCELED)
+    now = utcnow()
+    receipt = {"requested_at": iso(requested_at), "stopped_at": iso(now), "step": None,
+               "children_ended": True}
+    try:
+        async with rt.db.write() as conn:
+            await store.commit_changes(
+                conn,
+                run["id"],
+                Chain(run["last_seq"], run["last_hash"]),
+                new_events=[status_event(RunStatus.CANCELED, receipt=receipt)],
+                fields={"status": RunStatus.CANCELED, "finished_at": now,
+                        "cancel_receipt": receipt, "updated_at": now},
+                expect_status=RunStatus.QUEUED,
+            )
+    except StaleRun:
+        return  # a worker started it meanwhile: it sees the request and stops
+    await rt.engine.discard(run["id"])
+
+
+async def rerun(rt: Runtime, who: Principal, run_id: str, from_step: int | None,
+                wait: float | None) -> Row:
+    """A new run with the same configuration; steps before ``from_step`` are reused."""
+    run = await get_run(rt, who, run_id)
+    if from_step is not None and from_step > run["step_count"] + 1:
+        raise Invalid.field(
+            "from_step", f"run {run_id} has {run['step_count']} steps", from_step
+        )
+    body = _body_from(run, wait=wait)
+    return await create_run(rt, who, body, rerun_of=run_id, from_step=from_step)
+
+
+async def duplicate(rt: Runtime, who: Principal, run_id: str, overrides: dict[str, Any]) -> Row:
+    """A new run from this one's configuration, with overrides."""
+    run = await get_run(rt, who, run_id)
+    body = _body_from(run, wait=overrides.pop("wait", None))
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(body, key, value)
+    return await create_run(rt, who, body)
+
+
+def _body_from(run: Row, wait: float | None) -> RunCreate:
+    return RunCreate(
+        agent_id=run["agent_id"],
+        name=run["name"],
+        input=run["input"],
+        variables=run["variables"],
+        context=run["context"],
+        user_id=run["user_id"],
+        metadata=run["metadata"],
+        model=run["model"],
+        timeout_seconds=run["timeout_seconds"],
+        parent_run_id=run["parent_run_id"],
+        trigger=run["trigger"],
+        wait=wait,
+    )
+
+
+async def set_archived(rt: Runtime, who: Principal, run_id: str, archived: bool) -> Row:
+    """Archive or unarchive a run (it stays readable either way)."""
+    await get_run(rt, who, run_id)
+    async with rt.db.write() as conn:
+        await store.update_run(conn, run_id, archived=archived, updated_at=utcnow())
+    return await get_run(rt, who, run_id)
+
+
+async def delete_run(rt: Runtime, who: Principal, run_id: str) -> None:
+    """Delete a run that has ended; a live one is a 409."""
+    run = await get_run(rt, who, run_id)
+    if run["status"] not in _TERMINAL:
+        raise Conflict(
+            f"run {run_id} is {run['status']}: cancel it first; only ended runs can be deleted",
+            [{"name": "status", "value": run["status"]}],
+        )
+    async with rt.db.write() as conn:
+        await store.delete_run(conn, run_id)
+
+
+async def verify(rt: Runtime, who: Principal, run_id: str) -> ChainCheck:
+    """Check the run's hash-chained event log."""
+    await get_run(rt, who, run_id)
+    async with rt.db.read() as conn:
+        rows = await store.list_events(conn, run_id)
+    return verify_chain(run_id, [{**r, "at": iso(r["at"])} for r in rows])
+
+
+
+
+def parse_resume_point(after: int | None, last_event_id: str | None) -> int:
+    """Where a stream resumes: ``after``, else ``Last-Event-ID``, else the start."""
+    if after is not None:
+        return after
+    if last_event_id is None or last_event_id == "":
+        return 0
+    if not last_event_id.isdigit():
+        raise Invalid.field("Last-Event-ID", "Last-Event-ID must be an event seq", last_event_id)
+    return int(last_event_id)

@@ -1,0 +1,27 @@
+"""What the services share for the life of a process."""
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from runplane.agents.registry import Project
+from runplane.engine.base import Engine
+from runplane.services.hub import EventHub
+from runplane.settings import Settings
+from runplane.store.db import Database
+
+if TYPE_CHECKING:
+    from runplane.services.execution import Runner
+
+
+@dataclass
+class Runtime:
+    """Settings, database, engine and the loaded project, built once by the entry point."""
+
+    settings: Settings
+    db: Database
+    engine: Engine
+    project: Project
+    hub: EventHub = field(default_factory=EventHub)
+    synced_tenants: set[str] = field(default_factory=set)
+    key_cache: dict[str, tuple[float, object]] = field(default_factory=dict)
+    runner: "Runner" = field(init=False)

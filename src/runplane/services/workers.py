@@ -1,0 +1,93 @@
+"""A process's background duties: heartbeat, takeover of dead executors, remote cancel,
+and restarting runs whose workflow was never recorded."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from runplane.domain.models import utcnow
+from runplane.services.runtime import Runtime
+from runplane.store import executors as executors_store
+from runplane.store import runs as runs_store
+
+log = logging.getLogger("runplane.workers")
+ORPHAN_AFTER = timedelta(seconds=30)
+
+
+class Background:
+    """The loops that keep a process's runs honest; started and stopped with the app."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        """Start the loops (workers also sweep and poll for remote cancels)."""
+        s = self.rt.settings
+        self._tasks.append(asyncio.create_task(self._every(s.heartbeat_seconds, self.heartbeat)))
+        if s.worker:
+            self._tasks.append(asyncio.create_task(self._every(s.heartbeat_seconds, self.sweep)))
+            self._tasks.append(
+                asyncio.create_task(self._every(s.cancel_poll_seconds, self.poll_cancels))
+            )
+
+    async def stop(self) -> None:
+        """Stop the loops."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def _every(self, seconds: float, fn: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            try:
+                await fn()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a failed round is logged and tried again next time
+                log.exception("background task %s failed", getattr(fn, "__name__", fn))
+            await asyncio.sleep(seconds)
+
+    async def heartbeat(self) -> None:
+        """Say this process is alive."""
+        async with self.rt.db.write() as conn:
+            await executors_store.heartbeat(
+                conn, self.rt.engine.executor_id, self.rt.settings.worker, utcnow()
+            )
+
+    async def sweep(self) -> None:
+        """Resume the runs of executors that stopped beating; restart orphaned queued runs."""
+        now = utcnow()
+        cutoff = now - timedelta(seconds=self.rt.settings.executor_dead_after)
+        async with self.rt.db.read() as conn:
+            dead = await executors_store.dead_executors(conn, cutoff, self.rt.engine.executor_id)
+        for executor_id in dead:
+            async with self.rt.db.write() as conn:
+                won = await executors_store.claim_dead(conn, executor_id, cutoff)
+            if won:
+                count = await self.rt.engine.take_over(executor_id)
+                log.warning("took over %d runs of dead executor %s", count, executor_id)
+        await self._restart_orphans()
+
+    async def _restart_orphans(self) -> None:
+        # A crash between recording a run and recording its workflow leaves a queued
+        # run with no workflow; submitting again is harmless when one exists (same id).
+        async with self.rt.db.read() as conn:
+            ids = await runs_store.queued_before(conn, utcnow() - ORPHAN_AFTER)
+        for run_id in ids:
+            await self.rt.engine.submit(run_id, here=False)
+
+    async def poll_cancels(self) -> None:
+        """Cancel local runs whose cancel was requested through another process."""
+        local = list(self.rt.runner.tasks)
+        if not local:
+            return
+        async with self.rt.db.read() as conn:
+            rows = await runs_store.cancel_requested(conn, local)
+        for row in rows:
+            if row["id"] not in self.rt.runner.cancel_requested:
+                self.rt.runner.cancel_local(row["id"])

@@ -1,0 +1,40 @@
+"""Configuration: one ``Settings`` object (environment prefix ``RUNPLANE_``)."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///.runplane/runplane.db"
+
+
+class Settings(BaseSettings):
+    """Everything a runplane process can be told; built once by the entry point."""
+
+    model_config = SettingsConfigDict(env_prefix="RUNPLANE_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    project: Path = Path("runplane.toml")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    worker: bool = Field(default=True, description="execute runs in this process")
+    concurrency: int = Field(default=32, ge=1, le=1024)
+    queue_polling_interval: float = Field(default=0.05, gt=0, le=5)
+    executor_id: str | None = None
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    migrate: bool = True
+    heartbeat_seconds: float = Field(default=2.0, gt=0)
+    executor_dead_after: float = Field(default=10.0, gt=0)
+    cancel_poll_seconds: float = Field(default=0.25, gt=0)
+    public_url: str | None = None
+    log_level: str = "warning"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Tell whether the database is an SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def base_url(self) -> str:
+        """The URL people and clients reach this server at."""
+        return self.public_url or f"http://{self.host}:{self.port}"

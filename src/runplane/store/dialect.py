@@ -1,0 +1,79 @@
+"""Database URLs and connection setup: the only place SQLite and Postgres differ."""
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+
+def is_sqlite(url: str) -> bool:
+    """Tell whether a database URL names an SQLite file."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def async_url(url: str) -> str:
+    """The URL with our async driver: aiosqlite or asyncpg."""
+    u = make_url(url)
+    driver = "aiosqlite" if u.get_backend_name() == "sqlite" else "asyncpg"
+    return u.set(drivername=f"{u.get_backend_name()}+{driver}").render_as_string(
+        hide_password=False
+    )
+
+
+def sync_url(url: str) -> str:
+    """The URL with a sync driver (migrations, DBOS): sqlite3 or psycopg 3."""
+    u = make_url(url)
+    driver = "pysqlite" if u.get_backend_name() == "sqlite" else "psycopg"
+    return u.set(drivername=f"{u.get_backend_name()}+{driver}").render_as_string(
+        hide_password=False
+    )
+
+
+def plain_url(url: str) -> str:
+    """The URL without a driver name, as DBOS wants it."""
+    u = make_url(url)
+    return u.set(drivername=u.get_backend_name()).render_as_string(hide_password=False)
+
+
+def sqlite_path(url: str) -> Path:
+    """The file an SQLite URL names."""
+    return Path(make_url(url).database or "runplane.db")
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    """Create the folder of an SQLite file if it is missing."""
+    if is_sqlite(url):
+        sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
+
+
+def configure_sqlite(engine: sa.Engine, *, immediate: bool) -> None:
+    """WAL, a busy timeout, and (for writers) BEGIN IMMEDIATE transactions.
+
+    Deferred transactions that read then write fail at once with SQLITE_BUSY when
+    another process writes; IMMEDIATE takes the write lock up front and waits.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def upsert(conn: Any, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]) -> Any:
+    """INSERT … ON CONFLICT (keys) DO UPDATE, in the connection's dialect."""
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    stmt = insert(table)
+    update_cols = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+    return stmt.on_conflict_do_update(index_elements=keys, set_=update_cols)

@@ -1,0 +1,253 @@
+"""Runs, their steps and their events: rows in, rows out."""
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from runplane.domain.errors import BadRequest
+from runplane.domain.events import event_hash
+from runplane.domain.models import NewEvent, iso
+from runplane.store.dialect import upsert
+from runplane.store.schema import events, idempotency_keys, runs, steps
+
+Row = Mapping[str, Any]
+
+
+class StaleRun(Exception):  # noqa: N818 - a retry signal inside the engine
+    """The run changed under a writer (another writer appended or moved it)."""
+
+
+@dataclass
+class Chain:
+    """Where a run's event log ends: the next append continues from here."""
+
+    last_seq: int
+    last_hash: str
+
+
+def _event_rows(run_id: str, chain: Chain, new: Sequence[NewEvent]) -> tuple[list[dict], Chain]:
+    rows, seq, prev = [], chain.last_seq, chain.last_hash
+    for ev in new:
+        seq += 1
+        at = iso(ev.at)
+        h = event_hash(prev, run_id, seq, ev.type, at, ev.data)
+        rows.append(
+            {
+                "run_id": run_id,
+                "seq": seq,
+                "type": ev.type,
+                "at": ev.at,
+                "data": ev.data,
+                "hash": h,
+                "prev_hash": prev,
+            }
+        )
+        prev = h
+    return rows, Chain(seq, prev)
+
+
+async def insert_run(conn: AsyncConnection, row: dict[str, Any], first: Sequence[NewEvent]) -> Chain:
+    """Insert a new run with its first events."""
+    ev_rows, chain = _event_rows(row["id"], Chain(0, row["last_hash"]), first)
+    row = {**row, "last_seq": chain.last_seq, "last_hash": chain.last_hash}
+    await conn.execute(runs.insert().values(**row))
+    if ev_rows:
+        await conn.execute(events.insert(), ev_rows)
+    return chain
+
+
+async def commit_changes(
+    conn: AsyncConnection,
+    run_id: str,
+    chain: Chain,
+    *,
+    new_events: Sequence[NewEvent] = (),
+    step_rows: Sequence[dict[str, Any]] = (),
+    fields: dict[str, Any] | None = None,
+    expect_status: str | None = None,
+) -> Chain:
+    """Append events, upsert steps and update the run, as one unit.
+
+    The update only applies if the log still ends where ``chain`` says (and the run
+    still has ``expect_status``); otherwise ``StaleRun`` is raised and nothing changes.
+    """
+    ev_rows, new_chain = _event_rows(run_id, chain, new_events)
+    values: dict[str, Any] = dict(fields or {})
+    values["last_seq"] = new_chain.last_seq
+    values["last_hash"] = new_chain.last_hash
+    cond = [runs.c.id == run_id, runs.c.last_seq == chain.last_seq]
+    if expect_status is not None:
+        cond.append(runs.c.status == expect_status)
+    res = await conn.execute(runs.update().where(*cond).values(**values))
+    if res.rowcount != 1:
+        raise StaleRun(run_id)
+    if ev_rows:
+        await conn.execute(events.insert(), ev_rows)
+    if step_rows:
+        merged: dict[int, dict[str, Any]] = {}
+        for r in step_rows:
+            merged.setdefault(r["number"], {}).update({k: v for k, v in r.items()})
+        for r in merged.values():
+            await conn.execute(upsert(conn, steps, [r], ["run_id", "number"]), r)
+    return new_chain
+
+
+async def get_run(conn: AsyncConnection, tenant_id: str | None, run_id: str) -> Row | None:
+    """One run row, scoped to the tenant unless ``tenant_id`` is None (the engine)."""
+    q = sa.select(runs).where(runs.c.id == run_id)
+    if tenant_id is not None:
+        q = q.where(runs.c.tenant_id == tenant_id)
+    return (await conn.execute(q)).mappings().first()
+
+
+def encode_token(created_at: datetime, run_id: str) -> str:
+    """A continuation token for keyset paging on (created_at, id)."""
+    raw = json.dumps({"c": iso(created_at), "i": run_id}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(token: str) -> tuple[datetime, str]:
+    """Read a continuation token, or raise BadRequest naming it."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = json.loads(raw)
+        return datetime.fromisoformat(data["c"].replace("Z", "+00:00")), str(data["i"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadRequest(
+            "continuation_token is not one this server issued",
+            [{"name": "continuation_token", "value": token}],
+        ) from exc
+
+
+async def list_runs(
+    conn: AsyncConnection,
+    tenant_id: str,
+    *,
+    filters: dict[str, Any],
+    q: str | None,
+    limit: int,
+    after: tuple[datetime, str] | None,
+) -> list[Row]:
+    """Runs newest first, keyset-paged; ``limit + 1`` rows tell if there is more."""
+    stmt = sa.select(runs).where(runs.c.tenant_id == tenant_id)
+    for name, value in filters.items():
+        stmt = stmt.where(runs.c[name] == value)
+    if q:
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(runs.c.name.ilike(f"%{escaped}%", escape="\\"))
+    if after is not None:
+        created, rid = after
+        stmt = stmt.where(
+            sa.or_(
+                runs.c.created_at < created,
+                sa.and_(runs.c.created_at == created, runs.c.id < rid),
+            )
+        )
+    stmt = stmt.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit + 1)
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def list_steps(conn: AsyncConnection, run_id: str) -> list[Row]:
+    """A run's steps in order."""
+    stmt = sa.select(steps).where(steps.c.run_id == run_id).order_by(steps.c.number)
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def list_events(
+    conn: AsyncConnection, run_id: str, after: int = 0, limit: int | None = None
+) -> list[Row]:
+    """A run's events with seq greater than ``after``, in order."""
+    stmt = (
+        sa.select(events)
+        .where(events.c.run_id == run_id, events.c.seq > after)
+        .order_by(events.c.seq)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def update_run(conn: AsyncConnection, run_id: str, **values: Any) -> None:
+    """Change columns of a run that are not its status or log (archive, cancel request)."""
+    await conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
+
+
+async def delete_run(conn: AsyncConnection, run_id: str) -> None:
+    """Remove a run with its steps and events."""
+    await conn.execute(events.delete().where(events.c.run_id == run_id))
+    await conn.execute(steps.delete().where(steps.c.run_id == run_id))
+    await conn.execute(idempotency_keys.delete().where(idempotency_keys.c.run_id == run_id))
+    await conn.execute(runs.delete().where(runs.c.id == run_id))
+
+
+async def copy_steps(
+    conn: AsyncConnection, source_run: str, target_run: str, before: int
+) -> int:
+    """Copy completed steps numbered below ``before`` into a new run as ``reused``."""
+    rows = [
+        r
+        for r in await list_steps(conn, source_run)
+        if r["number"] < before and r["status"] in ("completed", "reused")
+    ]
+    if rows:
+        await conn.execute(
+            steps.insert(),
+            [
+                {
+                    "run_id": target_run,
+                    "number": r["number"],
+                    "name": r["name"],
+                    "status": "reused",
+                    "output": r["output"],
+                    "reused_from": r["reused_from"] or source_run,
+                    "model": r["model"],
+                }
+                for r in rows
+            ],
+        )
+    return len(rows)
+
+
+async def find_idempotent(conn: AsyncConnection, tenant_id: str, key: str) -> Row | None:
+    """The run an Idempotency-Key already created, if any."""
+    stmt = sa.select(idempotency_keys).where(
+        idempotency_keys.c.tenant_id == tenant_id, idempotency_keys.c.key == key
+    )
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def remember_idempotent(
+    conn: AsyncConnection, tenant_id: str, key: str, request_hash: str, run_id: str, at: datetime
+) -> None:
+    """Record which run an Idempotency-Key created."""
+    await conn.execute(
+        idempotency_keys.insert().values(
+            tenant_id=tenant_id, key=key, request_hash=request_hash, run_id=run_id, created_at=at
+        )
+    )
+
+
+async def cancel_requested(conn: AsyncConnection, run_ids: Sequence[str]) -> list[Row]:
+    """Of the given runs, those with a cancel request (for a worker's cancel poll)."""
+    if not run_ids:
+        return []
+    stmt = sa.select(runs.c.id).where(
+        runs.c.id.in_(list(run_ids)), runs.c.cancel_requested_at.is_not(None)
+    )
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def queued_before(conn: AsyncConnection, before: datetime, limit: int = 100) -> list[str]:
+    """Ids of runs still queued that were created before ``before``."""
+    stmt = (
+        sa.select(runs.c.id)
+        .where(runs.c.status == "queued", runs.c.created_at < before)
+        .limit(limit)
+    )
+    return list((await conn.execute(stmt)).scalars().all())
