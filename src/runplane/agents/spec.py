@@ -29,6 +29,7 @@ class AgentSpec:
     variables: dict[str, Any] = field(default_factory=dict)
     timeout_seconds: float = 3600.0
     kind: Literal["python", "langgraph", "steps"] = "python"
+    _hash: str | None = field(default=None, repr=False, compare=False)
 
     def config(self) -> dict[str, Any]:
         """The configuration part of a revision: everything but the code."""
@@ -44,7 +45,12 @@ class AgentSpec:
         }
 
     def content_hash(self) -> str:
-        """Hash the entrypoint module's source and the configuration."""
+        """Hash the entrypoint module's source and the configuration (computed once)."""
+        if self._hash is None:
+            self._hash = self._compute_hash()
+        return self._hash
+
+    def _compute_hash(self) -> str:
         module = inspect.getmodule(self.fn)
         try:
             source = inspect.getsource(module) if module else ""

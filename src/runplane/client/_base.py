@@ -6,10 +6,10 @@ function that reads its answer); ``Client`` and ``AsyncClient`` only send them.
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
@@ -41,7 +41,7 @@ T = TypeVar("T")
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled"})
 MAX_SERVER_WAIT = 60.0
-# Held responses come back after `wait` seconds; the read timeout must outlast them.
+# The server sends a keep-alive comment every 15 s; a stream silent this long is dead.
 STREAM_READ_TIMEOUT = 120.0
 RECONNECT_DELAYS = (0.1, 0.5, 1.0)
 POLL_PAUSE = 0.2
@@ -50,7 +50,7 @@ POLL_PAUSE = 0.2
 
 
 @cache
-def _adapter(type_: Any) -> TypeAdapter[Any]:
+def _adapter(type_: Hashable) -> TypeAdapter[Any]:
     return TypeAdapter(type_)
 
 
@@ -64,13 +64,15 @@ def decode(response: httpx.Response, type_: type[T]) -> T:
     """Check a (read) response and validate its JSON body as ``type_``."""
     raise_for_error(response)
     try:
-        value: T = _adapter(type_).validate_json(response.content)
+        value: T = _adapter(cast(Hashable, type_)).validate_json(response.content)
     except SchemaError as exc:
         details = [
             ErrorDetail(name=".".join(map(str, e["loc"])), value=e["msg"]) for e in exc.errors()
         ]
         raise RunplaneAPIError(
-            response.status_code, f"the server's answer is not a valid {type_}", details
+            response.status_code,
+            f"the server's answer is not a valid {getattr(type_, '__name__', type_)}",
+            details,
         ) from exc
     return value
 
@@ -292,6 +294,8 @@ class BaseClient:
 def _param(value: Any) -> str | int | float:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value if isinstance(value, int | float) else str(value)
 
 

@@ -19,6 +19,9 @@ from runplane.domain.errors import RunError
 from runplane.domain.models import NewEvent, utcnow
 
 
+FLUSH_DELAY = 0.02
+
+
 @dataclass
 class StepRecord:
     """A step as the store knows it, for replay and for writing."""
@@ -81,6 +84,7 @@ class RunContext:
         self._sources: list[dict[str, Any]] = []
         self._lock = asyncio.Lock()
         self._flush_task: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
         self.current_step: int | None = None
         self.steps_finished = 0
 
@@ -175,8 +179,14 @@ class RunContext:
         self._events, self._steps = [], []
         return events, steps, max(self._buffered_op, self._replay.last_op)
 
-    async def drain(self) -> None:
-        """Wait for a scheduled background flush to finish."""
+    def begin(self, event: NewEvent) -> None:
+        """Buffer the run's first event of this attempt; it is written with the next flush."""
+        self._events.append(event)
+        self._schedule_flush()
+
+    async def close(self) -> None:
+        """Stop background flushing; what is still buffered goes to the final write."""
+        self._closing.set()
         task = self._flush_task
         if task is not None and not task.done():
             try:
@@ -224,13 +234,17 @@ class RunContext:
                 await self._journal.flush(events, steps, last_op)
 
     def _schedule_flush(self) -> None:
-        # A step's completion is written with the next step's start (one transaction per
-        # step); if the agent does something else first, this writes it on its own.
+        # A step's completion is written with the next step's start, or with the run's
+        # end (one transaction per step); if the agent does something else for a while
+        # first, this writes it on its own after FLUSH_DELAY.
         if self._flush_task is None or self._flush_task.done():
             self._flush_task = asyncio.get_running_loop().create_task(self._flush_later())
 
     async def _flush_later(self) -> None:
-        await self._flush()
+        try:
+            await asyncio.wait_for(self._closing.wait(), FLUSH_DELAY)
+        except TimeoutError:
+            await self._flush()
 
 
 def _jsonable(value: Any) -> Any:

@@ -34,6 +34,9 @@ class RunJournal(Journal):
         self.chain = chain
         self.finished = {n for n, s in steps.items() if s.status in ("completed",)}
         self.count = max(steps, default=0)
+        # The start of an attempt (queued -> running) rides with the first flush.
+        self.pending_fields: dict[str, Any] = {}
+        self.pending_expect: str | None = None
 
     def track(self, steps: list[StepRecord]) -> dict[str, Any]:
         """Count finished steps; return the run columns that show progress."""
@@ -47,6 +50,12 @@ class RunJournal(Journal):
         """Write buffered events and step rows, and the op position, in one transaction."""
         await self.commit(events, steps, {"last_op": last_op})
 
+    def take_start(self) -> tuple[dict[str, Any], str | None]:
+        """The attempt's start fields and expected status, if not yet written."""
+        fields, expect = self.pending_fields, self.pending_expect
+        self.pending_fields, self.pending_expect = {}, None
+        return fields, expect
+
     async def commit(
         self,
         events: list[NewEvent],
@@ -56,7 +65,9 @@ class RunJournal(Journal):
         completed_agent: str | None = None,
     ) -> None:
         """One transaction: events, step rows, run columns (a stale log aborts it)."""
-        fields = {**fields, **self.track(steps), "updated_at": utcnow()}
+        start, start_expect = self.take_start()
+        expect_status = start_expect or expect_status
+        fields = {**start, **fields, **self.track(steps), "updated_at": utcnow()}
         rows = [_step_row(self.run_id, s) for s in steps]
         async with self.rt.db.write() as conn:
             self.chain = await runs_store.commit_changes(
@@ -169,12 +180,8 @@ class Runner:
             )
         if status == RunStatus.QUEUED:
             transition(status, RunStatus.RUNNING)
-            await journal.commit(
-                [status_event(RunStatus.RUNNING)],
-                [],
-                {"status": RunStatus.RUNNING, "started_at": now},
-                expect_status=RunStatus.QUEUED,
-            )
+            journal.pending_fields = {"status": RunStatus.RUNNING, "started_at": now}
+            journal.pending_expect = RunStatus.QUEUED
             status = RunStatus.RUNNING
             started_at = now
         else:
@@ -190,6 +197,8 @@ class Runner:
             journal=journal,
             replay=Replay(last_op=run["last_op"], steps=steps),
         )
+        if journal.pending_fields:
+            ctx.begin(status_event(RunStatus.RUNNING))
         deadline = started_at + timedelta(seconds=run["timeout_seconds"])
         remaining = max(0.0, (deadline - utcnow()).total_seconds())
         task = asyncio.get_running_loop().create_task(_call_agent(spec, ctx))
@@ -198,7 +207,7 @@ class Runner:
         if not done:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            await ctx.drain()
+            await ctx.close()
             events, steps_out, last_op = ctx.take_pending()
             return await self._finish(
                 journal,
@@ -214,7 +223,7 @@ class Runner:
                 steps=steps_out,
                 last_op=last_op,
             )
-        await ctx.drain()
+        await ctx.close()
         events, steps_out, last_op = ctx.take_pending()
         if task.cancelled():
             return await self._finish_canceled(

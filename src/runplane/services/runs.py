@@ -1,6 +1,7 @@
 """Run use cases: create, read, list, cancel, rerun, duplicate, archive, delete, verify."""
 
 import asyncio
+import functools
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -25,13 +26,17 @@ POLL_SECONDS = 0.25
 _TERMINAL = {str(s) for s in TERMINAL}
 
 
+@functools.lru_cache(maxsize=512)
+def _validator(schema_json: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(schema_json))
+
+
 def validate_input(schema: dict[str, Any] | None, value: Any) -> None:
     """Check a run's input against its agent's schema; 422 naming the field."""
     if schema is None:
         return
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(schema).iter_errors(value)
-    )
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     if error is not None:
         path = ".".join(str(p) for p in error.absolute_path)
         name = f"input.{path}" if path else "input"

@@ -5,14 +5,14 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from runplane.store.db import Conn
 from runplane.store.schema import agents, revisions
 
 Row = Mapping[str, Any]
 
 
-async def find_agent(conn: AsyncConnection, tenant_id: str, ref: str) -> Row | None:
+async def find_agent(conn: Conn, tenant_id: str, ref: str) -> Row | None:
     """The tenant's agent with this id or name."""
     stmt = sa.select(agents).where(
         agents.c.tenant_id == tenant_id, sa.or_(agents.c.id == ref, agents.c.name == ref)
@@ -20,29 +20,29 @@ async def find_agent(conn: AsyncConnection, tenant_id: str, ref: str) -> Row | N
     return (await conn.execute(stmt)).mappings().first()
 
 
-async def list_agents(conn: AsyncConnection, tenant_id: str) -> list[Row]:
+async def list_agents(conn: Conn, tenant_id: str) -> list[Row]:
     """The tenant's agents by name."""
     stmt = sa.select(agents).where(agents.c.tenant_id == tenant_id).order_by(agents.c.name)
     return list((await conn.execute(stmt)).mappings().all())
 
 
-async def insert_agent(conn: AsyncConnection, **row: Any) -> None:
+async def insert_agent(conn: Conn, **row: Any) -> None:
     """Create an agent."""
     await conn.execute(agents.insert().values(**row))
 
 
-async def update_agent(conn: AsyncConnection, agent_id: str, **values: Any) -> None:
+async def update_agent(conn: Conn, agent_id: str, **values: Any) -> None:
     """Change an agent's columns."""
     await conn.execute(agents.update().where(agents.c.id == agent_id).values(**values))
 
 
-async def find_revision(conn: AsyncConnection, agent_id: str, ref: str) -> Row | None:
+async def find_revision(conn: Conn, agent_id: str, ref: str) -> Row | None:
     """The agent's revision with this id."""
     stmt = sa.select(revisions).where(revisions.c.agent_id == agent_id, revisions.c.id == ref)
     return (await conn.execute(stmt)).mappings().first()
 
 
-async def find_revision_by_hash(conn: AsyncConnection, agent_id: str, digest: str) -> Row | None:
+async def find_revision_by_hash(conn: Conn, agent_id: str, digest: str) -> Row | None:
     """The agent's revision with this content hash."""
     stmt = sa.select(revisions).where(
         revisions.c.agent_id == agent_id, revisions.c.hash == digest
@@ -50,7 +50,7 @@ async def find_revision_by_hash(conn: AsyncConnection, agent_id: str, digest: st
     return (await conn.execute(stmt)).mappings().first()
 
 
-async def list_revisions(conn: AsyncConnection, agent_id: str) -> list[Row]:
+async def list_revisions(conn: Conn, agent_id: str) -> list[Row]:
     """An agent's revisions, newest first."""
     stmt = (
         sa.select(revisions)
@@ -60,13 +60,13 @@ async def list_revisions(conn: AsyncConnection, agent_id: str) -> list[Row]:
     return list((await conn.execute(stmt)).mappings().all())
 
 
-async def insert_revision(conn: AsyncConnection, **row: Any) -> None:
+async def insert_revision(conn: Conn, **row: Any) -> None:
     """Record a revision."""
     await conn.execute(revisions.insert().values(**row))
 
 
 async def publish_revision(
-    conn: AsyncConnection, agent_id: str, revision_id: str, at: datetime
+    conn: Conn, agent_id: str, revision_id: str, at: datetime
 ) -> None:
     """Make one revision the published one; the one before goes back to draft."""
     await conn.execute(

@@ -1,5 +1,6 @@
 """Database URLs and connection setup: the only place SQLite and Postgres differ."""
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +71,16 @@ def configure_sqlite(engine: sa.Engine, *, immediate: bool) -> None:
 
 def upsert(conn: Any, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]) -> Any:
     """INSERT … ON CONFLICT (keys) DO UPDATE, in the connection's dialect."""
-    if conn.dialect.name == "sqlite":
+    return _upsert(conn.dialect.name, table, tuple(rows[0]), tuple(keys))
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert(dialect: str, table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> Any:
+    # Building the statement (its `excluded` proxies) costs far more than running it.
+    if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:
         from sqlalchemy.dialects.postgresql import insert
     stmt = insert(table)
-    update_cols = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
-    return stmt.on_conflict_do_update(index_elements=keys, set_=update_cols)
+    update_cols = {c: stmt.excluded[c] for c in columns if c not in keys}
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_=update_cols)

@@ -3,20 +3,20 @@
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from runplane.store.dialect import upsert
+from runplane.store.db import Conn
 from runplane.store.schema import executors
 
 
-async def heartbeat(conn: AsyncConnection, executor_id: str, worker: bool, at: datetime) -> None:
+async def heartbeat(conn: Conn, executor_id: str, worker: bool, at: datetime) -> None:
     """Say that this process is alive."""
     row = {"id": executor_id, "worker": worker, "started_at": at, "heartbeat_at": at}
     stmt = upsert(conn, executors, [row], ["id"])
     await conn.execute(stmt, row)
 
 
-async def dead_executors(conn: AsyncConnection, before: datetime, me: str) -> list[str]:
+async def dead_executors(conn: Conn, before: datetime, me: str) -> list[str]:
     """Executors whose last heartbeat is older than ``before``."""
     stmt = sa.select(executors.c.id).where(
         executors.c.heartbeat_at < before, executors.c.id != me
@@ -24,7 +24,7 @@ async def dead_executors(conn: AsyncConnection, before: datetime, me: str) -> li
     return list((await conn.execute(stmt)).scalars().all())
 
 
-async def claim_dead(conn: AsyncConnection, executor_id: str, before: datetime) -> bool:
+async def claim_dead(conn: Conn, executor_id: str, before: datetime) -> bool:
     """Remove a dead executor's row; True for the one process that wins the takeover."""
     res = await conn.execute(
         executors.delete().where(
@@ -34,6 +34,6 @@ async def claim_dead(conn: AsyncConnection, executor_id: str, before: datetime) 
     return res.rowcount == 1
 
 
-async def remove(conn: AsyncConnection, executor_id: str) -> None:
+async def remove(conn: Conn, executor_id: str) -> None:
     """Forget this process on a clean shutdown."""
     await conn.execute(executors.delete().where(executors.c.id == executor_id))

@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from runplane.domain.errors import BadRequest
 from runplane.domain.events import event_hash
 from runplane.domain.models import NewEvent, iso
 from runplane.store.dialect import upsert
+from runplane.store.db import Conn
 from runplane.store.schema import events, idempotency_keys, runs, steps
 
 Row = Mapping[str, Any]
@@ -52,7 +52,7 @@ def _event_rows(run_id: str, chain: Chain, new: Sequence[NewEvent]) -> tuple[lis
     return rows, Chain(seq, prev)
 
 
-async def insert_run(conn: AsyncConnection, row: dict[str, Any], first: Sequence[NewEvent]) -> Chain:
+async def insert_run(conn: Conn, row: dict[str, Any], first: Sequence[NewEvent]) -> Chain:
     """Insert a new run with its first events."""
     ev_rows, chain = _event_rows(row["id"], Chain(0, row["last_hash"]), first)
     row = {**row, "last_seq": chain.last_seq, "last_hash": chain.last_hash}
@@ -63,7 +63,7 @@ async def insert_run(conn: AsyncConnection, row: dict[str, Any], first: Sequence
 
 
 async def commit_changes(
-    conn: AsyncConnection,
+    conn: Conn,
     run_id: str,
     chain: Chain,
     *,
@@ -98,7 +98,7 @@ async def commit_changes(
     return new_chain
 
 
-async def get_run(conn: AsyncConnection, tenant_id: str | None, run_id: str) -> Row | None:
+async def get_run(conn: Conn, tenant_id: str | None, run_id: str) -> Row | None:
     """One run row, scoped to the tenant unless ``tenant_id`` is None (the engine)."""
     q = sa.select(runs).where(runs.c.id == run_id)
     if tenant_id is not None:
@@ -126,7 +126,7 @@ def decode_token(token: str) -> tuple[datetime, str]:
 
 
 async def list_runs(
-    conn: AsyncConnection,
+    conn: Conn,
     tenant_id: str,
     *,
     filters: dict[str, Any],
@@ -153,14 +153,14 @@ async def list_runs(
     return list((await conn.execute(stmt)).mappings().all())
 
 
-async def list_steps(conn: AsyncConnection, run_id: str) -> list[Row]:
+async def list_steps(conn: Conn, run_id: str) -> list[Row]:
     """A run's steps in order."""
     stmt = sa.select(steps).where(steps.c.run_id == run_id).order_by(steps.c.number)
     return list((await conn.execute(stmt)).mappings().all())
 
 
 async def list_events(
-    conn: AsyncConnection, run_id: str, after: int = 0, limit: int | None = None
+    conn: Conn, run_id: str, after: int = 0, limit: int | None = None
 ) -> list[Row]:
     """A run's events with seq greater than ``after``, in order."""
     stmt = (
@@ -173,12 +173,12 @@ async def list_events(
     return list((await conn.execute(stmt)).mappings().all())
 
 
-async def update_run(conn: AsyncConnection, run_id: str, **values: Any) -> None:
+async def update_run(conn: Conn, run_id: str, **values: Any) -> None:
     """Change columns of a run that are not its status or log (archive, cancel request)."""
     await conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
 
 
-async def delete_run(conn: AsyncConnection, run_id: str) -> None:
+async def delete_run(conn: Conn, run_id: str) -> None:
     """Remove a run with its steps and events."""
     await conn.execute(events.delete().where(events.c.run_id == run_id))
     await conn.execute(steps.delete().where(steps.c.run_id == run_id))
@@ -187,7 +187,7 @@ async def delete_run(conn: AsyncConnection, run_id: str) -> None:
 
 
 async def copy_steps(
-    conn: AsyncConnection, source_run: str, target_run: str, before: int
+    conn: Conn, source_run: str, target_run: str, before: int
 ) -> int:
     """Copy completed steps numbered below ``before`` into a new run as ``reused``."""
     rows = [
@@ -214,7 +214,7 @@ async def copy_steps(
     return len(rows)
 
 
-async def find_idempotent(conn: AsyncConnection, tenant_id: str, key: str) -> Row | None:
+async def find_idempotent(conn: Conn, tenant_id: str, key: str) -> Row | None:
     """The run an Idempotency-Key already created, if any."""
     stmt = sa.select(idempotency_keys).where(
         idempotency_keys.c.tenant_id == tenant_id, idempotency_keys.c.key == key
@@ -223,7 +223,7 @@ async def find_idempotent(conn: AsyncConnection, tenant_id: str, key: str) -> Ro
 
 
 async def remember_idempotent(
-    conn: AsyncConnection, tenant_id: str, key: str, request_hash: str, run_id: str, at: datetime
+    conn: Conn, tenant_id: str, key: str, request_hash: str, run_id: str, at: datetime
 ) -> None:
     """Record which run an Idempotency-Key created."""
     await conn.execute(
@@ -233,7 +233,7 @@ async def remember_idempotent(
     )
 
 
-async def cancel_requested(conn: AsyncConnection, run_ids: Sequence[str]) -> list[Row]:
+async def cancel_requested(conn: Conn, run_ids: Sequence[str]) -> list[Row]:
     """Of the given runs, those with a cancel request (for a worker's cancel poll)."""
     if not run_ids:
         return []
@@ -243,7 +243,7 @@ async def cancel_requested(conn: AsyncConnection, run_ids: Sequence[str]) -> lis
     return list((await conn.execute(stmt)).mappings().all())
 
 
-async def queued_before(conn: AsyncConnection, before: datetime, limit: int = 100) -> list[str]:
+async def queued_before(conn: Conn, before: datetime, limit: int = 100) -> list[str]:
     """Ids of runs still queued that were created before ``before``."""
     stmt = (
         sa.select(runs.c.id)

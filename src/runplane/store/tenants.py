@@ -5,30 +5,30 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from runplane.store.db import Conn
 from runplane.store.schema import api_keys, tenants
 
 Row = Mapping[str, Any]
 
 
-async def get_tenant_by_name(conn: AsyncConnection, name: str) -> Row | None:
+async def get_tenant_by_name(conn: Conn, name: str) -> Row | None:
     """The tenant with this name, if any."""
     stmt = sa.select(tenants).where(tenants.c.name == name)
     return (await conn.execute(stmt)).mappings().first()
 
 
-async def insert_tenant(conn: AsyncConnection, tenant_id: str, name: str, at: datetime) -> None:
+async def insert_tenant(conn: Conn, tenant_id: str, name: str, at: datetime) -> None:
     """Create a tenant."""
     await conn.execute(tenants.insert().values(id=tenant_id, name=name, created_at=at))
 
 
-async def insert_key(conn: AsyncConnection, **row: Any) -> None:
+async def insert_key(conn: Conn, **row: Any) -> None:
     """Store a new API key (its hash, never the key)."""
     await conn.execute(api_keys.insert().values(**row))
 
 
-async def find_key(conn: AsyncConnection, key_hash: str) -> Row | None:
+async def find_key(conn: Conn, key_hash: str) -> Row | None:
     """The live key with this hash, if any."""
     stmt = sa.select(api_keys).where(
         api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
@@ -36,6 +36,6 @@ async def find_key(conn: AsyncConnection, key_hash: str) -> Row | None:
     return (await conn.execute(stmt)).mappings().first()
 
 
-async def list_tenant_ids(conn: AsyncConnection) -> list[str]:
+async def list_tenant_ids(conn: Conn) -> list[str]:
     """Every tenant's id."""
     return list((await conn.execute(sa.select(tenants.c.id))).scalars().all())

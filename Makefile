@@ -1,0 +1,44 @@
+# The two commands: `make run` and `make test`. Both work on a fresh machine.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell python3 -c "import hashlib,sys;print(hashlib.sha256(open('pyproject.toml','rb').read()).hexdigest()[:12])")
+PORT   ?= 8000
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+.PHONY: install run test test-sqlite test-postgres lint bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	@$(BIN)/runplane db upgrade >/dev/null
+	@key=$$($(BIN)/runplane keys create --name "make run" | tail -n 1); \
+	printf '\n  runplane is starting at http://127.0.0.1:$(PORT)\n'; \
+	printf '  API key (shown once):  %s\n\n' "$$key"; \
+	printf '  In another terminal:\n    export RUNPLANE_URL=http://127.0.0.1:$(PORT) RUNPLANE_API_KEY=%s\n' "$$key"; \
+	printf '    .venv/bin/runplane run research --input %s --watch\n\n' "'{\"question\": \"How do durable workflows recover after a crash?\"}'"
+	@$(BIN)/runplane serve --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/mypy src/runplane/domain src/runplane/services
+
+test-sqlite: install
+	RUNPLANE_TEST_DB=sqlite $(PY) -m pytest
+
+test-postgres: install
+	RUNPLANE_TEST_DB=postgres RUNPLANE_TEST_PG_URL=$(PG_URL) $(PY) -m pytest
+
+test: lint test-sqlite test-postgres
+
+bench: install
+	$(PY) bench/runs.py
+
+clean:
+	rm -rf $(VENV) .runplane .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""``python -m runplane.cli``."""
+
+from runplane.cli import main
+
+main()

@@ -1,0 +1,87 @@
+"""Following a run as it happens: a live view on a terminal, one line per event elsewhere."""
+
+from collections import deque
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.text import Text
+
+from runplane.cli._render import event_line, print_outcome, status_text, steps_table
+from runplane.client import Client
+from runplane.schemas import EventPublic, RunPublic, StepPublic
+
+RECENT_EVENTS = 6
+SHOWN_STEPS = 20
+SHOWN_TYPES = frozenset(
+    {"planning", "plan", "reasoning", "tool_call", "tool_result", "source", "error"}
+    | {"approval.required", "auth.required", "file.created"}
+)
+
+
+class RunView:
+    """The live state of a followed run: its status, its steps, its latest events."""
+
+    def __init__(self, run: RunPublic) -> None:
+        self.run = run
+        self.status = run.status
+        self.steps: dict[int, StepPublic] = {}
+        self.recent: deque[Text] = deque(maxlen=RECENT_EVENTS)
+
+    def apply(self, event: EventPublic) -> None:
+        """Fold one event into the view."""
+        data = event.data
+        if event.type == "status":
+            self.status = data.get("status", self.status)
+        elif event.type == "step.started":
+            number = int(data.get("number", len(self.steps) + 1))
+            name = str(data.get("name", ""))
+            self.steps[number] = StepPublic(
+                number=number, name=name, status="running", started_at=event.at
+            )
+        elif event.type in ("step.completed", "step.failed"):
+            self._finish_step(event)
+        if event.type in SHOWN_TYPES or event.type == "step.failed":
+            self.recent.append(event_line(event))
+
+    def _finish_step(self, event: EventPublic) -> None:
+        data = event.data
+        number = int(data.get("number", 0))
+        if event.type == "step.failed":
+            status = "failed"
+        else:
+            status = "reused" if data.get("reused_from") else "completed"
+        step = self.steps.get(number) or StepPublic(
+            number=number, name=str(data.get("name", "")), status="running"
+        )
+        self.steps[number] = step.model_copy(update={"status": status, "finished_at": event.at})
+
+    def render(self) -> RenderableType:
+        """Draw the view: a header line, the steps table, the latest events."""
+        header = Text.assemble(
+            (self.run.id, "bold"), "  ", self.run.agent_name, "  ", status_text(self.status)
+        )
+        parts: list[RenderableType] = [header]
+        if self.steps:
+            latest = sorted(self.steps)[-SHOWN_STEPS:]
+            parts.append(steps_table(self.steps[n] for n in latest))
+        if self.recent:
+            parts.append(Group(*self.recent))
+        return Group(*parts)
+
+
+def follow_run(client: Client, run: RunPublic, out: Console) -> RunPublic:
+    """Follow a run until it ends, print its outcome, and return the ended run."""
+    view = RunView(run)
+    if out.is_terminal:
+        # Redrawn from this thread only, as events arrive: the view is never read mid-update.
+        with Live(view.render(), console=out, auto_refresh=False) as live:
+            for event in client.runs.stream(run.id):
+                view.apply(event)
+                live.update(view.render(), refresh=True)
+    else:
+        out.print(Text.assemble(run.id, " ", run.agent_name, " ", status_text(run.status)))
+        for event in client.runs.stream(run.id):
+            out.print(event_line(event), soft_wrap=True)
+    ended = client.runs.wait(run.id)
+    print_outcome(out, ended)
+    return ended

@@ -1,0 +1,165 @@
+"""``runplane run`` and ``runplane runs ls|show|cancel|rerun``: runs through the API."""
+
+from enum import StrEnum
+from typing import Any
+
+import typer
+from rich.text import Text
+
+from runplane.cli._context import (
+    connection,
+    console,
+    parse_json,
+    parse_variables,
+    reporting_errors,
+)
+from runplane.cli._render import (
+    EXIT_CODES,
+    print_outcome,
+    run_details,
+    run_line,
+    runs_table,
+    steps_table,
+)
+from runplane.cli._watch import follow_run
+from runplane.client import Client
+from runplane.schemas import RunPublic
+
+INTERRUPTED = 130
+
+
+class StatusName(StrEnum):
+    """The statuses a run can be listed by."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    AUTH_REQUIRED = "auth_required"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+def start_run(
+    ctx: typer.Context,
+    agent: str = typer.Argument(..., help="The agent's id or name."),
+    input_json: str | None = typer.Option(None, "--input", "-i", help="The run's input, as JSON."),
+    name: str | None = typer.Option(None, "--name", help="A name for the run."),
+    var: list[str] | None = typer.Option(
+        None,
+        "--var",
+        help="A variable as key=value (the value is read as JSON when it parses); repeatable.",
+    ),
+    wait: bool = typer.Option(False, "--wait", help="Wait for the run to end; print its result."),
+    watch: bool = typer.Option(False, "--watch", help="Follow the run live; print its result."),
+) -> None:
+    """Start a run of AGENT and print its id and status.
+
+    With --wait or --watch it lasts as long as the run; its exit code then tells how it ended:
+    0 succeeded, 1 failed, 3 canceled (1 also for an API or connection error).
+    """
+    payload = parse_json(input_json, "--input") if input_json is not None else None
+    variables = parse_variables(var or [])
+    fields: dict[str, Any] = {"name": name, "variables": variables or None}
+    with reporting_errors(), connection(ctx).client() as client:
+        run = client.runs.create(
+            agent, payload, **{key: value for key, value in fields.items() if value is not None}
+        )
+        see_through(client, run, watch=watch, wait=wait)
+
+
+def see_through(client: Client, run: RunPublic, *, watch: bool, wait: bool) -> None:
+    """Print a new run; with ``watch`` or ``wait``, follow it and exit with its ending."""
+    out = console()
+    try:
+        if watch:
+            ended = follow_run(client, run, out)
+        elif wait:
+            out.print(run_line(run))
+            ended = client.runs.wait(run.id)
+            print_outcome(out, ended)
+        else:
+            out.print(run_line(run))
+            return
+    except KeyboardInterrupt:
+        hint = f"stopped following {run.id}; it goes on (runplane runs cancel {run.id} stops it)"
+        console(stderr=True).print(Text(hint, style="yellow"), soft_wrap=True)
+        raise typer.Exit(INTERRUPTED) from None
+    raise typer.Exit(EXIT_CODES.get(ended.status, 1))
+
+
+def list_runs(
+    ctx: typer.Context,
+    agent: str | None = typer.Option(None, "--agent", help="Only this agent's runs."),
+    status: StatusName | None = typer.Option(None, "--status", help="Only runs in this status."),
+    limit: int = typer.Option(20, "--limit", min=1, max=100, help="How many runs to show."),
+    archived: bool = typer.Option(False, "--archived", help="List archived runs instead."),
+) -> None:
+    """List runs, newest first."""
+    with reporting_errors(), connection(ctx).client() as client:
+        page = client.runs.list(
+            agent_id=agent,
+            status=status.value if status else None,
+            archived=archived,
+            limit=limit,
+        )
+    out = console()
+    if not page.items:
+        out.print(Text("no runs", style="dim"))
+        return
+    out.print(runs_table(page.items))
+    if page.continuation_token:
+        more = f"(the newest {len(page.items)}; more with --limit)"
+        console(stderr=True).print(Text(more, style="dim"))
+
+
+def show_run(ctx: typer.Context, run_id: str = typer.Argument(..., help="The run's id.")) -> None:
+    """Show a run: its fields, its steps, and its result or error."""
+    with reporting_errors(), connection(ctx).client() as client:
+        run = client.runs.get(run_id)
+        steps = client.runs.steps(run_id)
+    out = console()
+    out.print(run_details(run))
+    if steps.items:
+        out.print()
+        out.print(steps_table(steps.items))
+    if run.status in EXIT_CODES:
+        out.print()
+        print_outcome(out, run)
+
+
+def cancel_run(ctx: typer.Context, run_id: str = typer.Argument(..., help="The run's id.")) -> None:
+    """Ask a run to stop; it becomes canceled shortly after."""
+    with reporting_errors(), connection(ctx).client() as client:
+        run = client.runs.cancel(run_id)
+    console().print(Text.assemble(run_line(run), " (cancel requested)"))
+
+
+def rerun_run(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="The run to run again."),
+    from_step: int | None = typer.Option(
+        None, "--from-step", min=1, help="Reuse the steps before this one."
+    ),
+    wait: bool = typer.Option(False, "--wait", help="Wait for the new run to end."),
+    watch: bool = typer.Option(False, "--watch", help="Follow the new run live."),
+) -> None:
+    """Start a new run like RUN_ID, and print its id and status.
+
+    With --wait or --watch it lasts as long as the new run; its exit code then tells how it
+    ended: 0 succeeded, 1 failed, 3 canceled (1 also for an API or connection error).
+    """
+    with reporting_errors(), connection(ctx).client() as client:
+        run = client.runs.rerun(run_id, from_step=from_step)
+        see_through(client, run, watch=watch, wait=wait)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``run`` and the ``runs`` group to the root command."""
+    app.command("run")(start_run)
+    group = typer.Typer(help="List, inspect, cancel and rerun runs.", no_args_is_help=True)
+    group.command("ls")(list_runs)
+    group.command("show")(show_run)
+    group.command("cancel")(cancel_run)
+    group.command("rerun")(rerun_run)
+    app.add_typer(group, name="runs")

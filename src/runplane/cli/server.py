@@ -1,0 +1,62 @@
+"""``runplane serve`` and ``runplane worker``: the long-running processes."""
+
+from pathlib import Path
+
+import typer
+
+from runplane.cli._context import build_settings, reporting_errors
+
+DATABASE_HELP = "The database URL (default: RUNPLANE_DATABASE_URL, else a local SQLite file)."
+PROJECT_HELP = "The project file that declares the agents (default: runplane.toml)."
+CONCURRENCY_HELP = "How many runs this process executes at once."
+
+
+def serve(
+    host: str | None = typer.Option(None, "--host", help="The address to listen on."),
+    port: int | None = typer.Option(None, "--port", help="The port to listen on."),
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+    project: Path | None = typer.Option(None, "--project", help=PROJECT_HELP),
+    no_worker: bool = typer.Option(
+        False, "--no-worker", help="Serve the API only; runs execute in `runplane worker`."
+    ),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", min=1, max=1024, help=CONCURRENCY_HELP
+    ),
+) -> None:
+    """Start the server: the API, the console and, unless --no-worker, a worker."""
+    with reporting_errors():
+        settings = build_settings(
+            host=host,
+            port=port,
+            database_url=database_url,
+            project=project,
+            concurrency=concurrency,
+            worker=False if no_worker else None,
+        )
+    # Imported here so that `runplane --help` does not load the server.
+    from runplane import server
+
+    server.serve(settings)
+
+
+def worker(
+    database_url: str | None = typer.Option(None, "--database-url", help=DATABASE_HELP),
+    project: Path | None = typer.Option(None, "--project", help=PROJECT_HELP),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", min=1, max=1024, help=CONCURRENCY_HELP
+    ),
+) -> None:
+    """Start a worker that executes queued runs (no API)."""
+    with reporting_errors():
+        settings = build_settings(
+            database_url=database_url, project=project, concurrency=concurrency
+        )
+    from runplane import server
+
+    server.run_worker(settings)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` and ``worker`` to the root command."""
+    app.command("serve")(serve)
+    app.command("worker")(worker)

@@ -1,0 +1,141 @@
+"""A real runplane server in a child process, for tests that need a socket or a crash."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+LAUNCH = "from runplane.server import serve, run_worker; from runplane.settings import Settings; "
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """``runplane serve`` (or ``worker``) as a child process, started and stopped by tests."""
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        cwd: Path,
+        project: Path | None = None,
+        worker: bool = True,
+        api: bool = True,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+    ) -> None:
+        self.database_url = database_url
+        self.cwd = Path(cwd)
+        self.project = project
+        self.worker = worker
+        self.api = api
+        self.extra_env = env or {}
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = self.cwd / f"server-{self.port}.log"
+
+    def env(self) -> dict[str, str]:
+        """The child's environment."""
+        env = dict(os.environ)
+        env.update(
+            {
+                "RUNPLANE_DATABASE_URL": self.database_url,
+                "RUNPLANE_HOST": "127.0.0.1",
+                "RUNPLANE_PORT": str(self.port),
+                "RUNPLANE_WORKER": "true" if self.worker else "false",
+                "RUNPLANE_HEARTBEAT_SECONDS": "0.5",
+                "RUNPLANE_EXECUTOR_DEAD_AFTER": "3",
+            }
+        )
+        if self.project is not None:
+            env["RUNPLANE_PROJECT"] = str(self.project)
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 30.0) -> "LiveServer":
+        """Start the process and wait until it answers (an API) or has launched (a worker)."""
+        self.cwd.mkdir(parents=True, exist_ok=True)
+        entry = "serve(Settings())" if self.api else "run_worker(Settings())"
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", LAUNCH + entry],
+            cwd=self.cwd,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        if self.api:
+            self._wait_healthy(timeout)
+        return self
+
+    def _wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server did not answer in {timeout} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the child's output, for failure messages."""
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """SIGKILL: the crash that durability must survive."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it lingers."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __enter__(self) -> "LiveServer":
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def create_key(database_url: str, tenant: str = "default", role: str = "admin") -> str:
+    """A new API key, made in a child process (it runs its own event loop)."""
+    code = (
+        "from runplane.admin import create_api_key; from runplane.settings import Settings; "
+        f"print(create_api_key(Settings(database_url={database_url!r}), tenant={tenant!r}, "
+        f"role={role!r}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return out.stdout.strip().splitlines()[-1]
