@@ -56,7 +56,9 @@ def new_database(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Call
 
 
 @pytest.fixture(scope="session")
-def settings(new_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def settings(
+    new_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     """Settings of the in-process app."""
     return Settings(
         database_url=new_database("app"),
@@ -85,7 +87,9 @@ def rt(app: FastAPI) -> Runtime:
 def _client(app: FastAPI, key: str | None) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://runplane.test", headers=headers,
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://runplane.test",
+        headers=headers,
         timeout=30,
     )
 
@@ -132,13 +136,15 @@ class Live:
 
     def client(self) -> httpx.Client:
         """A sync httpx client for this server."""
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.key}"},
-                            timeout=30)
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.key}"}, timeout=30
+        )
 
 
 @pytest.fixture(scope="session")
-def live_server(new_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[Live]:
+def live_server(
+    new_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
     """One real server on a free loopback port, for SSE, the CLI and the client."""
     url = new_database("live")
     server = LiveServer(url, cwd=tmp_path_factory.mktemp("live"), project=PROJECT)
@@ -147,7 +153,9 @@ def live_server(new_database: Callable[[str], str], tmp_path_factory: pytest.Tem
 
 
 @pytest.fixture
-def start_server(new_database: Callable[[str], str], tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+def start_server(
+    new_database: Callable[[str], str], tmp_path: Path
+) -> Iterator[Callable[..., LiveServer]]:
     """Start servers (or workers) of one's own, on a database of one's own; stopped at the end."""
     started: list[LiveServer] = []
     url = new_database("own")

@@ -56,7 +56,9 @@ async def test_event_log_is_numbered_without_gaps_and_verifies(api: httpx.AsyncC
     for prev, ev in zip(events, events[1:], strict=False):
         assert ev["prev_hash"] == prev["hash"]
     assert (await api.get(f"/v1/runs/{run['id']}/verify")).json() == {
-        "ok": True, "events": len(events), "first_bad_seq": None,
+        "ok": True,
+        "events": len(events),
+        "first_bad_seq": None,
     }
 
 
@@ -138,8 +140,9 @@ async def test_plain_rerun_executes_every_step_again(api: httpx.AsyncClient) -> 
     first = await create(api, "steps", {"steps": 2}, wait=10)
     second = (await api.post(f"/v1/runs/{first['id']}/rerun", json={"wait": 10})).json()
     assert second["status"] == "succeeded" and second["rerun_of"] == first["id"]
-    assert second["result"]["content"]["steps"][0]["nonce"] != (
-        first["result"]["content"]["steps"][0]["nonce"]
+    assert (
+        second["result"]["content"]["steps"][0]["nonce"]
+        != (first["result"]["content"]["steps"][0]["nonce"])
     )
 
 
@@ -166,7 +169,9 @@ async def test_idempotency_key_returns_the_first_run(api: httpx.AsyncClient) -> 
 
 
 async def test_list_filters_and_pages(api: httpx.AsyncClient) -> None:
-    ids = [(await create(api, "echo", {"i": i}, name=f"alpha {i}", wait=10))["id"] for i in range(5)]
+    ids = [
+        (await create(api, "echo", {"i": i}, name=f"alpha {i}", wait=10))["id"] for i in range(5)
+    ]
     failed = await create(api, "fail", {}, name="beta", wait=10)
     page = (await api.get("/v1/runs", params={"limit": 2})).json()
     assert [r["id"] for r in page["items"]] == [failed["id"], ids[4]]
@@ -218,8 +223,11 @@ async def test_delete_only_ended_runs(api: httpx.AsyncClient) -> None:
 async def test_context_is_hidden_from_member_keys(make_client) -> None:  # type: ignore[no-untyped-def]
     admin = await make_client("admin", tenant="shared-ctx")
     member = await make_client("member", tenant="shared-ctx")
-    run = (await admin.post("/v1/runs", json={"agent_id": "echo", "input": {}, "context": {"secret": 1},
-                                              "wait": 10})).json()
+    run = (
+        await admin.post(
+            "/v1/runs", json={"agent_id": "echo", "input": {}, "context": {"secret": 1}, "wait": 10}
+        )
+    ).json()
     assert run["context"] == {"secret": 1}
     seen = (await member.get(f"/v1/runs/{run['id']}")).json()
     assert seen["context"] is None

@@ -13,8 +13,12 @@ from runplane.domain.errors import RunplaneError
 log = logging.getLogger("runplane.api")
 
 
-def error_response(status: int, message: str, details: list[dict[str, Any]] | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     """A response in the error model: ``{status_code, message, details}``."""
     body = {"status_code": status, "message": message, "details": details or []}
     return JSONResponse(body, status_code=status, headers=headers)
@@ -35,10 +39,12 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
-        return error_response(400, "the request body is not valid JSON",
-                              [{"name": "body", "value": None}])
-    details = [{"name": _field_name(tuple(e.get("loc", ()))), "value": e.get("input")}
-               for e in errors]
+        return error_response(
+            400, "the request body is not valid JSON", [{"name": "body", "value": None}]
+        )
+    details = [
+        {"name": _field_name(tuple(e.get("loc", ()))), "value": e.get("input")} for e in errors
+    ]
     first = errors[0] if errors else {}
     message = f"{_field_name(tuple(first.get('loc', ())))}: {first.get('msg', 'invalid')}"
     return error_response(422, message, _jsonable(details))

@@ -1,56 +1,48 @@
 """A limit on request bodies, enforced before any handler reads them."""
 
-from typing import Any
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runplane.api.errors import error_response
 
 
-class BodyTooLarge(Exception):  # noqa: N818 - control flow inside the middleware
-    """The body went past the limit while it was being read."""
-
-
 class BodySizeLimit:
-    """Answer 413 for a body over ``max_bytes``, declared or streamed."""
+    """Answer 413 for a body over ``max_bytes``, whether declared or streamed."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Check Content-Length, then count what is read."""
+        """Check Content-Length; a body without one is read up to the limit first."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+        length = dict(scope.get("headers", [])).get(b"content-length")
+        if length is not None:
+            if length.isdigit() and int(length) > self.max_bytes:
                 await self._reject(scope, receive, send)
                 return
+            await self.app(scope, receive, send)
+            return
+        # A chunked body: buffer it (it is at most max_bytes), then replay it.
+        messages: list[Message] = []
         seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
+            messages.append(message)
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise BodyTooLarge
-            return message
-
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, tracking_send)
-        except BodyTooLarge:
-            if not started:
                 await self._reject(scope, receive, send)
+                return
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> Any:
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(
             413,
             f"the request body is larger than {self.max_bytes} bytes",

@@ -32,4 +32,3 @@ def event_stream(rows: AsyncIterator[Any]) -> StreamingResponse:
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-

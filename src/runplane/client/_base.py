@@ -51,7 +51,7 @@ POLL_PAUSE = 0.2
 
 @cache
 def _adapter(type_: Hashable) -> TypeAdapter[Any]:
-    return TypeAdapter(type_)
+    return TypeAdapter(cast(Any, type_))
 
 
 def raise_for_error(response: httpx.Response) -> None:

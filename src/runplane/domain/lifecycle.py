@@ -1,6 +1,6 @@
 """The run state machine: the one owner of a run's status.
 
-    queued -> running -> (paused | auth_required -> running)* -> succeeded | failed | canceled
+queued -> running -> (paused | auth_required -> running)* -> succeeded | failed | canceled
 """
 
 from enum import StrEnum

@@ -9,7 +9,7 @@ written in one transaction at each step boundary, together with the step's row.
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,7 +17,6 @@ import anyio
 
 from runplane.domain.errors import RunError
 from runplane.domain.models import NewEvent, utcnow
-
 
 FLUSH_DELAY = 0.02
 
@@ -254,6 +253,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def error_info(exc: BaseException, step: int | None) -> dict[str, Any]:
+    """The structured ``error`` of a run or step that raised ``exc``."""
     if isinstance(exc, RunError):
         return {
             "code": exc.code,
@@ -267,4 +267,3 @@ def error_info(exc: BaseException, step: int | None) -> dict[str, Any]:
         "step": step,
         "retryable": False,
     }
-

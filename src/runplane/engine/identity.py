@@ -29,7 +29,9 @@ class ExecutorSlot:
             self._handle = None
 
 
-def claim_executor_id(explicit: str | None, worker: bool, lock_dir: Path = LOCK_DIR) -> ExecutorSlot:
+def claim_executor_id(
+    explicit: str | None, worker: bool, lock_dir: Path = LOCK_DIR
+) -> ExecutorSlot:
     """Use ``explicit`` if given, else the first free ``<host>-<role>-<n>``."""
     if explicit:
         return ExecutorSlot(explicit, None)

@@ -105,9 +105,7 @@ async def publish(rt: Runtime, who: Principal, ref: str, revision_id: str) -> Ro
         return await store.find_revision(conn, agent["id"], revision_id)
 
 
-async def resolve_revision(
-    rt: Runtime, agent: Row, revision_id: str | None
-) -> Row:
+async def resolve_revision(rt: Runtime, agent: Row, revision_id: str | None) -> Row:
     """The revision a new run uses: the named one, else the published one (409 if none)."""
     async with rt.db.read() as conn:
         if revision_id is not None:

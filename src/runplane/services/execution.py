@@ -364,6 +364,7 @@ def _make_result(spec: AgentSpec, output: Any, sources: list[dict[str, Any]]) ->
         try:
             jsonschema.validate(output, spec.output_schema)
         except jsonschema.ValidationError as exc:
-            raise RunError(f"output does not match output_schema: {exc.message}",
-                           code="invalid_output") from exc
+            raise RunError(
+                f"output does not match output_schema: {exc.message}", code="invalid_output"
+            ) from exc
     return {"type": "json", "content": output, "sources": sources}

@@ -13,7 +13,7 @@ from runplane.domain.errors import Conflict, Invalid, NotFound
 from runplane.domain.events import GENESIS, ChainCheck, verify_chain
 from runplane.domain.ids import new_id
 from runplane.domain.lifecycle import TERMINAL, RunStatus, transition
-from runplane.domain.models import NewEvent, Principal, iso, utcnow
+from runplane.domain.models import Principal, iso, utcnow
 from runplane.schemas import RunCreate
 from runplane.services import agents as agents_svc
 from runplane.services.execution import status_event
@@ -240,7 +240,9 @@ async def cancel_run(rt: Runtime, who: Principal, run_id: str) -> Row:
     run = await get_run(rt, who, run_id)
     status = RunStatus(run["status"])
     if status.terminal:
-        raise Conflict(f"run {run_id} already ended ({status})", [{"name": "status", "value": status}])
+        raise Conflict(
+            f"run {run_id} already ended ({status})", [{"name": "status", "value": status}]
+        )
     now = run["cancel_requested_at"] or utcnow()
     async with rt.db.write() as conn:
         await store.update_run(conn, run_id, cancel_requested_at=now)
@@ -255,8 +257,12 @@ async def cancel_run(rt: Runtime, who: Principal, run_id: str) -> Row:
 async def _cancel_queued(rt: Runtime, run: Row, requested_at: Any) -> None:
     transition(RunStatus.QUEUED, RunStatus.CANCELED)
     now = utcnow()
-    receipt = {"requested_at": iso(requested_at), "stopped_at": iso(now), "step": None,
-               "children_ended": True}
+    receipt = {
+        "requested_at": iso(requested_at),
+        "stopped_at": iso(now),
+        "step": None,
+        "children_ended": True,
+    }
     try:
         async with rt.db.write() as conn:
             await store.commit_changes(
@@ -264,8 +270,12 @@ async def _cancel_queued(rt: Runtime, run: Row, requested_at: Any) -> None:
                 run["id"],
                 Chain(run["last_seq"], run["last_hash"]),
                 new_events=[status_event(RunStatus.CANCELED, receipt=receipt)],
-                fields={"status": RunStatus.CANCELED, "finished_at": now,
-                        "cancel_receipt": receipt, "updated_at": now},
+                fields={
+                    "status": RunStatus.CANCELED,
+                    "finished_at": now,
+                    "cancel_receipt": receipt,
+                    "updated_at": now,
+                },
                 expect_status=RunStatus.QUEUED,
             )
     except StaleRun:
@@ -273,14 +283,13 @@ async def _cancel_queued(rt: Runtime, run: Row, requested_at: Any) -> None:
     await rt.engine.discard(run["id"])
 
 
-async def rerun(rt: Runtime, who: Principal, run_id: str, from_step: int | None,
-                wait: float | None) -> Row:
+async def rerun(
+    rt: Runtime, who: Principal, run_id: str, from_step: int | None, wait: float | None
+) -> Row:
     """A new run with the same configuration; steps before ``from_step`` are reused."""
     run = await get_run(rt, who, run_id)
     if from_step is not None and from_step > run["step_count"] + 1:
-        raise Invalid.field(
-            "from_step", f"run {run_id} has {run['step_count']} steps", from_step
-        )
+        raise Invalid.field("from_step", f"run {run_id} has {run['step_count']} steps", from_step)
     body = _body_from(run, wait=wait)
     return await create_run(rt, who, body, rerun_of=run_id, from_step=from_step)
 
@@ -338,8 +347,6 @@ async def verify(rt: Runtime, who: Principal, run_id: str) -> ChainCheck:
     async with rt.db.read() as conn:
         rows = await store.list_events(conn, run_id)
     return verify_chain(run_id, [{**r, "at": iso(r["at"])} for r in rows])
-
-
 
 
 def parse_resume_point(after: int | None, last_event_id: str | None) -> int:

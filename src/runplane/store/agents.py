@@ -44,9 +44,7 @@ async def find_revision(conn: Conn, agent_id: str, ref: str) -> Row | None:
 
 async def find_revision_by_hash(conn: Conn, agent_id: str, digest: str) -> Row | None:
     """The agent's revision with this content hash."""
-    stmt = sa.select(revisions).where(
-        revisions.c.agent_id == agent_id, revisions.c.hash == digest
-    )
+    stmt = sa.select(revisions).where(revisions.c.agent_id == agent_id, revisions.c.hash == digest)
     return (await conn.execute(stmt)).mappings().first()
 
 
@@ -65,9 +63,7 @@ async def insert_revision(conn: Conn, **row: Any) -> None:
     await conn.execute(revisions.insert().values(**row))
 
 
-async def publish_revision(
-    conn: Conn, agent_id: str, revision_id: str, at: datetime
-) -> None:
+async def publish_revision(conn: Conn, agent_id: str, revision_id: str, at: datetime) -> None:
     """Make one revision the published one; the one before goes back to draft."""
     await conn.execute(
         revisions.update()

@@ -4,8 +4,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from runplane.store.dialect import upsert
 from runplane.store.db import Conn
+from runplane.store.dialect import upsert
 from runplane.store.schema import executors
 
 
@@ -18,18 +18,14 @@ async def heartbeat(conn: Conn, executor_id: str, worker: bool, at: datetime) ->
 
 async def dead_executors(conn: Conn, before: datetime, me: str) -> list[str]:
     """Executors whose last heartbeat is older than ``before``."""
-    stmt = sa.select(executors.c.id).where(
-        executors.c.heartbeat_at < before, executors.c.id != me
-    )
+    stmt = sa.select(executors.c.id).where(executors.c.heartbeat_at < before, executors.c.id != me)
     return list((await conn.execute(stmt)).scalars().all())
 
 
 async def claim_dead(conn: Conn, executor_id: str, before: datetime) -> bool:
     """Remove a dead executor's row; True for the one process that wins the takeover."""
     res = await conn.execute(
-        executors.delete().where(
-            executors.c.id == executor_id, executors.c.heartbeat_at < before
-        )
+        executors.delete().where(executors.c.id == executor_id, executors.c.heartbeat_at < before)
     )
     return res.rowcount == 1
 

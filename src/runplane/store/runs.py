@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from runplane.domain.errors import BadRequest
 from runplane.domain.events import event_hash
 from runplane.domain.models import NewEvent, iso
-from runplane.store.dialect import upsert
 from runplane.store.db import Conn
+from runplane.store.dialect import upsert
 from runplane.store.schema import events, idempotency_keys, runs, steps
 
 Row = Mapping[str, Any]
@@ -186,9 +186,7 @@ async def delete_run(conn: Conn, run_id: str) -> None:
     await conn.execute(runs.delete().where(runs.c.id == run_id))
 
 
-async def copy_steps(
-    conn: Conn, source_run: str, target_run: str, before: int
-) -> int:
+async def copy_steps(conn: Conn, source_run: str, target_run: str, before: int) -> int:
     """Copy completed steps numbered below ``before`` into a new run as ``reused``."""
     rows = [
         r

@@ -33,8 +33,7 @@ async def create_run(
     return run_public(row, who)
 
 
-@router.post("/agents/{agent_id}/runs", status_code=201, response_model=RunPublic,
-             tags=["agents"])
+@router.post("/agents/{agent_id}/runs", status_code=201, response_model=RunPublic, tags=["agents"])
 async def create_agent_run(
     agent_id: str,
     body: RunCreate,
@@ -63,8 +62,16 @@ async def list_runs(
 ) -> Page[RunPublic]:
     """List runs, newest first; filter by agent, status, name, archive, trigger, parent."""
     rows, token = await svc.list_runs(
-        rt, who, agent_id=agent_id, status=status, q=q, archived=archived, trigger=trigger,
-        parent_run_id=parent_run_id, limit=limit, continuation_token=continuation_token,
+        rt,
+        who,
+        agent_id=agent_id,
+        status=status,
+        q=q,
+        archived=archived,
+        trigger=trigger,
+        parent_run_id=parent_run_id,
+        limit=limit,
+        continuation_token=continuation_token,
     )
     return Page[RunPublic](items=[run_public(r, who) for r in rows], continuation_token=token)
 
