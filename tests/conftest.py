@@ -66,6 +66,7 @@ def settings(
         executor_id=f"test-{uuid.uuid4().hex[:8]}",
         max_body_bytes=1024 * 1024,
         cancel_poll_seconds=0.1,
+        heartbeat_seconds=0.5,
     )
 
 

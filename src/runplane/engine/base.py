@@ -28,6 +28,10 @@ class Engine(ABC):
         """Make the run's execution durable: start it in this process or queue it."""
 
     @abstractmethod
+    async def resubmit_if_lost(self, run_id: str) -> bool:
+        """Queue a run the engine has no record of (a crash hit between the two writes)."""
+
+    @abstractmethod
     async def discard(self, run_id: str) -> None:
         """Drop a run that never started (canceled while queued)."""
 

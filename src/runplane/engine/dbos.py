@@ -113,6 +113,13 @@ class DbosEngine(Engine):
             else:
                 await DBOS.enqueue_workflow_async(QUEUE, run_workflow, run_id)
 
+    async def resubmit_if_lost(self, run_id: str) -> bool:
+        """Enqueue the run's workflow if DBOS has never heard of it."""
+        if await DBOS.get_workflow_status_async(run_id) is not None:
+            return False
+        await self.submit(run_id, here=False)
+        return True
+
     async def discard(self, run_id: str) -> None:
         """Cancel the workflow of a run that never started."""
         await DBOS.cancel_workflow_async(run_id)

@@ -19,6 +19,7 @@ from runplane.domain.models import NewEvent, iso, utcnow
 from runplane.engine.context import Journal, Replay, RunContext, StepRecord, error_info
 from runplane.services.runtime import Runtime
 from runplane.store import agents as agents_store
+from runplane.store import notify
 from runplane.store import runs as runs_store
 from runplane.store.runs import Chain
 
@@ -79,6 +80,7 @@ class RunJournal(Journal):
                 fields=fields,
                 expect_status=expect_status,
             )
+            await notify.announce(conn, self.run_id)
             if completed_agent is not None:
                 await agents_store.update_agent(
                     conn, completed_agent, last_completed_at=fields["finished_at"]

@@ -15,6 +15,7 @@ from runplane.services.workers import Background
 from runplane.settings import Settings
 from runplane.store import migrate
 from runplane.store.db import Database
+from runplane.store.notify import Listener
 from runplane.store.dialect import is_sqlite, sqlite_path
 
 
@@ -44,12 +45,17 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
     rt = Runtime(settings=settings, db=db, engine=engine, project=project)
     rt.runner = Runner(rt)
     background = Background(rt)
+    listener = None if db.is_sqlite else Listener(settings.database_url, rt.hub.notify)
     try:
+        if listener is not None:
+            await listener.start()
         await engine.start(rt.runner.execute)
         background.start()
         yield rt
     finally:
         await background.stop()
+        if listener is not None:
+            await listener.stop()
         await engine.stop()
         await db.close()
         slot.release()

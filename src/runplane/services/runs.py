@@ -18,6 +18,7 @@ from runplane.schemas import RunCreate
 from runplane.services import agents as agents_svc
 from runplane.services.execution import status_event
 from runplane.services.runtime import Runtime
+from runplane.store import notify
 from runplane.store import runs as store
 from runplane.store.runs import Chain, StaleRun
 
@@ -246,6 +247,7 @@ async def cancel_run(rt: Runtime, who: Principal, run_id: str) -> Row:
     now = run["cancel_requested_at"] or utcnow()
     async with rt.db.write() as conn:
         await store.update_run(conn, run_id, cancel_requested_at=now)
+        await notify.announce(conn, run_id)
     if status == RunStatus.QUEUED and run_id not in rt.runner.active:
         await _cancel_queued(rt, run, now)
     else:

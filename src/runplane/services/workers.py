@@ -75,11 +75,12 @@ class Background:
 
     async def _restart_orphans(self) -> None:
         # A crash between recording a run and recording its workflow leaves a queued
-        # run with no workflow; submitting again is harmless when one exists (same id).
+        # run that no engine knows; it is queued again here.
         async with self.rt.db.read() as conn:
             ids = await runs_store.queued_before(conn, utcnow() - ORPHAN_AFTER)
         for run_id in ids:
-            await self.rt.engine.submit(run_id, here=False)
+            if await self.rt.engine.resubmit_if_lost(run_id):
+                log.warning("run %s had no workflow; queued it again", run_id)
 
     async def poll_cancels(self) -> None:
         """Cancel local runs whose cancel was requested through another process."""

@@ -1,0 +1,48 @@
+"""Cross-process wake-ups on Postgres: NOTIFY on commit, LISTEN in every process.
+
+SQLite has no such channel; its processes fall back to polling.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from runplane.store.db import Conn
+
+CHANNEL = "runplane_runs"
+log = logging.getLogger("runplane.notify")
+_NOTIFY = sa.text("SELECT pg_notify(:channel, :run_id)")
+
+
+async def announce(conn: Conn, run_id: str) -> None:
+    """Tell every listening process that the run changed (delivered at commit)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_NOTIFY, {"channel": CHANNEL, "run_id": run_id})
+
+
+class Listener:
+    """One LISTEN connection that calls ``on_change(run_id)`` for every notification."""
+
+    def __init__(self, database_url: str, on_change: Callable[[str], None]) -> None:
+        u = make_url(database_url)
+        self._dsn = u.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._on_change = on_change
+        self._conn: Any = None
+
+    async def start(self) -> None:
+        """Open the connection and start listening."""
+        self._conn = await asyncpg.connect(self._dsn)
+        await self._conn.add_listener(CHANNEL, self._deliver)
+
+    def _deliver(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        self._on_change(payload)
+
+    async def stop(self) -> None:
+        """Close the connection."""
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
