@@ -185,10 +185,19 @@ def _prepare() -> dict[str, Any]:
     return {"ok": True}
 
 
+def _explode() -> None:
+    raise RunError("the fail agent's second step always fails", code="example_failure")
+
+
 @agent("fail", input_schema=ANY_OBJECT, output="json")
 async def fail(ctx: RunContext, input: dict[str, Any]) -> Any:
-    """Complete one step, then always fail with the error code example_failure."""
+    """Complete one step, then fail with the error code example_failure.
+
+    With ``{"in_step": true}`` the failure happens inside a second step.
+    """
     await ctx.step("prepare", _prepare)
+    if input.get("in_step"):
+        await ctx.step("explode", _explode)
     raise RunError("the fail agent always fails after its first step", code="example_failure")
 
 

@@ -246,3 +246,42 @@ async def test_runs_of_another_tenant_are_not_found(make_client, agent: str) -> 
         assert (await b.post(f"/v1/runs/{run['id']}{path}")).status_code == 404, path
     assert (await b.delete(f"/v1/runs/{run['id']}")).status_code == 404
     assert (await b.get("/v1/runs")).json()["items"] == []
+
+
+async def test_a_failing_step_records_step_failed(api: httpx.AsyncClient) -> None:
+    run = await create(api, "fail", {"in_step": True}, wait=10)
+    assert run["status"] == "failed" and run["error"]["step"] == 2
+    steps = (await api.get(f"/v1/runs/{run['id']}/steps")).json()["items"]
+    assert [s["status"] for s in steps] == ["completed", "failed"]
+    assert steps[1]["error"]["code"] == "example_failure"
+    types = [e["type"] for e in (await api.get(f"/v1/runs/{run['id']}/events")).json()["items"]]
+    assert "step.failed" in types
+
+
+async def test_a_timed_out_step_is_recorded_as_failed(api: httpx.AsyncClient) -> None:
+    run = await create(api, "steps", {"steps": 2, "sleep": 5}, timeout_seconds=0.3, wait=10)
+    steps = (await api.get(f"/v1/runs/{run['id']}/steps")).json()["items"]
+    assert steps[0]["status"] == "failed" and steps[0]["error"]["code"] == "timeout"
+
+
+async def test_verify_detects_an_altered_or_removed_event(api: httpx.AsyncClient, rt) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from runplane.store.schema import events
+
+    run = await create(api, "steps", {"steps": 2}, wait=10)
+    async with rt.db.write() as conn:
+        await conn.execute(
+            events.update()
+            .where(events.c.run_id == run["id"], events.c.seq == 3)
+            .values(data={"number": 1, "name": "forged"})
+        )
+    bad = (await api.get(f"/v1/runs/{run['id']}/verify")).json()
+    assert bad["ok"] is False and bad["first_bad_seq"] == 3
+    other = await create(api, "steps", {"steps": 2}, wait=10)
+    async with rt.db.write() as conn:
+        await conn.execute(
+            sa.delete(events).where(events.c.run_id == other["id"], events.c.seq == 2)
+        )
+    gone = (await api.get(f"/v1/runs/{other['id']}/verify")).json()
+    assert gone["ok"] is False and gone["first_bad_seq"] == 2

@@ -85,6 +85,7 @@ class RunContext:
         self._flush_task: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
         self.current_step: int | None = None
+        self._current_name = ""
         self.steps_finished = 0
 
     # -- what agents call -------------------------------------------------------------
@@ -106,7 +107,7 @@ class RunContext:
             if recorded.status == "reused":
                 return await self._reuse(recorded, end_op)
         started = StepRecord(number, name, "running", started_at=utcnow())
-        self.current_step = number
+        self.current_step, self._current_name = number, name
         if start_op > self._replay.last_op:
             self._buffer("step.started", {"number": number, "name": name}, started, start_op)
         await self._flush()
@@ -123,6 +124,8 @@ class RunContext:
             data = {"number": number, "name": name, "error": error}
             self._buffer("step.failed", data, failed, end_op)
             await self._flush()
+            self.current_step = None
+            exc.runplane_step = number  # type: ignore[union-attr]
             raise
         output = _jsonable(output)
         done = StepRecord(number, name, "completed", output=output, finished_at=utcnow())
@@ -172,8 +175,20 @@ class RunContext:
         """The sources recorded so far in this attempt."""
         return list(self._sources)
 
-    def take_pending(self) -> tuple[list[NewEvent], list[StepRecord], int]:
-        """Hand the buffered events and steps to the engine's final transaction."""
+    def take_pending(
+        self, interrupted: dict[str, Any] | None = None
+    ) -> tuple[list[NewEvent], list[StepRecord], int]:
+        """Hand the buffered events and steps to the engine's final transaction.
+
+        ``interrupted`` is the error of a step stopped by a timeout or a cancel; the
+        step in progress, if any, is recorded as failed with it.
+        """
+        if interrupted is not None and self.current_step is not None:
+            number, name = self.current_step, self._current_name
+            failed = StepRecord(number, name, "failed", error=interrupted, finished_at=utcnow())
+            data = {"number": number, "name": name, "error": interrupted}
+            self._buffer("step.failed", data, failed, self._op)
+            self.current_step = None
         events, steps = self._events, self._steps
         self._events, self._steps = [], []
         return events, steps, max(self._buffered_op, self._replay.last_op)

@@ -210,34 +210,39 @@ class Runner:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             await ctx.close()
-            events, steps_out, last_op = ctx.take_pending()
+            error = {
+                "code": "timeout",
+                "message": f"the run took longer than {run['timeout_seconds']:g} s",
+                "step": ctx.current_step,
+                "retryable": True,
+            }
+            events, steps_out, last_op = ctx.take_pending(interrupted=error)
             return await self._finish(
                 journal,
                 status,
                 RunStatus.FAILED,
-                error={
-                    "code": "timeout",
-                    "message": f"the run took longer than {run['timeout_seconds']:g} s",
-                    "step": ctx.current_step,
-                    "retryable": True,
-                },
+                error=error,
                 events=events,
                 steps=steps_out,
                 last_op=last_op,
             )
         await ctx.close()
-        events, steps_out, last_op = ctx.take_pending()
         if task.cancelled():
+            step = ctx.current_step
+            stopped = {"code": "canceled", "message": "the run was canceled",
+                       "step": step, "retryable": False}
+            events, steps_out, last_op = ctx.take_pending(interrupted=stopped)
             return await self._finish_canceled(
-                journal, run, status, ctx.current_step, events, steps_out, last_op
+                journal, run, status, step, events, steps_out, last_op
             )
+        events, steps_out, last_op = ctx.take_pending()
         exc = task.exception()
         if exc is not None:
             return await self._finish(
                 journal,
                 status,
                 RunStatus.FAILED,
-                error=error_info(exc, ctx.current_step),
+                error=error_info(exc, getattr(exc, "runplane_step", ctx.current_step)),
                 events=events,
                 steps=steps_out,
                 last_op=last_op,
