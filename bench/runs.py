@@ -91,8 +91,13 @@ def pct(values: list[float], q: float) -> float | None:
 def dist_ms(values_s: list[float]) -> dict[str, float | int | None]:
     v = [x * 1000.0 for x in values_s]
     r = lambda x: None if x is None else round(x, 3)  # noqa: E731
-    return {"p50": r(pct(v, 50)), "p95": r(pct(v, 95)), "p99": r(pct(v, 99)),
-            "mean": r(statistics.fmean(v)) if v else None, "count": len(v)}
+    return {
+        "p50": r(pct(v, 50)),
+        "p95": r(pct(v, 95)),
+        "p99": r(pct(v, 99)),
+        "mean": r(statistics.fmean(v)) if v else None,
+        "count": len(v),
+    }
 
 
 def process_tree(pid: int) -> list[int]:
@@ -122,7 +127,7 @@ def proc_cpu_s(pid: int) -> float:
                 data = f.read()
         except OSError:
             continue
-        fields = data[data.rindex(")") + 2:].split()
+        fields = data[data.rindex(")") + 2 :].split()
         total += (int(fields[11]) + int(fields[12])) / CLK_TCK
         if p == pid:
             total += (int(fields[13]) + int(fields[14])) / CLK_TCK
@@ -135,15 +140,22 @@ def proc_mem_mb(pid: int) -> dict[str, Any]:
     for p in process_tree(pid):
         try:
             with open(f"/proc/{p}/status") as f:
-                per[p] = {k: int(v.split()[0]) / 1024.0 for k, v in
-                          (line.split(":", 1) for line in f if line.startswith(("VmHWM:", "VmRSS:")))}
+                per[p] = {
+                    k: int(v.split()[0]) / 1024.0
+                    for k, v in (
+                        line.split(":", 1) for line in f if line.startswith(("VmHWM:", "VmRSS:"))
+                    )
+                }
         except OSError:
             pass
     root = per.get(pid, {})
-    return {"vmhwm_mb": round(root.get("VmHWM", 0.0), 1), "vmrss_mb": round(root.get("VmRSS", 0.0), 1),
-            "tree_vmhwm_mb": round(sum(v.get("VmHWM", 0.0) for v in per.values()), 1),
-            "tree_vmrss_mb": round(sum(v.get("VmRSS", 0.0) for v in per.values()), 1),
-            "tree_pids": len(per)}
+    return {
+        "vmhwm_mb": round(root.get("VmHWM", 0.0), 1),
+        "vmrss_mb": round(root.get("VmRSS", 0.0), 1),
+        "tree_vmhwm_mb": round(sum(v.get("VmHWM", 0.0) for v in per.values()), 1),
+        "tree_vmrss_mb": round(sum(v.get("VmRSS", 0.0) for v in per.values()), 1),
+        "tree_pids": len(per),
+    }
 
 
 class Errors:
@@ -159,8 +171,11 @@ class Errors:
             self.samples.append(f"{kind}: {detail[:300]}")
 
     def report(self) -> dict[str, Any]:
-        return {"errors": sum(self.kinds.values()), "error_kinds": self.kinds,
-                "error_samples": self.samples}
+        return {
+            "errors": sum(self.kinds.values()),
+            "error_kinds": self.kinds,
+            "error_samples": self.samples,
+        }
 
 
 # ----------------------------------------------------------------------------- server
@@ -193,14 +208,24 @@ def log_tail(path: Path, lines: int = 40) -> str:
 @contextmanager
 def running_server(url: str, port: int, tmp: Path) -> Iterator[subprocess.Popen[bytes]]:
     """Start the server, wait for /healthz, and always terminate it afterwards."""
-    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{REPO}", "RUNPLANE_DATABASE_URL": url,
-           "RUNPLANE_PORT": str(port), "RUNPLANE_HOST": HOST,
-           "RUNPLANE_PROJECT": str(REPO / "runplane.toml"), "RUNPLANE_CONCURRENCY": "64"}
-    code = "from runplane.server import serve; from runplane.settings import Settings; serve(Settings())"
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{REPO / 'src'}:{REPO}",
+        "RUNPLANE_DATABASE_URL": url,
+        "RUNPLANE_PORT": str(port),
+        "RUNPLANE_HOST": HOST,
+        "RUNPLANE_PROJECT": str(REPO / "runplane.toml"),
+        "RUNPLANE_CONCURRENCY": "64",
+    }
+    code = (
+        "from runplane.server import serve; from runplane.settings import Settings; "
+        "serve(Settings())"
+    )
     log_path = tmp / "server.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code], env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT
+        )
     try:
         deadline = time.monotonic() + 30.0
         while True:
@@ -231,7 +256,9 @@ def running_server(url: str, port: int, tmp: Path) -> Iterator[subprocess.Popen[
 # ----------------------------------------------------------------------------- phases
 
 
-async def pool(n: int, concurrency: int, max_s: float, fn: Callable[[], Awaitable[None]]) -> tuple[float, int]:
+async def pool(
+    n: int, concurrency: int, max_s: float, fn: Callable[[], Awaitable[None]]
+) -> tuple[float, int]:
     """Call fn n times, at most `concurrency` in flight, issuing none after max_s.
     Returns (wall seconds, calls issued)."""
     issued = 0
@@ -248,8 +275,14 @@ async def pool(n: int, concurrency: int, max_s: float, fn: Callable[[], Awaitabl
     return time.perf_counter() - t0, issued
 
 
-async def create_runs(client: httpx.AsyncClient, agent: str, inp: dict[str, Any],
-                      concurrency: int, n: int, max_s: float) -> dict[str, Any]:
+async def create_runs(
+    client: httpx.AsyncClient,
+    agent: str,
+    inp: dict[str, Any],
+    concurrency: int,
+    n: int,
+    max_s: float,
+) -> dict[str, Any]:
     """POST /v1/runs with wait=30, n times; latency of each succeeded run."""
     lats: list[float] = []
     errors = Errors()
@@ -271,9 +304,17 @@ async def create_runs(client: httpx.AsyncClient, agent: str, inp: dict[str, Any]
             lats.append(dt)
 
     wall, issued = await pool(n, concurrency, max_s, one)
-    return {"agent": agent, "concurrency": concurrency, "n": n, "issued": issued, "ok": len(lats),
-            "wall_s": round(wall, 3), "rps": round(len(lats) / wall, 2) if wall > 0 else None,
-            "latency_ms": dist_ms(lats), **errors.report()}
+    return {
+        "agent": agent,
+        "concurrency": concurrency,
+        "n": n,
+        "issued": issued,
+        "ok": len(lats),
+        "wall_s": round(wall, 3),
+        "rps": round(len(lats) / wall, 2) if wall > 0 else None,
+        "latency_ms": dist_ms(lats),
+        **errors.report(),
+    }
 
 
 async def sse_runs(client: httpx.AsyncClient, n: int, max_s: float) -> dict[str, Any]:
@@ -293,10 +334,13 @@ async def sse_runs(client: httpx.AsyncClient, n: int, max_s: float) -> dict[str,
             t_open = time.perf_counter()
             t_first: float | None = None
             in_block, cur_event, last_status = False, None, None
-            async with client.stream("GET", f"/v1/runs/{r.json()['id']}/stream",
-                                     headers={"Accept": "text/event-stream"}) as s:
+            async with client.stream(
+                "GET", f"/v1/runs/{r.json()['id']}/stream", headers={"Accept": "text/event-stream"}
+            ) as s:
                 if s.status_code != 200:
-                    errors.add(f"stream_http_{s.status_code}", (await s.aread()).decode(errors="replace"))
+                    errors.add(
+                        f"stream_http_{s.status_code}", (await s.aread()).decode(errors="replace")
+                    )
                     return
                 async for line in s.aiter_lines():
                     if line.startswith(("event:", "data:", "id:")):
@@ -323,20 +367,34 @@ async def sse_runs(client: httpx.AsyncClient, n: int, max_s: float) -> dict[str,
             ends.append(t_end - t0)
 
     wall, issued = await pool(n, 1, max_s, one)
-    return {"n": n, "issued": issued, "ok": len(ends), "wall_s": round(wall, 3),
-            "create_to_first_event_ms": dist_ms(first_c), "open_to_first_event_ms": dist_ms(first_o),
-            "create_to_end_ms": dist_ms(ends), **errors.report()}
+    return {
+        "n": n,
+        "issued": issued,
+        "ok": len(ends),
+        "wall_s": round(wall, 3),
+        "create_to_first_event_ms": dist_ms(first_c),
+        "open_to_first_event_ms": dist_ms(first_o),
+        "create_to_end_ms": dist_ms(ends),
+        **errors.report(),
+    }
 
 
 async def measure(base_url: str, key: str, pid: int, quick: bool) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {key}"},
-                                 limits=limits, timeout=httpx.Timeout(60.0, connect=10.0),
-                                 trust_env=False) as client:
+    async with httpx.AsyncClient(
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {key}"},
+        limits=limits,
+        timeout=httpx.Timeout(60.0, connect=10.0),
+        trust_env=False,
+    ) as client:
         for agent, inp in (("echo", ECHO_INPUT), ("steps", STEPS_INPUT)):
             warm = await create_runs(client, agent, inp, 1, WARMUP, PHASE_MAX_S)
             if warm["errors"]:
-                print(f"warm-up {agent}: {warm['errors']} errors {warm['error_samples']}", file=sys.stderr)
+                print(
+                    f"warm-up {agent}: {warm['errors']} errors {warm['error_samples']}",
+                    file=sys.stderr,
+                )
         out: dict[str, Any] = {}
         cpu_s, runs = 0.0, 0
         n1, n32, t32 = (100, 500, 20.0) if quick else (300, 2000, 20.0)
@@ -358,11 +416,17 @@ async def measure(base_url: str, key: str, pid: int, quick: bool) -> dict[str, A
     p_steps, p_echo = out["steps_c1"]["latency_ms"]["p50"], out["echo_c1"]["latency_ms"]["p50"]
     r_steps, r_echo = out["steps_c32"]["rps"], out["echo_c32"]["rps"]
     out["step_overhead_ms"] = {
-        "c1_p50": round((p_steps - p_echo) / 4, 3) if p_steps is not None and p_echo is not None else None,
+        "c1_p50": round((p_steps - p_echo) / 4, 3)
+        if p_steps is not None and p_echo is not None
+        else None,
         "c32_rps": round((1 / r_steps - 1 / r_echo) * 1000 / 4, 3) if r_steps and r_echo else None,
     }
-    out["server"] = {**proc_mem_mb(pid), "cpu_s": round(cpu_s, 3), "runs": runs,
-                     "cpu_ms_per_run": round(cpu_s * 1000 / runs, 3) if runs else None}
+    out["server"] = {
+        **proc_mem_mb(pid),
+        "cpu_s": round(cpu_s, 3),
+        "runs": runs,
+        "cpu_ms_per_run": round(cpu_s * 1000 / runs, 3) if runs else None,
+    }
     return out
 
 
@@ -377,7 +441,10 @@ def bench_db(db: str, args: argparse.Namespace) -> dict[str, Any]:
         with running_server(url, port, tmp) as proc:
             key = create_api_key(Settings(database_url=url), tenant="bench")
             print(f"[{db}] server pid {proc.pid} on {HOST}:{port}", file=sys.stderr)
-            return {"database_url": url, **asyncio.run(measure(f"http://{HOST}:{port}", key, proc.pid, args.quick))}
+            return {
+                "database_url": url,
+                **asyncio.run(measure(f"http://{HOST}:{port}", key, proc.pid, args.quick)),
+            }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -401,23 +468,32 @@ def evaluate(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def summary(results: dict[str, Any], targets: dict[str, Any]) -> str:
-    lines = [f"{'db':8} {'phase':10} {'ok/issued':>10} {'rps':>8} {'p50':>8} {'p95':>8} {'p99':>8} {'err':>4} {'cpu/run':>8}"]
+    cols = ("db", "phase", "ok/issued", "rps", "p50", "p95", "p99", "err", "cpu/run")
+    lines = ["{:8} {:10} {:>10} {:>8} {:>8} {:>8} {:>8} {:>4} {:>8}".format(*cols)]
     for db, r in results.items():
         if "error" in r:
             lines.append(f"{db:8} FAILED: {r['error'][:200]}")
             continue
         for ph in ("echo_c1", "steps_c1", "echo_c32", "steps_c32"):
-            x = r[ph]
-            lat = x["latency_ms"]
-            lines.append(f"{db:8} {ph:10} {x['ok']:>5}/{x['issued']:<4} {x['rps'] or 0:8.1f} {lat['p50'] or 0:8.2f} "
-                         f"{lat['p95'] or 0:8.2f} {lat['p99'] or 0:8.2f} {x['errors']:>4} {x['server_cpu_ms_per_run'] or 0:8.2f}")
-        s = r["sse"]
-        lines.append(f"{db:8} sse        first p50/p95 {s['create_to_first_event_ms']['p50']}/"
-                     f"{s['create_to_first_event_ms']['p95']} ms, open->first p50 {s['open_to_first_event_ms']['p50']}, "
-                     f"end p50 {s['create_to_end_ms']['p50']}, errors {s['errors']}")
-        lines.append(f"{db:8} step overhead c1 {r['step_overhead_ms']['c1_p50']} ms, c32 {r['step_overhead_ms']['c32_rps']} ms; "
-                     f"server HWM {r['server']['vmhwm_mb']} MB (tree {r['server']['tree_vmhwm_mb']}), "
-                     f"cpu {r['server']['cpu_ms_per_run']} ms/run")
+            x, lat = r[ph], r[ph]["latency_ms"]
+            nums = [x["rps"], lat["p50"], lat["p95"], lat["p99"]]
+            lines.append(
+                f"{db:8} {ph:10} {x['ok']:>5}/{x['issued']:<4} "
+                + " ".join(f"{v or 0:8.2f}" for v in nums)
+                + f" {x['errors']:>4} {x['server_cpu_ms_per_run'] or 0:8.2f}"
+            )
+        s, first = r["sse"], r["sse"]["create_to_first_event_ms"]
+        lines.append(
+            f"{db:8} sse        first p50/p95 {first['p50']}/{first['p95']} ms, "
+            f"open->first p50 {s['open_to_first_event_ms']['p50']}, "
+            f"end p50 {s['create_to_end_ms']['p50']}, errors {s['errors']}"
+        )
+        over, srv = r["step_overhead_ms"], r["server"]
+        lines.append(
+            f"{db:8} step overhead c1 {over['c1_p50']} ms, c32 {over['c32_rps']} ms; "
+            f"server HWM {srv['vmhwm_mb']} MB (tree {srv['tree_vmhwm_mb']}), "
+            f"cpu {srv['cpu_ms_per_run']} ms/run"
+        )
     for name, t in targets.items():
         mark = {True: "PASS", False: "FAIL", None: "n/a"}[t["pass"]]
         lines.append(f"target {name:24} {mark:4} value={t['value']} ({t['target']}, {t['db']})")
@@ -433,7 +509,8 @@ def main() -> int:
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the server gets stopped too
     results: dict[str, Any] = {}
-    for db in (["sqlite", "postgres"] if args.db == "both" else [args.db]):
+    started_at, load_start = time.strftime("%Y-%m-%dT%H:%M:%S%z"), os.getloadavg()
+    for db in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
         try:
             results[db] = bench_db(db, args)
         except Exception as e:  # noqa: BLE001 - report, and go on with the next database
@@ -441,11 +518,19 @@ def main() -> int:
             print(f"[{db}] FAILED: {e}", file=sys.stderr)
     targets = evaluate(results)
     report = {
-        "harness": "bench/runs.py", "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
-        "results": results, "targets": targets,
+        "harness": "bench/runs.py",
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "started_at": started_at,
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            # other work on the machine skews every figure: check these first
+            "loadavg_start": [round(x, 2) for x in load_start],
+            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        },
+        "results": results,
+        "targets": targets,
     }
     print(summary(results, targets), file=sys.stderr)
     out = args.out or REPO / "bench" / "results" / f"runs-{time.strftime('%Y%m%d-%H%M%S')}.json"

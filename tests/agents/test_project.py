@@ -36,41 +36,47 @@ async def not_markdown(ctx, input):
 def write_project(root: Path, publish: str, version: str = "v1") -> Path:
     (root / "shop_agents.py").write_text(AGENTS.replace("VERSION", version))
     toml = root / "runplane.toml"
-    toml.write_text(textwrap.dedent(f'''
+    toml.write_text(
+        textwrap.dedent(f'''
         [project]
         name = "shop"
         publish = "{publish}"
         modules = ["shop_agents"]
-    '''))
+    ''')
+    )
     return toml
 
 
 def client_for(server, tenant: str = "shop") -> httpx.Client:  # type: ignore[no-untyped-def]
     key = create_key(server.database_url, tenant=tenant)
-    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"},
-                        timeout=30)
+    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
 
 
 def test_pydantic_input_and_output_schema_are_enforced(start_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     server = start_server(project=write_project(tmp_path, "auto"))
     with client_for(server) as api:
-        ok = api.post("/v1/runs", json={"agent_id": "price",
-                                        "input": {"item": "tea", "quantity": 4}, "wait": 10})
+        ok = api.post(
+            "/v1/runs",
+            json={"agent_id": "price", "input": {"item": "tea", "quantity": 4}, "wait": 10},
+        )
         assert ok.status_code == 201 and ok.json()["result"]["content"] == {"total": 10.0}
-        bad_in = api.post("/v1/runs", json={"agent_id": "price",
-                                            "input": {"item": "tea", "quantity": 0}})
+        bad_in = api.post(
+            "/v1/runs", json={"agent_id": "price", "input": {"item": "tea", "quantity": 0}}
+        )
         assert bad_in.status_code == 422
         assert bad_in.json()["details"][0]["name"] == "input.quantity"
-        bad_out = api.post("/v1/runs", json={"agent_id": "price",
-                                             "input": {"item": "broken", "quantity": 1},
-                                             "wait": 10}).json()
+        bad_out = api.post(
+            "/v1/runs",
+            json={"agent_id": "price", "input": {"item": "broken", "quantity": 1}, "wait": 10},
+        ).json()
         assert bad_out["status"] == "failed" and bad_out["error"]["code"] == "invalid_output"
         doc = api.post("/v1/runs", json={"agent_id": "not_markdown", "wait": 10}).json()
         assert doc["status"] == "failed" and doc["error"]["code"] == "invalid_output"
 
 
 def test_manual_publishing_gates_runs_until_a_revision_is_published(
-    start_server, tmp_path: Path  # type: ignore[no-untyped-def]
+    start_server,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     server = start_server(project=write_project(tmp_path, "manual"))
     with client_for(server) as api:
@@ -98,6 +104,12 @@ def test_changed_code_records_a_new_revision(start_server, tmp_path: Path) -> No
         assert revs[0]["stage"] == "published" and revs[1]["stage"] == "draft"
         assert revs[0]["hash"] != revs[1]["hash"]
         assert api.get("/v1/agents/price").json()["description"].endswith("(v2).")
-        old = api.post("/v1/runs", json={"agent_id": "price", "revision_id": revs[1]["id"],
-                                         "input": {"item": "tea", "quantity": 1}})
+        old = api.post(
+            "/v1/runs",
+            json={
+                "agent_id": "price",
+                "revision_id": revs[1]["id"],
+                "input": {"item": "tea", "quantity": 1},
+            },
+        )
         assert old.status_code == 409 and old.json()["details"][0]["name"] == "revision_id"

@@ -16,16 +16,33 @@ from runplane.store import runs as store
 async def test_a_queued_run_without_a_workflow_is_queued_again(
     api: httpx.AsyncClient, rt: Runtime
 ) -> None:
-    template = (await api.post("/v1/runs", json={"agent_id": "echo", "input": {"x": 1},
-                                                 "wait": 10})).json()
+    template = (
+        await api.post("/v1/runs", json={"agent_id": "echo", "input": {"x": 1}, "wait": 10})
+    ).json()
     async with rt.db.read() as conn:
         row = dict(await store.get_run(conn, None, template["id"]))
     past = utcnow() - timedelta(minutes=5)
     orphan = {
-        **{k: row[k] for k in ("tenant_id", "agent_id", "agent_name", "revision_id", "trigger",
-                               "input", "variables", "context", "metadata", "timeout_seconds")},
-        "id": new_id("run"), "status": "queued", "last_hash": GENESIS,
-        "created_at": past, "updated_at": past,
+        **{
+            k: row[k]
+            for k in (
+                "tenant_id",
+                "agent_id",
+                "agent_name",
+                "revision_id",
+                "trigger",
+                "input",
+                "variables",
+                "context",
+                "metadata",
+                "timeout_seconds",
+            )
+        },
+        "id": new_id("run"),
+        "status": "queued",
+        "last_hash": GENESIS,
+        "created_at": past,
+        "updated_at": past,
     }
     async with rt.db.write() as conn:
         await store.insert_run(conn, orphan, [status_event("queued")])  # type: ignore[arg-type]

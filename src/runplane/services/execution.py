@@ -229,8 +229,12 @@ class Runner:
         await ctx.close()
         if task.cancelled():
             step = ctx.current_step
-            stopped = {"code": "canceled", "message": "the run was canceled",
-                       "step": step, "retryable": False}
+            stopped = {
+                "code": "canceled",
+                "message": "the run was canceled",
+                "step": step,
+                "retryable": False,
+            }
             events, steps_out, last_op = ctx.take_pending(interrupted=stopped)
             return await self._finish_canceled(
                 journal, run, status, step, events, steps_out, last_op

@@ -15,8 +15,8 @@ from runplane.services.workers import Background
 from runplane.settings import Settings
 from runplane.store import migrate
 from runplane.store.db import Database
-from runplane.store.notify import Listener
 from runplane.store.dialect import is_sqlite, sqlite_path
+from runplane.store.notify import Listener
 
 
 @asynccontextmanager
