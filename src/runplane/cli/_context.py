@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -75,6 +76,14 @@ def reporting_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
     except RunplaneError as exc:
         print_error(exc.message, [(d.get("name", ""), d.get("value")) for d in exc.details])
+        raise typer.Exit(1) from None
+    except Exception as exc:
+        # Only the local commands load SQLAlchemy; its errors mean the database failed.
+        database_errors = sys.modules.get("sqlalchemy.exc")
+        if database_errors is None or not isinstance(exc, database_errors.DBAPIError):
+            raise
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        print_error(f"the database failed: {reason}")
         raise typer.Exit(1) from None
 
 

@@ -89,6 +89,7 @@ class DbosEngine(Engine):
         if is_sqlite(url):
             config["system_database_engine"] = _sqlite_system_engine(url)
         DBOS(config=config)  # type: ignore[arg-type]
+        _allow_internal_queue(self.worker)
         if not self.worker:
             DBOS.listen_queues([])
         DBOS.launch()
@@ -125,11 +126,26 @@ class DbosEngine(Engine):
         await DBOS.cancel_workflow_async(run_id)
 
     async def take_over(self, executor_id: str) -> int:
-        """Resume every pending workflow of a dead executor (they go to any worker)."""
+        """Resume every pending workflow of a dead executor on the run queue."""
         pending = await DBOS.list_workflows_async(status="PENDING", executor_id=executor_id)
         for wf in pending:
-            await DBOS.resume_workflow_async(wf.workflow_id)
+            # Without a queue name DBOS resumes onto its internal queue, which every
+            # process polls; the run queue is polled by workers only.
+            await DBOS.resume_workflow_async(wf.workflow_id, queue_name=QUEUE)
         return len(pending)
+
+
+def _allow_internal_queue(worker: bool) -> None:
+    """Let only workers execute runs recovered onto DBOS's internal queue.
+
+    ``listen_queues`` cannot exclude that queue (DBOS always polls it, and a worker's
+    startup recovery puts directly started workflows there), so an API-only process
+    gives it no room.
+    """
+    from dbos._dbos import _get_or_create_dbos_registry
+
+    queue = _get_or_create_dbos_registry().get_internal_queue()
+    queue._worker_concurrency = None if worker else 0
 
 
 def _sqlite_system_engine(url: str) -> sa.Engine:
