@@ -105,23 +105,43 @@ async def publish(rt: Runtime, who: Principal, ref: str, revision_id: str) -> Ro
         return await store.find_revision(conn, agent["id"], revision_id)
 
 
+REVISION_CACHE_SIZE = 1024
+
+
+async def revision_content(rt: Runtime, agent_id: str, revision_id: str) -> Row | None:
+    """A revision's immutable part (id, hash, config), cached: it never changes.
+
+    Its ``stage`` may be stale; read the revision itself where that matters.
+    """
+    key = (agent_id, revision_id)
+    rev = rt.revision_cache.get(key)
+    if rev is None:
+        async with rt.db.read() as conn:
+            rev = await store.find_revision(conn, agent_id, revision_id)
+        if rev is None:
+            return None
+        if len(rt.revision_cache) >= REVISION_CACHE_SIZE:
+            rt.revision_cache.clear()
+        rt.revision_cache[key] = rev
+    return rev  # type: ignore[return-value]
+
+
 async def resolve_revision(rt: Runtime, agent: Row, revision_id: str | None) -> Row:
     """The revision a new run uses: the named one, else the published one (409 if none)."""
-    async with rt.db.read() as conn:
-        if revision_id is not None:
-            rev = await store.find_revision(conn, agent["id"], revision_id)
-            if rev is None:
-                raise NotFound(
-                    f"agent {agent['name']!r} has no revision {revision_id!r}",
-                    [{"name": "revision_id", "value": revision_id}],
-                )
-        elif agent["published_revision_id"] is None:
-            raise Conflict(
-                f"agent {agent['name']!r} has no published revision; publish one first",
-                [{"name": "agent_id", "value": agent["name"]}],
+    if revision_id is not None:
+        rev = await revision_content(rt, agent["id"], revision_id)
+        if rev is None:
+            raise NotFound(
+                f"agent {agent['name']!r} has no revision {revision_id!r}",
+                [{"name": "revision_id", "value": revision_id}],
             )
-        else:
-            rev = await store.find_revision(conn, agent["id"], agent["published_revision_id"])
+    elif agent["published_revision_id"] is None:
+        raise Conflict(
+            f"agent {agent['name']!r} has no published revision; publish one first",
+            [{"name": "agent_id", "value": agent["name"]}],
+        )
+    else:
+        rev = await revision_content(rt, agent["id"], agent["published_revision_id"])
     assert rev is not None
     spec = rt.project.get(agent["name"])
     if agent["kind"] == "python" and (spec is None or spec.content_hash() != rev["hash"]):

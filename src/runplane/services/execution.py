@@ -17,6 +17,7 @@ from runplane.domain.errors import RunError
 from runplane.domain.lifecycle import RunStatus, transition
 from runplane.domain.models import NewEvent, iso, utcnow
 from runplane.engine.context import Journal, Replay, RunContext, StepRecord, error_info
+from runplane.services import agents as agents_svc
 from runplane.services.runtime import Runtime
 from runplane.store import agents as agents_store
 from runplane.store import notify
@@ -38,6 +39,7 @@ class RunJournal(Journal):
         # The start of an attempt (queued -> running) rides with the first flush.
         self.pending_fields: dict[str, Any] = {}
         self.pending_expect: str | None = None
+        self.status: str | None = None
 
     def track(self, steps: list[StepRecord]) -> dict[str, Any]:
         """Count finished steps; return the run columns that show progress."""
@@ -82,10 +84,9 @@ class RunJournal(Journal):
             )
             await notify.announce(conn, self.run_id)
             if completed_agent is not None:
-                await agents_store.update_agent(
-                    conn, completed_agent, last_completed_at=fields["finished_at"]
-                )
-        self.rt.hub.notify(self.run_id)
+                await agents_store.record_completion(conn, completed_agent, fields["finished_at"])
+        self.status = fields.get("status", self.status)
+        self.rt.hub.notify(self.run_id, self.status)
 
 
 def _step_row(run_id: str, s: StepRecord) -> dict[str, Any]:
@@ -151,7 +152,9 @@ class Runner:
     async def _execute(self, run_id: str) -> str:
         async with self.rt.db.read() as conn:
             run = await runs_store.get_run(conn, None, run_id)
-            step_rows = await runs_store.list_steps(conn, run_id) if run else []
+            # Only a run that started before, or reuses a run's steps, has steps yet.
+            has_steps = run is not None and (run["started_at"] or run["from_step"])
+            step_rows = await runs_store.list_steps(conn, run_id) if has_steps else []
         if run is None:
             return "missing"
         status = RunStatus(run["status"])
@@ -275,8 +278,7 @@ class Runner:
         )
 
     async def _revision_loaded(self, run: Any, spec: AgentSpec) -> bool:
-        async with self.rt.db.read() as conn:
-            rev = await agents_store.find_revision(conn, run["agent_id"], run["revision_id"])
+        rev = await agents_svc.revision_content(self.rt, run["agent_id"], run["revision_id"])
         return rev is not None and rev["hash"] == spec.content_hash()
 
     async def _finish_canceled(

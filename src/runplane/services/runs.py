@@ -17,6 +17,7 @@ from runplane.domain.models import Principal, iso, utcnow
 from runplane.schemas import RunCreate
 from runplane.services import agents as agents_svc
 from runplane.services.execution import status_event
+from runplane.services.hub import Signal
 from runplane.services.runtime import Runtime
 from runplane.store import notify
 from runplane.store import runs as store
@@ -101,13 +102,17 @@ async def create_run(
             await store.remember_idempotent(
                 conn, who.tenant_id, idempotency_key, request_hash, run_id, now
             )
+    # Taken before the run can start, so that no change goes unseen.
+    signal = rt.hub.signal(run_id)
     here = rt.runner.reserve(run_id)
     try:
         await rt.engine.submit(run_id, here=here)
     finally:
         if not here:
             rt.runner.release(run_id)
-    return await _maybe_wait(rt, who, run_id, body.wait)
+    if body.wait:
+        return await wait_for_run(rt, who, run_id, body.wait, signal=signal)
+    return await get_run(rt, who, run_id)
 
 
 def _request_hash(body: RunCreate) -> str:
@@ -143,17 +148,27 @@ async def get_run(rt: Runtime, who: Principal, run_id: str, field: str = "run_id
     return row
 
 
-async def wait_for_run(rt: Runtime, who: Principal, run_id: str, timeout: float) -> Row:
-    """The run once it ends, or as it is when ``timeout`` seconds have passed."""
+async def wait_for_run(
+    rt: Runtime, who: Principal, run_id: str, timeout: float, signal: Signal | None = None
+) -> Row:
+    """The run once it ends, or as it is when ``timeout`` seconds have passed.
+
+    With the ``signal`` taken before the run was submitted, the first read waits for a
+    change; the run is read again only when it may have ended.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        signal = rt.hub.signal(run_id)
-        row = await get_run(rt, who, run_id)
+        if signal is None:
+            signal = rt.hub.signal(run_id)
+            row = await get_run(rt, who, run_id)
+            if row["status"] in _TERMINAL:
+                return row
         remaining = deadline - loop.time()
-        if row["status"] in _TERMINAL or remaining <= 0:
-            return row
+        if remaining <= 0:
+            return await get_run(rt, who, run_id)
         await rt.hub.wait(signal, min(remaining, POLL_SECONDS))
+        signal = signal.next if signal.going else None
 
 
 async def list_runs(

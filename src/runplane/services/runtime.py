@@ -24,4 +24,5 @@ class Runtime:
     hub: EventHub = field(default_factory=EventHub)
     synced_tenants: set[str] = field(default_factory=set)
     key_cache: dict[str, tuple[float, object]] = field(default_factory=dict)
+    revision_cache: dict[tuple[str, str], object] = field(default_factory=dict)
     runner: "Runner" = field(init=False)

@@ -1,7 +1,7 @@
 """Agents and their revisions."""
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +34,22 @@ async def insert_agent(conn: Conn, **row: Any) -> None:
 async def update_agent(conn: Conn, agent_id: str, **values: Any) -> None:
     """Change an agent's columns."""
     await conn.execute(agents.update().where(agents.c.id == agent_id).values(**values))
+
+
+# Every finishing run of an agent would otherwise lock its row until commit, which
+# serializes the commits of concurrent runs; a second's precision is enough here.
+COMPLETION_PRECISION = timedelta(seconds=1)
+
+
+async def record_completion(conn: Conn, agent_id: str, at: datetime) -> None:
+    """Move the agent's ``last_completed_at`` to ``at`` if it is a second or more behind."""
+    behind = sa.or_(
+        agents.c.last_completed_at.is_(None),
+        agents.c.last_completed_at < at - COMPLETION_PRECISION,
+    )
+    await conn.execute(
+        agents.update().where(agents.c.id == agent_id, behind).values(last_completed_at=at)
+    )
 
 
 async def find_revision(conn: Conn, agent_id: str, ref: str) -> Row | None:

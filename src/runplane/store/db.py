@@ -55,7 +55,11 @@ class Database:
             configure_sqlite(self._sync_reader, immediate=False)
             self._write_lock = asyncio.Lock()
         else:
-            self._async = create_async_engine(async_url(url), pool_size=10, max_overflow=20)
+            # Room for every run slot and request at once: an overflow connection is
+            # opened and closed per checkout, which costs more than the query.
+            self._async = create_async_engine(async_url(url), pool_size=40, max_overflow=40)
+            # Reads need no transaction: autocommit saves the BEGIN/ROLLBACK round trips.
+            self._async_reader = self._async.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Conn]:
@@ -75,7 +79,7 @@ class Database:
             with self._sync_reader.connect() as conn:
                 yield LoopConnection(conn)
         else:
-            async with self._async.connect() as aconn:
+            async with self._async_reader.connect() as aconn:
                 yield aconn
 
     async def close(self) -> None:

@@ -4,6 +4,7 @@ SQLite has no such channel; its processes fall back to polling.
 """
 
 import logging
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -15,13 +16,15 @@ from runplane.store.db import Conn
 
 CHANNEL = "runplane_runs"
 log = logging.getLogger("runplane.notify")
-_NOTIFY = sa.text("SELECT pg_notify(:channel, :run_id)")
+_NOTIFY = sa.text("SELECT pg_notify(:channel, :payload)")
+# This process's own notifications come back to it; its waiters were woken already.
+ORIGIN = secrets.token_hex(6)
 
 
 async def announce(conn: Conn, run_id: str) -> None:
-    """Tell every listening process that the run changed (delivered at commit)."""
+    """Tell every other listening process that the run changed (delivered at commit)."""
     if conn.dialect.name == "postgresql":
-        await conn.execute(_NOTIFY, {"channel": CHANNEL, "run_id": run_id})
+        await conn.execute(_NOTIFY, {"channel": CHANNEL, "payload": f"{run_id} {ORIGIN}"})
 
 
 class Listener:
@@ -39,7 +42,9 @@ class Listener:
         await self._conn.add_listener(CHANNEL, self._deliver)
 
     def _deliver(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        self._on_change(payload)
+        run_id, _, origin = payload.partition(" ")
+        if origin != ORIGIN:
+            self._on_change(run_id)
 
     async def stop(self) -> None:
         """Close the connection."""
