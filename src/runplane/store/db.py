@@ -57,7 +57,7 @@ class Database:
         else:
             # Room for every run slot and request at once: an overflow connection is
             # opened and closed per checkout, which costs more than the query.
-            self._async = create_async_engine(async_url(url), pool_size=40, max_overflow=40)
+            self._async = create_async_engine(async_url(url), pool_size=40, max_overflow=10)
             # Reads need no transaction: autocommit saves the BEGIN/ROLLBACK round trips.
             self._async_reader = self._async.execution_options(isolation_level="AUTOCOMMIT")
 
