@@ -1,4 +1,4 @@
-"""Example agents: ``echo``, ``steps``, ``research`` and ``fail``."""
+"""Example agents: ``echo``, ``steps``, ``research``, ``fail`` and ``call_tools``."""
 
 import asyncio
 import os
@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from examples.bm25 import BM25, corpus_index, load_corpus, tokenize
 from runplane.agents.spec import agent
-from runplane.domain.errors import RunError
+from runplane.domain.errors import RunError, ToolError
 from runplane.engine.context import RunContext
 
 # Test hook: when this names a directory, each step of the ``steps`` agent appends
@@ -199,6 +199,33 @@ async def fail(ctx: RunContext, input: dict[str, Any]) -> Any:
     if input.get("in_step"):
         await ctx.step("explode", _explode)
     raise RunError("the fail agent always fails after its first step", code="example_failure")
+
+
+# -- call_tools ------------------------------------------------------------------------
+
+
+class ToolCall(BaseModel):
+    tool: str = Field(min_length=1)
+    arguments: dict[str, Any] = {}
+
+
+class CallToolsInput(BaseModel):
+    calls: list[ToolCall] = Field(min_length=1, max_length=100)
+
+
+@agent("call_tools", input_schema=CallToolsInput, output="json", integrations="*")
+async def call_tools(ctx: RunContext, input: CallToolsInput) -> dict[str, Any]:
+    """Call the given tools in order; a refused or rejected call is reported, not fatal."""
+    params = _coerce(CallToolsInput, input)
+    results: list[dict[str, Any]] = []
+    for call in params.calls:
+        try:
+            output = await ctx.tool(call.tool, **call.arguments)
+        except ToolError as exc:
+            results.append({"tool": call.tool, "error": {"code": exc.code, "message": exc.message}})
+            continue
+        results.append({"tool": call.tool, "output": output})
+    return {"results": results}
 
 
 # -- helpers ---------------------------------------------------------------------------

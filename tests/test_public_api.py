@@ -10,7 +10,10 @@ def test_public_names_are_pinned() -> None:
         "RunCanceled",
         "RunContext",
         "RunError",
+        "ToolContext",
+        "ToolError",
         "agent",
+        "tool",
     ]
     for name in runplane.__all__:
         assert getattr(runplane, name) is not None

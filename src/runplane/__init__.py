@@ -3,7 +3,8 @@
 __version__ = "0.1.0"
 
 from runplane.agents.spec import agent  # noqa: E402
-from runplane.domain.errors import RunCanceled, RunError  # noqa: E402
+from runplane.agents.tools import ToolContext, tool  # noqa: E402
+from runplane.domain.errors import RunCanceled, RunError, ToolError  # noqa: E402
 from runplane.engine.context import RunContext  # noqa: E402
 
 
@@ -16,4 +17,14 @@ def __getattr__(name: str) -> object:
     raise AttributeError(name)
 
 
-__all__ = ["AsyncClient", "Client", "RunCanceled", "RunContext", "RunError", "agent"]
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "RunCanceled",
+    "RunContext",
+    "RunError",
+    "ToolContext",
+    "ToolError",
+    "agent",
+    "tool",
+]

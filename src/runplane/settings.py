@@ -27,6 +27,23 @@ class Settings(BaseSettings):
     executor_dead_after: float = Field(default=10.0, gt=0)
     cancel_poll_seconds: float = Field(default=0.25, gt=0)
     public_url: str | None = None
+    secret_key: str | None = Field(
+        default=None,
+        description="signs approval links; unset: a random key kept in <data dir>/secret.key",
+    )
+    encryption_key: str | None = Field(
+        default=None,
+        description="Fernet key(s), comma-separated, newest first, for stored credentials; "
+        "unset: derived from secret_key",
+    )
+    approval_link_ttl: float = Field(default=24 * 3600, gt=0)
+    plan_wait_seconds: float = Field(default=10.0, ge=0, le=120)
+    model_provider: str = Field(
+        default="offline", description="offline, openai (any OpenAI-compatible server) or anthropic"
+    )
+    model_name: str | None = None
+    model_base_url: str | None = None
+    model_api_key: str | None = None
     log_level: str = "warning"
 
     @property

@@ -9,7 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runplane.agents.spec import AGENT_ATTR, NAME_PATTERN, AgentSpec
+from runplane.agents.tools import TOOL_ATTR, ToolSpec
 from runplane.domain.errors import Invalid
+
+# Agents every server has, whatever its project file says.
+BUILTIN_MODULES = ("runplane.agents.intent",)
 
 
 @dataclass
@@ -20,6 +24,7 @@ class Project:
     root: Path = Path(".")
     publish: str = "auto"
     agents: dict[str, AgentSpec] = field(default_factory=dict)
+    tools: dict[str, ToolSpec] = field(default_factory=dict)
 
     def get(self, name: str) -> AgentSpec | None:
         """The loaded agent with this name, if any."""
@@ -33,7 +38,9 @@ def load_project(path: Path) -> Project:
     """
     path = Path(path)
     if not path.exists():
-        return Project()
+        project = Project()
+        _load_modules(project, BUILTIN_MODULES)
+        return project
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
@@ -49,13 +56,28 @@ def load_project(path: Path) -> Project:
     )
     if project.publish not in ("auto", "manual"):
         raise Invalid.field("project.publish", "publish must be 'auto' or 'manual'")
-    for module_name in section.get("modules", []):
+    _load_modules(project, [*BUILTIN_MODULES, *section.get("modules", [])])
+    return project
+
+
+def _load_modules(project: Project, names: "list[str] | tuple[str, ...]") -> None:
+    for module_name in names:
         module = importlib.import_module(module_name)
         for _, obj in inspect.getmembers(module):
             spec = getattr(obj, AGENT_ATTR, None)
             if isinstance(spec, AgentSpec) and spec.fn is obj:
                 add_agent(project, spec)
-    return project
+            tool_spec = getattr(obj, TOOL_ATTR, None)
+            if isinstance(tool_spec, ToolSpec) and tool_spec.fn is obj:
+                add_tool(project, tool_spec)
+
+
+def add_tool(project: Project, spec: ToolSpec) -> None:
+    """Register one tool, refusing duplicate names."""
+    other = project.tools.get(spec.name)
+    if other is not None and other is not spec:
+        raise Invalid.field("tool.name", f"two tools are named {spec.name!r}", spec.name)
+    project.tools[spec.name] = spec
 
 
 def add_agent(project: Project, spec: AgentSpec) -> None:

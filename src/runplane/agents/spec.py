@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from runplane.domain.errors import Invalid
+from runplane.domain.policy import check_rules
 
 AGENT_ATTR = "__runplane_agent__"
 NAME_PATTERN = r"^[a-z][a-z0-9_\-]{0,63}$"
@@ -29,6 +30,9 @@ class AgentSpec:
     variables: dict[str, Any] = field(default_factory=dict)
     timeout_seconds: float = 3600.0
     kind: Literal["python", "langgraph", "steps"] = "python"
+    integrations: list[str] | Literal["*"] = field(default_factory=list)
+    approval_rules: list[dict[str, Any]] = field(default_factory=list)
+    plans_first: bool = False
     _hash: str | None = field(default=None, repr=False, compare=False)
 
     def config(self) -> dict[str, Any]:
@@ -41,6 +45,9 @@ class AgentSpec:
             "output_schema": self.output_schema,
             "variables": self.variables,
             "timeout_seconds": self.timeout_seconds,
+            "integrations": self.integrations,
+            "approval_rules": self.approval_rules,
+            "plans_first": self.plans_first,
             "entrypoint": f"{self.fn.__module__}:{self.fn.__qualname__}",
         }
 
@@ -70,8 +77,16 @@ def agent(
     output_schema: type[BaseModel] | dict[str, Any] | None = None,
     variables: dict[str, Any] | None = None,
     timeout_seconds: float = 3600.0,
+    integrations: list[str] | Literal["*"] | None = None,
+    approval_rules: list[dict[str, Any]] | None = None,
+    plans_first: bool = False,
 ) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
-    """Declare an async function ``fn(ctx, input)`` as a runplane agent."""
+    """Declare an async function ``fn(ctx, input)`` as a runplane agent.
+
+    ``integrations`` are the tool integrations its runs may use by default (``"*"``: all);
+    ``approval_rules`` ask for approval of matching tool calls; ``plans_first`` agents
+    record their plan before acting, and the run's create response carries it.
+    """
     if output not in ("document", "json"):
         raise Invalid.field("output", "output must be 'document' or 'json'", output)
 
@@ -89,6 +104,9 @@ def agent(
             output_schema=_json_schema(output_schema),
             variables=dict(variables or {}),
             timeout_seconds=timeout_seconds,
+            integrations=integrations if integrations is not None else [],
+            approval_rules=check_rules(list(approval_rules or [])),
+            plans_first=plans_first,
         )
         setattr(fn, AGENT_ATTR, spec)
         return fn

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from runplane import __version__
 from runplane.api.errors import install_error_handlers
 from runplane.api.limits import BodySizeLimit
-from runplane.api.routes import agents, health, runs
+from runplane.api.routes import agents, approvals, connections, health, runs, tools
 from runplane.services.process import running_process
 from runplane.settings import Settings
 
@@ -31,6 +31,10 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
+    # Before runs: /v1/runs/approval must not be read as a run id.
+    app.include_router(approvals.router)
     app.include_router(runs.router)
+    app.include_router(tools.router)
+    app.include_router(connections.router)
     app.include_router(agents.router)
     return app

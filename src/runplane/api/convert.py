@@ -5,6 +5,8 @@ from typing import Any
 from runplane.domain.models import Principal
 from runplane.schemas import (
     AgentPublic,
+    ApprovalPublic,
+    ConnectionPublic,
     EventPublic,
     RevisionPublic,
     RunPublic,
@@ -59,3 +61,19 @@ def revision_public(row: Row) -> RevisionPublic:
 def verify_public(check: Any) -> VerifyResult:
     """The outcome of a log check."""
     return VerifyResult(ok=check.ok, events=check.events, first_bad_seq=check.first_bad_seq)
+
+
+def approval_public(row: Row) -> ApprovalPublic:
+    """An approval (its link token is never shown again)."""
+    return ApprovalPublic.model_validate(dict(row))
+
+
+def connection_public(row: Row, resumed: list[str] | None = None) -> ConnectionPublic:
+    """A connection, without its secret."""
+    return ConnectionPublic(
+        user_id=row["user_id"],
+        integration=row["integration"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        resumed_runs=resumed or [],
+    )

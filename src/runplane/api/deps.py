@@ -28,5 +28,17 @@ async def get_principal(
     return await auth.authenticate(get_runtime(request), key)
 
 
+async def get_optional_principal(
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal | None:
+    """The caller if a key is given (signed links work without one)."""
+    if not authorization and not x_api_key:
+        return None
+    return await get_principal(request, authorization, x_api_key)
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]

@@ -6,6 +6,7 @@
     ├── Unauthorized (401, unauthorized)
     ├── NotFound (404, not_found)
     ├── Conflict (409, conflict)           the resource is not in a state that allows it
+    ├── Gone (410, gone)                   it existed, but no longer (an expired token)
     └── PayloadTooLarge (413, payload_too_large)
 
 Every error carries ``details``: a list of ``{"name": field, "value": …}`` naming what
@@ -67,6 +68,13 @@ class Conflict(RunplaneError):
     code = "conflict"
 
 
+class Gone(RunplaneError):
+    """The resource existed but is no longer usable (an expired approval link)."""
+
+    status = 410
+    code = "gone"
+
+
 class PayloadTooLarge(RunplaneError):
     """The request body is over the configured limit."""
 
@@ -85,6 +93,18 @@ class RunError(Exception):
         self.message = message
         self.code = code
         self.retryable = retryable
+
+
+class ToolError(RunError):
+    """A tool call that did not happen or did not succeed; the agent may catch it.
+
+    Codes: ``unknown_tool``, ``tool_not_allowed``, ``invalid_arguments``,
+    ``tool_rejected`` (a person said no), ``no_user`` (an act-as-user tool in a run
+    without ``user_id``), ``tool_failed`` (the tool raised).
+    """
+
+    def __init__(self, message: str, code: str = "tool_failed", retryable: bool = False) -> None:
+        super().__init__(message, code=code, retryable=retryable)
 
 
 class RunCanceled(BaseException):  # noqa: N818 - a signal, not an error

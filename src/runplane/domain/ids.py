@@ -8,7 +8,7 @@ import os
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-PREFIXES = frozenset({"run", "agt", "rev", "ten", "key", "stp"})
+PREFIXES = frozenset({"run", "agt", "rev", "ten", "key", "stp", "apr", "rec"})
 
 
 def _b32(value: int, length: int) -> str:

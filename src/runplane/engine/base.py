@@ -24,12 +24,15 @@ class Engine(ABC):
         """Shut down; unfinished runs stay recoverable."""
 
     @abstractmethod
-    async def submit(self, run_id: str, *, here: bool) -> None:
-        """Make the run's execution durable: start it in this process or queue it."""
+    async def submit(self, run_id: str, *, here: bool, segment: int = 0) -> None:
+        """Make the run's execution durable: start it in this process or queue it.
+
+        A run that waited for a person resumes as a new ``segment`` of its execution.
+        """
 
     @abstractmethod
-    async def resubmit_if_lost(self, run_id: str) -> bool:
-        """Queue a run the engine has no record of (a crash hit between the two writes)."""
+    async def resubmit_if_lost(self, run_id: str, segment: int = 0) -> bool:
+        """Queue a run (segment) the engine has no record of (a crash between two writes)."""
 
     @abstractmethod
     async def discard(self, run_id: str) -> None:

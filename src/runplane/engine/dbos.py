@@ -11,6 +11,8 @@ when it restarts. What the DBOS 3.4 spike showed, and how this module answers it
   default version orphans pending runs on any code change);
 - open-source DBOS does not take over a dead process's runs: ``take_over`` resumes
   them, called by our heartbeat sweeper;
+- a run that waits for a person ends its workflow; resuming starts a new one
+  (``workflow_id``), so waiting holds no coroutine and no queue slot;
 - steps and the event log are our own tables, written in one transaction per step
   boundary, so the workflow body calls no DBOS step at all.
 """
@@ -36,6 +38,14 @@ async def run_workflow(run_id: str) -> str:
     """The durable workflow of one run: hand it to the executor until it returns."""
     engine: DbosEngine = _ACTIVE["engine"]
     return await engine.execute(run_id)
+
+
+def workflow_id(run_id: str, segment: int) -> str:
+    """The workflow of a run's segment: the run id, then ``run_….1``, ``.2`` after waits.
+
+    A waiting run's workflow has ended (so it holds nothing); resuming starts the next.
+    """
+    return run_id if segment == 0 else f"{run_id}.{segment}"
 
 
 def system_database_url(database_url: str) -> str:
@@ -106,19 +116,19 @@ class DbosEngine(Engine):
             DBOS.destroy()
             _ACTIVE.pop("engine", None)
 
-    async def submit(self, run_id: str, *, here: bool) -> None:
+    async def submit(self, run_id: str, *, here: bool, segment: int = 0) -> None:
         """Start the workflow now on this loop, or enqueue it for any worker."""
-        with SetWorkflowID(run_id):
+        with SetWorkflowID(workflow_id(run_id, segment)):
             if here:
                 await DBOS.start_workflow_async(run_workflow, run_id)
             else:
                 await DBOS.enqueue_workflow_async(QUEUE, run_workflow, run_id)
 
-    async def resubmit_if_lost(self, run_id: str) -> bool:
+    async def resubmit_if_lost(self, run_id: str, segment: int = 0) -> bool:
         """Enqueue the run's workflow if DBOS has never heard of it."""
-        if await DBOS.get_workflow_status_async(run_id) is not None:
+        if await DBOS.get_workflow_status_async(workflow_id(run_id, segment)) is not None:
             return False
-        await self.submit(run_id, here=False)
+        await self.submit(run_id, here=False, segment=segment)
         return True
 
     async def discard(self, run_id: str) -> None:

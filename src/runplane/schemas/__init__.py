@@ -2,9 +2,17 @@
 
 from runplane.schemas.wire import (
     AgentPublic,
+    ApprovalDecision,
+    ApprovalExpiry,
+    ApprovalPublic,
+    ApprovalRule,
+    ConnectionPublic,
+    ConnectionPut,
     ErrorBody,
     EventPublic,
+    IntegrationPublic,
     ModelSettings,
+    Notify,
     Page,
     RevisionPublic,
     RunCancelReceipt,
@@ -15,14 +23,23 @@ from runplane.schemas.wire import (
     RunRerun,
     RunResult,
     StepPublic,
+    ToolPublic,
     VerifyResult,
 )
 
 __all__ = [
     "AgentPublic",
+    "ApprovalDecision",
+    "ApprovalExpiry",
+    "ApprovalPublic",
+    "ApprovalRule",
+    "ConnectionPublic",
+    "ConnectionPut",
     "ErrorBody",
     "EventPublic",
+    "IntegrationPublic",
     "ModelSettings",
+    "Notify",
     "Page",
     "RevisionPublic",
     "RunCancelReceipt",
@@ -33,5 +50,6 @@ __all__ = [
     "RunRerun",
     "RunResult",
     "StepPublic",
+    "ToolPublic",
     "VerifyResult",
 ]

@@ -47,6 +47,29 @@ class ModelSettings(_Strict):
     temperature: float | None = Field(default=None, ge=0, le=2)
 
 
+ApprovalStrategy = Literal["NONE", "ON_START", "ON_TOOL_CALL"]
+
+
+class ApprovalRule(_Strict):
+    """Ask for approval of calls to ``tool`` (``*``: any), when ``when`` holds if given."""
+
+    tool: str = Field(min_length=1, max_length=200)
+    when: str | None = Field(default=None, max_length=500, examples=["amount > 500"])
+
+
+class ApprovalExpiry(_Strict):
+    """How long an approval may wait, and what happens then."""
+
+    seconds: float = Field(gt=0, le=30 * 24 * 3600)
+    default_action: Literal["approve", "reject", "cancel"] = "reject"
+
+
+class Notify(_Strict):
+    """Where to tell that a run needs approval or has ended."""
+
+    webhook: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
+
+
 class RunCreate(_Strict):
     """The body of ``POST /v1/runs``; only ``agent_id`` is required."""
 
@@ -62,6 +85,11 @@ class RunCreate(_Strict):
     timeout_seconds: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
     parent_run_id: str | None = None
     trigger: Trigger = "api"
+    integrations: list[str] | Literal["*"] | None = None
+    approval: ApprovalStrategy = "NONE"
+    approval_rules: list[ApprovalRule] | None = None
+    approval_expiry: ApprovalExpiry | None = None
+    notify: Notify | None = None
     wait: float | None = Field(default=None, ge=0, le=600)
 
 
@@ -128,6 +156,13 @@ class RunPublic(BaseModel):
     parent_run_id: str | None = None
     rerun_of: str | None = None
     from_step: int | None = None
+    integrations: list[str] | Literal["*"] = []
+    approval: ApprovalStrategy = "NONE"
+    approval_rules: list[dict[str, Any]] = []
+    approval_expiry: dict[str, Any] | None = None
+    notify: dict[str, Any] | None = None
+    plan: dict[str, Any] | None = None
+    waiting_on: dict[str, Any] | None = None
     archived: bool = False
     steps_finished: int = 0
     step_count: int = 0
@@ -202,3 +237,76 @@ class AgentPublic(BaseModel):
     last_completed_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+
+
+class ApprovalDecision(_Strict):
+    """A decision: approve or reject (a tool call may get edited ``arguments``).
+
+    An ``in_doubt`` approval takes ``action``: ``repeat`` the call, ``skip`` it with
+    ``result`` as its output, or ``fail`` the run; ``approve`` means repeat and
+    ``reject`` means fail.
+    """
+
+    decision: Literal["approve", "reject"] | None = None
+    action: Literal["repeat", "skip", "fail"] | None = None
+    comment: str | None = Field(default=None, max_length=5000)
+    arguments: dict[str, Any] | None = None
+    result: Any = None
+
+
+class ApprovalPublic(BaseModel):
+    """A decision a run waits for (or waited for)."""
+
+    id: str
+    object: Literal["approval"] = "approval"
+    run_id: str
+    kind: Literal["plan", "tool_call", "in_doubt"]
+    status: Literal["pending", "approved", "rejected", "canceled"]
+    request: dict[str, Any] = {}
+    decision: str | None = None
+    arguments: dict[str, Any] | None = None
+    result: Any = None
+    comment: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    expires_at: datetime | None = None
+    default_action: str | None = None
+    created_at: datetime
+
+
+class ToolPublic(BaseModel):
+    """A tool agents may call, with the JSON Schema of its arguments."""
+
+    name: str
+    description: str = ""
+    integration: str | None = None
+    requires_auth: bool = False
+    rate_limit: str | None = None
+    idempotent: bool = False
+    always_approve: bool = False
+    parameters: dict[str, Any] = {}
+
+
+class IntegrationPublic(BaseModel):
+    """An integration: a named external system and the tools that reach it."""
+
+    name: str
+    requires_auth: bool = False
+    rate_limits: list[str] = []
+    tools: list[ToolPublic] = []
+
+
+class ConnectionPut(_Strict):
+    """A user's credential for an integration (stored encrypted)."""
+
+    secret: str = Field(min_length=1, max_length=20000)
+
+
+class ConnectionPublic(BaseModel):
+    """A user's connection, without its secret."""
+
+    user_id: str
+    integration: str
+    created_at: datetime
+    updated_at: datetime
+    resumed_runs: list[str] = []

@@ -6,7 +6,10 @@ replays what was recorded and carries on. Every status change here goes through
 """
 
 import asyncio
+import json
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -16,12 +19,25 @@ from runplane.agents.spec import AgentSpec
 from runplane.domain.errors import RunError
 from runplane.domain.lifecycle import RunStatus, transition
 from runplane.domain.models import NewEvent, iso, utcnow
-from runplane.engine.context import Journal, Replay, RunContext, StepRecord, error_info
+from runplane.engine.context import (
+    Journal,
+    Replay,
+    RunContext,
+    RunPolicy,
+    StepRecord,
+    Suspend,
+    error_info,
+)
 from runplane.services import agents as agents_svc
+from runplane.services import waits, webhooks
 from runplane.services.runtime import Runtime
+from runplane.services.tooling import ToolGate
+from runplane.services.waits import status_event
 from runplane.store import agents as agents_store
+from runplane.store import approvals as approvals_store
 from runplane.store import notify
 from runplane.store import runs as runs_store
+from runplane.store.db import Conn
 from runplane.store.runs import Chain
 
 log = logging.getLogger("runplane.execution")
@@ -40,6 +56,14 @@ class RunJournal(Journal):
         self.pending_fields: dict[str, Any] = {}
         self.pending_expect: str | None = None
         self.status: str | None = None
+        # Columns the agent set in its last moments (its plan), for the final write.
+        self.extra_fields: dict[str, Any] = {}
+        self.run: Any = None
+
+    def take_extra(self) -> dict[str, Any]:
+        """The agent's pending run columns, once."""
+        fields, self.extra_fields = self.extra_fields, {}
+        return fields
 
     def track(self, steps: list[StepRecord]) -> dict[str, Any]:
         """Count finished steps; return the run columns that show progress."""
@@ -49,9 +73,15 @@ class RunJournal(Journal):
                 self.finished.add(s.number)
         return {"steps_finished": len(self.finished), "step_count": self.count}
 
-    async def flush(self, events: list[NewEvent], steps: list[StepRecord], last_op: int) -> None:
-        """Write buffered events and step rows, and the op position, in one transaction."""
-        await self.commit(events, steps, {"last_op": last_op})
+    async def flush(
+        self,
+        events: list[NewEvent],
+        steps: list[StepRecord],
+        last_op: int,
+        fields: dict[str, Any] | None = None,
+    ) -> None:
+        """Write buffered events, step rows, run fields and the op position in one transaction."""
+        await self.commit(events, steps, {**(fields or {}), "last_op": last_op})
 
     def take_start(self) -> tuple[dict[str, Any], str | None]:
         """The attempt's start fields and expected status, if not yet written."""
@@ -66,6 +96,7 @@ class RunJournal(Journal):
         fields: dict[str, Any],
         expect_status: str | None = None,
         completed_agent: str | None = None,
+        also: Callable[[Conn], Awaitable[None]] | None = None,
     ) -> None:
         """One transaction: events, step rows, run columns (a stale log aborts it)."""
         start, start_expect = self.take_start()
@@ -82,6 +113,8 @@ class RunJournal(Journal):
                 fields=fields,
                 expect_status=expect_status,
             )
+            if also is not None:
+                await also(conn)
             await notify.announce(conn, self.run_id)
             if completed_agent is not None:
                 await agents_store.record_completion(conn, completed_agent, fields["finished_at"])
@@ -96,11 +129,6 @@ def _step_row(run_id: str, s: StepRecord) -> dict[str, Any]:
         if value is not None:
             row[key] = value
     return row
-
-
-def status_event(status: RunStatus, **extra: Any) -> NewEvent:
-    """The ``status`` event that every transition appends."""
-    return NewEvent("status", {"status": str(status), **extra}, utcnow())
 
 
 class Runner:
@@ -155,6 +183,8 @@ class Runner:
             # Only a run that started before, or reuses a run's steps, has steps yet.
             has_steps = run is not None and (run["started_at"] or run["from_step"])
             step_rows = await runs_store.list_steps(conn, run_id) if has_steps else []
+            resumed = run is not None and run["segment"] > 0
+            decided = await approvals_store.decided_for_run(conn, run_id) if resumed else {}
         if run is None:
             return "missing"
         status = RunStatus(run["status"])
@@ -167,6 +197,7 @@ class Runner:
             for r in step_rows
         }
         journal = RunJournal(self.rt, run_id, Chain(run["last_seq"], run["last_hash"]), steps)
+        journal.run = run
         now = utcnow()
         if run["cancel_requested_at"] is not None:
             return await self._finish_canceled(journal, run, status, None, [], [])
@@ -191,8 +222,18 @@ class Runner:
             started_at = now
         else:
             started_at = run["started_at"] or now
+        segment_started = time.monotonic()
         ctx = RunContext(
             run_id=run_id,
+            tenant_id=run["tenant_id"],
+            gate=ToolGate(self.rt, run),
+            policy=RunPolicy(
+                integrations=run["integrations"] if run["integrations"] is not None else [],
+                approval=run["approval"],
+                rules=run["approval_rules"] or [],
+                plans_first=spec.plans_first,
+                describe=_describe(spec, run),
+            ),
             input=run["input"],
             variables={**spec.variables, **(run["variables"] or {})},
             context=run["context"] or {},
@@ -200,11 +241,18 @@ class Runner:
             metadata=run["metadata"] or {},
             model=run["model"],
             journal=journal,
-            replay=Replay(last_op=run["last_op"], steps=steps),
+            replay=Replay(
+                last_op=run["last_op"],
+                steps=steps,
+                approvals={k: dict(v) for k, v in decided.items()},
+            ),
         )
         if journal.pending_fields:
             ctx.begin(status_event(RunStatus.RUNNING))
-        deadline = started_at + timedelta(seconds=run["timeout_seconds"])
+        # Time spent waiting for people does not count against the run's limit.
+        segment_start = run["resumed_at"] or started_at
+        budget = run["timeout_seconds"] - float(run["active_seconds"] or 0)
+        deadline = segment_start + timedelta(seconds=budget)
         remaining = max(0.0, (deadline - utcnow()).total_seconds())
         task = asyncio.get_running_loop().create_task(_call_agent(spec, ctx))
         self.tasks[run_id] = task
@@ -243,7 +291,21 @@ class Runner:
                 journal, run, status, step, events, steps_out, last_op
             )
         events, steps_out, last_op = ctx.take_pending()
+        journal.extra_fields = ctx.take_fields()
         exc = task.exception()
+        if isinstance(exc, Suspend):
+            return await waits.suspend(
+                self.rt,
+                journal,
+                run,
+                status,
+                exc,
+                events,
+                steps_out,
+                last_op,
+                journal.take_extra(),
+                segment_started,
+            )
         if exc is not None:
             return await self._finish(
                 journal,
@@ -337,7 +399,7 @@ class Runner:
         if receipt is not None:
             extra["receipt"] = _jsonable_receipt(receipt)
         closing.append(status_event(final, **extra))
-        fields: dict[str, Any] = {"status": final, "finished_at": now}
+        fields: dict[str, Any] = {**journal.take_extra(), "status": final, "finished_at": now}
         if result is not None:
             fields["result"] = result
         if error is not None:
@@ -349,6 +411,8 @@ class Runner:
         await journal.commit(
             closing, list(steps or []), fields, expect_status=str(current), completed_agent=agent_id
         )
+        if journal.run is not None and journal.run["notify"]:
+            webhooks.send(self.rt, journal.run, "run.finished", {"status": str(final)})
         return str(final)
 
 
@@ -356,7 +420,13 @@ def _jsonable_receipt(receipt: dict[str, Any]) -> dict[str, Any]:
     return {k: iso(v) if hasattr(v, "tzinfo") else v for k, v in receipt.items()}
 
 
+def _describe(spec: AgentSpec, run: Any) -> str:
+    what = spec.description.splitlines()[0] if spec.description else f"Run the {spec.name} agent."
+    return f"{what} Input: {json.dumps(run['input'], default=str)[:500]}"
+
+
 async def _call_agent(spec: AgentSpec, ctx: RunContext) -> Any:
+    await ctx.ensure_planned()
     value: Any = ctx.input
     if spec.input_model is not None:
         value = spec.input_model.model_validate(ctx.input if ctx.input is not None else {})

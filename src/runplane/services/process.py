@@ -4,18 +4,18 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from runplane.agents.registry import load_project
 from runplane.engine.dbos import DbosEngine
 from runplane.engine.identity import claim_executor_id
+from runplane.providers import build_provider
+from runplane.services.crypto import Keys, data_dir
 from runplane.services.execution import Runner
 from runplane.services.runtime import Runtime
 from runplane.services.workers import Background
 from runplane.settings import Settings
 from runplane.store import migrate
 from runplane.store.db import Database
-from runplane.store.dialect import is_sqlite, sqlite_path
 from runplane.store.notify import Listener
 
 
@@ -28,12 +28,9 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
     else:
         await asyncio.to_thread(migrate.require_current, settings.database_url)
     project = load_project(settings.project)
-    lock_dir = (
-        sqlite_path(settings.database_url).parent / "executors"
-        if is_sqlite(settings.database_url)
-        else Path(".runplane") / "executors"
+    slot = claim_executor_id(
+        settings.executor_id, settings.worker, data_dir(settings) / "executors"
     )
-    slot = claim_executor_id(settings.executor_id, settings.worker, lock_dir)
     db = Database(settings.database_url)
     engine = DbosEngine(
         settings.database_url,
@@ -44,6 +41,8 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
     )
     rt = Runtime(settings=settings, db=db, engine=engine, project=project)
     rt.runner = Runner(rt)
+    rt.keys = Keys.from_settings(settings)
+    rt.provider = build_provider(settings)
     background = Background(rt)
     listener = None if db.is_sqlite else Listener(settings.database_url, rt.hub.notify)
     try:

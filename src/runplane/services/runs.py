@@ -12,16 +12,18 @@ import jsonschema
 from runplane.domain.errors import Conflict, Invalid, NotFound
 from runplane.domain.events import GENESIS, ChainCheck, verify_chain
 from runplane.domain.ids import new_id
-from runplane.domain.lifecycle import TERMINAL, RunStatus, transition
+from runplane.domain.lifecycle import TERMINAL, RunStatus
 from runplane.domain.models import Principal, iso, utcnow
+from runplane.domain.policy import check_rules
 from runplane.schemas import RunCreate
 from runplane.services import agents as agents_svc
-from runplane.services.execution import status_event
+from runplane.services import waits
 from runplane.services.hub import Signal
 from runplane.services.runtime import Runtime
+from runplane.services.waits import status_event
 from runplane.store import notify
 from runplane.store import runs as store
-from runplane.store.runs import Chain, StaleRun
+from runplane.store.runs import StaleRun
 
 Row = Any
 POLL_SECONDS = 0.25
@@ -59,7 +61,10 @@ async def create_run(
         raise Invalid.field("agent_id", "agent_id is required")
     agent = await agents_svc.find_agent(rt, who, body.agent_id)
     revision = await agents_svc.resolve_revision(rt, agent, body.revision_id)
-    validate_input(revision["config"].get("input_schema"), body.input)
+    config = revision["config"]
+    validate_input(config.get("input_schema"), body.input)
+    integrations = _integrations(rt, body.integrations, config.get("integrations"))
+    rules = check_rules([r.model_dump(exclude_none=True) for r in body.approval_rules or []])
     request_hash = _request_hash(body)
     if idempotency_key:
         existing = await _idempotent_run(rt, who, idempotency_key, request_hash)
@@ -88,6 +93,11 @@ async def create_run(
         or revision["config"].get("timeout_seconds")
         or 3600.0,
         "parent_run_id": body.parent_run_id,
+        "integrations": integrations,
+        "approval": body.approval,
+        "approval_rules": _merge_rules(config.get("approval_rules") or [], rules),
+        "approval_expiry": body.approval_expiry.model_dump() if body.approval_expiry else None,
+        "notify": body.notify.model_dump(exclude_none=True) if body.notify else None,
         "rerun_of": rerun_of,
         "from_step": from_step,
         "last_hash": GENESIS,
@@ -112,7 +122,45 @@ async def create_run(
             rt.runner.release(run_id)
     if body.wait:
         return await wait_for_run(rt, who, run_id, body.wait, signal=signal)
+    if body.approval == "ON_START" or config.get("plans_first"):
+        return await _wait_for_plan(rt, who, run_id, rt.settings.plan_wait_seconds)
     return await get_run(rt, who, run_id)
+
+
+def _merge_rules(agent_rules: list[Any], run_rules: list[Any]) -> list[Any]:
+    return [*(r for r in agent_rules if r not in run_rules), *run_rules]
+
+
+def _integrations(
+    rt: Runtime, asked: list[str] | str | None, declared: list[str] | str | None
+) -> list[str] | str:
+    """The run's allow-list: what it asked for, else what its agent declares."""
+    chosen = asked if asked is not None else (declared if declared is not None else [])
+    if chosen == "*":
+        return "*"
+    known = {t.integration for t in rt.project.tools.values() if t.integration}
+    for name in chosen:
+        if name not in known:
+            raise Invalid.field(
+                "integrations",
+                f"unknown integration {name!r} (known: {', '.join(sorted(known))})",
+                name,
+            )
+    return list(dict.fromkeys(chosen))
+
+
+async def _wait_for_plan(rt: Runtime, who: Principal, run_id: str, timeout: float) -> Row:
+    """The run once it has recorded its plan (or stopped running), within ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        signal = rt.hub.signal(run_id)
+        row = await get_run(rt, who, run_id)
+        settled = row["status"] not in (RunStatus.QUEUED, RunStatus.RUNNING)
+        remaining = deadline - loop.time()
+        if row["plan"] is not None or settled or remaining <= 0:
+            return row
+        await rt.hub.wait(signal, min(remaining, POLL_SECONDS))
 
 
 def _request_hash(body: RunCreate) -> str:
@@ -263,41 +311,29 @@ async def cancel_run(rt: Runtime, who: Principal, run_id: str) -> Row:
     async with rt.db.write() as conn:
         await store.update_run(conn, run_id, cancel_requested_at=now)
         await notify.announce(conn, run_id)
-    if status == RunStatus.QUEUED and run_id not in rt.runner.active:
-        await _cancel_queued(rt, run, now)
+    idle = status in (RunStatus.QUEUED, RunStatus.PAUSED, RunStatus.AUTH_REQUIRED)
+    if idle and run_id not in rt.runner.active:
+        await _cancel_idle(rt, run, now)
     else:
         rt.runner.cancel_local(run_id)
     rt.hub.notify(run_id)
     return await get_run(rt, who, run_id)
 
 
-async def _cancel_queued(rt: Runtime, run: Row, requested_at: Any) -> None:
-    transition(RunStatus.QUEUED, RunStatus.CANCELED)
-    now = utcnow()
+async def _cancel_idle(rt: Runtime, run: Row, requested_at: Any) -> None:
+    """Cancel a run that no worker holds: queued, or waiting for a person or credential."""
     receipt = {
         "requested_at": iso(requested_at),
-        "stopped_at": iso(now),
+        "stopped_at": iso(utcnow()),
         "step": None,
         "children_ended": True,
     }
     try:
-        async with rt.db.write() as conn:
-            await store.commit_changes(
-                conn,
-                run["id"],
-                Chain(run["last_seq"], run["last_hash"]),
-                new_events=[status_event(RunStatus.CANCELED, receipt=receipt)],
-                fields={
-                    "status": RunStatus.CANCELED,
-                    "finished_at": now,
-                    "cancel_receipt": receipt,
-                    "updated_at": now,
-                },
-                expect_status=RunStatus.QUEUED,
-            )
+        await waits.end_waiting(rt, run, RunStatus.CANCELED, [], receipt=receipt)
     except StaleRun:
         return  # a worker started it meanwhile: it sees the request and stops
-    await rt.engine.discard(run["id"])
+    if run["status"] == RunStatus.QUEUED:
+        await rt.engine.discard(run["id"])
 
 
 async def rerun(
@@ -334,6 +370,11 @@ def _body_from(run: Row, wait: float | None) -> RunCreate:
         timeout_seconds=run["timeout_seconds"],
         parent_run_id=run["parent_run_id"],
         trigger=run["trigger"],
+        integrations=run["integrations"],
+        approval=run["approval"],
+        approval_rules=run["approval_rules"],
+        approval_expiry=run["approval_expiry"],
+        notify=run["notify"],
         wait=wait,
     )
 

@@ -1,7 +1,8 @@
 """What the services share for the life of a process."""
 
+import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runplane.agents.registry import Project
 from runplane.engine.base import Engine
@@ -10,6 +11,7 @@ from runplane.settings import Settings
 from runplane.store.db import Database
 
 if TYPE_CHECKING:
+    from runplane.services.crypto import Keys
     from runplane.services.execution import Runner
 
 
@@ -26,3 +28,6 @@ class Runtime:
     key_cache: dict[str, tuple[float, object]] = field(default_factory=dict)
     revision_cache: dict[tuple[str, str], object] = field(default_factory=dict)
     runner: "Runner" = field(init=False)
+    keys: "Keys" = field(init=False)
+    provider: Any = None
+    background_tasks: set[asyncio.Task[None]] = field(default_factory=set)

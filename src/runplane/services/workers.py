@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from runplane.domain.models import utcnow
+from runplane.services import approvals as approvals_svc
 from runplane.services.runtime import Runtime
 from runplane.store import executors as executors_store
 from runplane.store import runs as runs_store
@@ -72,14 +73,17 @@ class Background:
                 count = await self.rt.engine.take_over(executor_id)
                 log.warning("took over %d runs of dead executor %s", count, executor_id)
         await self._restart_orphans()
+        await approvals_svc.apply_expired(self.rt)
 
     async def _restart_orphans(self) -> None:
-        # A crash between recording a run and recording its workflow leaves a queued
-        # run that no engine knows; it is queued again here.
+        # A crash between recording a run (or its resumption) and recording its workflow
+        # leaves a run that no engine knows; it is queued again here.
+        before = utcnow() - ORPHAN_AFTER
         async with self.rt.db.read() as conn:
-            ids = await runs_store.queued_before(conn, utcnow() - ORPHAN_AFTER)
-        for run_id in ids:
-            if await self.rt.engine.resubmit_if_lost(run_id):
+            ids = [(r, 0) for r in await runs_store.queued_before(conn, before)]
+            ids += [(r["id"], r["segment"]) for r in await runs_store.resumed_before(conn, before)]
+        for run_id, segment in ids:
+            if await self.rt.engine.resubmit_if_lost(run_id, segment):
                 log.warning("run %s had no workflow; queued it again", run_id)
 
     async def poll_cancels(self) -> None:

@@ -14,7 +14,7 @@ from runplane.domain.events import event_hash
 from runplane.domain.models import NewEvent, iso
 from runplane.store.db import Conn
 from runplane.store.dialect import upsert
-from runplane.store.schema import events, idempotency_keys, runs, steps
+from runplane.store.schema import approvals, events, idempotency_keys, runs, steps
 
 Row = Mapping[str, Any]
 
@@ -183,6 +183,7 @@ async def delete_run(conn: Conn, run_id: str) -> None:
     await conn.execute(events.delete().where(events.c.run_id == run_id))
     await conn.execute(steps.delete().where(steps.c.run_id == run_id))
     await conn.execute(idempotency_keys.delete().where(idempotency_keys.c.run_id == run_id))
+    await conn.execute(approvals.delete().where(approvals.c.run_id == run_id))
     await conn.execute(runs.delete().where(runs.c.id == run_id))
 
 
@@ -249,3 +250,26 @@ async def queued_before(conn: Conn, before: datetime, limit: int = 100) -> list[
         .limit(limit)
     )
     return list((await conn.execute(stmt)).scalars().all())
+
+
+async def waiting_for_connection(
+    conn: Conn, tenant_id: str, user_id: str, integration: str
+) -> list[Row]:
+    """The tenant's runs in ``auth_required`` for this user's integration."""
+    stmt = sa.select(runs).where(
+        runs.c.tenant_id == tenant_id,
+        runs.c.status == "auth_required",
+        runs.c.user_id == user_id,
+    )
+    rows = (await conn.execute(stmt)).mappings().all()
+    return [r for r in rows if (r["waiting_on"] or {}).get("integration") == integration]
+
+
+async def resumed_before(conn: Conn, before: datetime, limit: int = 100) -> list[Row]:
+    """Resumed runs still ``running`` that have not moved since ``before``."""
+    stmt = (
+        sa.select(runs.c.id, runs.c.segment)
+        .where(runs.c.status == "running", runs.c.segment > 0, runs.c.updated_at < before)
+        .limit(limit)
+    )
+    return list((await conn.execute(stmt)).mappings().all())

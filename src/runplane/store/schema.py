@@ -112,6 +112,16 @@ runs = sa.Table(
     sa.Column("last_seq", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_hash", sa.String(64), nullable=False),
     sa.Column("last_op", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("integrations", sa.JSON),
+    sa.Column("approval", sa.String(20), nullable=False, server_default="NONE"),
+    sa.Column("approval_rules", sa.JSON),
+    sa.Column("approval_expiry", sa.JSON),
+    sa.Column("notify", sa.JSON),
+    sa.Column("plan", sa.JSON),
+    sa.Column("waiting_on", sa.JSON),
+    sa.Column("segment", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("active_seconds", sa.Float, nullable=False, server_default="0"),
+    sa.Column("resumed_at", TS),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("started_at", TS),
     sa.Column("updated_at", TS, nullable=False),
@@ -165,4 +175,60 @@ executors = sa.Table(
     sa.Column("worker", sa.Boolean, nullable=False),
     sa.Column("started_at", TS, nullable=False),
     sa.Column("heartbeat_at", TS, nullable=False),
+)
+
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("run_id", sa.String(40), nullable=False),
+    sa.Column("key", sa.String(80), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("request", sa.JSON, nullable=False),
+    sa.Column("decision", sa.String(20)),
+    sa.Column("arguments", sa.JSON),
+    sa.Column("result", sa.JSON),
+    sa.Column("comment", sa.Text),
+    sa.Column("decided_by", sa.String(200)),
+    sa.Column("decided_at", TS),
+    sa.Column("expires_at", TS),
+    sa.Column("default_action", sa.String(20)),
+    sa.Column("token_hash", sa.String(64)),
+    sa.Column("token_used_at", TS),
+    sa.Column("created_at", TS, nullable=False),
+    sa.UniqueConstraint("run_id", "key", name="uq_approvals_run_key"),
+    sa.Index("ix_approvals_tenant_status", "tenant_id", "status", "created_at"),
+)
+
+connections = sa.Table(
+    "connections",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
+    sa.Column("user_id", sa.String(200), primary_key=True),
+    sa.Column("integration", sa.String(100), primary_key=True),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+rate_buckets = sa.Table(
+    "rate_buckets",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("tokens", sa.Float, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+tool_records = sa.Table(
+    "tool_records",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("collection", sa.String(100), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Index("ix_tool_records_collection", "tenant_id", "collection", "created_at"),
 )

@@ -1,0 +1,62 @@
+"""Users' connections to integrations: credentials stored encrypted, act-as-user."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from runplane.domain.errors import Conflict, Invalid, NotFound
+from runplane.domain.models import Principal, utcnow
+from runplane.services import waits
+from runplane.services.runtime import Runtime
+from runplane.store import connections as store
+from runplane.store import runs as runs_store
+
+Row = Mapping[str, Any]
+
+
+def _check_integration(rt: Runtime, integration: str) -> None:
+    known = {t.integration for t in rt.project.tools.values() if t.integration}
+    if integration not in known:
+        raise Invalid.field(
+            "integration",
+            f"unknown integration {integration!r} (known: {', '.join(sorted(known))})",
+            integration,
+        )
+
+
+async def put_connection(
+    rt: Runtime, who: Principal, user_id: str, integration: str, secret: str
+) -> tuple[Row, list[str]]:
+    """Store a user's credential; resume that user's runs waiting on it."""
+    _check_integration(rt, integration)
+    now = utcnow()
+    async with rt.db.write() as conn:
+        await store.put(conn, who.tenant_id, user_id, integration, rt.keys.seal(secret), now)
+        waiting = await runs_store.waiting_for_connection(conn, who.tenant_id, user_id, integration)
+    resumed = []
+    for run in waiting:
+        try:
+            await waits.resume(rt, run, [], reason=f"{user_id} connected {integration}")
+        except Conflict:  # it moved meanwhile (canceled, or resumed elsewhere)
+            continue
+        resumed.append(run["id"])
+    async with rt.db.read() as conn:
+        row = await store.get(conn, who.tenant_id, user_id, integration)
+    assert row is not None
+    return row, resumed
+
+
+async def list_connections(rt: Runtime, who: Principal, user_id: str) -> list[Row]:
+    """A user's connections (their secrets stay sealed)."""
+    async with rt.db.read() as conn:
+        return await store.list_for_user(conn, who.tenant_id, user_id)
+
+
+async def delete_connection(rt: Runtime, who: Principal, user_id: str, integration: str) -> None:
+    """Revoke a user's credential; later calls needing it wait for a new one."""
+    async with rt.db.write() as conn:
+        found = await store.delete(conn, who.tenant_id, user_id, integration)
+    if not found:
+        raise NotFound(
+            f"{user_id} has no connection to {integration}",
+            [{"name": "integration", "value": integration}],
+        )

@@ -1,0 +1,119 @@
+"""The server's secrets: the key that signs approval links and the one that seals credentials.
+
+Both come from settings; when ``secret_key`` is unset a random one is created once and
+kept beside the database (SQLite) or in ``.runplane/`` (Postgres), so a single machine
+works out of the box. Several machines must share ``RUNPLANE_SECRET_KEY`` (and
+``RUNPLANE_ENCRYPTION_KEY`` if set).
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from runplane.domain.errors import Gone, Unauthorized
+from runplane.settings import Settings
+from runplane.store.dialect import is_sqlite, sqlite_path
+
+
+def data_dir(settings: Settings) -> Path:
+    """Where this process keeps local files: beside the SQLite file, else ``.runplane/``."""
+    if is_sqlite(settings.database_url):
+        return sqlite_path(settings.database_url).parent
+    return Path(".runplane")
+
+
+def _server_secret(settings: Settings) -> bytes:
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    path = data_dir(settings) / "secret.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.token_urlsafe(32).encode())
+    return path.read_bytes().strip()
+
+
+def _derive(secret: bytes, purpose: str) -> bytes:
+    return hashlib.sha256(purpose.encode() + b"\0" + secret).digest()
+
+
+@dataclass
+class Keys:
+    """The signing key for approval links and the Fernet for credentials."""
+
+    signing: bytes
+    fernet: MultiFernet
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Keys":
+        """Load or create the keys a process uses."""
+        secret = _server_secret(settings)
+        if settings.encryption_key:
+            keys = [Fernet(k.strip()) for k in settings.encryption_key.split(",") if k.strip()]
+        else:
+            keys = [Fernet(base64.urlsafe_b64encode(_derive(secret, "credentials")))]
+        return cls(signing=_derive(secret, "approval-links"), fernet=MultiFernet(keys))
+
+    def seal(self, plaintext: str) -> str:
+        """Encrypt a credential for storage."""
+        return self.fernet.encrypt(plaintext.encode()).decode()
+
+    def open(self, sealed: str) -> str | None:
+        """Decrypt a stored credential (None if no current key opens it)."""
+        try:
+            return self.fernet.decrypt(sealed.encode()).decode()
+        except InvalidToken:
+            return None
+
+    def sign_link(self, approval_id: str, tenant_id: str, expires_at: float) -> str:
+        """A single-use token naming one approval, valid until ``expires_at`` (epoch s)."""
+        payload = {
+            "a": approval_id,
+            "t": tenant_id,
+            "e": int(expires_at),
+            "n": secrets.token_hex(8),
+        }
+        body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+        return f"{body}.{_b64(self._mac(body))}"
+
+    def read_link(self, token: str) -> dict[str, Any]:
+        """The payload of a token this server signed; 401 if forged, 410 if expired."""
+        body, _, mac = token.partition(".")
+        try:
+            good = hmac.compare_digest(_unb64(mac), self._mac(body))
+            payload = json.loads(_unb64(body)) if good else None
+        except (ValueError, TypeError):
+            payload = None
+        if not isinstance(payload, dict) or not {"a", "t", "e"} <= payload.keys():
+            raise Unauthorized("the approval link is not valid")
+        if payload["e"] < time.time():
+            raise Gone("the approval link has expired", [{"name": "token", "value": None}])
+        return payload
+
+    def _mac(self, body: str) -> bytes:
+        return hmac.new(self.signing, body.encode(), hashlib.sha256).digest()
+
+
+def token_hash(token: str) -> str:
+    """What is stored of a link token: enough to recognise it, not to use it."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
