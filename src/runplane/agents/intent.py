@@ -71,7 +71,7 @@ async def intent_agent(ctx: RunContext, input: dict[str, Any]) -> dict[str, Any]
             not_done.add(number)
             result["error"] = {
                 "code": "skipped",
-                "message": f"needs the output of step {', '.join(map(str, skipped))}, which has none",
+                "message": f"needs the output of step {', '.join(map(str, skipped))}, which did not run",
             }
             await ctx.reason(f"Skipping step {number} ({name}): {result['error']['message']}.")
             continue

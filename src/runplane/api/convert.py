@@ -21,7 +21,8 @@ def run_public(row: Row, who: Principal) -> RunPublic:
     """A run; its hidden ``context`` only for admin keys."""
     data = dict(row)
     data["context"] = data["context"] if who.is_admin else None
-    data["agent_name"] = data["agent_name"]
+    data["integrations"] = data["integrations"] if data["integrations"] is not None else []
+    data["approval_rules"] = data["approval_rules"] or []
     return RunPublic.model_validate(data)
 
 

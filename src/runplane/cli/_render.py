@@ -10,7 +10,15 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
-from runplane.schemas import EventPublic, RunPublic, RunResult, StepPublic
+from runplane.schemas import (
+    ApprovalPublic,
+    ConnectionPublic,
+    EventPublic,
+    RunPublic,
+    RunResult,
+    StepPublic,
+    ToolPublic,
+)
 
 STATUS_STYLES = {
     "queued": "dim",
@@ -22,9 +30,15 @@ STATUS_STYLES = {
     "reused": "green dim",
     "failed": "red",
     "canceled": "magenta",
+    "pending": "yellow",
+    "approved": "green",
+    "rejected": "red",
 }
 EXIT_CODES = {"succeeded": 0, "failed": 1, "canceled": 3}
+WAITING = ("paused", "auth_required")
 SUMMARY_LENGTH = 160
+ASKS_LENGTH = 70
+DECIDED = {"approve": "approved", "reject": "rejected", "cancel": "canceled"}
 
 
 def status_text(status: str) -> Text:
@@ -95,6 +109,10 @@ def run_details(run: RunPublic) -> Table:
         ("finished", format_time(run.finished_at)),
         ("input", _compact(run.input) if run.input is not None else None),
         ("variables", _compact(run.variables) if run.variables else None),
+        ("user", run.user_id),
+        ("approval", run.approval if run.approval != "NONE" else None),
+        ("waiting on", _compact(run.waiting_on) if run.waiting_on else None),
+        ("plan", plan_summary(run.plan) if run.plan else None),
     ]
     for name, value in rows:
         if value:
@@ -130,9 +148,23 @@ def event_summary(event: EventPublic) -> str:
     elif event.type == "reasoning":
         summary = data.get("text", data)
     elif event.type == "tool_call":
-        summary = f"{data.get('name')}({_compact(data.get('arguments', {}))})"
+        summary = call_text(data.get("name"), data.get("arguments"))
     elif event.type == "tool_result":
-        summary = f"{data.get('name')} -> {_compact(data.get('output'))}"
+        summary = _tool_result(data)
+    elif event.type == "approval.required":
+        asks = approval_asks(str(data.get("kind", "")), data.get("request") or {})
+        summary = f"{data.get('approval_id')} asks to approve {asks}"
+    elif event.type == "approval.resolved":
+        summary = _resolution(data)
+    elif event.type == "auth.required":
+        summary = (
+            f"{data.get('tool')} needs {data.get('user_id')}'s {data.get('integration')} connection"
+        )
+    elif event.type == "rate_limited":
+        summary = (
+            f"{data.get('tool')} waits {float(data.get('wait_seconds') or 0):.2f}s "
+            f"(limit {data.get('limit')})"
+        )
     elif event.type == "source":
         summary = " ".join(str(p) for p in (data.get("title"), data.get("url")) if p)
     elif event.type == "error":
@@ -145,6 +177,8 @@ def event_summary(event: EventPublic) -> str:
 def event_line(event: EventPublic) -> Text:
     """``<seq> <type> <summary>`` for one event."""
     style = "red" if event.type in ("error", "step.failed") else ""
+    if event.type in ("approval.required", "auth.required"):
+        style = "yellow"
     line = Text.assemble(
         (f"{event.seq:>4} ", "dim"), (f"{event.type:<15} ", "bold"), (event_summary(event), style)
     )
@@ -198,3 +232,237 @@ def _compact(value: Any) -> str:
 def _shorten(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= SUMMARY_LENGTH else line[: SUMMARY_LENGTH - 1] + "…"
+
+
+# -- approvals, connections, tools ------------------------------------------------------
+
+
+def approve_command(approval_id: str) -> str:
+    """The command that approves an approval."""
+    return f"runplane approvals approve {approval_id}"
+
+
+def connect_command(user_id: str, integration: str) -> str:
+    """The command that gives a user's credential for an integration."""
+    return f"runplane connections set {user_id} {integration} --secret …"
+
+
+def call_text(name: Any, arguments: Any) -> str:
+    """``tool({"arg":…})``: a tool call on one line."""
+    return f"{name}({_compact(arguments or {})})"
+
+
+def plan_summary(plan: dict[str, Any]) -> str:
+    """A plan on one line: its numbered tool calls, or its text."""
+    content = plan.get("content")
+    steps = content.get("steps") if isinstance(content, dict) else None
+    if isinstance(steps, list) and steps:
+        return "; ".join(
+            f"{s.get('number', i)}. {call_text(s.get('tool'), s.get('arguments'))}"
+            for i, s in enumerate(steps, 1)
+            if isinstance(s, dict)
+        )
+    if isinstance(steps, list):
+        return "(no step)"
+    return content if isinstance(content, str) else _compact(content)
+
+
+def approval_asks(kind: str, request: dict[str, Any]) -> str:
+    """What an approval asks, in words: the tool call, or the plan."""
+    if kind == "plan":
+        plan = request.get("plan")
+        return "the plan: " + (plan_summary(plan) if isinstance(plan, dict) else _compact(plan))
+    call = call_text(request.get("tool"), request.get("arguments"))
+    return f"{call} (in doubt: repeat, skip or fail)" if kind == "in_doubt" else call
+
+
+def event_notes(event: EventPublic) -> list[Text]:
+    """The lines under an event that tell a person what to do (waits only)."""
+    data = event.data
+    if event.type == "approval.required":
+        approval_id = str(data.get("approval_id"))
+        notes = [
+            f"approve: {approve_command(approval_id)}",
+            f"reject:  runplane approvals reject {approval_id} --comment …",
+        ]
+        if data.get("link"):
+            notes.append(f"link:    {data['link']}")
+        if data.get("expires_at"):
+            notes.append(f"expires: {data['expires_at']} ({data.get('default_action')} then)")
+        return [_note(line) for line in notes]
+    if event.type == "auth.required":
+        command = connect_command(str(data.get("user_id")), str(data.get("integration")))
+        return [_note(f"connect: {command}")]
+    if event.type == "status" and data.get("status") in WAITING:
+        return [_note(waiting_hint(data.get("waiting_on") or {}), style="yellow dim")]
+    return []
+
+
+def waiting_hint(waiting_on: dict[str, Any]) -> str:
+    """One line on what a waiting run waits for, and that the watch goes on."""
+    if waiting_on.get("approval_id"):
+        what = f"waits for a decision on {waiting_on['approval_id']}"
+    elif waiting_on.get("integration"):
+        what = f"waits for {waiting_on.get('user_id')} to connect {waiting_on['integration']}"
+    else:
+        what = "waits"
+    return f"the run {what}; still following until it ends (Ctrl-C stops following)"
+
+
+def print_plan(out: Console, run: RunPublic) -> None:
+    """Print a run's plan, and the command that approves it when the run waits for that."""
+    if run.plan is None:
+        return
+    content = run.plan.get("content")
+    steps = content.get("steps") if isinstance(content, dict) else None
+    out.print(Text("plan:", style="bold"))
+    if isinstance(steps, list):
+        for i, step in enumerate(steps, 1):
+            line = (
+                f"  {step.get('number', i)}. {call_text(step.get('tool'), step.get('arguments'))}"
+            )
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+        if not steps:
+            out.print(Text("  (no step)", style="dim"))
+    elif isinstance(content, str):
+        out.print(content, markup=False, highlight=False, soft_wrap=True)
+    else:
+        out.print_json(data=content)
+    approval_id = (run.waiting_on or {}).get("approval_id")
+    if run.status == "paused" and approval_id:
+        out.print(_note(f"approve: {approve_command(approval_id)}", indent=""), soft_wrap=True)
+
+
+def approvals_table(approvals: Iterable[ApprovalPublic]) -> Table:
+    """A table of approvals: id, run, kind, what is asked, status, creation time."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("ID", no_wrap=True)
+    table.add_column("RUN", no_wrap=True)
+    table.add_column("KIND", no_wrap=True)
+    table.add_column("ASKS", no_wrap=True, overflow="ellipsis", max_width=ASKS_LENGTH)
+    table.add_column("STATUS", no_wrap=True)
+    table.add_column("CREATED", no_wrap=True)
+    for approval in approvals:
+        table.add_row(
+            approval.id,
+            approval.run_id,
+            approval.kind,
+            approval_asks(approval.kind, approval.request),
+            status_text(approval.status),
+            format_time(approval.created_at),
+        )
+    return table
+
+
+def approval_details(approval: ApprovalPublic) -> Table:
+    """A two-column grid of an approval's fields."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    request = approval.request
+    rows: list[tuple[str, str | Text | None]] = [
+        ("id", approval.id),
+        ("run", approval.run_id),
+        ("kind", approval.kind),
+        ("status", status_text(approval.status)),
+        ("asks", approval_asks(approval.kind, request)),
+        ("integration", request.get("integration")),
+        ("reason", request.get("reason")),
+        ("created", format_time(approval.created_at)),
+        ("expires", format_time(approval.expires_at)),
+        ("then", approval.default_action if approval.expires_at else None),
+        ("decision", approval.decision),
+        ("arguments", _compact(approval.arguments) if approval.arguments is not None else None),
+        ("comment", approval.comment),
+        ("decided by", approval.decided_by),
+        ("decided", format_time(approval.decided_at)),
+    ]
+    for name, value in rows:
+        if value:
+            grid.add_row(name, value)
+    return grid
+
+
+def decided_line(approval: ApprovalPublic) -> Text:
+    """``<approval id> <status>`` and what becomes of its run."""
+    if approval.status == "approved":
+        then = f"run {approval.run_id} resumes"
+    elif approval.kind == "plan" or approval.decision == "fail":
+        then = f"run {approval.run_id} ends"
+    else:
+        then = f"run {approval.run_id} resumes without the call"
+    return Text.assemble(approval.id, " ", status_text(approval.status), (f" ({then})", "dim"))
+
+
+def connections_table(connections: Iterable[ConnectionPublic]) -> Table:
+    """A table of a user's connections: integration, creation and update times."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("INTEGRATION", no_wrap=True)
+    table.add_column("USER", no_wrap=True)
+    table.add_column("CREATED", no_wrap=True)
+    table.add_column("UPDATED", no_wrap=True)
+    for connection in connections:
+        table.add_row(
+            connection.integration,
+            connection.user_id,
+            format_time(connection.created_at),
+            format_time(connection.updated_at),
+        )
+    return table
+
+
+def tools_table(tools: Iterable[ToolPublic]) -> Table:
+    """A table of tools: name, integration, what they need, their arguments and description."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("TOOL", no_wrap=True)
+    table.add_column("INTEGRATION", no_wrap=True)
+    table.add_column("NEEDS", no_wrap=True)
+    table.add_column("ARGUMENTS")
+    table.add_column("DESCRIPTION")
+    for tool in tools:
+        needs = [
+            "connection" if tool.requires_auth else "",
+            "approval" if tool.always_approve else "",
+            f"≤{tool.rate_limit}" if tool.rate_limit else "",
+        ]
+        table.add_row(
+            tool.name,
+            tool.integration or "",
+            " ".join(n for n in needs if n),
+            ", ".join(_arguments(tool.parameters)),
+            tool.description,
+        )
+    return table
+
+
+def _arguments(schema: dict[str, Any]) -> list[str]:
+    required = set(schema.get("required") or [])
+    return [name if name in required else f"[{name}]" for name in (schema.get("properties") or {})]
+
+
+def _tool_result(data: dict[str, Any]) -> str:
+    name = data.get("name")
+    if data.get("rejected"):
+        comment = data.get("comment")
+        return f"{name} rejected" + (f": {comment}" if comment else "")
+    if data.get("ok") is False:
+        return f"{name} failed: {data.get('error') or _compact(data.get('output'))}"
+    took = data.get("duration_ms")
+    after = f" ({float(took):.0f} ms)" if isinstance(took, int | float) and took else ""
+    return f"{name} -> {_compact(data.get('output'))}{after}"
+
+
+def _resolution(data: dict[str, Any]) -> str:
+    decision = str(data.get("decision"))
+    text = f"{data.get('approval_id')} {DECIDED.get(decision, decision)}"
+    if data.get("decided_by"):
+        text += f" by {data['decided_by']}"
+    if data.get("edited_arguments") is not None:
+        text += f" with arguments {_compact(data['edited_arguments'])}"
+    if data.get("comment"):
+        text += f": {data['comment']}"
+    return text
+
+
+def _note(line: str, style: str = "yellow", indent: str = "       ") -> Text:
+    return Text(indent + line, style=style)

@@ -6,7 +6,14 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
-from runplane.cli._render import event_line, print_outcome, status_text, steps_table
+from runplane.cli._render import (
+    WAITING,
+    event_line,
+    event_notes,
+    print_outcome,
+    status_text,
+    steps_table,
+)
 from runplane.client import Client
 from runplane.schemas import EventPublic, RunPublic, StepPublic
 
@@ -14,7 +21,7 @@ RECENT_EVENTS = 6
 SHOWN_STEPS = 20
 SHOWN_TYPES = frozenset(
     {"planning", "plan", "reasoning", "tool_call", "tool_result", "source", "error"}
-    | {"approval.required", "auth.required", "file.created"}
+    | {"approval.required", "approval.resolved", "auth.required", "rate_limited", "file.created"}
 )
 
 
@@ -26,12 +33,20 @@ class RunView:
         self.status = run.status
         self.steps: dict[int, StepPublic] = {}
         self.recent: deque[Text] = deque(maxlen=RECENT_EVENTS)
+        # What a person must do for the run to go on (approve, connect), while it waits.
+        self.asks: list[Text] = []
 
     def apply(self, event: EventPublic) -> None:
         """Fold one event into the view."""
         data = event.data
         if event.type == "status":
             self.status = data.get("status", self.status)
+            if self.status in WAITING:
+                self.asks.extend(event_notes(event))
+            else:
+                self.asks = []
+        elif event.type in ("approval.required", "auth.required"):
+            self.asks = [event_line(event), *event_notes(event)]
         elif event.type == "step.started":
             number = int(data.get("number", len(self.steps) + 1))
             name = str(data.get("name", ""))
@@ -61,6 +76,8 @@ class RunView:
             (self.run.id, "bold"), "  ", self.run.agent_name, "  ", status_text(self.status)
         )
         parts: list[RenderableType] = [header]
+        if self.status in WAITING:
+            parts.extend(self.asks)
         if self.steps:
             latest = sorted(self.steps)[-SHOWN_STEPS:]
             parts.append(steps_table(self.steps[n] for n in latest))
@@ -82,6 +99,8 @@ def follow_run(client: Client, run: RunPublic, out: Console) -> RunPublic:
         out.print(Text.assemble(run.id, " ", run.agent_name, " ", status_text(run.status)))
         for event in client.runs.stream(run.id):
             out.print(event_line(event), soft_wrap=True)
+            for note in event_notes(event):
+                out.print(note, soft_wrap=True)
     ended = client.runs.wait(run.id)
     print_outcome(out, ended)
     return ended

@@ -16,6 +16,7 @@ from runplane.cli._context import (
 from runplane.cli._render import (
     EXIT_CODES,
     print_outcome,
+    print_plan,
     run_details,
     run_line,
     runs_table,
@@ -40,6 +41,24 @@ class StatusName(StrEnum):
     CANCELED = "canceled"
 
 
+class Approval(StrEnum):
+    """When a run asks a person: never, once for its plan, or before each tool call."""
+
+    NONE = "NONE"
+    ON_START = "ON_START"
+    ON_TOOL_CALL = "ON_TOOL_CALL"
+
+
+def parse_integrations(text: str) -> list[str] | str:
+    """``*`` (every integration the agent may use) or a comma-separated list of names."""
+    if text.strip() == "*":
+        return "*"
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise typer.BadParameter("name integrations as a,b or *", param_hint="--integrations")
+    return names
+
+
 def start_run(
     ctx: typer.Context,
     agent: str = typer.Argument(..., help="The agent's id or name."),
@@ -50,17 +69,43 @@ def start_run(
         "--var",
         help="A variable as key=value (the value is read as JSON when it parses); repeatable.",
     ),
+    approval: Approval | None = typer.Option(
+        None,
+        "--approval",
+        case_sensitive=False,
+        help="Ask a person: never, to approve the plan, or before each tool call.",
+    ),
+    user: str | None = typer.Option(
+        None, "--user", help="The user the run acts as (tools that need a connection use theirs)."
+    ),
+    integrations: str | None = typer.Option(
+        None, "--integrations", help="The integrations the run may use: a,b or * for all."
+    ),
+    context_json: str | None = typer.Option(
+        None, "--context", help="Facts for the agent (a JSON object), e.g. who 'the team' is."
+    ),
     wait: bool = typer.Option(False, "--wait", help="Wait for the run to end; print its result."),
     watch: bool = typer.Option(False, "--watch", help="Follow the run live; print its result."),
 ) -> None:
-    """Start a run of AGENT and print its id and status.
+    """Start a run of AGENT and print its id and status (and its plan, with --approval ON_START).
 
-    With --wait or --watch it lasts as long as the run; its exit code then tells how it ended:
-    0 succeeded, 1 failed, 3 canceled (1 also for an API or connection error).
+    With --wait or --watch it lasts as long as the run, through its pauses for approvals and
+    connections; its exit code then tells how it ended: 0 succeeded, 1 failed, 3 canceled
+    (1 also for an API or connection error).
     """
     payload = parse_json(input_json, "--input") if input_json is not None else None
     variables = parse_variables(var or [])
-    fields: dict[str, Any] = {"name": name, "variables": variables or None}
+    context = parse_json(context_json, "--context") if context_json is not None else None
+    if context is not None and not isinstance(context, dict):
+        raise typer.BadParameter("must be a JSON object", param_hint="--context")
+    fields: dict[str, Any] = {
+        "name": name,
+        "variables": variables or None,
+        "approval": approval.value if approval else None,
+        "user_id": user,
+        "integrations": parse_integrations(integrations) if integrations is not None else None,
+        "context": context,
+    }
     with reporting_errors(), connection(ctx).client() as client:
         run = client.runs.create(
             agent, payload, **{key: value for key, value in fields.items() if value is not None}
@@ -71,6 +116,9 @@ def start_run(
 def see_through(client: Client, run: RunPublic, *, watch: bool, wait: bool) -> None:
     """Print a new run; with ``watch`` or ``wait``, follow it and exit with its ending."""
     out = console()
+    if run.plan is not None:
+        # Shown first: with ON_START nothing happens until a person approves this.
+        print_plan(out, run)
     try:
         if watch:
             ended = follow_run(client, run, out)

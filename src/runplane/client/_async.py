@@ -4,18 +4,21 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 
 from runplane.client._base import (
     AgentCalls,
+    ApprovalCalls,
     BaseClient,
     Call,
+    ConnectionCalls,
     Deadline,
     RunCalls,
     SSEParser,
     StreamResume,
+    ToolCalls,
     is_terminal,
     next_page,
     wait_timed_out,
@@ -23,11 +26,18 @@ from runplane.client._base import (
 from runplane.client._errors import connection_error, error_from_response
 from runplane.schemas import (
     AgentPublic,
+    ApprovalExpiry,
+    ApprovalPublic,
+    ApprovalRule,
+    ConnectionPublic,
     EventPublic,
+    IntegrationPublic,
+    Notify,
     Page,
     RevisionPublic,
     RunPublic,
     StepPublic,
+    ToolPublic,
     VerifyResult,
 )
 
@@ -49,6 +59,10 @@ class AsyncClient(BaseClient):
         self._http = httpx.AsyncClient(transport=transport)
         self.runs = AsyncRuns(self)
         self.agents = AsyncAgents(self)
+        self.approvals = AsyncApprovals(self)
+        self.connections = AsyncConnections(self)
+        self.tools = AsyncTools(self)
+        self.integrations = AsyncIntegrations(self)
 
     async def health(self) -> dict[str, Any]:
         """Return the server's health (``{"status": "ok", ...}``)."""
@@ -95,9 +109,30 @@ class AsyncRuns:
         *,
         wait: float | None = None,
         idempotency_key: str | None = None,
+        user_id: str | None = None,
+        context: dict[str, Any] | None = None,
+        integrations: list[str] | Literal["*"] | None = None,
+        approval: Literal["NONE", "ON_START", "ON_TOOL_CALL"] | None = None,
+        approval_rules: list[ApprovalRule | dict[str, Any]] | None = None,
+        approval_expiry: ApprovalExpiry | dict[str, Any] | None = None,
+        notify: Notify | dict[str, Any] | None = None,
         **fields: Any,
     ) -> RunPublic:
-        """Start a run of ``agent``; with ``wait``, the server answers when it ends (or then)."""
+        """Start a run of ``agent``; with ``wait``, the server answers when it ends (or then).
+
+        A run that asks for approval (``approval``, ``approval_rules``) or calls a tool
+        that acts as ``user_id`` may wait in ``paused`` or ``auth_required`` on the way.
+        """
+        fields = {
+            "user_id": user_id,
+            "context": context,
+            "integrations": integrations,
+            "approval": approval,
+            "approval_rules": approval_rules,
+            "approval_expiry": approval_expiry,
+            "notify": notify,
+            **fields,
+        }
         call = self._calls.create(
             agent, input, wait=wait, idempotency_key=idempotency_key, fields=fields
         )
@@ -200,7 +235,10 @@ class AsyncRuns:
             await asyncio.sleep(resume.dropped(cause))
 
     async def wait(self, run_id: str, timeout: float | None = None) -> RunPublic:
-        """Return the run once it has ended; raise ``TimeoutError`` after ``timeout`` seconds."""
+        """Return the run once it has ended; raise ``TimeoutError`` after ``timeout`` seconds.
+
+        A run that waits (``paused``, ``auth_required``) has not ended: this goes on waiting.
+        """
         deadline = Deadline(timeout)
         while True:
             asked, started = deadline.next_wait(), time.monotonic()
@@ -264,3 +302,121 @@ class AsyncAgents:
     async def publish(self, agent: str, revision: str) -> RevisionPublic:
         """Make ``revision`` the one new runs of ``agent`` use."""
         return await self._client._send(self._calls.publish(agent, revision))
+
+
+class AsyncApprovals:
+    """The decisions runs wait for: list, read, approve, reject (by id or signed link)."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = ApprovalCalls(client)
+
+    async def list(
+        self,
+        *,
+        run_id: str | None = None,
+        status: str | None = None,
+        limit: int = 20,
+        continuation_token: str | None = None,
+    ) -> Page[ApprovalPublic]:
+        """Return one page of approvals, newest first (``status``: pending, approved …)."""
+        filters = {
+            "run_id": run_id,
+            "status": status,
+            "limit": limit,
+            "continuation_token": continuation_token,
+        }
+        return await self._client._send(self._calls.list(filters))
+
+    async def iter(
+        self, *, run_id: str | None = None, status: str | None = None, limit: int = 100
+    ) -> AsyncIterator[ApprovalPublic]:
+        """Iterate over every approval matching the filters, page after page."""
+        filters = {"run_id": run_id, "status": status, "limit": limit}
+        call: Call[Page[ApprovalPublic]] | None = self._calls.list(filters)
+        while call is not None:
+            page = await self._client._send(call)
+            for approval in page.items:
+                yield approval
+            call = next_page(call, page)
+
+    async def get(self, approval_id: str) -> ApprovalPublic:
+        """Return an approval."""
+        return await self._client._send(self._calls.get(approval_id))
+
+    async def approve(
+        self,
+        approval_id: str,
+        comment: str | None = None,
+        arguments: dict[str, Any] | None = None,
+    ) -> ApprovalPublic:
+        """Approve; a tool call may get edited ``arguments``. The run resumes at once."""
+        return await self.decide(
+            approval_id, decision="approve", comment=comment, arguments=arguments
+        )
+
+    async def reject(self, approval_id: str, comment: str | None = None) -> ApprovalPublic:
+        """Reject; the agent gets a ``tool_rejected`` error (a rejected plan cancels the run)."""
+        return await self.decide(approval_id, decision="reject", comment=comment)
+
+    async def decide(self, approval_id: str, **body: Any) -> ApprovalPublic:
+        """Decide with an ``ApprovalDecision`` body (``decision``, ``action``, ``comment`` …)."""
+        return await self._client._send(self._calls.decide(approval_id, body))
+
+    async def view_link(self, token: str) -> ApprovalPublic:
+        """Return the approval a signed link names, without using the link up."""
+        return await self._client._send(self._calls.view_link(token))
+
+    async def decide_link(
+        self,
+        token: str,
+        decision: Literal["approve", "reject"] | None = None,
+        **body: Any,
+    ) -> ApprovalPublic:
+        """Decide by a signed link; it works once (again: ``ConflictError``)."""
+        call = self._calls.decide_link(token, {"decision": decision, **body})
+        return await self._client._send(call)
+
+
+class AsyncConnections:
+    """Users' credentials for integrations; storing one resumes the runs waiting for it."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = ConnectionCalls(client)
+
+    async def put(self, user_id: str, integration: str, secret: str) -> ConnectionPublic:
+        """Store ``user_id``'s secret for ``integration``; ``resumed_runs`` lists the runs resumed."""
+        return await self._client._send(self._calls.put(user_id, integration, secret))
+
+    async def list(self, user_id: str) -> Page[ConnectionPublic]:
+        """Return a user's connections (never their secrets)."""
+        return await self._client._send(self._calls.list(user_id))
+
+    async def delete(self, user_id: str, integration: str) -> None:
+        """Revoke a user's credential for an integration."""
+        await self._client._send(self._calls.delete(user_id, integration))
+
+
+class AsyncTools:
+    """The tools agents may call."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = ToolCalls(client)
+
+    async def list(self) -> Page[ToolPublic]:
+        """Return every tool, with the JSON Schema of its arguments."""
+        return await self._client._send(self._calls.tools())
+
+
+class AsyncIntegrations:
+    """The integrations: named external systems and their tools."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = ToolCalls(client)
+
+    async def list(self) -> Page[IntegrationPublic]:
+        """Return every integration, whether it needs a connection, and its tools."""
+        return await self._client._send(self._calls.integrations())

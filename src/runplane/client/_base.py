@@ -24,7 +24,12 @@ from runplane.client._errors import (
 )
 from runplane.schemas import (
     AgentPublic,
+    ApprovalDecision,
+    ApprovalPublic,
+    ConnectionPublic,
+    ConnectionPut,
     EventPublic,
+    IntegrationPublic,
     Page,
     RevisionPublic,
     RunCreate,
@@ -32,6 +37,7 @@ from runplane.schemas import (
     RunPublic,
     RunRerun,
     StepPublic,
+    ToolPublic,
     VerifyResult,
 )
 from runplane.schemas.wire import ErrorDetail
@@ -40,6 +46,8 @@ T = TypeVar("T")
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled"})
+# A run waits in these for a person (an approval) or a credential; they are not an end.
+WAITING_STATUSES = frozenset({"paused", "auth_required"})
 MAX_SERVER_WAIT = 60.0
 # The server sends a keep-alive comment every 15 s; a stream silent this long is dead.
 STREAM_READ_TIMEOUT = 120.0
@@ -138,6 +146,11 @@ class Deadline:
 def is_terminal(run: RunPublic) -> bool:
     """Tell whether a run has ended (succeeded, failed or canceled)."""
     return run.status in TERMINAL_STATUSES
+
+
+def is_waiting(run: RunPublic) -> bool:
+    """Tell whether a run waits for an approval or a credential (paused, auth_required)."""
+    return run.status in WAITING_STATUSES
 
 
 def wait_timed_out(run_id: str, deadline: Deadline) -> TimeoutError:
@@ -425,3 +438,86 @@ class AgentCalls:
         """``POST /v1/agents/{id}/revisions/{rev}/publish``."""
         path = f"/v1/agents/{_segment(agent)}/revisions/{_segment(revision)}/publish"
         return self._base.call("POST", path, RevisionPublic)
+
+
+def _decision(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """An ``ApprovalDecision`` body, validated locally, without the fields not given."""
+    given = {k: v for k, v in fields.items() if v is not None}
+    return _body(ApprovalDecision.model_validate(given))
+
+
+class ApprovalCalls:
+    """The calls of the approvals API (and of signed approval links), built but not sent."""
+
+    def __init__(self, base: BaseClient) -> None:
+        self._base = base
+
+    def list(self, filters: Mapping[str, Any]) -> Call[Page[ApprovalPublic]]:
+        """``GET /v1/approvals`` with ``run_id``, ``status``, ``limit``, ``continuation_token``."""
+        return self._base.call("GET", "/v1/approvals", Page[ApprovalPublic], params=filters)
+
+    def get(self, approval_id: str) -> Call[ApprovalPublic]:
+        """``GET /v1/approvals/{id}``."""
+        path = f"/v1/approvals/{_segment(approval_id)}"
+        return self._base.call("GET", path, ApprovalPublic)
+
+    def decide(self, approval_id: str, fields: Mapping[str, Any]) -> Call[ApprovalPublic]:
+        """``POST /v1/approvals/{id}``: validated locally against ``ApprovalDecision`` first."""
+        path = f"/v1/approvals/{_segment(approval_id)}"
+        return self._base.call("POST", path, ApprovalPublic, json=_decision(fields))
+
+    def view_link(self, token: str) -> Call[ApprovalPublic]:
+        """``GET /v1/runs/approval?token=…``: look at what a signed link asks (not using it up)."""
+        params = {"token": token}
+        return self._base.call("GET", "/v1/runs/approval", ApprovalPublic, params=params)
+
+    def decide_link(self, token: str, fields: Mapping[str, Any]) -> Call[ApprovalPublic]:
+        """``POST /v1/runs/approval?token=…``: decide by a single-use signed link."""
+        return self._base.call(
+            "POST",
+            "/v1/runs/approval",
+            ApprovalPublic,
+            params={"token": token},
+            json=_decision(fields),
+        )
+
+
+class ConnectionCalls:
+    """The calls of users' connections (credentials for integrations), built but not sent."""
+
+    def __init__(self, base: BaseClient) -> None:
+        self._base = base
+
+    def _path(self, user_id: str, integration: str | None = None) -> str:
+        path = f"/v1/users/{_segment(user_id)}/connections"
+        return path if integration is None else f"{path}/{_segment(integration)}"
+
+    def put(self, user_id: str, integration: str, secret: str) -> Call[ConnectionPublic]:
+        """``PUT /v1/users/{user}/connections/{integration}``: store a credential."""
+        body = _body(ConnectionPut(secret=secret))
+        path = self._path(user_id, integration)
+        return self._base.call("PUT", path, ConnectionPublic, json=body)
+
+    def list(self, user_id: str) -> Call[Page[ConnectionPublic]]:
+        """``GET /v1/users/{user}/connections``."""
+        return self._base.call("GET", self._path(user_id), Page[ConnectionPublic])
+
+    def delete(self, user_id: str, integration: str) -> Call[None]:
+        """``DELETE /v1/users/{user}/connections/{integration}``."""
+        request = self._base.build_request("DELETE", self._path(user_id, integration))
+        return Call(request, raise_for_error)
+
+
+class ToolCalls:
+    """The calls that list tools and integrations, built but not sent."""
+
+    def __init__(self, base: BaseClient) -> None:
+        self._base = base
+
+    def tools(self) -> Call[Page[ToolPublic]]:
+        """``GET /v1/tools``."""
+        return self._base.call("GET", "/v1/tools", Page[ToolPublic])
+
+    def integrations(self) -> Call[Page[IntegrationPublic]]:
+        """``GET /v1/integrations``."""
+        return self._base.call("GET", "/v1/integrations", Page[IntegrationPublic])

@@ -42,6 +42,10 @@ class ConflictError(RunplaneAPIError):
     """409: the resource's state does not allow the request."""
 
 
+class GoneError(RunplaneAPIError):
+    """410: the resource existed but no longer does (an expired approval link)."""
+
+
 class PayloadTooLargeError(RunplaneAPIError):
     """413: the request body is over the server's limit."""
 
@@ -68,6 +72,7 @@ _ERRORS_BY_STATUS: dict[int, type[RunplaneAPIError]] = {
     401: AuthenticationError,
     404: NotFoundError,
     409: ConflictError,
+    410: GoneError,
     413: PayloadTooLargeError,
     422: ValidationError,
 }

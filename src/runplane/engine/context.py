@@ -252,7 +252,7 @@ class RunContext:
             return []
         return [spec.public() for spec in gate.tools.values() if self._policy.allows(spec)]
 
-    async def tool(self, name: str, **arguments: Any) -> Any:
+    async def tool(self, name: str, /, **arguments: Any) -> Any:
         """Call a tool: the allow-list, approvals, the user's credential and rate limits apply.
 
         Raises ``ToolError`` when the call is refused, rejected or fails; the agent may

@@ -2,7 +2,8 @@
 
 Reach them without a socket: ``OpenAIProvider(base_url="http://fake/v1",
 transport=asgi_transport(fake_openai_app(reply)))``. Each app keeps the JSON bodies it
-received in ``app.state.requests``.
+received in ``app.state.requests``; a ``reply`` that raises ``FakeModelError`` makes
+the server answer with that HTTP error.
 """
 
 import sys
@@ -19,6 +20,15 @@ from starlette.routing import Route
 Reply = Callable[[list[dict[str, Any]]], str]
 
 
+class FakeModelError(Exception):
+    """Raised by a fake's ``reply`` to answer with an HTTP error (429, 500…)."""
+
+    def __init__(self, status: int, message: str = "the fake model refused") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 def fake_openai_app(reply: Reply) -> Starlette:
     """An app answering ``POST /v1/chat/completions`` with ``reply(messages)``."""
 
@@ -27,8 +37,11 @@ def fake_openai_app(reply: Reply) -> Starlette:
         request.app.state.requests.append(body)
         messages = body.get("messages")
         if not isinstance(messages, list) or not body.get("model"):
-            return _openai_error("'model' and a list of 'messages' are required")
-        text = reply(messages)
+            return _openai_error(400, "'model' and a list of 'messages' are required")
+        try:
+            text = reply(messages)
+        except FakeModelError as exc:
+            return _openai_error(exc.status, exc.message)
         return JSONResponse(
             {
                 "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
@@ -64,7 +77,11 @@ def fake_anthropic_app(reply: Reply) -> Starlette:
         conversation = list(body.get("messages") or [])
         if body.get("system"):
             conversation.insert(0, {"role": "system", "content": body["system"]})
-        text = reply(conversation)
+        try:
+            text = reply(conversation)
+        except FakeModelError as exc:
+            error = {"type": "error", "error": {"type": "api_error", "message": exc.message}}
+            return JSONResponse(error, status_code=exc.status)
         return JSONResponse(
             {
                 "id": f"msg_{uuid.uuid4().hex[:24]}",
@@ -111,8 +128,8 @@ def _count_tokens(messages: list[dict[str, Any]]) -> int:
     return sum(len(str(m.get("content", "")).split()) for m in messages)
 
 
-def _openai_error(message: str) -> JSONResponse:
+def _openai_error(status: int, message: str) -> JSONResponse:
     body = {
         "error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}
     }
-    return JSONResponse(body, status_code=400)
+    return JSONResponse(body, status_code=status)
