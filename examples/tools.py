@@ -125,6 +125,7 @@ async def send_email(to: str, subject: str, body: str, tool_ctx: ToolContext) ->
         "to": sent["to"],
         "subject": sent["subject"],
         "sender": sent["sender"],
+        "credential": sent["credential"],
         "sent_at": sent["created_at"],
     }
 

@@ -133,6 +133,7 @@ class RunCancelReceipt(BaseModel):
     stopped_at: datetime
     step: int | None = None
     children_ended: bool = True
+    reason: str | None = None
 
 
 class RunPublic(BaseModel):
