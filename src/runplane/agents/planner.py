@@ -40,6 +40,11 @@ WRITE_VERBS: dict[str, frozenset[str]] = {
 # Words that name the same thing as a tool's noun.
 SYNONYMS = {
     "meeting": "event",
+    "review": "event",
+    "call": "event",
+    # Scheduling is what calendars are for, whatever the thing scheduled is called.
+    "schedule": "calendar",
+    "reschedule": "calendar",
     "appointment": "event",
     "memo": "note",
     "mail": "email",
