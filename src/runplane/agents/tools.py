@@ -5,6 +5,7 @@ is not an argument but receives the call's context (the acting user's credential
 tool data store).
 """
 
+import builtins
 import inspect
 import typing
 from collections.abc import Callable
@@ -25,7 +26,7 @@ class Records(Protocol):
     async def add(self, collection: str, data: dict[str, Any]) -> dict[str, Any]:
         """Store a document; return it with its ``id`` and ``created_at``."""
 
-    async def list(self, collection: str) -> list[dict[str, Any]]:
+    async def list(self, collection: str) -> "builtins.list[dict[str, Any]]":
         """Every document of a collection, oldest first."""
 
 

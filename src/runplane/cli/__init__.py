@@ -2,7 +2,7 @@
 
 import typer
 
-from runplane.cli import db, keys, runs, server
+from runplane.cli import approvals, connections, db, keys, runs, server, tools
 from runplane.cli._context import Connection
 
 app = typer.Typer(
@@ -34,6 +34,9 @@ def root(
 
 server.register(app)
 runs.register(app)
+approvals.register(app)
+connections.register(app)
+tools.register(app)
 db.register(app)
 keys.register(app)
 

@@ -116,7 +116,7 @@ def run_details(run: RunPublic) -> Table:
     ]
     for name, value in rows:
         if value:
-            grid.add_row(name, value)
+            grid.add_row(name, _plain(value))
     return grid
 
 
@@ -180,7 +180,7 @@ def event_line(event: EventPublic) -> Text:
     if event.type in ("approval.required", "auth.required"):
         style = "yellow"
     line = Text.assemble(
-        (f"{event.seq:>4} ", "dim"), (f"{event.type:<15} ", "bold"), (event_summary(event), style)
+        (f"{event.seq:>4} ", "dim"), (f"{event.type:<17} ", "bold"), (event_summary(event), style)
     )
     line.no_wrap, line.overflow = True, "ellipsis"
     return line
@@ -347,7 +347,7 @@ def approvals_table(approvals: Iterable[ApprovalPublic]) -> Table:
             approval.id,
             approval.run_id,
             approval.kind,
-            approval_asks(approval.kind, approval.request),
+            Text(approval_asks(approval.kind, approval.request)),
             status_text(approval.status),
             format_time(approval.created_at),
         )
@@ -379,7 +379,7 @@ def approval_details(approval: ApprovalPublic) -> Table:
     ]
     for name, value in rows:
         if value:
-            grid.add_row(name, value)
+            grid.add_row(name, _plain(value))
     return grid
 
 
@@ -429,8 +429,8 @@ def tools_table(tools: Iterable[ToolPublic]) -> Table:
             tool.name,
             tool.integration or "",
             " ".join(n for n in needs if n),
-            ", ".join(_arguments(tool.parameters)),
-            tool.description,
+            Text(", ".join(_arguments(tool.parameters))),
+            Text(tool.description),
         )
     return table
 
@@ -462,6 +462,11 @@ def _resolution(data: dict[str, Any]) -> str:
     if data.get("comment"):
         text += f": {data['comment']}"
     return text
+
+
+def _plain(value: str | Text) -> Text:
+    """A value shown as it is: text in square brackets is not Rich markup here."""
+    return value if isinstance(value, Text) else Text(value)
 
 
 def _note(line: str, style: str = "yellow", indent: str = "       ") -> Text:

@@ -11,6 +11,7 @@ from runplane.cli._render import (
     event_line,
     event_notes,
     print_outcome,
+    print_plan,
     status_text,
     steps_table,
 )
@@ -87,9 +88,10 @@ class RunView:
 
 
 def follow_run(client: Client, run: RunPublic, out: Console) -> RunPublic:
-    """Follow a run until it ends, print its outcome, and return the ended run."""
+    """Follow a run until it ends (through its waits), print its outcome, return the run."""
     view = RunView(run)
     if out.is_terminal:
+        print_plan(out, run)
         # Redrawn from this thread only, as events arrive: the view is never read mid-update.
         with Live(view.render(), console=out, auto_refresh=False) as live:
             for event in client.runs.stream(run.id):
@@ -97,6 +99,7 @@ def follow_run(client: Client, run: RunPublic, out: Console) -> RunPublic:
                 live.update(view.render(), refresh=True)
     else:
         out.print(Text.assemble(run.id, " ", run.agent_name, " ", status_text(run.status)))
+        print_plan(out, run)
         for event in client.runs.stream(run.id):
             out.print(event_line(event), soft_wrap=True)
             for note in event_notes(event):

@@ -114,21 +114,18 @@ def start_run(
 
 
 def see_through(client: Client, run: RunPublic, *, watch: bool, wait: bool) -> None:
-    """Print a new run; with ``watch`` or ``wait``, follow it and exit with its ending."""
+    """Print a new run (and its plan); with ``watch`` or ``wait``, follow it to its end."""
     out = console()
-    if run.plan is not None:
-        # Shown first: with ON_START nothing happens until a person approves this.
-        print_plan(out, run)
     try:
         if watch:
             ended = follow_run(client, run, out)
-        elif wait:
-            out.print(run_line(run))
-            ended = client.runs.wait(run.id)
-            print_outcome(out, ended)
         else:
             out.print(run_line(run))
-            return
+            print_plan(out, run)
+            if not wait:
+                return
+            ended = client.runs.wait(run.id)
+            print_outcome(out, ended)
     except KeyboardInterrupt:
         hint = f"stopped following {run.id}; it goes on (runplane runs cancel {run.id} stops it)"
         console(stderr=True).print(Text(hint, style="yellow"), soft_wrap=True)

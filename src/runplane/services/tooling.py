@@ -1,9 +1,10 @@
 """What a run's tool calls reach outside the run: credentials, rate limits, records, models."""
 
+import builtins
 from collections.abc import Mapping
 from typing import Any
 
-from runplane.agents.tools import ToolSpec
+from runplane.agents.tools import Records, ToolSpec
 from runplane.domain.ids import new_id
 from runplane.domain.models import iso, utcnow
 from runplane.domain.policy import RateLimit
@@ -26,7 +27,7 @@ class TenantRecords:
             await tool_records.add(conn, record_id, self.tenant_id, collection, data, now)
         return {**data, "id": record_id, "created_at": iso(now)}
 
-    async def list(self, collection: str) -> list[dict[str, Any]]:
+    async def list(self, collection: str) -> "builtins.list[dict[str, Any]]":
         """Every document of a collection, oldest first."""
         async with self.rt.db.read() as conn:
             rows = await tool_records.list_collection(conn, self.tenant_id, collection)
@@ -42,7 +43,7 @@ class ToolGate:
         self.user_id: str | None = run["user_id"]
         self.tools: Mapping[str, ToolSpec] = rt.project.tools
         self.has_llm = rt.provider is not None
-        self.records = TenantRecords(rt, self.tenant_id)
+        self.records: Records = TenantRecords(rt, self.tenant_id)
 
     async def credential(self, integration: str) -> str | None:
         """The run's user's credential for an integration, if connected."""

@@ -117,6 +117,18 @@ async def suspend(
     await journal.commit(closing, steps, columns, expect_status=str(current), also=record)
     if announce is not None and run["notify"]:
         webhooks.send(rt, run, "approval.required", {"approval": announce})
+    # A cancel asked for while the attempt was ending found no task to stop: do it now.
+    async with rt.db.read() as conn:
+        fresh = await runs_store.get_run(conn, None, run["id"])
+    if fresh is not None and fresh["cancel_requested_at"] and fresh["status"] == final:
+        receipt = {
+            "requested_at": iso(fresh["cancel_requested_at"]),
+            "stopped_at": iso(utcnow()),
+            "step": None,
+            "children_ended": True,
+        }
+        await end_waiting(rt, fresh, RunStatus.CANCELED, [], receipt=receipt)
+        return str(RunStatus.CANCELED)
     return str(final)
 
 
