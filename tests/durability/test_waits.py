@@ -25,6 +25,10 @@ def calls(*pairs: tuple[str, dict[str, Any]]) -> dict[str, Any]:
     return {"calls": [{"tool": t, "arguments": a} for t, a in pairs]}
 
 
+EMAIL = calls(("send_email", {"to": "team", "subject": "s", "body": "b"}))
+SEND_DELAY = "RUNPLANE_EXAMPLES_SEND_DELAY"
+
+
 def until(api: httpx.Client, run_id: str, *statuses: str, timeout: float = 30) -> dict:
     deadline = time.monotonic() + timeout
     while True:
@@ -65,9 +69,8 @@ def test_paused_and_auth_required_runs_survive_a_restart_of_every_process(
         paused = api.post(
             "/v1/runs", json={"agent_id": "call_tools", "input": notes, "approval": "ON_TOOL_CALL"}
         ).json()
-        email = calls(("send_email", {"to": "team", "subject": "s", "body": "b"}))
         blocked = api.post(
-            "/v1/runs", json={"agent_id": "call_tools", "input": email, "user_id": "alice"}
+            "/v1/runs", json={"agent_id": "call_tools", "input": EMAIL, "user_id": "alice"}
         ).json()
         until(api, paused["id"], "paused")
         until(api, blocked["id"], "auth_required")
@@ -85,24 +88,34 @@ def test_paused_and_auth_required_runs_survive_a_restart_of_every_process(
         clean_log(api, blocked["id"])
 
 
+def cut_off(
+    start_server: Callable[..., LiveServer],
+    side: Path,
+    tenant: str,
+    tool: str,
+    delay_env: str,
+    body: dict[str, Any],
+) -> tuple[LiveServer, str, dict]:
+    """Start a run, kill the server inside ``tool``'s call, restart it without the delay."""
+    side.mkdir()
+    server = start_server(env={SIDE_EFFECTS: str(side), delay_env: "30"})
+    key = create_key(server.database_url, tenant=tenant)
+    with client(server, key) as api:
+        api.put("/v1/users/alice/connections/email", json={"secret": "alice-secret"})
+        run = api.post("/v1/runs", json={"agent_id": "call_tools", **body}).json()
+        wait_for_start(side, run["id"], tool)
+    server.kill()
+    server.extra_env[delay_env] = "0"
+    server.start()
+    return server, key, run
+
+
 def test_a_call_cut_off_by_a_crash_pauses_in_doubt_and_can_be_skipped(
     start_server: Callable[..., LiveServer], tmp_path: Path
 ) -> None:
     side = tmp_path / "side"
-    side.mkdir()
-    env = {SIDE_EFFECTS: str(side), "RUNPLANE_EXAMPLES_SEND_DELAY": "30"}
-    server = start_server(env=env)
-    key = create_key(server.database_url, tenant="doubt")
-    with client(server, key) as api:
-        api.put("/v1/users/alice/connections/email", json={"secret": "alice-secret"})
-        email = calls(("send_email", {"to": "team", "subject": "s", "body": "b"}))
-        run = api.post(
-            "/v1/runs", json={"agent_id": "call_tools", "input": email, "user_id": "alice"}
-        ).json()
-        wait_for_start(side, run["id"], "send_email")
-    server.kill()
-    server.extra_env["RUNPLANE_EXAMPLES_SEND_DELAY"] = "0"
-    server.start()
+    body = {"input": EMAIL, "user_id": "alice"}
+    server, key, run = cut_off(start_server, side, "doubt", "send_email", SEND_DELAY, body)
     with client(server, key) as api:
         until(api, run["id"], "paused")
         approval = api.get("/v1/approvals", params={"run_id": run["id"]}).json()["items"][0]
@@ -125,20 +138,8 @@ def test_an_in_doubt_call_repeated_by_a_person_runs_again_once(
     start_server: Callable[..., LiveServer], tmp_path: Path
 ) -> None:
     side = tmp_path / "side"
-    side.mkdir()
-    env = {SIDE_EFFECTS: str(side), "RUNPLANE_EXAMPLES_SEND_DELAY": "30"}
-    server = start_server(env=env)
-    key = create_key(server.database_url, tenant="repeat")
-    with client(server, key) as api:
-        api.put("/v1/users/alice/connections/email", json={"secret": "alice-secret"})
-        email = calls(("send_email", {"to": "team", "subject": "s", "body": "b"}))
-        run = api.post(
-            "/v1/runs", json={"agent_id": "call_tools", "input": email, "user_id": "alice"}
-        ).json()
-        wait_for_start(side, run["id"], "send_email")
-    server.kill()
-    server.extra_env["RUNPLANE_EXAMPLES_SEND_DELAY"] = "0"
-    server.start()
+    body = {"input": EMAIL, "user_id": "alice"}
+    server, key, run = cut_off(start_server, side, "repeat", "send_email", SEND_DELAY, body)
     with client(server, key) as api:
         until(api, run["id"], "paused")
         approval = api.get("/v1/approvals", params={"run_id": run["id"]}).json()["items"][0]
@@ -152,19 +153,10 @@ def test_a_reconcile_hook_settles_an_in_doubt_call_without_a_person(
     start_server: Callable[..., LiveServer], tmp_path: Path
 ) -> None:
     side = tmp_path / "side"
-    side.mkdir()
-    env = {SIDE_EFFECTS: str(side), "RUNPLANE_EXAMPLES_PAY_DELAY": "30"}
-    server = start_server(env=env)
-    key = create_key(server.database_url, tenant="reconcile")
-    with client(server, key) as api:
-        payment = {"account": "ops", "to": "acme", "amount": 120, "reference": "inv-9"}
-        run = api.post(
-            "/v1/runs", json={"agent_id": "call_tools", "input": calls(("pay", payment))}
-        ).json()
-        wait_for_start(side, run["id"], "pay")
-    server.kill()
-    server.extra_env["RUNPLANE_EXAMPLES_PAY_DELAY"] = "0"
-    server.start()
+    payment = {"account": "ops", "to": "acme", "amount": 120, "reference": "inv-9"}
+    body = {"input": calls(("pay", payment))}
+    delay = "RUNPLANE_EXAMPLES_PAY_DELAY"
+    server, key, run = cut_off(start_server, side, "reconcile", "pay", delay, body)
     with client(server, key) as api:
         done = until(api, run["id"], "succeeded")
         # The ledger had no payment with that reference, so the hook chose to repeat it.
