@@ -219,8 +219,8 @@ async def test_forged_expired_and_foreign_links_change_nothing(
     body_part, _, mac = token.partition(".")
     forged = f"{body_part}.{mac[::-1]}"
     r = await anonymous.post("/v1/runs/approval", params={"token": forged}, json=body)
-    assert r.status_code == 401
-    assert (await anonymous.get("/v1/runs/approval", params={"token": "junk"})).status_code == 401
+    assert r.status_code == 400 and r.json()["details"][0]["name"] == "token"
+    assert (await anonymous.get("/v1/runs/approval", params={"token": "junk"})).status_code == 400
 
     expired = rt.keys.sign_link(approval["id"], approval_tenant(rt, api), time.time() - 1)
     r = await anonymous.post("/v1/runs/approval", params={"token": expired}, json=body)

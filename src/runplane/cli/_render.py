@@ -252,18 +252,25 @@ def call_text(name: Any, arguments: Any) -> str:
     return f"{name}({_compact(arguments or {})})"
 
 
-def plan_summary(plan: dict[str, Any]) -> str:
-    """A plan on one line: its numbered tool calls, or its text."""
+def plan_steps(plan: dict[str, Any]) -> list[str] | None:
+    """A plan's tool calls, ``1. tool({…})`` each, or ``None`` for a plan that is not steps."""
     content = plan.get("content")
     steps = content.get("steps") if isinstance(content, dict) else None
-    if isinstance(steps, list) and steps:
-        return "; ".join(
-            f"{s.get('number', i)}. {call_text(s.get('tool'), s.get('arguments'))}"
-            for i, s in enumerate(steps, 1)
-            if isinstance(s, dict)
-        )
-    if isinstance(steps, list):
-        return "(no step)"
+    if not isinstance(steps, list):
+        return None
+    return [
+        f"{step.get('number', i)}. {call_text(step.get('tool'), step.get('arguments'))}"
+        for i, step in enumerate(steps, 1)
+        if isinstance(step, dict)
+    ]
+
+
+def plan_summary(plan: dict[str, Any]) -> str:
+    """A plan on one line: its numbered tool calls, or its text."""
+    steps = plan_steps(plan)
+    if steps is not None:
+        return "; ".join(steps) or "(no step)"
+    content = plan.get("content")
     return content if isinstance(content, str) else _compact(content)
 
 
@@ -313,17 +320,12 @@ def print_plan(out: Console, run: RunPublic) -> None:
     """Print a run's plan, and the command that approves it when the run waits for that."""
     if run.plan is None:
         return
-    content = run.plan.get("content")
-    steps = content.get("steps") if isinstance(content, dict) else None
     out.print(Text("plan:", style="bold"))
-    if isinstance(steps, list):
-        for i, step in enumerate(steps, 1):
-            line = (
-                f"  {step.get('number', i)}. {call_text(step.get('tool'), step.get('arguments'))}"
-            )
-            out.print(line, markup=False, highlight=False, soft_wrap=True)
-        if not steps:
-            out.print(Text("  (no step)", style="dim"))
+    steps = plan_steps(run.plan)
+    content = run.plan.get("content")
+    if steps is not None:
+        for line in steps or ["(no step)"]:
+            out.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     elif isinstance(content, str):
         out.print(content, markup=False, highlight=False, soft_wrap=True)
     else:

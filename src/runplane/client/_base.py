@@ -46,8 +46,6 @@ T = TypeVar("T")
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled"})
-# A run waits in these for a person (an approval) or a credential; they are not an end.
-WAITING_STATUSES = frozenset({"paused", "auth_required"})
 MAX_SERVER_WAIT = 60.0
 # The server sends a keep-alive comment every 15 s; a stream silent this long is dead.
 STREAM_READ_TIMEOUT = 120.0
@@ -144,13 +142,8 @@ class Deadline:
 
 
 def is_terminal(run: RunPublic) -> bool:
-    """Tell whether a run has ended (succeeded, failed or canceled)."""
+    """Tell whether a run has ended (succeeded, failed or canceled; not paused, auth_required)."""
     return run.status in TERMINAL_STATUSES
-
-
-def is_waiting(run: RunPublic) -> bool:
-    """Tell whether a run waits for an approval or a credential (paused, auth_required)."""
-    return run.status in WAITING_STATUSES
 
 
 def wait_timed_out(run_id: str, deadline: Deadline) -> TimeoutError:

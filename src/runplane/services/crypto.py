@@ -19,7 +19,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from runplane.domain.errors import Gone, Unauthorized
+from runplane.domain.errors import BadRequest, Gone
 from runplane.settings import Settings
 from runplane.store.dialect import is_sqlite, sqlite_path
 
@@ -89,7 +89,7 @@ class Keys:
         return f"{body}.{_b64(self._mac(body))}"
 
     def read_link(self, token: str) -> dict[str, Any]:
-        """The payload of a token this server signed; 401 if forged, 410 if expired."""
+        """The payload of a token this server signed; 400 if forged, 410 if expired."""
         body, _, mac = token.partition(".")
         try:
             good = hmac.compare_digest(_unb64(mac), self._mac(body))
@@ -97,7 +97,9 @@ class Keys:
         except (ValueError, TypeError):
             payload = None
         if not isinstance(payload, dict) or not {"a", "t", "e"} <= payload.keys():
-            raise Unauthorized("the approval link is not valid")
+            raise BadRequest(
+                "the approval link is not one this server signed", [{"name": "token", "value": None}]
+            )
         if payload["e"] < time.time():
             raise Gone("the approval link has expired", [{"name": "token", "value": None}])
         return payload
