@@ -37,9 +37,11 @@ STATUS_STYLES = {
 EXIT_CODES = {"succeeded": 0, "failed": 1, "canceled": 3}
 WAITING = ("paused", "auth_required")
 SUMMARY_LENGTH = 160
-ASKS_LENGTH = 70
+ASKS_LENGTH = 48
 DECIDED = {"approve": "approved", "reject": "rejected", "cancel": "canceled"}
 
+
+ID_WIDTH = 30  # run_… and apr_… ids are 30 characters
 
 def status_text(status: str) -> Text:
     """A status word in its colour."""
@@ -70,7 +72,7 @@ def format_duration(started: datetime | None, finished: datetime | None) -> str:
 def runs_table(runs: Iterable[RunPublic]) -> Table:
     """A table of runs: id, agent, name, status, steps, creation time."""
     table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("ID", no_wrap=True)
+    table.add_column("ID", no_wrap=True, min_width=ID_WIDTH)
     table.add_column("AGENT", no_wrap=True)
     table.add_column("NAME")
     table.add_column("STATUS", no_wrap=True)
@@ -338,12 +340,13 @@ def print_plan(out: Console, run: RunPublic) -> None:
 def approvals_table(approvals: Iterable[ApprovalPublic]) -> Table:
     """A table of approvals: id, run, kind, what is asked, status, creation time."""
     table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("ID", no_wrap=True)
-    table.add_column("RUN", no_wrap=True)
-    table.add_column("KIND", no_wrap=True)
-    table.add_column("ASKS", no_wrap=True, overflow="ellipsis", max_width=ASKS_LENGTH)
-    table.add_column("STATUS", no_wrap=True)
-    table.add_column("CREATED", no_wrap=True)
+    # Ids are copied into the next command: the ASKS column gives way, never they.
+    table.add_column("ID", no_wrap=True, min_width=ID_WIDTH)
+    table.add_column("RUN", no_wrap=True, min_width=ID_WIDTH)
+    table.add_column("KIND", no_wrap=True, min_width=9)
+    table.add_column("ASKS", no_wrap=True, overflow="ellipsis", max_width=ASKS_LENGTH, ratio=1)
+    table.add_column("STATUS", no_wrap=True, min_width=8)
+    table.add_column("CREATED", no_wrap=True, min_width=19)
     for approval in approvals:
         table.add_row(
             approval.id,
