@@ -30,6 +30,11 @@ class Project:
         """The loaded agent with this name, if any."""
         return self.agents.get(name)
 
+    @property
+    def integrations(self) -> set[str]:
+        """The integrations some loaded tool reaches."""
+        return {t.integration for t in self.tools.values() if t.integration}
+
 
 def load_project(path: Path) -> Project:
     """Read ``runplane.toml`` and import the modules it names.

@@ -14,7 +14,7 @@ Row = Mapping[str, Any]
 
 
 def _check_integration(rt: Runtime, integration: str) -> None:
-    known = {t.integration for t in rt.project.tools.values() if t.integration}
+    known = rt.project.integrations
     if integration not in known:
         raise Invalid.field(
             "integration",

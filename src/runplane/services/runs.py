@@ -138,7 +138,7 @@ def _integrations(
     chosen = asked if asked is not None else (declared if declared is not None else [])
     if chosen == "*":
         return "*"
-    known = {t.integration for t in rt.project.tools.values() if t.integration}
+    known = rt.project.integrations
     for name in chosen:
         if name not in known:
             raise Invalid.field(
