@@ -6,10 +6,10 @@ from typing import Any
 import pytest
 
 from examples import tools as example_tools
-from runplane.agents.planner import (
+from runplane.agents.planner import plan_offline
+from runplane.agents.plans import (
     llm_messages,
     plan_from_llm,
-    plan_offline,
     render_text,
     resolve_refs,
     step_refs,

@@ -2,13 +2,8 @@
 
 from typing import Any
 
-from runplane.agents.planner import (
-    llm_messages,
-    plan_from_llm,
-    plan_offline,
-    resolve_refs,
-    step_refs,
-)
+from runplane.agents.planner import plan_offline
+from runplane.agents.plans import llm_messages, plan_from_llm, resolve_refs, step_refs
 from runplane.agents.spec import agent
 from runplane.domain.errors import RunError, ToolError
 from runplane.engine.context import RunContext
