@@ -36,7 +36,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import shutil
 import signal
 import subprocess
@@ -591,13 +590,7 @@ def main() -> int:
         "harness": "bench/paused.py",
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "started_at": started_at,
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "loadavg_start": [round(x, 2) for x in load_start],
-            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-        },
+        "machine": rb.machine_facts(load_start),
         "results": results,
         "verdicts": {db: r.get("verdict", {"pass": False}) for db, r in results.items()},
     }

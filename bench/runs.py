@@ -500,6 +500,18 @@ def summary(results: dict[str, Any], targets: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def machine_facts(load_start: tuple[float, float, float]) -> dict[str, Any]:
+    """The machine a report was measured on, with its load before and after."""
+    return {
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        # other work on the machine skews every figure: check these first
+        "loadavg_start": [round(x, 2) for x in load_start],
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
@@ -521,14 +533,7 @@ def main() -> int:
         "harness": "bench/runs.py",
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "started_at": started_at,
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            # other work on the machine skews every figure: check these first
-            "loadavg_start": [round(x, 2) for x in load_start],
-            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-        },
+        "machine": machine_facts(load_start),
         "results": results,
         "targets": targets,
     }

@@ -52,27 +52,21 @@ def build_provider(settings: Settings, **options: Any) -> ModelProvider | None:
     if kind == "offline":
         return None
     # Imported here so that an offline server never loads the vendors' SDKs.
+    provider: type[ModelProvider]
     if kind == "openai":
-        from runplane.providers.openai import OpenAIProvider
-
-        return OpenAIProvider(
-            model=settings.model_name,
-            base_url=settings.model_base_url,
-            api_key=settings.model_api_key,
-            **options,
+        from runplane.providers.openai import OpenAIProvider as provider
+    elif kind == "anthropic":
+        from runplane.providers.anthropic import AnthropicProvider as provider
+    else:
+        raise Invalid.field(
+            "model_provider",
+            f"unknown model provider {settings.model_provider!r} (RUNPLANE_MODEL_PROVIDER): "
+            f"use one of {', '.join(PROVIDERS)}",
+            settings.model_provider,
         )
-    if kind == "anthropic":
-        from runplane.providers.anthropic import AnthropicProvider
-
-        return AnthropicProvider(
-            model=settings.model_name,
-            base_url=settings.model_base_url,
-            api_key=settings.model_api_key,
-            **options,
-        )
-    raise Invalid.field(
-        "model_provider",
-        f"unknown model provider {settings.model_provider!r} (RUNPLANE_MODEL_PROVIDER): "
-        f"use one of {', '.join(PROVIDERS)}",
-        settings.model_provider,
+    return provider(  # type: ignore[call-arg]
+        model=settings.model_name,
+        base_url=settings.model_base_url,
+        api_key=settings.model_api_key,
+        **options,
     )

@@ -62,8 +62,7 @@ async def decide(rt: Runtime, who: Principal, approval_id: str, body: ApprovalDe
 
 async def view_by_token(rt: Runtime, who: Principal | None, token: str) -> Row:
     """The approval a link names (the link is not used up by looking)."""
-    approval = await _by_token(rt, who, token)
-    return approval
+    return await _by_token(rt, who, token)
 
 
 async def decide_by_token(
