@@ -157,6 +157,7 @@ class RunContext:
         self._gate = gate
         self._policy = policy or RunPolicy()
         self._planned = False
+        self._unsaved_output = False
         self._fields: dict[str, Any] = {}
         self.input = input
         self.variables = variables
@@ -208,14 +209,21 @@ class RunContext:
         kwargs: dict[str, Any],
         start_op: int,
         end_op: int,
+        journal_first: bool = False,
     ) -> Any:
         started = StepRecord(number, name, "running", started_at=utcnow())
         self.current_step, self._current_name = number, name
         if start_op > self._replay.last_op:
             self._buffer("step.started", {"number": number, "name": name}, started, start_op)
-        # Flushed before the call: a crash inside it leaves the step "running", which is
-        # how recovery knows a non-idempotent tool call is in doubt.
-        await self._flush()
+        if journal_first or self._unsaved_output:
+            # A finished step's output is saved before the next step runs, so a crash in
+            # this one never repeats it; and a tool call's start is saved before the call,
+            # which is how recovery knows a non-idempotent call is in doubt.
+            await self._flush()
+        else:
+            # Nothing to protect yet: the start rides with the next write (a one-step
+            # run makes a single transaction), or goes alone after FLUSH_DELAY.
+            self._schedule_flush()
         try:
             output = await _call(fn, args, kwargs)
         except (RunError, Exception) as exc:
@@ -240,6 +248,7 @@ class RunContext:
         )
         self.current_step = None
         self.steps_finished += 1
+        self._unsaved_output = True
         self._schedule_flush()
         return output
 
@@ -318,7 +327,9 @@ class RunContext:
         if spec.context_param:
             kwargs[spec.context_param] = tool_ctx
         try:
-            output = await self._run_step(number, name, spec.fn, (), kwargs, start_op, end_op)
+            output = await self._run_step(
+                number, name, spec.fn, (), kwargs, start_op, end_op, journal_first=True
+            )
         except Exception as exc:
             ms = _ms(began)
             data = _result(name, False, None, ms, error=f"{type(exc).__name__}: {exc}")
@@ -621,6 +632,7 @@ class RunContext:
     async def _flush(self) -> None:
         async with self._lock:
             if self._events or self._steps or self._fields:
+                self._unsaved_output = False
                 events, steps, last_op = self.take_pending()
                 await self._journal.flush(events, steps, last_op, self.take_fields())
 

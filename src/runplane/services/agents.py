@@ -1,5 +1,6 @@
 """Agents and revisions: registering code agents per tenant, listing, publishing."""
 
+import time
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -67,6 +68,9 @@ async def _sync_agent(rt: Runtime, tenant_id: str, spec: AgentSpec) -> None:
                 await store.publish_revision(conn, agent_id, rev_id, now)
 
 
+AGENT_CACHE_SECONDS = 2.0
+
+
 async def find_agent(rt: Runtime, who: Principal, ref: str) -> Row:
     """The agent named by id or name, or NotFound."""
     await ensure_code_agents(rt, who.tenant_id)
@@ -74,6 +78,22 @@ async def find_agent(rt: Runtime, who: Principal, ref: str) -> Row:
         row = await store.find_agent(conn, who.tenant_id, ref)
     if row is None:
         raise NotFound(f"no agent {ref!r}", [{"name": "agent_id", "value": ref}])
+    return row
+
+
+async def agent_for_run(rt: Runtime, who: Principal, ref: str) -> Row:
+    """The agent a new run names, cached for AGENT_CACHE_SECONDS (it is read per run).
+
+    A publish in this process shows at once; one in another process within that time.
+    """
+    key = (who.tenant_id, ref)
+    hit = rt.agent_cache.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    row = await find_agent(rt, who, ref)
+    if len(rt.agent_cache) >= REVISION_CACHE_SIZE:
+        rt.agent_cache.clear()
+    rt.agent_cache[key] = (time.monotonic() + AGENT_CACHE_SECONDS, row)
     return row
 
 
@@ -102,6 +122,7 @@ async def publish(rt: Runtime, who: Principal, ref: str, revision_id: str) -> Ro
                 [{"name": "revision_id", "value": revision_id}],
             )
         await store.publish_revision(conn, agent["id"], revision_id, utcnow())
+        rt.agent_cache.clear()
         return await store.find_revision(conn, agent["id"], revision_id)
 
 

@@ -59,7 +59,7 @@ async def create_run(
     """Validate, record and start a run; with ``body.wait``, hold until it ends."""
     if not body.agent_id:
         raise Invalid.field("agent_id", "agent_id is required")
-    agent = await agents_svc.find_agent(rt, who, body.agent_id)
+    agent = await agents_svc.agent_for_run(rt, who, body.agent_id)
     revision = await agents_svc.resolve_revision(rt, agent, body.revision_id)
     config = revision["config"]
     validate_input(config.get("input_schema"), body.input)

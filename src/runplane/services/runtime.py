@@ -27,6 +27,7 @@ class Runtime:
     synced_tenants: set[str] = field(default_factory=set)
     key_cache: dict[str, tuple[float, object]] = field(default_factory=dict)
     revision_cache: dict[tuple[str, str], object] = field(default_factory=dict)
+    agent_cache: dict[tuple[str, str], tuple[float, Any]] = field(default_factory=dict)
     runner: "Runner" = field(init=False)
     keys: "Keys" = field(init=False)
     provider: Any = None

@@ -56,10 +56,19 @@ async def insert_run(conn: Conn, row: dict[str, Any], first: Sequence[NewEvent])
     """Insert a new run with its first events."""
     ev_rows, chain = _event_rows(row["id"], Chain(0, row["last_hash"]), first)
     row = {**row, "last_seq": chain.last_seq, "last_hash": chain.last_hash}
-    await conn.execute(runs.insert().values(**row))
+    # Parameters, not .values(): the compiled statement is cached, building it is not.
+    await conn.execute(runs.insert(), row)
     if ev_rows:
         await conn.execute(events.insert(), ev_rows)
     return chain
+
+
+# The SET clause comes from the parameters' keys, so one cached statement serves every
+# combination of columns (building ``.values(...)`` per call costs more than running it).
+_UPDATE_AT = runs.update().where(
+    runs.c.id == sa.bindparam("w_id"), runs.c.last_seq == sa.bindparam("w_seq")
+)
+_UPDATE_AT_STATUS = _UPDATE_AT.where(runs.c.status == sa.bindparam("w_status"))
 
 
 async def commit_changes(
@@ -81,10 +90,11 @@ async def commit_changes(
     values: dict[str, Any] = dict(fields or {})
     values["last_seq"] = new_chain.last_seq
     values["last_hash"] = new_chain.last_hash
-    cond = [runs.c.id == run_id, runs.c.last_seq == chain.last_seq]
+    values["w_id"], values["w_seq"] = run_id, chain.last_seq
+    stmt = _UPDATE_AT
     if expect_status is not None:
-        cond.append(runs.c.status == expect_status)
-    res = await conn.execute(runs.update().where(*cond).values(**values))
+        stmt, values["w_status"] = _UPDATE_AT_STATUS, expect_status
+    res = await conn.execute(stmt, values)
     if res.rowcount != 1:
         raise StaleRun(run_id)
     if ev_rows:
