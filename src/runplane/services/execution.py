@@ -58,7 +58,8 @@ class RunJournal(Journal):
         self.status: str | None = None
         # Columns the agent set in its last moments (its plan), for the final write.
         self.extra_fields: dict[str, Any] = {}
-        self.run: Any = None
+        # The run as this process last wrote it; waiters of an ended run get it unread.
+        self.row: dict[str, Any] = {}
 
     def take_extra(self) -> dict[str, Any]:
         """The agent's pending run columns, once."""
@@ -119,7 +120,11 @@ class RunJournal(Journal):
             if completed_agent is not None:
                 await agents_store.record_completion(conn, completed_agent, fields["finished_at"])
         self.status = fields.get("status", self.status)
-        self.rt.hub.notify(self.run_id, self.status)
+        if self.row:
+            self.row.update(fields, last_seq=self.chain.last_seq, last_hash=self.chain.last_hash)
+        ended = self.status in (RunStatus.SUCCEEDED, RunStatus.FAILED)
+        clean = ended and self.row and self.row["cancel_requested_at"] is None
+        self.rt.hub.notify(self.run_id, self.status, row=dict(self.row) if clean else None)
 
 
 def _step_row(run_id: str, s: StepRecord) -> dict[str, Any]:
@@ -141,6 +146,7 @@ class Runner:
         self.active: set[str] = set()
         self.cancel_requested: set[str] = set()
         self.completions_marked: dict[str, float] = {}
+        self.fresh: dict[str, Any] = {}
 
     def _completion_due(self, agent_id: str) -> bool:
         # An agent's last_completed_at is kept to the second: under load, one write a
@@ -151,17 +157,23 @@ class Runner:
         self.completions_marked[agent_id] = now
         return True
 
-    def reserve(self, run_id: str) -> bool:
-        """Take a local slot for a run about to start here, if one is free."""
+    def reserve(self, run_id: str, row: Any = None) -> bool:
+        """Take a local slot for a run about to start here, if one is free.
+
+        ``row``, the run as just stored, spares its first read.
+        """
         s = self.rt.settings
         if not s.worker or len(self.active) + len(self.reserved) >= s.concurrency:
             return False
         self.reserved.add(run_id)
+        if row is not None:
+            self.fresh[run_id] = row
         return True
 
     def release(self, run_id: str) -> None:
         """Give back a slot reserved for a run that did not start here."""
         self.reserved.discard(run_id)
+        self.fresh.pop(run_id, None)
 
     def cancel_local(self, run_id: str) -> bool:
         """Interrupt the run's agent if it runs in this process."""
@@ -188,13 +200,19 @@ class Runner:
             self.cancel_requested.discard(run_id)
 
     async def _execute(self, run_id: str) -> str:
-        async with self.rt.db.read() as conn:
-            run = await runs_store.get_run(conn, None, run_id)
-            # Only a run that started before, or reuses a run's steps, has steps yet.
-            has_steps = run is not None and (run["started_at"] or run["from_step"])
-            step_rows = await runs_store.list_steps(conn, run_id) if has_steps else []
-            resumed = run is not None and run["segment"] > 0
-            decided = await approvals_store.decided_for_run(conn, run_id) if resumed else {}
+        run = self.fresh.pop(run_id, None)
+        step_rows: list[Any] = []
+        decided: dict[str, Any] = {}
+        # A run just created here is known whole and has no steps or decisions yet,
+        # unless it reuses another run's steps.
+        if run is None or run["from_step"]:
+            async with self.rt.db.read() as conn:
+                run = run or await runs_store.get_run(conn, None, run_id)
+                # Only a run that started before, or reuses a run's steps, has steps yet.
+                if run is not None and (run["started_at"] or run["from_step"]):
+                    step_rows = await runs_store.list_steps(conn, run_id)
+                if run is not None and run["segment"] > 0:
+                    decided = await approvals_store.decided_for_run(conn, run_id)
         if run is None:
             return "missing"
         status = RunStatus(run["status"])
@@ -207,7 +225,7 @@ class Runner:
             for r in step_rows
         }
         journal = RunJournal(self.rt, run_id, Chain(run["last_seq"], run["last_hash"]), steps)
-        journal.run = run
+        journal.row = dict(run)
         now = utcnow()
         if run["cancel_requested_at"] is not None:
             return await self._finish_canceled(journal, run, status, None, [], [])
@@ -423,8 +441,8 @@ class Runner:
         await journal.commit(
             closing, list(steps or []), fields, expect_status=str(current), completed_agent=agent_id
         )
-        if journal.run is not None and journal.run["notify"]:
-            webhooks.send(self.rt, journal.run, "run.finished", {"status": str(final)})
+        if journal.row.get("notify"):
+            webhooks.send(self.rt, journal.row, "run.finished", {"status": str(final)})
         return str(final)
 
 

@@ -8,6 +8,7 @@ are seen by polling).
 
 import asyncio
 import contextlib
+from typing import Any
 
 from runplane.domain.lifecycle import TERMINAL
 
@@ -21,6 +22,8 @@ class Signal(asyncio.Event):
 
     status: str | None = None
     next: "Signal | None" = None
+    # The ended run as its writer left it, when the writer knew it whole.
+    row: dict[str, Any] | None = None
 
     @property
     def going(self) -> bool:
@@ -41,11 +44,14 @@ class EventHub:
             ev = self._signals[run_id] = Signal()
         return ev
 
-    def notify(self, run_id: str, status: str | None = None) -> None:
+    def notify(
+        self, run_id: str, status: str | None = None, row: dict[str, Any] | None = None
+    ) -> None:
         """Wake everyone waiting on this run (``status``: what it is now, if known)."""
         ev = self._signals.pop(run_id, None)
         if ev is not None:
             ev.status = status
+            ev.row = row
             if status is not None and status not in TERMINAL:
                 ev.next = self.signal(run_id)
             ev.set()

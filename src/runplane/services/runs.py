@@ -105,7 +105,7 @@ async def create_run(
         "updated_at": now,
     }
     async with rt.db.write() as conn:
-        await store.insert_run(conn, row, [status_event(RunStatus.QUEUED)])
+        stored = await store.insert_run(conn, row, [status_event(RunStatus.QUEUED)])
         if rerun_of is not None and from_step is not None:
             await store.copy_steps(conn, rerun_of, run_id, from_step)
         if idempotency_key:
@@ -114,7 +114,7 @@ async def create_run(
             )
     # Taken before the run can start, so that no change goes unseen.
     signal = rt.hub.signal(run_id)
-    here = rt.runner.reserve(run_id)
+    here = rt.runner.reserve(run_id, stored)
     try:
         await rt.engine.submit(run_id, here=here)
     finally:
@@ -216,6 +216,9 @@ async def wait_for_run(
         if remaining <= 0:
             return await get_run(rt, who, run_id)
         await rt.hub.wait(signal, min(remaining, POLL_SECONDS))
+        ended = signal.row
+        if ended is not None and ended["tenant_id"] == who.tenant_id:
+            return ended
         signal = signal.next if signal.going else None
 
 
@@ -313,6 +316,8 @@ async def cancel_run(rt: Runtime, who: Principal, run_id: str) -> Row:
         await notify.announce(conn, run_id)
     idle = status in (RunStatus.QUEUED, RunStatus.PAUSED, RunStatus.AUTH_REQUIRED)
     if idle and run_id not in rt.runner.active:
+        # A run about to start here must read this cancel, not the row it was created with.
+        rt.runner.fresh.pop(run_id, None)
         await _cancel_idle(rt, run, now)
     else:
         rt.runner.cancel_local(run_id)

@@ -52,15 +52,28 @@ def _event_rows(run_id: str, chain: Chain, new: Sequence[NewEvent]) -> tuple[lis
     return rows, Chain(seq, prev)
 
 
-async def insert_run(conn: Conn, row: dict[str, Any], first: Sequence[NewEvent]) -> Chain:
-    """Insert a new run with its first events."""
+# What the database fills in for a new run's columns that an insert leaves out.
+_NEW_RUN = {
+    **{c.name: None for c in runs.columns},
+    "approval": "NONE",
+    "archived": False,
+    "steps_finished": 0,
+    "step_count": 0,
+    "last_op": 0,
+    "segment": 0,
+    "active_seconds": 0.0,
+}
+
+
+async def insert_run(conn: Conn, row: dict[str, Any], first: Sequence[NewEvent]) -> dict[str, Any]:
+    """Insert a new run with its first events; return the whole row as stored."""
     ev_rows, chain = _event_rows(row["id"], Chain(0, row["last_hash"]), first)
     row = {**row, "last_seq": chain.last_seq, "last_hash": chain.last_hash}
     # Parameters, not .values(): the compiled statement is cached, building it is not.
     await conn.execute(runs.insert(), row)
     if ev_rows:
         await conn.execute(events.insert(), ev_rows)
-    return chain
+    return {**_NEW_RUN, **row}
 
 
 # The SET clause comes from the parameters' keys, so one cached statement serves every
