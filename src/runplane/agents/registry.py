@@ -11,6 +11,7 @@ from pathlib import Path
 from runplane.agents.spec import AGENT_ATTR, NAME_PATTERN, AgentSpec
 from runplane.agents.tools import TOOL_ATTR, ToolSpec
 from runplane.domain.errors import Invalid
+from runplane.graphs.loader import GraphSpec, agent_spec, load_graph
 
 # Agents every server has, whatever its project file says.
 BUILTIN_MODULES = ("runplane.agents.intent",)
@@ -25,6 +26,7 @@ class Project:
     publish: str = "auto"
     agents: dict[str, AgentSpec] = field(default_factory=dict)
     tools: dict[str, ToolSpec] = field(default_factory=dict)
+    graphs: dict[str, GraphSpec] = field(default_factory=dict)
 
     def get(self, name: str) -> AgentSpec | None:
         """The loaded agent with this name, if any."""
@@ -62,6 +64,13 @@ def load_project(path: Path) -> Project:
     if project.publish not in ("auto", "manual"):
         raise Invalid.field("project.publish", "publish must be 'auto' or 'manual'")
     _load_modules(project, [*BUILTIN_MODULES, *section.get("modules", [])])
+    graphs = data.get("graphs", {})
+    if not isinstance(graphs, dict):
+        raise Invalid.field("graphs", "[graphs] maps names to 'path/to/file.py:attribute'")
+    for name, ref in graphs.items():
+        graph = load_graph(root, name, str(ref))
+        add_agent(project, agent_spec(graph))
+        project.graphs[name] = graph
     return project
 
 

@@ -33,6 +33,8 @@ class AgentSpec:
     integrations: list[str] | Literal["*"] = field(default_factory=list)
     approval_rules: list[dict[str, Any]] = field(default_factory=list)
     plans_first: bool = False
+    # Where the code lives, when not in ``fn`` (a hosted graph's ``file.py:attribute``).
+    entrypoint: str | None = None
     _hash: str | None = field(default=None, repr=False, compare=False)
 
     def config(self) -> dict[str, Any]:
@@ -48,7 +50,7 @@ class AgentSpec:
             "integrations": self.integrations,
             "approval_rules": self.approval_rules,
             "plans_first": self.plans_first,
-            "entrypoint": f"{self.fn.__module__}:{self.fn.__qualname__}",
+            "entrypoint": self.entrypoint or f"{self.fn.__module__}:{self.fn.__qualname__}",
         }
 
     def content_hash(self) -> str:

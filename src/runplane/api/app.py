@@ -8,7 +8,19 @@ from fastapi import FastAPI
 from runplane import __version__
 from runplane.api.errors import install_error_handlers
 from runplane.api.limits import BodySizeLimit
-from runplane.api.routes import agents, approvals, connections, health, runs, tools
+from runplane.api.routes import (
+    agents,
+    approvals,
+    assistants,
+    connections,
+    crons,
+    graph_runs,
+    health,
+    runs,
+    store,
+    threads,
+    tools,
+)
 from runplane.services.process import running_process
 from runplane.settings import Settings
 
@@ -37,4 +49,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(tools.router)
     app.include_router(connections.router)
     app.include_router(agents.router)
+    # The Agent Protocol (LangGraph's server API), at the root as LangGraph serves it.
+    app.include_router(assistants.router)
+    app.include_router(threads.router)
+    app.include_router(crons.router)
+    app.include_router(graph_runs.router)
+    app.include_router(store.router)
     return app

@@ -43,6 +43,7 @@ DECIDED = {"approve": "approved", "reject": "rejected", "cancel": "canceled"}
 
 ID_WIDTH = 30  # run_… and apr_… ids are 30 characters
 
+
 def status_text(status: str) -> Text:
     """A status word in its colour."""
     return Text(status, style=STATUS_STYLES.get(status, ""))

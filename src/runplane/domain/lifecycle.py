@@ -1,6 +1,9 @@
 """The run state machine: the one owner of a run's status.
 
 queued -> running -> (paused | auth_required -> running)* -> succeeded | failed | canceled
+
+A graph run paused at an interrupt ends ``succeeded`` when a later run on its thread
+carries on from that interrupt (LangGraph resumes in a new run).
 """
 
 from enum import StrEnum
@@ -33,7 +36,7 @@ ALLOWED: dict[RunStatus, frozenset[RunStatus]] = {
     # A queued run can fail without starting (its revision vanished) or be canceled.
     RunStatus.QUEUED: frozenset({RunStatus.RUNNING, RunStatus.FAILED, RunStatus.CANCELED}),
     RunStatus.RUNNING: frozenset({RunStatus.PAUSED, RunStatus.AUTH_REQUIRED, *_ENDINGS}),
-    RunStatus.PAUSED: frozenset({RunStatus.RUNNING, RunStatus.FAILED, RunStatus.CANCELED}),
+    RunStatus.PAUSED: frozenset({RunStatus.RUNNING, *_ENDINGS}),
     RunStatus.AUTH_REQUIRED: frozenset({RunStatus.RUNNING, RunStatus.FAILED, RunStatus.CANCELED}),
     RunStatus.SUCCEEDED: frozenset(),
     RunStatus.FAILED: frozenset(),

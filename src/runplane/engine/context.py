@@ -252,6 +252,27 @@ class RunContext:
         self._schedule_flush()
         return output
 
+    async def record_step(self, name: str, output: Any) -> None:
+        """Record a step that ran outside ``step()`` (a graph's node), with its output.
+
+        Such steps are not replayed: a graph resumes from its own checkpoints.
+        """
+        self._step_number += 1
+        number, start_op, end_op = self._step_number, self._next_op(), self._next_op()
+        now = utcnow()
+        self._buffer(
+            "step.started",
+            {"number": number, "name": name},
+            StepRecord(number, name, "running", started_at=now),
+            start_op,
+        )
+        self._complete_step(number, name, output, end_op)
+
+    def continue_numbering(self) -> None:
+        """Number new steps and events after what earlier attempts recorded."""
+        self._op = max(self._op, self._replay.last_op)
+        self._step_number = max(self._step_number, max(self._replay.steps, default=0))
+
     # -- tools ------------------------------------------------------------------------
 
     def allowed_tools(self) -> list[dict[str, Any]]:

@@ -98,7 +98,8 @@ class Keys:
             payload = None
         if not isinstance(payload, dict) or not {"a", "t", "e"} <= payload.keys():
             raise BadRequest(
-                "the approval link is not one this server signed", [{"name": "token", "value": None}]
+                "the approval link is not one this server signed",
+                [{"name": "token", "value": None}],
             )
         if payload["e"] < time.time():
             raise Gone("the approval link has expired", [{"name": "token", "value": None}])

@@ -195,6 +195,7 @@ class Runner:
             log.warning("run %s was taken over elsewhere; stopping here", run_id)
             return "stale"
         finally:
+            self.rt.graphs.streams.finish(run_id)
             self.active.discard(run_id)
             self.tasks.pop(run_id, None)
             self.cancel_requested.discard(run_id)
@@ -242,6 +243,17 @@ class Runner:
                     "retryable": False,
                 },
             )
+        if spec.kind == "langgraph" and status == RunStatus.QUEUED:
+            # Runs of one thread go one at a time, in the order they were created.
+            if await self.rt.graphs.wait_turn(run):
+                async with self.rt.db.read() as conn:
+                    run = await runs_store.get_run(conn, None, run_id)
+                if run is None or RunStatus(run["status"]).terminal:
+                    return str(run["status"]) if run else "missing"
+                journal.row = dict(run)
+                journal.chain = Chain(run["last_seq"], run["last_hash"])
+                if run["cancel_requested_at"] is not None:
+                    return await self._finish_canceled(journal, run, status, None, [], [])
         if status == RunStatus.QUEUED:
             transition(status, RunStatus.RUNNING)
             journal.pending_fields = {"status": RunStatus.RUNNING, "started_at": now}
@@ -282,7 +294,12 @@ class Runner:
         budget = run["timeout_seconds"] - float(run["active_seconds"] or 0)
         deadline = segment_start + timedelta(seconds=budget)
         remaining = max(0.0, (deadline - utcnow()).total_seconds())
-        task = asyncio.get_running_loop().create_task(_call_agent(spec, ctx))
+        body = (
+            self.rt.graphs.execute(spec, ctx, run)
+            if spec.kind == "langgraph"
+            else _call_agent(spec, ctx)
+        )
+        task = asyncio.get_running_loop().create_task(body)
         self.tasks[run_id] = task
         done, _ = await asyncio.wait({task}, timeout=remaining)
         if not done:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from runplane.agents.registry import load_project
 from runplane.engine.dbos import DbosEngine
 from runplane.engine.identity import claim_executor_id
+from runplane.graphs.host import GraphHost
 from runplane.providers import build_provider
 from runplane.services.crypto import Keys, data_dir
 from runplane.services.execution import Runner
@@ -43,11 +44,13 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
     rt.runner = Runner(rt)
     rt.keys = Keys.from_settings(settings)
     rt.provider = build_provider(settings)
+    rt.graphs = GraphHost(rt)
     background = Background(rt)
     listener = None if db.is_sqlite else Listener(settings.database_url, rt.hub.notify)
     try:
         if listener is not None:
             await listener.start()
+        await rt.graphs.start()
         await engine.start(rt.runner.execute)
         background.start()
         yield rt
@@ -56,5 +59,6 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
         if listener is not None:
             await listener.stop()
         await engine.stop()
+        await rt.graphs.stop()
         await db.close()
         slot.release()

@@ -55,8 +55,13 @@ async def create_run(
     idempotency_key: str | None = None,
     rerun_of: str | None = None,
     from_step: int | None = None,
+    run_id: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Row:
-    """Validate, record and start a run; with ``body.wait``, hold until it ends."""
+    """Validate, record and start a run; with ``body.wait``, hold until it ends.
+
+    ``extra`` sets more columns (a graph run's thread and options).
+    """
     if not body.agent_id:
         raise Invalid.field("agent_id", "agent_id is required")
     agent = await agents_svc.agent_for_run(rt, who, body.agent_id)
@@ -73,7 +78,7 @@ async def create_run(
     if body.parent_run_id is not None:
         await get_run(rt, who, body.parent_run_id, field="parent_run_id")
     now = utcnow()
-    run_id = new_id("run")
+    run_id = run_id or new_id("run")
     row = {
         "id": run_id,
         "tenant_id": who.tenant_id,
@@ -103,6 +108,7 @@ async def create_run(
         "last_hash": GENESIS,
         "created_at": now,
         "updated_at": now,
+        **(extra or {}),
     }
     async with rt.db.write() as conn:
         stored = await store.insert_run(conn, row, [status_event(RunStatus.QUEUED)])
@@ -197,9 +203,14 @@ async def get_run(rt: Runtime, who: Principal, run_id: str, field: str = "run_id
 
 
 async def wait_for_run(
-    rt: Runtime, who: Principal, run_id: str, timeout: float, signal: Signal | None = None
+    rt: Runtime,
+    who: Principal,
+    run_id: str,
+    timeout: float,
+    signal: Signal | None = None,
+    until: frozenset[str] = frozenset(),
 ) -> Row:
-    """The run once it ends, or as it is when ``timeout`` seconds have passed.
+    """The run once it ends (or reaches a status in ``until``), or after ``timeout`` s.
 
     With the ``signal`` taken before the run was submitted, the first read waits for a
     change; the run is read again only when it may have ended.
@@ -210,7 +221,7 @@ async def wait_for_run(
         if signal is None:
             signal = rt.hub.signal(run_id)
             row = await get_run(rt, who, run_id)
-            if row["status"] in _TERMINAL:
+            if row["status"] in _TERMINAL or row["status"] in until:
                 return row
         remaining = deadline - loop.time()
         if remaining <= 0:
@@ -219,6 +230,9 @@ async def wait_for_run(
         ended = signal.row
         if ended is not None and ended["tenant_id"] == who.tenant_id:
             return ended
+        if signal.is_set() and signal.status in until:
+            signal = None  # read the run: it reached a status the caller stops at
+            continue
         signal = signal.next if signal.going else None
 
 

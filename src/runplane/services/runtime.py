@@ -11,6 +11,7 @@ from runplane.settings import Settings
 from runplane.store.db import Database
 
 if TYPE_CHECKING:
+    from runplane.graphs.host import GraphHost
     from runplane.services.crypto import Keys
     from runplane.services.execution import Runner
 
@@ -30,5 +31,6 @@ class Runtime:
     agent_cache: dict[tuple[str, str], tuple[float, Any]] = field(default_factory=dict)
     runner: "Runner" = field(init=False)
     keys: "Keys" = field(init=False)
+    graphs: "GraphHost" = field(init=False)
     provider: Any = None
     background_tasks: set[asyncio.Task[None]] = field(default_factory=set)

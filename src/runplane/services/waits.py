@@ -185,9 +185,10 @@ async def end_waiting(
     *,
     receipt: dict[str, Any] | None = None,
     error: dict[str, Any] | None = None,
+    result: dict[str, Any] | None = None,
     also: Callable[[Conn], Awaitable[None]] | None = None,
 ) -> None:
-    """End a run that no worker holds (queued or waiting): canceled or failed, at once."""
+    """End a run that no worker holds (queued or waiting), at once."""
     current = RunStatus(run["status"])
     transition(current, final)
     now = utcnow()
@@ -205,6 +206,9 @@ async def end_waiting(
     if error is not None:
         fields["error"] = error
         events = [*events, NewEvent("error", error, now)]
+    if result is not None:
+        fields["result"] = result
+        events = [*events, NewEvent("result", result, now)]
     async with rt.db.write() as conn:
         if also is not None:
             await also(conn)

@@ -33,6 +33,8 @@ class Background:
             self._tasks.append(
                 asyncio.create_task(self._every(s.cancel_poll_seconds, self.poll_cancels))
             )
+            if self.rt.project.graphs:
+                self._tasks.append(asyncio.create_task(self._every(1.0, self.start_crons)))
 
     async def stop(self) -> None:
         """Stop the loops."""
@@ -52,6 +54,12 @@ class Background:
             except Exception:  # a failed round is logged and tried again next time
                 log.exception("background task %s failed", getattr(fn, "__name__", fn))
             await asyncio.sleep(seconds)
+
+    async def start_crons(self) -> None:
+        """Start the runs of due crons."""
+        from runplane.services import crons  # crons sit above the process loops
+
+        await crons.start_due(self.rt)
 
     async def heartbeat(self) -> None:
         """Say this process is alive."""

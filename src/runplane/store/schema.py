@@ -122,6 +122,10 @@ runs = sa.Table(
     sa.Column("segment", sa.Integer, nullable=False, server_default="0"),
     sa.Column("active_seconds", sa.Float, nullable=False, server_default="0"),
     sa.Column("resumed_at", TS),
+    # A LangGraph run: its thread, assistant and the Agent Protocol options it was given.
+    sa.Column("thread_id", sa.String(64)),
+    sa.Column("assistant_id", sa.String(64)),
+    sa.Column("graph", sa.JSON),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("started_at", TS),
     sa.Column("updated_at", TS, nullable=False),
@@ -129,6 +133,7 @@ runs = sa.Table(
     sa.Index("ix_runs_tenant_created", "tenant_id", "created_at", "id"),
     sa.Index("ix_runs_tenant_agent", "tenant_id", "agent_id", "created_at"),
     sa.Index("ix_runs_status", "status"),
+    sa.Index("ix_runs_thread", "thread_id", "created_at"),
 )
 
 steps = sa.Table(
@@ -231,4 +236,74 @@ tool_records = sa.Table(
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.Index("ix_tool_records_collection", "tenant_id", "collection", "created_at"),
+)
+
+# LangGraph's resources (Agent Protocol). Checkpoints and store items live in the
+# tables of langgraph's own SQLite / Postgres savers, set up beside these.
+
+assistants = sa.Table(
+    "assistants",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("graph_id", sa.String(64), nullable=False),
+    sa.Column("agent_id", sa.String(40), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("context", sa.JSON, nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Index("ix_assistants_tenant_graph", "tenant_id", "graph_id"),
+)
+
+assistant_versions = sa.Table(
+    "assistant_versions",
+    metadata,
+    sa.Column("assistant_id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("revision_id", sa.String(40), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("context", sa.JSON, nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+threads = sa.Table(
+    "threads",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("values", sa.JSON),
+    sa.Column("interrupts", sa.JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Index("ix_threads_tenant_created", "tenant_id", "created_at"),
+)
+
+crons = sa.Table(
+    "crons",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("assistant_id", sa.String(64), nullable=False),
+    sa.Column("thread_id", sa.String(64)),
+    sa.Column("schedule", sa.String(200), nullable=False),
+    sa.Column("timezone", sa.String(64)),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("on_run_completed", sa.String(20)),
+    sa.Column("end_time", TS),
+    sa.Column("next_run_date", TS),
+    sa.Column("user_id", sa.String(200)),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Index("ix_crons_due", "enabled", "next_run_date"),
 )

@@ -1,0 +1,1 @@
+"""LangGraph graphs hosted as runplane agents, served over the Agent Protocol."""

@@ -1,0 +1,325 @@
+"""The graph host: runs LangGraph graphs as runplane runs, on langgraph's own savers.
+
+Checkpoints and store items live in the same database as everything else, in the
+tables of ``langgraph-checkpoint-sqlite`` / ``-postgres``. A run on a thread resumes
+from its last checkpoint after a crash; a stateless run (a temporary thread) keeps
+its checkpoints in memory and starts over.
+"""
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command, Send
+
+from runplane.agents.spec import AgentSpec
+from runplane.domain.lifecycle import RunStatus
+from runplane.domain.models import utcnow
+from runplane.engine.context import RunContext, Suspend
+from runplane.graphs import savers
+from runplane.graphs.streams import Streams
+from runplane.graphs.wire import interrupt_json, jsonable
+from runplane.store import graphs as graphs_store
+from runplane.store import runs as runs_store
+
+log = logging.getLogger("runplane.graphs")
+INTERRUPT = "__interrupt__"
+# What the executor always asks langgraph for: steps come from updates, the result
+# from values.
+BASE_MODES = ("updates", "values")
+
+
+class GraphHost:
+    """Savers, the store, live streams, and the executor of graph runs."""
+
+    def __init__(self, rt: Any) -> None:
+        self.rt = rt
+        self.streams = Streams()
+        # Tenants whose default assistants exist (checked once per process).
+        self.assistant_tenants: set[str] = set()
+        self.saver: Any = None
+        self.store: Any = None
+        self._exit = contextlib.AsyncExitStack()
+
+    async def start(self) -> None:
+        """Open the checkpoint saver and the store on the runplane database."""
+        if not self.rt.project.graphs:
+            return
+        self.saver, self.store = await savers.open_savers(self.rt.settings.database_url, self._exit)
+
+    async def stop(self) -> None:
+        """Close the savers."""
+        await self._exit.aclose()
+
+    async def wait_turn(self, run: Any) -> bool:
+        """Hold a thread's run until the runs created before it end; tell if it waited."""
+        if run["thread_id"] is None:
+            return False
+        waited = False
+        while True:
+            async with self.rt.db.read() as conn:
+                ahead = await graphs_store.runs_ahead(
+                    conn, run["thread_id"], run["created_at"], run["id"]
+                )
+            if not ahead:
+                return waited
+            waited = True
+            await self.rt.hub.wait(self.rt.hub.signal(ahead[0]["id"]), 0.5)
+
+    async def graph_for(self, graph_id: str, config: dict[str, Any], temporary: bool) -> Any:
+        """The compiled graph with its checkpointer and store attached."""
+        spec = self.rt.project.graphs[graph_id]
+        graph = await spec.build(config)
+        checkpointer = InMemorySaver() if temporary else self.saver
+        return graph.copy(update={"checkpointer": checkpointer, "store": self.store})
+
+    async def execute(self, spec: AgentSpec, ctx: RunContext, run: Any) -> Any:
+        """Run the graph of a run to its end or its interrupt; return its final values."""
+        opts = run["graph"] or {}
+        thread_id = run["thread_id"]
+        temporary = thread_id is None
+        ctx.continue_numbering()
+        after = opts.get("after_seconds")
+        if after:
+            due = run["created_at"] + timedelta(seconds=float(after))
+            await asyncio.sleep(max(0.0, (due - utcnow()).total_seconds()))
+        config = run_config(run, opts)
+        graph = await self.graph_for(spec.name, config, temporary)
+        if not temporary:
+            await self._continue_paused(run)
+        graph_input = await self._input(graph, config, run, opts, temporary)
+        wanted = set(opts.get("stream_mode") or ["values"])
+        subgraphs = bool(opts.get("stream_subgraphs"))
+        modes = sorted({_lg_mode(m) for m in wanted if m != "events"} | set(BASE_MODES))
+        kwargs: dict[str, Any] = {
+            "stream_mode": modes,
+            "subgraphs": True,
+            "durability": "exit" if temporary else opts.get("durability") or "async",
+        }
+        for key in ("interrupt_before", "interrupt_after"):
+            if opts.get(key):
+                kwargs[key] = opts[key]
+        if run["context"]:
+            kwargs["context"] = run["context"]
+        out = _Output(self.streams, run["id"], wanted, subgraphs)
+        try:
+            if "events" in wanted:
+                async for event in graph.astream_events(
+                    graph_input, config, version="v2", **kwargs
+                ):
+                    out.event(event)
+                    chunk = event.get("data", {}).get("chunk")
+                    if event["event"] == "on_chain_stream" and not event.get("parent_ids"):
+                        await out.part(ctx, *chunk)
+            else:
+                async for ns, mode, chunk in graph.astream(graph_input, config, **kwargs):
+                    await out.part(ctx, ns, mode, chunk)
+        except asyncio.CancelledError:
+            if not temporary:
+                await self._set_thread(thread_id, "idle", out.values, {})
+            raise
+        except Exception:
+            if not temporary:
+                await self._set_thread(thread_id, "error", out.values, {})
+            raise
+        values = jsonable(out.values) if out.values is not None else {}
+        if out.interrupted:
+            by_task = await _interrupts_by_task(graph, config)
+            flat = [i for group in by_task.values() for i in group]
+            if not temporary:
+                await self._set_thread(thread_id, "interrupted", values, by_task)
+            raise Suspend(
+                RunStatus.PAUSED,
+                None,
+                event=("interrupt", {"interrupts": flat, "thread_id": thread_id}),
+                waiting_on={
+                    "interrupt": {"thread_id": thread_id, "interrupts": flat},
+                    "values": {**values, INTERRUPT: flat},
+                },
+            )
+        if not temporary:
+            await self._set_thread(thread_id, "idle", values, {})
+        return values
+
+    async def _input(
+        self, graph: Any, config: dict[str, Any], run: Any, opts: dict[str, Any], temporary: bool
+    ) -> Any:
+        if not temporary and run["started_at"] is not None:
+            # A retried attempt: carry on from this run's last checkpoint, if it made one.
+            latest = await graph.checkpointer.aget_tuple(
+                {"configurable": {"thread_id": run["thread_id"], "checkpoint_ns": ""}}
+            )
+            if latest is not None and latest.metadata.get("run_id") == run["id"]:
+                return None
+        command = opts.get("command")
+        if command:
+            return _command(command)
+        return run["input"]
+
+    async def _continue_paused(self, run: Any) -> None:
+        """End the thread's runs that paused at an interrupt: this run carries on for them."""
+        from runplane.services import waits  # the services sit above the host
+
+        async with self.rt.db.read() as conn:
+            paused = await graphs_store.thread_runs(
+                conn, run["thread_id"], statuses=[RunStatus.PAUSED]
+            )
+        for old in paused:
+            values = (old["waiting_on"] or {}).get("values")
+            result = {"type": "json", "content": values, "sources": [], "continued_by": run["id"]}
+            with contextlib.suppress(runs_store.StaleRun):
+                await waits.end_waiting(
+                    self.rt,
+                    old,
+                    RunStatus.SUCCEEDED,
+                    [],
+                    result=result,
+                )
+
+    async def _set_thread(
+        self, thread_id: str, status: str, values: Any, interrupts: dict[str, Any]
+    ) -> None:
+        async with self.rt.db.write() as conn:
+            await graphs_store.update_thread(
+                conn,
+                thread_id,
+                status=status,
+                values=jsonable(values),
+                interrupts=interrupts,
+                updated_at=utcnow(),
+            )
+
+    async def delete_checkpoints(self, thread_id: str, run_id: str | None = None) -> None:
+        """Forget a thread's checkpoints (only those a run wrote, with ``run_id``)."""
+        if self.saver is None:
+            return
+        if run_id is None:
+            await self.saver.adelete_thread(thread_id)
+        else:
+            await savers.delete_run_checkpoints(self.saver, thread_id, run_id)
+
+
+class _Output:
+    """What a graph run streams: steps for runplane, parts for the listeners."""
+
+    def __init__(self, streams: Streams, run_id: str, wanted: set[str], subgraphs: bool) -> None:
+        self.streams = streams
+        self.run_id = run_id
+        self.wanted = wanted
+        self.subgraphs = subgraphs
+        self.values: Any = None
+        self.interrupted = False
+        self.messages: dict[str, Any] = {}
+
+    async def part(self, ctx: RunContext, ns: tuple[str, ...], mode: str, chunk: Any) -> None:
+        if not ns:
+            if mode == "updates" and isinstance(chunk, dict):
+                for node, update in chunk.items():
+                    if node == INTERRUPT:
+                        self.interrupted = True
+                    else:
+                        await ctx.record_step(node, jsonable(update))
+            elif mode == "values":
+                self.values = chunk
+        elif not self.subgraphs:
+            return
+        stream = self.streams.of(self.run_id)
+        if stream is None:
+            return
+        suffix = "|" + "|".join(ns) if ns else ""
+        if mode == "messages":
+            for event, data in self._messages(chunk):
+                stream.put(event + suffix, data)
+            return
+        if mode == "updates" and "updates" not in self.wanted:
+            return
+        if mode == "values":
+            if "values" not in self.wanted:
+                return
+            chunk = jsonable(chunk)
+        stream.put(mode + suffix, jsonable(chunk))
+
+    def event(self, event: dict[str, Any]) -> None:
+        stream = self.streams.of(self.run_id)
+        if stream is not None:
+            stream.put("events", jsonable(event))
+
+    def _messages(self, chunk: Any) -> list[tuple[str, Any]]:
+        message, metadata = chunk
+        out: list[tuple[str, Any]] = []
+        if "messages-tuple" in self.wanted:
+            out.append(("messages", [jsonable(message), jsonable(metadata)]))
+        if "messages" in self.wanted:
+            msg_id = getattr(message, "id", None) or ""
+            if msg_id not in self.messages:
+                out.append(("messages/metadata", {msg_id: {"metadata": jsonable(metadata)}}))
+                self.messages[msg_id] = message
+            elif hasattr(message, "__add__") and type(message).__name__.endswith("Chunk"):
+                self.messages[msg_id] = self.messages[msg_id] + message
+            whole = self.messages[msg_id]
+            kind = "partial" if type(message).__name__.endswith("Chunk") else "complete"
+            out.append((f"messages/{kind}", [jsonable(whole)]))
+        return out
+
+
+def _lg_mode(mode: str) -> str:
+    return "messages" if mode in ("messages", "messages-tuple") else mode
+
+
+def _command(data: dict[str, Any]) -> Command:
+    goto = data.get("goto")
+    if isinstance(goto, dict):
+        goto = Send(goto["node"], goto.get("input"))
+    elif isinstance(goto, list):
+        goto = [Send(g["node"], g.get("input")) if isinstance(g, dict) else g for g in goto]
+    update = data.get("update")
+    if isinstance(update, list):
+        update = [tuple(u) for u in update]
+    return Command(resume=data.get("resume"), goto=goto or (), update=update)
+
+
+async def _interrupts_by_task(graph: Any, config: dict[str, Any]) -> dict[str, list[Any]]:
+    state = await graph.aget_state(config)
+    return {
+        task.id: [interrupt_json(i) for i in task.interrupts]
+        for task in state.tasks
+        if task.interrupts
+    }
+
+
+def run_config(run: Any, opts: dict[str, Any]) -> dict[str, Any]:
+    """The RunnableConfig of a graph run: the assistant's, the run's, and its identity."""
+    config = dict(opts.get("config") or {})
+    configurable = dict(config.get("configurable") or {})
+    thread_id = run["thread_id"] or run["id"]
+    configurable.update(
+        {
+            "thread_id": thread_id,
+            "run_id": run["id"],
+            "graph_id": run["agent_name"],
+            "assistant_id": run["assistant_id"],
+            "checkpoint_ns": "",
+        }
+    )
+    checkpoint = opts.get("checkpoint") or {}
+    if opts.get("checkpoint_id"):
+        checkpoint = {**checkpoint, "checkpoint_id": opts["checkpoint_id"]}
+    for key in ("checkpoint_id", "checkpoint_ns", "checkpoint_map"):
+        if checkpoint.get(key):
+            configurable[key] = checkpoint[key]
+    if run["user_id"]:
+        configurable["user_id"] = run["user_id"]
+    config["configurable"] = configurable
+    config["metadata"] = {
+        **(config.get("metadata") or {}),
+        **(run["metadata"] or {}),
+        "run_id": run["id"],
+        "thread_id": thread_id,
+        "graph_id": run["agent_name"],
+        "assistant_id": run["assistant_id"],
+    }
+    config.setdefault("recursion_limit", 25)
+    return config

@@ -1,0 +1,77 @@
+"""langgraph's checkpoint savers and store, opened on runplane's own database."""
+
+import contextlib
+from typing import Any
+
+import aiosqlite
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.store.postgres.aio import AsyncPostgresStore
+from langgraph.store.sqlite.aio import AsyncSqliteStore
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from runplane.store.dialect import is_sqlite, plain_url, sqlite_path
+
+
+async def _sqlite(path: str, exit: contextlib.AsyncExitStack) -> aiosqlite.Connection:
+    conn = await exit.enter_async_context(aiosqlite.connect(path, timeout=30, isolation_level=None))
+    await conn.execute("PRAGMA journal_mode=WAL")
+    await conn.execute("PRAGMA synchronous=NORMAL")
+    await conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+async def open_savers(url: str, exit: contextlib.AsyncExitStack) -> tuple[Any, Any]:
+    """The checkpointer and the store, set up (their tables created) and ready."""
+    if is_sqlite(url):
+        path = str(sqlite_path(url))
+        saver: Any = AsyncSqliteSaver(await _sqlite(path, exit))
+        store: Any = AsyncSqliteStore(await _sqlite(path, exit))
+    else:
+        pool = AsyncConnectionPool(
+            plain_url(url),
+            min_size=1,
+            max_size=10,
+            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+            open=False,
+        )
+        await pool.open()
+        exit.push_async_callback(pool.close)
+        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        store = AsyncPostgresStore(pool)  # type: ignore[arg-type]
+    await saver.setup()
+    await store.setup()
+    return saver, store
+
+
+async def delete_run_checkpoints(saver: Any, thread_id: str, run_id: str) -> None:
+    """Delete the checkpoints (and their writes) that one run made on a thread."""
+    if isinstance(saver, AsyncSqliteSaver):
+        async with saver.lock:
+            cur = await saver.conn.execute(
+                "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? "
+                "AND json_extract(CAST(metadata AS TEXT), '$.run_id') = ?",
+                (thread_id, run_id),
+            )
+            ids = [r[0] for r in await cur.fetchall()]
+            for cid in ids:
+                for table in ("writes", "checkpoints"):
+                    await saver.conn.execute(
+                        f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id = ?",
+                        (thread_id, cid),
+                    )
+            await saver.conn.commit()
+        return
+    async with saver.conn.connection() as conn:
+        rows = await conn.execute(
+            "SELECT checkpoint_id FROM checkpoints WHERE thread_id = %s "
+            "AND metadata->>'run_id' = %s",
+            (thread_id, run_id),
+        )
+        ids = [r["checkpoint_id"] for r in await rows.fetchall()]
+        for table in ("checkpoint_writes", "checkpoints"):
+            await conn.execute(
+                f"DELETE FROM {table} WHERE thread_id = %s AND checkpoint_id = ANY(%s)",
+                (thread_id, ids),
+            )

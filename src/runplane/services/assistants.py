@@ -1,0 +1,291 @@
+"""Assistants: configurations of a hosted graph, versioned, over runplane agents.
+
+A graph is a runplane agent of kind ``langgraph``; each of its assistants records
+the agent's published revision in every version it makes. Every graph has a default
+assistant per tenant, whose id is stable and whose name is the graph's.
+"""
+
+import uuid
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from runplane.domain.errors import Conflict, Invalid, NotFound
+from runplane.domain.models import Principal, utcnow
+from runplane.schemas.agent_protocol import (
+    AssistantCreate,
+    AssistantPatch,
+    AssistantSearch,
+    matches,
+    ts,
+)
+from runplane.services import agents as agents_svc
+from runplane.services.runtime import Runtime
+from runplane.store import graphs as store
+
+Row = Any
+_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
+
+
+def default_id(tenant_id: str, graph_id: str) -> str:
+    """The id of a graph's default assistant in a tenant."""
+    return str(uuid.uuid5(_NAMESPACE, f"{tenant_id}/{graph_id}"))
+
+
+async def _ensure_defaults(rt: Runtime, who: Principal) -> None:
+    done: set[str] = rt.graphs.assistant_tenants
+    if who.tenant_id in done:
+        return
+    for graph_id in rt.project.graphs:
+        async with rt.db.read() as conn:
+            found = await store.get_assistant(
+                conn, who.tenant_id, default_id(who.tenant_id, graph_id)
+            )
+        if found is None:
+            body = AssistantCreate(
+                graph_id=graph_id,
+                assistant_id=default_id(who.tenant_id, graph_id),
+                name=graph_id,
+                metadata={"created_by": "system"},
+                if_exists="do_nothing",
+            )
+            await create(rt, who, body)
+    done.add(who.tenant_id)
+
+
+async def _graph_agent(rt: Runtime, who: Principal, graph_id: str) -> Row:
+    if graph_id not in rt.project.graphs:
+        raise NotFound(f"no graph {graph_id!r}", [{"name": "graph_id", "value": graph_id}])
+    return await agents_svc.agent_for_run(rt, who, graph_id)
+
+
+async def create(rt: Runtime, who: Principal, body: AssistantCreate) -> Row:
+    """Create an assistant (version 1) for a graph."""
+    agent = await _graph_agent(rt, who, body.graph_id)
+    assistant_id = body.assistant_id or str(uuid.uuid4())
+    _check_uuid(assistant_id, "assistant_id")
+    async with rt.db.read() as conn:
+        existing = await store.get_assistant(conn, who.tenant_id, assistant_id)
+    if existing is not None:
+        if body.if_exists == "do_nothing":
+            return existing
+        raise Conflict(
+            f"assistant {assistant_id} exists", [{"name": "assistant_id", "value": assistant_id}]
+        )
+    now = utcnow()
+    row = {
+        "id": assistant_id,
+        "tenant_id": who.tenant_id,
+        "graph_id": body.graph_id,
+        "agent_id": agent["id"],
+        "name": body.name or "Untitled",
+        "description": body.description,
+        "config": body.config,
+        "context": body.context,
+        "metadata": body.metadata,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        async with rt.db.write() as conn:
+            await store.insert_assistant(conn, row, agent["published_revision_id"] or "")
+    except IntegrityError:
+        async with rt.db.read() as conn:
+            again = await store.get_assistant(conn, who.tenant_id, assistant_id)
+        if again is None or body.if_exists != "do_nothing":
+            raise Conflict(f"assistant {assistant_id} exists") from None
+        return again
+    return row
+
+
+def _check_uuid(value: str, name: str) -> None:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise Invalid.field(name, f"{name} must be a UUID", value) from None
+
+
+async def get(rt: Runtime, who: Principal, ref: str) -> Row:
+    """An assistant by id, or a graph's default assistant by the graph's name."""
+    await _ensure_defaults(rt, who)
+    assistant_id = default_id(who.tenant_id, ref) if ref in rt.project.graphs else ref
+    async with rt.db.read() as conn:
+        row = await store.get_assistant(conn, who.tenant_id, assistant_id)
+    if row is None:
+        raise NotFound(f"no assistant {ref!r}", [{"name": "assistant_id", "value": ref}])
+    return row
+
+
+async def update(rt: Runtime, who: Principal, ref: str, body: AssistantPatch) -> Row:
+    """Make a new version with the given fields changed; it becomes the current one."""
+    row = dict(await get(rt, who, ref))
+    if body.graph_id is not None and body.graph_id != row["graph_id"]:
+        agent = await _graph_agent(rt, who, body.graph_id)
+        row.update(graph_id=body.graph_id, agent_id=agent["id"])
+    for key in ("config", "context", "metadata", "name", "description"):
+        value = getattr(body, key)
+        if value is not None:
+            row[key] = {**row["metadata"], **value} if key == "metadata" else value
+    agent = await _graph_agent(rt, who, row["graph_id"])
+    async with rt.db.write() as conn:
+        row["version"] = await store.max_version(conn, row["id"]) + 1
+        row["updated_at"] = utcnow()
+        await store.insert_version(conn, row, agent["published_revision_id"] or "")
+        fields = {
+            k: row[k]
+            for k in (
+                "graph_id",
+                "agent_id",
+                "name",
+                "description",
+                "config",
+                "context",
+                "metadata",
+                "version",
+                "updated_at",
+            )
+        }
+        await store.update_assistant(conn, row["id"], **fields)
+    return row
+
+
+async def delete(rt: Runtime, who: Principal, ref: str) -> None:
+    """Delete an assistant and its versions."""
+    row = await get(rt, who, ref)
+    async with rt.db.write() as conn:
+        await store.delete_assistant(conn, row["id"])
+
+
+async def search(rt: Runtime, who: Principal, body: AssistantSearch) -> list[Row]:
+    """Assistants matching graph, name and metadata."""
+    await _ensure_defaults(rt, who)
+    async with rt.db.read() as conn:
+        rows = await store.list_assistants(conn, who.tenant_id, body.graph_id)
+    found = [
+        r
+        for r in rows
+        if matches(r["metadata"], body.metadata)
+        and (body.name is None or body.name.lower() in r["name"].lower())
+    ]
+    key = (
+        body.sort_by
+        if body.sort_by in ("assistant_id", "graph_id", "name", "created_at", "updated_at")
+        else "created_at"
+    )
+    column = "id" if key == "assistant_id" else key
+    found.sort(key=lambda r: r[column], reverse=(body.sort_order or "desc") == "desc")
+    return found
+
+
+async def versions(
+    rt: Runtime, who: Principal, ref: str, metadata: dict[str, Any] | None
+) -> list[Row]:
+    """An assistant's versions, newest first."""
+    row = await get(rt, who, ref)
+    async with rt.db.read() as conn:
+        rows = await store.list_versions(conn, row["id"])
+    return [dict(v, graph_id=row["graph_id"]) for v in rows if matches(v["metadata"], metadata)]
+
+
+async def set_latest(rt: Runtime, who: Principal, ref: str, version: int) -> Row:
+    """Make an earlier version the current one again."""
+    row = await get(rt, who, ref)
+    async with rt.db.read() as conn:
+        found = [v for v in await store.list_versions(conn, row["id"]) if v["version"] == version]
+    if not found:
+        raise NotFound(
+            f"assistant {row['id']} has no version {version}",
+            [{"name": "version", "value": version}],
+        )
+    v = found[0]
+    fields = {k: v[k] for k in ("name", "description", "config", "context", "metadata")}
+    async with rt.db.write() as conn:
+        await store.update_assistant(
+            conn, row["id"], version=version, updated_at=utcnow(), **fields
+        )
+    return await get(rt, who, row["id"])
+
+
+def assistant_json(row: Row) -> dict[str, Any]:
+    """An assistant as the protocol shows it."""
+    return {
+        "assistant_id": row["id"],
+        "graph_id": row["graph_id"],
+        "config": row["config"],
+        "context": row["context"],
+        "metadata": row["metadata"],
+        "version": row["version"],
+        "name": row["name"],
+        "description": row["description"],
+        "created_at": ts(row["created_at"]),
+        "updated_at": ts(row["updated_at"]),
+    }
+
+
+def version_json(row: Row) -> dict[str, Any]:
+    """One version of an assistant."""
+    return {
+        "assistant_id": row["assistant_id"],
+        "graph_id": row["graph_id"],
+        "config": row["config"],
+        "context": row["context"],
+        "metadata": row["metadata"],
+        "version": row["version"],
+        "name": row["name"],
+        "description": row["description"],
+        "created_at": ts(row["created_at"]),
+    }
+
+
+async def graph_json(
+    rt: Runtime, who: Principal, ref: str, xray: bool | int = False
+) -> dict[str, Any]:
+    """The drawable graph of an assistant (nodes and edges)."""
+    row = await get(rt, who, ref)
+    graph = await rt.project.graphs[row["graph_id"]].build(row["config"])
+    drawable = await graph.aget_graph(config=row["config"], xray=xray)
+    return drawable.to_json()
+
+
+async def schemas_json(rt: Runtime, who: Principal, ref: str) -> dict[str, Any]:
+    """The graph's input, output, state, config and context JSON Schemas."""
+    row = await get(rt, who, ref)
+    graph = await rt.project.graphs[row["graph_id"]].build(row["config"])
+
+    def schema(fn: str) -> Any:
+        try:
+            return getattr(graph, fn)()
+        except Exception:  # a graph whose types pydantic cannot express
+            return None
+
+    context = None
+    if getattr(graph, "context_schema", None) is not None:
+        context = schema("get_context_jsonschema")
+    return {
+        "graph_id": row["graph_id"],
+        "input_schema": schema("get_input_jsonschema"),
+        "output_schema": schema("get_output_jsonschema"),
+        "state_schema": schema("get_input_jsonschema"),
+        "config_schema": schema("get_config_jsonschema"),
+        "context_schema": context,
+    }
+
+
+async def subgraphs_json(
+    rt: Runtime, who: Principal, ref: str, namespace: str | None, recurse: bool
+) -> dict[str, Any]:
+    """The schemas of the graph's subgraphs, by namespace."""
+    row = await get(rt, who, ref)
+    graph = await rt.project.graphs[row["graph_id"]].build(row["config"])
+    out: dict[str, Any] = {}
+    async for ns, sub in graph.aget_subgraphs(namespace=namespace, recurse=recurse):
+        out[ns] = {
+            "graph_id": row["graph_id"],
+            "input_schema": sub.get_input_jsonschema(),
+            "output_schema": sub.get_output_jsonschema(),
+            "state_schema": sub.get_input_jsonschema(),
+            "config_schema": sub.get_config_jsonschema(),
+            "context_schema": None,
+        }
+    return out

@@ -1,0 +1,308 @@
+"""Runs of hosted graphs over the Agent Protocol: stateless and on threads.
+
+These are runplane runs (``/v1/runs`` lists them) with a thread, an assistant and
+the protocol's options. Runs of one thread go one at a time; ``multitask_strategy``
+says what a new run does to the ones in progress.
+"""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from runplane.domain.errors import Conflict, NotFound
+from runplane.domain.ids import new_id
+from runplane.domain.lifecycle import RunStatus
+from runplane.domain.models import Principal
+from runplane.schemas import RunCreate
+from runplane.schemas.agent_protocol import RunCreateBody, ThreadCreate, ts
+from runplane.services import assistants as assistants_svc
+from runplane.services import runs as runs_svc
+from runplane.services import threads as threads_svc
+from runplane.services.runtime import Runtime
+from runplane.store import graphs as store
+
+Row = Any
+WAIT_FOREVER = 600.0
+SETTLED = frozenset({RunStatus.PAUSED, RunStatus.AUTH_REQUIRED})
+_ENDED = {"succeeded", "failed", "canceled", "paused", "auth_required"}
+
+
+def _merge_config(base: dict[str, Any], over: dict[str, Any] | None) -> dict[str, Any]:
+    over = over or {}
+    merged = {**base, **over}
+    configurable = {**(base.get("configurable") or {}), **(over.get("configurable") or {})}
+    if configurable:
+        merged["configurable"] = configurable
+    return merged
+
+
+async def create(
+    rt: Runtime,
+    who: Principal,
+    thread_id: str | None,
+    body: RunCreateBody,
+    *,
+    run_id: str | None = None,
+    trigger: str = "api",
+) -> Row:
+    """Record and start a graph run (on a thread, or on a temporary one)."""
+    assistant = await assistants_svc.get(rt, who, body.assistant_id)
+    if thread_id is None and body.on_completion == "keep":
+        thread = await threads_svc.create(rt, who, ThreadCreate())
+        thread_id = thread["id"]
+    if thread_id is not None:
+        await _prepare_thread(rt, who, thread_id, body, assistant)
+    opts = {
+        "stream_mode": body.modes(),
+        "stream_subgraphs": body.stream_subgraphs,
+        "interrupt_before": body.interrupt_before,
+        "interrupt_after": body.interrupt_after,
+        "command": body.command.model_dump(exclude_none=True) if body.command else None,
+        "config": _merge_config(assistant["config"], body.config),
+        "checkpoint": body.checkpoint,
+        "checkpoint_id": body.checkpoint_id,
+        "multitask_strategy": body.multitask_strategy,
+        "on_completion": body.on_completion,
+        "on_disconnect": body.on_disconnect,
+        "after_seconds": body.after_seconds,
+        "durability": body.durability,
+    }
+    run_body = RunCreate(
+        agent_id=assistant["graph_id"],
+        input=body.input,
+        metadata=body.metadata or {},
+        context={**assistant["context"], **(body.context or {})},
+        trigger=trigger,  # type: ignore[arg-type]
+        notify={"webhook": body.webhook} if body.webhook else None,  # type: ignore[arg-type]
+    )
+    extra = {"thread_id": thread_id, "assistant_id": assistant["id"], "graph": opts}
+    return await runs_svc.create_run(rt, who, run_body, run_id=run_id, extra=extra)
+
+
+async def _prepare_thread(
+    rt: Runtime, who: Principal, thread_id: str, body: RunCreateBody, assistant: Row
+) -> None:
+    """Create the thread if asked, apply the multitask strategy, note the graph."""
+    try:
+        thread = await threads_svc.get(rt, who, thread_id)
+    except NotFound:
+        if body.if_not_exists != "create":
+            raise
+        thread = await threads_svc.create(rt, who, ThreadCreate(thread_id=thread_id))
+    async with rt.db.read() as conn:
+        active = await store.thread_runs(conn, thread_id, statuses=store.ACTIVE)
+    if active:
+        if body.multitask_strategy == "reject":
+            raise Conflict(
+                f"thread {thread_id} has a run in progress (multitask_strategy is reject)",
+                [{"name": "thread_id", "value": thread_id}],
+            )
+        if body.multitask_strategy in ("interrupt", "rollback"):
+            for old in active:
+                await cancel(
+                    rt, who, thread_id, old["id"], wait=True, action=body.multitask_strategy
+                )
+    metadata = thread["metadata"] or {}
+    if (
+        metadata.get("graph_id") != assistant["graph_id"]
+        or metadata.get("assistant_id") != assistant["id"]
+    ):
+        await threads_svc.update(
+            rt, who, thread_id, {"graph_id": assistant["graph_id"], "assistant_id": assistant["id"]}
+        )
+
+
+async def get(rt: Runtime, who: Principal, thread_id: str, run_id: str) -> Row:
+    """A graph run of the thread (for a stateless run, its run id is its thread id)."""
+    run = await runs_svc.get_run(rt, who, run_id)
+    if run["assistant_id"] is None or (run["thread_id"] or run["id"]) != thread_id:
+        raise NotFound(
+            f"thread {thread_id} has no run {run_id!r}", [{"name": "run_id", "value": run_id}]
+        )
+    return run
+
+
+async def list_for_thread(
+    rt: Runtime, who: Principal, thread_id: str, limit: int, offset: int, status: str | None
+) -> list[Row]:
+    """A thread's runs, newest first."""
+    await threads_svc.get(rt, who, thread_id)
+    statuses = [s for s, lg in _STATUS.items() if lg == status] if status else None
+    async with rt.db.read() as conn:
+        return await store.thread_runs(
+            conn, thread_id, statuses=statuses, limit=limit, offset=offset
+        )
+
+
+async def wait(rt: Runtime, who: Principal, run: Row) -> Row:
+    """The run once it ended or paused."""
+    while True:
+        row = await runs_svc.wait_for_run(rt, who, run["id"], WAIT_FOREVER, until=SETTLED)
+        if row["status"] in _ENDED:
+            return row
+
+
+async def cancel(
+    rt: Runtime, who: Principal, thread_id: str, run_id: str, *, wait: bool, action: str
+) -> Row:
+    """Stop a run: ``interrupt`` keeps what it did, ``rollback`` deletes it and its checkpoints."""
+    run = await get(rt, who, thread_id, run_id)
+    if not RunStatus(run["status"]).terminal:
+        try:
+            run = await runs_svc.cancel_run(rt, who, run_id)
+        except Conflict:
+            run = await runs_svc.get_run(rt, who, run_id)
+    if action == "rollback":
+        run = await runs_svc.wait_for_run(rt, who, run_id, 30.0)
+        if run["thread_id"] is not None:
+            await rt.graphs.delete_checkpoints(run["thread_id"], run_id)
+        await runs_svc.delete_run(rt, who, run_id)
+        return run
+    if wait:
+        run = await runs_svc.wait_for_run(rt, who, run_id, WAIT_FOREVER)
+    return run
+
+
+async def delete(rt: Runtime, who: Principal, thread_id: str, run_id: str) -> None:
+    """Delete an ended run."""
+    await get(rt, who, thread_id, run_id)
+    await runs_svc.delete_run(rt, who, run_id)
+
+
+def values_of(run: Row) -> Any:
+    """What ``/runs/wait`` and ``join`` answer: the final state, or the error."""
+    status = run["status"]
+    if status == RunStatus.FAILED:
+        error = run["error"] or {}
+        return {
+            "__error__": {"error": error.get("code", "error"), "message": error.get("message", "")}
+        }
+    if status in (RunStatus.PAUSED, RunStatus.AUTH_REQUIRED):
+        return (run["waiting_on"] or {}).get("values") or {}
+    result = run["result"] or {}
+    return result.get("content") if result.get("content") is not None else {}
+
+
+async def stream(
+    rt: Runtime, who: Principal, thread_id: str | None, body: RunCreateBody
+) -> tuple[Row, AsyncIterator[bytes]]:
+    """Start a run and stream its parts as server-sent events."""
+    run_id = new_id("run")
+    listener = rt.graphs.streams.listen(run_id)
+    try:
+        run = await create(rt, who, thread_id, body, run_id=run_id)
+    except BaseException:
+        rt.graphs.streams.leave(run_id, listener)
+        raise
+    return run, _sse(rt, who, run, listener, body.modes(), body.on_disconnect == "cancel")
+
+
+async def join_stream(
+    rt: Runtime, who: Principal, thread_id: str, run_id: str, cancel_on_disconnect: bool
+) -> AsyncIterator[bytes]:
+    """Stream what a run produces from now on until it ends."""
+    run = await get(rt, who, thread_id, run_id)
+    listener = rt.graphs.streams.listen(run_id)
+    modes = (run["graph"] or {}).get("stream_mode") or ["values"]
+    return _sse(rt, who, run, listener, modes, cancel_on_disconnect)
+
+
+def sse(event: str, data: Any, event_id: int | None = None) -> bytes:
+    """One server-sent event."""
+    head = f"event: {event}\n"
+    if event_id is not None:
+        head += f"id: {event_id}\n"
+    return (head + f"data: {json.dumps(data, default=str)}\n\n").encode()
+
+
+async def _sse(
+    rt: Runtime,
+    who: Principal,
+    run: Row,
+    listener: Any,
+    modes: list[str],
+    cancel_on_disconnect: bool,
+) -> AsyncIterator[bytes]:
+    run_id = run["id"]
+
+    async def ended() -> bool:
+        row = await runs_svc.get_run(rt, who, run_id)
+        return row["status"] in _ENDED
+
+    finished = False
+    try:
+        yield sse("metadata", {"run_id": run_id, "attempt": 1})
+        seen = 0
+        if not await ended():
+            async for number, event, data in listener.follow(1.0, ended):
+                seen += 1
+                yield sse(event, data, number)
+        final = await runs_svc.get_run(rt, who, run_id)
+        finished = final["status"] in _ENDED
+        if final["status"] == RunStatus.FAILED:
+            yield sse("error", values_of(final)["__error__"])
+        elif seen == 0 and "values" in modes and final["status"] == RunStatus.SUCCEEDED:
+            # The run went in another process: its final state is all we can give.
+            yield sse("values", values_of(final))
+    finally:
+        rt.graphs.streams.leave(run_id, listener)
+        if cancel_on_disconnect and not finished:
+            task = asyncio.get_running_loop().create_task(_cancel_quietly(rt, who, run_id))
+            rt.background_tasks.add(task)
+            task.add_done_callback(rt.background_tasks.discard)
+
+
+async def _cancel_quietly(rt: Runtime, who: Principal, run_id: str) -> None:
+    try:
+        await runs_svc.cancel_run(rt, who, run_id)
+    except Conflict:
+        pass
+
+
+_STATUS = {
+    "queued": "pending",
+    "running": "running",
+    "paused": "interrupted",
+    "auth_required": "interrupted",
+    "canceled": "interrupted",
+    "succeeded": "success",
+    "failed": "error",
+}
+
+
+def status_of(run: Row) -> str:
+    """The protocol's status of a run."""
+    status = str(run["status"])
+    if status == "failed" and (run["error"] or {}).get("code") == "timeout":
+        return "timeout"
+    if status == "succeeded" and (run["result"] or {}).get("continued_by"):
+        return "interrupted"  # it paused at an interrupt; a later run carried on
+    return _STATUS.get(status, status)
+
+
+def run_json(run: Row) -> dict[str, Any]:
+    """A run as the protocol shows it."""
+    opts = run["graph"] or {}
+    return {
+        "run_id": run["id"],
+        "thread_id": run["thread_id"] or run["id"],
+        "assistant_id": run["assistant_id"],
+        "created_at": ts(run["created_at"]),
+        "updated_at": ts(run["updated_at"]),
+        "status": status_of(run),
+        "metadata": run["metadata"] or {},
+        "multitask_strategy": opts.get("multitask_strategy", "enqueue"),
+        "kwargs": {
+            "input": run["input"],
+            "command": opts.get("command"),
+            "config": opts.get("config"),
+            "context": run["context"],
+            "stream_mode": opts.get("stream_mode"),
+            "interrupt_before": opts.get("interrupt_before"),
+            "interrupt_after": opts.get("interrupt_after"),
+            "webhook": (run["notify"] or {}).get("webhook"),
+            "temporary": run["thread_id"] is None,
+        },
+        "cancel_reason": "interrupt" if run["status"] == RunStatus.CANCELED else None,
+    }

@@ -1,0 +1,81 @@
+"""The store (long-term memory for graphs): items in namespaces, per tenant.
+
+Items live in langgraph's own store tables; each tenant's namespaces sit under a
+first element that is the tenant's id, which callers never see.
+"""
+
+from typing import Any
+
+from runplane.domain.errors import Invalid, NotFound
+from runplane.domain.models import Principal
+from runplane.schemas.agent_protocol import ItemPut, ItemSearch, NamespaceSearch, ts
+from runplane.services.runtime import Runtime
+
+
+def _store(rt: Runtime) -> Any:
+    if rt.graphs.store is None:
+        raise NotFound("this server hosts no graphs, so it has no store")
+    return rt.graphs.store
+
+
+def _ns(who: Principal, namespace: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    for part in namespace:
+        if not part or "." in part:
+            raise Invalid.field("namespace", "namespace labels are non-empty and have no '.'", part)
+    return (who.tenant_id, *namespace)
+
+
+def item_json(item: Any) -> dict[str, Any]:
+    """A store item as the protocol shows it (without the tenant)."""
+    out = {
+        "namespace": list(item.namespace[1:]),
+        "key": item.key,
+        "value": item.value,
+        "created_at": ts(item.created_at),
+        "updated_at": ts(item.updated_at),
+    }
+    if getattr(item, "score", None) is not None:
+        out["score"] = item.score
+    return out
+
+
+async def put(rt: Runtime, who: Principal, body: ItemPut) -> None:
+    """Write an item."""
+    await _store(rt).aput(_ns(who, body.namespace), body.key, body.value)
+
+
+async def get(rt: Runtime, who: Principal, namespace: list[str], key: str) -> dict[str, Any]:
+    """Read an item, or NotFound."""
+    item = await _store(rt).aget(_ns(who, namespace), key)
+    if item is None:
+        raise NotFound(f"no item {key!r} in {'.'.join(namespace)}", [{"name": "key", "value": key}])
+    return item_json(item)
+
+
+async def delete(rt: Runtime, who: Principal, namespace: list[str], key: str) -> None:
+    """Delete an item (no error if it is not there)."""
+    await _store(rt).adelete(_ns(who, namespace), key)
+
+
+async def search(rt: Runtime, who: Principal, body: ItemSearch) -> list[dict[str, Any]]:
+    """Items under a namespace prefix, filtered by value fields."""
+    items = await _store(rt).asearch(
+        _ns(who, body.namespace_prefix),
+        filter=body.filter,
+        limit=body.limit,
+        offset=body.offset,
+        query=body.query,
+    )
+    return [item_json(i) for i in items]
+
+
+async def namespaces(rt: Runtime, who: Principal, body: NamespaceSearch) -> list[list[str]]:
+    """The namespaces in use, by prefix, suffix and depth."""
+    found = await _store(rt).alist_namespaces(
+        prefix=_ns(who, body.prefix or []),
+        suffix=tuple(body.suffix) if body.suffix else None,
+        max_depth=body.max_depth + 1 if body.max_depth else None,
+        limit=body.limit,
+        offset=body.offset,
+    )
+    return [list(ns[1:]) for ns in found]

@@ -1,0 +1,274 @@
+"""Threads: a graph's conversation state across runs, kept in checkpoints."""
+
+import uuid
+from typing import Any
+
+from runplane.domain.errors import Conflict, NotFound
+from runplane.domain.models import Principal, utcnow
+from runplane.graphs.wire import empty_state, jsonable, state_json
+from runplane.schemas.agent_protocol import (
+    HistoryQuery,
+    StateUpdate,
+    ThreadCreate,
+    ThreadSearch,
+    matches,
+    ts,
+)
+from runplane.services.runtime import Runtime
+from runplane.store import graphs as store
+
+Row = Any
+
+
+async def create(rt: Runtime, who: Principal, body: ThreadCreate) -> Row:
+    """Create a thread (``if_exists``: raise a conflict, or return the existing one)."""
+    thread_id = body.thread_id or str(uuid.uuid4())
+    async with rt.db.read() as conn:
+        existing = await store.get_thread(conn, None, thread_id)
+    if existing is not None:
+        if existing["tenant_id"] == who.tenant_id and body.if_exists == "do_nothing":
+            return await _with_status(rt, existing)
+        raise Conflict(f"thread {thread_id} exists", [{"name": "thread_id", "value": thread_id}])
+    now = utcnow()
+    metadata = dict(body.metadata)
+    if body.graph_id:
+        metadata.setdefault("graph_id", body.graph_id)
+    row = {
+        "id": thread_id,
+        "tenant_id": who.tenant_id,
+        "status": "idle",
+        "metadata": metadata,
+        "values": None,
+        "interrupts": {},
+        "created_at": now,
+        "updated_at": now,
+    }
+    async with rt.db.write() as conn:
+        await store.insert_thread(conn, row)
+    if body.supersteps:
+        for superstep in body.supersteps:
+            for update in superstep.get("updates", []):
+                await update_state(
+                    rt,
+                    who,
+                    thread_id,
+                    StateUpdate(values=update.get("values"), as_node=update.get("as_node")),
+                )
+        async with rt.db.read() as conn:
+            row = dict(await store.get_thread(conn, None, thread_id) or row)
+    return {**row, "busy": False}
+
+
+async def get(rt: Runtime, who: Principal, thread_id: str) -> Row:
+    """One thread of the tenant, with its live status, or NotFound."""
+    async with rt.db.read() as conn:
+        row = await store.get_thread(conn, who.tenant_id, thread_id)
+    if row is None:
+        raise NotFound(f"no thread {thread_id!r}", [{"name": "thread_id", "value": thread_id}])
+    return await _with_status(rt, row)
+
+
+async def _with_status(rt: Runtime, row: Row) -> Row:
+    async with rt.db.read() as conn:
+        busy = await store.busy_threads(conn, [row["id"]])
+    return {**row, "busy": row["id"] in busy}
+
+
+async def update(rt: Runtime, who: Principal, thread_id: str, metadata: dict[str, Any]) -> Row:
+    """Merge metadata into a thread's."""
+    row = await get(rt, who, thread_id)
+    merged = {**row["metadata"], **metadata}
+    now = utcnow()
+    async with rt.db.write() as conn:
+        await store.update_thread(conn, thread_id, metadata=merged, updated_at=now)
+    return {**row, "metadata": merged, "updated_at": now}
+
+
+async def delete(rt: Runtime, who: Principal, thread_id: str) -> None:
+    """Delete a thread and its checkpoints; its runs stay in the run history."""
+    await get(rt, who, thread_id)
+    async with rt.db.write() as conn:
+        await store.delete_thread(conn, thread_id)
+    await rt.graphs.delete_checkpoints(thread_id)
+
+
+async def search(rt: Runtime, who: Principal, body: ThreadSearch) -> list[Row]:
+    """Threads matching metadata, values, status and ids."""
+    async with rt.db.read() as conn:
+        rows = await store.list_threads(conn, who.tenant_id, body.ids, body.status)
+        busy = await store.busy_threads(conn, [r["id"] for r in rows])
+    found = []
+    for r in rows:
+        r = {**r, "busy": r["id"] in busy}
+        if body.status is not None and status_of(r) != body.status:
+            continue
+        if matches(r["metadata"], body.metadata) and matches(r["values"], body.values):
+            found.append(r)
+    key = (
+        body.sort_by
+        if body.sort_by in ("thread_id", "status", "created_at", "updated_at")
+        else "created_at"
+    )
+    column = "id" if key == "thread_id" else key
+    found.sort(key=lambda r: r[column], reverse=(body.sort_order or "desc") == "desc")
+    return found
+
+
+async def copy(rt: Runtime, who: Principal, thread_id: str) -> Row:
+    """A new thread with this one's metadata, values and checkpoint history."""
+    row = await get(rt, who, thread_id)
+    new_id = str(uuid.uuid4())
+    now = utcnow()
+    new_row = {
+        **{k: row[k] for k in ("tenant_id", "status", "metadata", "values", "interrupts")},
+        "id": new_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if new_row["status"] == "busy":
+        new_row["status"] = "idle"
+    async with rt.db.write() as conn:
+        await store.insert_thread(conn, new_row)
+    saver = rt.graphs.saver
+    if saver is not None:
+        history = [t async for t in saver.alist({"configurable": {"thread_id": thread_id}})]
+        for t in reversed(history):
+            conf = t.config["configurable"]
+            target = {
+                "configurable": {
+                    "thread_id": new_id,
+                    "checkpoint_ns": conf.get("checkpoint_ns", ""),
+                }
+            }
+            if t.parent_config:
+                target["configurable"]["checkpoint_id"] = t.parent_config["configurable"][
+                    "checkpoint_id"
+                ]
+            metadata = {**t.metadata, "thread_id": new_id}
+            stored = await saver.aput(
+                target, t.checkpoint, metadata, t.checkpoint["channel_versions"]
+            )
+            by_task: dict[str, list[tuple[str, Any]]] = {}
+            for task_id, channel, value in t.pending_writes or []:
+                by_task.setdefault(task_id, []).append((channel, value))
+            for task_id, writes in by_task.items():
+                await saver.aput_writes(stored, writes, task_id)
+    return {**new_row, "busy": False}
+
+
+def status_of(row: Row) -> str:
+    """idle, busy (a run queued or running), interrupted or error."""
+    return "busy" if row.get("busy") else row["status"]
+
+
+def thread_json(row: Row) -> dict[str, Any]:
+    """A thread as the protocol shows it."""
+    return {
+        "thread_id": row["id"],
+        "created_at": ts(row["created_at"]),
+        "updated_at": ts(row["updated_at"]),
+        "metadata": row["metadata"],
+        "status": status_of(row),
+        "values": row["values"] if row["values"] is not None else {},
+        "interrupts": row["interrupts"] or {},
+    }
+
+
+async def _graph(rt: Runtime, row: Row, config: dict[str, Any] | None = None) -> Any:
+    graph_id = (row["metadata"] or {}).get("graph_id")
+    if graph_id not in rt.project.graphs:
+        return None
+    return await rt.graphs.graph_for(graph_id, config or {}, temporary=False)
+
+
+def _config(thread_id: str, checkpoint: dict[str, Any] | None = None) -> dict[str, Any]:
+    conf: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
+    for key, value in (checkpoint or {}).items():
+        if value is not None and key != "thread_id":
+            conf[key] = value
+    return {"configurable": conf}
+
+
+async def get_state(
+    rt: Runtime,
+    who: Principal,
+    thread_id: str,
+    checkpoint: dict[str, Any] | None = None,
+    subgraphs: bool = False,
+) -> dict[str, Any]:
+    """The thread's state now, or at a checkpoint."""
+    row = await get(rt, who, thread_id)
+    graph = await _graph(rt, row)
+    if graph is None:
+        return empty_state(thread_id)
+    snapshot = await graph.aget_state(_config(thread_id, checkpoint), subgraphs=subgraphs)
+    if checkpoint and checkpoint.get("checkpoint_id") and not snapshot.config:
+        raise NotFound(
+            f"thread {thread_id} has no checkpoint {checkpoint['checkpoint_id']}",
+            [{"name": "checkpoint_id", "value": checkpoint["checkpoint_id"]}],
+        )
+    state = state_json(snapshot)
+    if state["checkpoint"] is None:
+        return empty_state(thread_id)
+    return state
+
+
+async def update_state(
+    rt: Runtime, who: Principal, thread_id: str, body: StateUpdate
+) -> dict[str, Any]:
+    """Write values into the thread's state as if ``as_node`` had returned them."""
+    row = await get(rt, who, thread_id)
+    if row["busy"]:
+        raise Conflict(
+            f"thread {thread_id} has a run in progress", [{"name": "thread_id", "value": thread_id}]
+        )
+    graph = await _graph(rt, row)
+    if graph is None:
+        raise Conflict(
+            f"thread {thread_id} has no graph yet: run it once first",
+            [{"name": "thread_id", "value": thread_id}],
+        )
+    checkpoint = dict(body.checkpoint or {})
+    if body.checkpoint_id:
+        checkpoint["checkpoint_id"] = body.checkpoint_id
+    config = await graph.aupdate_state(
+        _config(thread_id, checkpoint), body.values, as_node=body.as_node
+    )
+    snapshot = await graph.aget_state(_config(thread_id))
+    interrupts = {
+        t.id: [{"value": jsonable(i.value), "id": i.id} for i in t.interrupts]
+        for t in snapshot.tasks
+        if t.interrupts
+    }
+    async with rt.db.write() as conn:
+        await store.update_thread(
+            conn,
+            thread_id,
+            values=jsonable(snapshot.values),
+            interrupts=interrupts,
+            status="interrupted" if interrupts else "idle",
+            updated_at=utcnow(),
+        )
+    return {"checkpoint": config["configurable"]}
+
+
+async def history(
+    rt: Runtime, who: Principal, thread_id: str, body: HistoryQuery
+) -> list[dict[str, Any]]:
+    """The thread's past states, newest first."""
+    row = await get(rt, who, thread_id)
+    graph = await _graph(rt, row)
+    if graph is None:
+        return []
+    before = body.before
+    if isinstance(before, str):
+        before = {"checkpoint_id": before}
+    states = []
+    async for snapshot in graph.aget_state_history(
+        _config(thread_id, body.checkpoint),
+        limit=body.limit,
+        before=_config(thread_id, before) if before else None,
+        filter=body.metadata,
+    ):
+        states.append(state_json(snapshot))
+    return states

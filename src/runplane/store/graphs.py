@@ -1,0 +1,232 @@
+"""Assistants, threads and crons (the Agent Protocol's resources), and runs by thread."""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from runplane.store.db import Conn
+from runplane.store.schema import assistant_versions, assistants, crons, runs, threads
+
+Row = Mapping[str, Any]
+ACTIVE = ("queued", "running")
+
+
+# -- assistants ------------------------------------------------------------------------
+
+
+async def get_assistant(conn: Conn, tenant_id: str, assistant_id: str) -> Row | None:
+    """One assistant of the tenant."""
+    stmt = sa.select(assistants).where(
+        assistants.c.tenant_id == tenant_id, assistants.c.id == assistant_id
+    )
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def list_assistants(conn: Conn, tenant_id: str, graph_id: str | None = None) -> list[Row]:
+    """The tenant's assistants, newest first."""
+    stmt = sa.select(assistants).where(assistants.c.tenant_id == tenant_id)
+    if graph_id is not None:
+        stmt = stmt.where(assistants.c.graph_id == graph_id)
+    stmt = stmt.order_by(assistants.c.created_at.desc(), assistants.c.id)
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def insert_assistant(conn: Conn, row: dict[str, Any], revision_id: str) -> None:
+    """Create an assistant with its first version."""
+    await conn.execute(assistants.insert(), row)
+    await insert_version(conn, row, revision_id)
+
+
+async def insert_version(conn: Conn, row: Mapping[str, Any], revision_id: str) -> None:
+    """Record the assistant's current fields as its version ``row['version']``."""
+    await conn.execute(
+        assistant_versions.insert(),
+        {
+            "assistant_id": row["id"],
+            "version": row["version"],
+            "revision_id": revision_id,
+            "name": row["name"],
+            "description": row["description"],
+            "config": row["config"],
+            "context": row["context"],
+            "metadata": row["metadata"],
+            "created_at": row["updated_at"],
+        },
+    )
+
+
+async def update_assistant(conn: Conn, assistant_id: str, **values: Any) -> None:
+    """Change an assistant's columns."""
+    await conn.execute(assistants.update().where(assistants.c.id == assistant_id).values(**values))
+
+
+async def delete_assistant(conn: Conn, assistant_id: str) -> None:
+    """Remove an assistant and its versions."""
+    await conn.execute(
+        assistant_versions.delete().where(assistant_versions.c.assistant_id == assistant_id)
+    )
+    await conn.execute(assistants.delete().where(assistants.c.id == assistant_id))
+
+
+async def list_versions(conn: Conn, assistant_id: str) -> list[Row]:
+    """An assistant's versions, newest first."""
+    stmt = (
+        sa.select(assistant_versions)
+        .where(assistant_versions.c.assistant_id == assistant_id)
+        .order_by(assistant_versions.c.version.desc())
+    )
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def max_version(conn: Conn, assistant_id: str) -> int:
+    """The highest version number an assistant has had."""
+    stmt = sa.select(sa.func.max(assistant_versions.c.version)).where(
+        assistant_versions.c.assistant_id == assistant_id
+    )
+    return int((await conn.execute(stmt)).scalar() or 0)
+
+
+# -- threads ---------------------------------------------------------------------------
+
+
+async def get_thread(conn: Conn, tenant_id: str | None, thread_id: str) -> Row | None:
+    """One thread (of the tenant, unless ``tenant_id`` is None)."""
+    stmt = sa.select(threads).where(threads.c.id == thread_id)
+    if tenant_id is not None:
+        stmt = stmt.where(threads.c.tenant_id == tenant_id)
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def list_threads(
+    conn: Conn, tenant_id: str, ids: Sequence[str] | None = None, status: str | None = None
+) -> list[Row]:
+    """The tenant's threads, newest first."""
+    stmt = sa.select(threads).where(threads.c.tenant_id == tenant_id)
+    if ids is not None:
+        stmt = stmt.where(threads.c.id.in_(list(ids)))
+    if status is not None and status != "busy":
+        stmt = stmt.where(threads.c.status == status)
+    stmt = stmt.order_by(threads.c.created_at.desc(), threads.c.id)
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def insert_thread(conn: Conn, row: dict[str, Any]) -> None:
+    """Create a thread."""
+    await conn.execute(threads.insert(), row)
+
+
+async def update_thread(conn: Conn, thread_id: str, **values: Any) -> None:
+    """Change a thread's columns."""
+    await conn.execute(threads.update().where(threads.c.id == thread_id).values(**values))
+
+
+async def delete_thread(conn: Conn, thread_id: str) -> None:
+    """Remove a thread row (its checkpoints go through the saver)."""
+    await conn.execute(threads.delete().where(threads.c.id == thread_id))
+
+
+async def busy_threads(conn: Conn, thread_ids: Sequence[str]) -> set[str]:
+    """Which of these threads have a run queued or running."""
+    if not thread_ids:
+        return set()
+    stmt = (
+        sa.select(runs.c.thread_id)
+        .where(runs.c.thread_id.in_(list(thread_ids)), runs.c.status.in_(ACTIVE))
+        .distinct()
+    )
+    return set((await conn.execute(stmt)).scalars().all())
+
+
+# -- runs by thread --------------------------------------------------------------------
+
+
+async def thread_runs(
+    conn: Conn,
+    thread_id: str,
+    *,
+    statuses: Sequence[str] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Row]:
+    """A thread's runs, newest first."""
+    stmt = sa.select(runs).where(runs.c.thread_id == thread_id)
+    if statuses is not None:
+        stmt = stmt.where(runs.c.status.in_(list(statuses)))
+    stmt = stmt.order_by(runs.c.created_at.desc(), runs.c.id.desc()).offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def runs_ahead(conn: Conn, thread_id: str, created_at: datetime, run_id: str) -> list[Row]:
+    """Runs of the thread created before this one that are still queued or running."""
+    stmt = (
+        sa.select(runs.c.id, runs.c.status)
+        .where(
+            runs.c.thread_id == thread_id,
+            runs.c.status.in_(ACTIVE),
+            sa.or_(
+                runs.c.created_at < created_at,
+                sa.and_(runs.c.created_at == created_at, runs.c.id < run_id),
+            ),
+        )
+        .order_by(runs.c.created_at, runs.c.id)
+    )
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+# -- crons -----------------------------------------------------------------------------
+
+
+async def get_cron(conn: Conn, tenant_id: str, cron_id: str) -> Row | None:
+    """One cron of the tenant."""
+    stmt = sa.select(crons).where(crons.c.tenant_id == tenant_id, crons.c.id == cron_id)
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def list_crons(conn: Conn, tenant_id: str) -> list[Row]:
+    """The tenant's crons, newest first."""
+    stmt = (
+        sa.select(crons)
+        .where(crons.c.tenant_id == tenant_id)
+        .order_by(crons.c.created_at.desc(), crons.c.id)
+    )
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def insert_cron(conn: Conn, row: dict[str, Any]) -> None:
+    """Create a cron."""
+    await conn.execute(crons.insert(), row)
+
+
+async def update_cron(conn: Conn, cron_id: str, **values: Any) -> None:
+    """Change a cron's columns."""
+    await conn.execute(crons.update().where(crons.c.id == cron_id).values(**values))
+
+
+async def delete_cron(conn: Conn, cron_id: str) -> None:
+    """Remove a cron."""
+    await conn.execute(crons.delete().where(crons.c.id == cron_id))
+
+
+async def due_crons(conn: Conn, now: datetime, limit: int = 50) -> list[Row]:
+    """Enabled crons whose next run is due."""
+    stmt = (
+        sa.select(crons)
+        .where(crons.c.enabled.is_(True), crons.c.next_run_date <= now)
+        .order_by(crons.c.next_run_date)
+        .limit(limit)
+    )
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def claim_cron(conn: Conn, cron_id: str, due: datetime, next_run: datetime | None) -> bool:
+    """Move a due cron to its next date; only one process wins a given due date."""
+    res = await conn.execute(
+        crons.update()
+        .where(crons.c.id == cron_id, crons.c.next_run_date == due)
+        .values(next_run_date=next_run, enabled=next_run is not None)
+    )
+    return res.rowcount == 1
