@@ -38,7 +38,9 @@ second. --quick uses n = 20 (c1), 200 (c32), 10 (stream), 100 (background) inste
 harness's 100 / 1000 / 50 / 500.
 
 One POST /runs/wait per server first fails the side early if a route or graph is missing.
-Run it as a file (it imports bench/runs.py as `runs`). Targets: runplane echo c32 runs/s >= langgraph dev's; runplane echo c1 p50 < 20 ms;
+Run it as a file (it imports bench/runs.py as `runs`).
+
+Targets: runplane echo c32 runs/s >= langgraph dev's; runplane echo c1 p50 < 20 ms;
 runplane first streamed event p50 <= langgraph dev's. The table goes to stderr; the last
 thing on stdout is one JSON object {"langgraph_dev", "runplane", "db", "checks", ...},
 also written to --out (default bench/results/lg-side-by-side-<timestamp>.json).

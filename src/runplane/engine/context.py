@@ -178,6 +178,8 @@ class RunContext:
         self._closing = asyncio.Event()
         self.current_step: int | None = None
         self._current_name = ""
+        # How long finished work may wait to ride with a later write.
+        self.flush_delay = FLUSH_DELAY
         self.steps_finished = 0
 
     # -- what agents call -------------------------------------------------------------
@@ -666,7 +668,7 @@ class RunContext:
 
     async def _flush_later(self) -> None:
         try:
-            await asyncio.wait_for(self._closing.wait(), FLUSH_DELAY)
+            await asyncio.wait_for(self._closing.wait(), self.flush_delay)
         except TimeoutError:
             await self._flush()
 

@@ -30,6 +30,7 @@ INTERRUPT = "__interrupt__"
 # What the executor always asks langgraph for: steps come from updates, the result
 # from values.
 BASE_MODES = ("updates", "values")
+GRAPH_FLUSH_DELAY = 0.25
 
 
 class GraphHost:
@@ -40,6 +41,7 @@ class GraphHost:
         self.streams = Streams()
         # Tenants whose default assistants exist (checked once per process).
         self.assistant_tenants: set[str] = set()
+        self.assistant_cache: dict[tuple[str, str], tuple[float, Any]] = {}
         self.saver: Any = None
         self.store: Any = None
         self._exit = contextlib.AsyncExitStack()
@@ -82,6 +84,9 @@ class GraphHost:
         thread_id = run["thread_id"]
         temporary = thread_id is None
         ctx.continue_numbering()
+        # A graph keeps its own checkpoints: its node steps are records, written in
+        # batches (or with the run's end) rather than one transaction per node.
+        ctx.flush_delay = GRAPH_FLUSH_DELAY
         after = opts.get("after_seconds")
         if after:
             due = run["created_at"] + timedelta(seconds=float(after))
@@ -137,7 +142,7 @@ class GraphHost:
                 event=("interrupt", {"interrupts": flat, "thread_id": thread_id}),
                 waiting_on={
                     "interrupt": {"thread_id": thread_id, "interrupts": flat},
-                    "values": {**values, INTERRUPT: flat},
+                    "values": {**values, INTERRUPT: flat} if flat else values,
                 },
             )
         if not temporary:

@@ -5,6 +5,7 @@ the agent's published revision in every version it makes. Every graph has a defa
 assistant per tenant, whose id is stable and whose name is the graph's.
 """
 
+import time
 import uuid
 from typing import Any
 
@@ -24,6 +25,9 @@ from runplane.services.runtime import Runtime
 from runplane.store import graphs as store
 
 Row = Any
+# Assistants are read per run: a change in this process shows at once, elsewhere
+# within this many seconds.
+CACHE_SECONDS = 2.0
 _NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 
 
@@ -108,6 +112,22 @@ def _check_uuid(value: str, name: str) -> None:
 
 async def get(rt: Runtime, who: Principal, ref: str) -> Row:
     """An assistant by id, or a graph's default assistant by the graph's name."""
+    cache = rt.graphs.assistant_cache
+    hit = cache.get((who.tenant_id, ref))
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    row = await _read(rt, who, ref)
+    if len(cache) > 1000:
+        cache.clear()
+    cache[(who.tenant_id, ref)] = (time.monotonic() + CACHE_SECONDS, row)
+    return row
+
+
+def _forget(rt: Runtime) -> None:
+    rt.graphs.assistant_cache.clear()
+
+
+async def _read(rt: Runtime, who: Principal, ref: str) -> Row:
     await _ensure_defaults(rt, who)
     assistant_id = default_id(who.tenant_id, ref) if ref in rt.project.graphs else ref
     async with rt.db.read() as conn:
@@ -147,6 +167,7 @@ async def update(rt: Runtime, who: Principal, ref: str, body: AssistantPatch) ->
             )
         }
         await store.update_assistant(conn, row["id"], **fields)
+    _forget(rt)
     return row
 
 
@@ -155,6 +176,7 @@ async def delete(rt: Runtime, who: Principal, ref: str) -> None:
     row = await get(rt, who, ref)
     async with rt.db.write() as conn:
         await store.delete_assistant(conn, row["id"])
+    _forget(rt)
 
 
 async def search(rt: Runtime, who: Principal, body: AssistantSearch) -> list[Row]:
@@ -204,6 +226,7 @@ async def set_latest(rt: Runtime, who: Principal, ref: str, version: int) -> Row
         await store.update_assistant(
             conn, row["id"], version=version, updated_at=utcnow(), **fields
         )
+    _forget(rt)
     return await get(rt, who, row["id"])
 
 

@@ -45,8 +45,12 @@ async def create(
     *,
     run_id: str | None = None,
     trigger: str = "api",
+    wait: bool = False,
 ) -> Row:
-    """Record and start a graph run (on a thread, or on a temporary one)."""
+    """Record and start a graph run (on a thread, or on a temporary one).
+
+    With ``wait``, answer once the run has ended or paused.
+    """
     assistant = await assistants_svc.get(rt, who, body.assistant_id)
     if thread_id is None and body.on_completion == "keep":
         thread = await threads_svc.create(rt, who, ThreadCreate())
@@ -75,9 +79,13 @@ async def create(
         context={**assistant["context"], **(body.context or {})},
         trigger=trigger,  # type: ignore[arg-type]
         notify={"webhook": body.webhook} if body.webhook else None,  # type: ignore[arg-type]
+        wait=WAIT_FOREVER if wait else None,
     )
     extra = {"thread_id": thread_id, "assistant_id": assistant["id"], "graph": opts}
-    return await runs_svc.create_run(rt, who, run_body, run_id=run_id, extra=extra)
+    run = await runs_svc.create_run(
+        rt, who, run_body, run_id=run_id, extra=extra, wait_until=SETTLED
+    )
+    return await _settled(rt, who, run) if wait else run
 
 
 async def _prepare_thread(
@@ -137,10 +145,13 @@ async def list_for_thread(
 
 async def wait(rt: Runtime, who: Principal, run: Row) -> Row:
     """The run once it ended or paused."""
-    while True:
-        row = await runs_svc.wait_for_run(rt, who, run["id"], WAIT_FOREVER, until=SETTLED)
-        if row["status"] in _ENDED:
-            return row
+    return await _settled(rt, who, run)
+
+
+async def _settled(rt: Runtime, who: Principal, run: Row) -> Row:
+    while run["status"] not in _ENDED:
+        run = await runs_svc.wait_for_run(rt, who, run["id"], WAIT_FOREVER, until=SETTLED)
+    return run
 
 
 async def cancel(

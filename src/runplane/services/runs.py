@@ -57,6 +57,7 @@ async def create_run(
     from_step: int | None = None,
     run_id: str | None = None,
     extra: dict[str, Any] | None = None,
+    wait_until: frozenset[str] = frozenset(),
 ) -> Row:
     """Validate, record and start a run; with ``body.wait``, hold until it ends.
 
@@ -127,7 +128,7 @@ async def create_run(
         if not here:
             rt.runner.release(run_id)
     if body.wait:
-        return await wait_for_run(rt, who, run_id, body.wait, signal=signal)
+        return await wait_for_run(rt, who, run_id, body.wait, signal=signal, until=wait_until)
     if body.approval == "ON_START" or config.get("plans_first"):
         return await _wait_for_plan(rt, who, run_id, rt.settings.plan_wait_seconds)
     return await get_run(rt, who, run_id)

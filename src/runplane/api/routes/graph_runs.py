@@ -24,9 +24,8 @@ def _created(run: dict) -> Response:
 async def _wait(
     rt: Runtime, who: Principal, thread_id: str | None, body: RunCreateBody
 ) -> Response:
-    run = await svc.create(rt, who, thread_id, body)
-    ended = await svc.wait(rt, who, run)
-    headers = run_location(run["thread_id"] or run["id"], run["id"])
+    ended = await svc.create(rt, who, thread_id, body, wait=True)
+    headers = run_location(ended["thread_id"] or ended["id"], ended["id"])
     return json_answer(svc.values_of(ended), headers=headers)
 
 
