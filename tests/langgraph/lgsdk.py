@@ -1,6 +1,7 @@
 """Helpers shared by the LangGraph SDK tests: keys, polling, a webhook receiver, stream parts."""
 
 import asyncio
+import contextlib
 import http.server
 import json
 import subprocess
@@ -8,7 +9,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -139,3 +140,29 @@ def runplane_api(url: str, key: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=TIMEOUT
     )
+
+
+class _Status:
+    """What ``raises_status`` caught."""
+
+    status_code = 0
+    error: httpx.HTTPStatusError | None = None
+
+
+@contextlib.contextmanager
+def raises_status(status: int) -> Iterator[_Status]:
+    """Expect an HTTP error of this status from an SDK call.
+
+    The SDK raises its typed errors (``NotFoundError``, ``ConflictError``, ...) from most
+    calls, but a plain ``httpx.HTTPStatusError`` from the calls that can reconnect
+    (``runs.wait``, ``runs.join``, ``runs.cancel(wait=True)``); both are HTTPStatusErrors.
+    """
+    caught = _Status()
+    try:
+        yield caught
+    except httpx.HTTPStatusError as err:
+        caught.error = err
+        caught.status_code = err.response.status_code
+        assert caught.status_code == status, (caught.status_code, err.response.text)
+    else:
+        raise AssertionError(f"expected an HTTP {status}, got no error")

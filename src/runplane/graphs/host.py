@@ -30,7 +30,9 @@ INTERRUPT = "__interrupt__"
 # What the executor always asks langgraph for: steps come from updates, the result
 # from values.
 BASE_MODES = ("updates", "values")
-GRAPH_FLUSH_DELAY = 0.25
+# A graph keeps its own checkpoints: its node steps are records, written in batches
+# (or with the run's end) rather than one transaction per node.
+GRAPH_FLUSH_DELAY = 1.0
 
 
 class GraphHost:
@@ -84,9 +86,6 @@ class GraphHost:
         thread_id = run["thread_id"]
         temporary = thread_id is None
         ctx.continue_numbering()
-        # A graph keeps its own checkpoints: its node steps are records, written in
-        # batches (or with the run's end) rather than one transaction per node.
-        ctx.flush_delay = GRAPH_FLUSH_DELAY
         after = opts.get("after_seconds")
         if after:
             due = run["created_at"] + timedelta(seconds=float(after))

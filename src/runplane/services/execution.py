@@ -28,6 +28,7 @@ from runplane.engine.context import (
     Suspend,
     error_info,
 )
+from runplane.graphs.host import GRAPH_FLUSH_DELAY
 from runplane.services import agents as agents_svc
 from runplane.services import waits, webhooks
 from runplane.services.runtime import Runtime
@@ -170,6 +171,10 @@ class Runner:
             self.fresh[run_id] = row
         return True
 
+    def runs_here(self, run_id: str) -> bool:
+        """Whether the run is executing (or about to) in this process."""
+        return run_id in self.active or run_id in self.reserved
+
     def release(self, run_id: str) -> None:
         """Give back a slot reserved for a run that did not start here."""
         self.reserved.discard(run_id)
@@ -287,6 +292,8 @@ class Runner:
                 approvals={k: dict(v) for k, v in decided.items()},
             ),
         )
+        if spec.kind == "langgraph":
+            ctx.flush_delay = GRAPH_FLUSH_DELAY
         if journal.pending_fields:
             ctx.begin(status_event(RunStatus.RUNNING))
         # Time spent waiting for people does not count against the run's limit.

@@ -71,7 +71,7 @@ async def create_run(
     validate_input(config.get("input_schema"), body.input)
     integrations = _integrations(rt, body.integrations, config.get("integrations"))
     rules = check_rules([r.model_dump(exclude_none=True) for r in body.approval_rules or []])
-    request_hash = _request_hash(body)
+    request_hash = _request_hash(body) if idempotency_key else ""
     if idempotency_key:
         existing = await _idempotent_run(rt, who, idempotency_key, request_hash)
         if existing is not None:
@@ -228,6 +228,8 @@ async def wait_for_run(
         if remaining <= 0:
             return await get_run(rt, who, run_id)
         await rt.hub.wait(signal, min(remaining, POLL_SECONDS))
+        if not signal.is_set() and rt.runner.runs_here(run_id):
+            continue  # its writer is in this process and will wake us: no need to look
         ended = signal.row
         if ended is not None and ended["tenant_id"] == who.tenant_id:
             return ended
