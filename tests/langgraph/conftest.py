@@ -18,12 +18,10 @@ TENANTS = (
     "threads",
     "runs",
     "multitask",
-    "interrupts",
     "crons",
     "store",
     "sync",
     "system",
-    "errors",
     "other",
 )
 
@@ -37,7 +35,9 @@ def lg_keys(live_server: Any) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-async def lg(request: pytest.FixtureRequest, live_server: Any, lg_keys: dict[str, str]) -> AsyncIterator[LangGraphClient]:
+async def lg(
+    request: pytest.FixtureRequest, live_server: Any, lg_keys: dict[str, str]
+) -> AsyncIterator[LangGraphClient]:
     """The async SDK client of the module's tenant (``TENANT`` in the module)."""
     tenant = getattr(request.module, "TENANT")
     client = get_client(url=live_server.url, api_key=lg_keys[tenant], timeout=TIMEOUT)

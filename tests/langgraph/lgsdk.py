@@ -57,9 +57,7 @@ async def until(
     raise AssertionError(f"condition not met in {timeout} s; last value: {last!r}")
 
 
-def until_sync(
-    probe: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 15.0
-) -> Any:
+def until_sync(probe: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 15.0) -> Any:
     """``until`` for sync code."""
     deadline = time.monotonic() + timeout
     last: Any = None

@@ -43,9 +43,7 @@ async def test_stateless_wait_returns_the_final_values(lg: LangGraphClient) -> N
 async def test_stateless_stream_yields_metadata_first_then_values(lg: LangGraphClient) -> None:
     created: list[Any] = []
     parts = await collect(
-        lg.runs.stream(
-            None, "lg_echo", input={"message": "hi"}, on_run_created=created.append
-        )
+        lg.runs.stream(None, "lg_echo", input={"message": "hi"}, on_run_created=created.append)
     )
     names = events(parts)
     assert names[0] == "metadata"
@@ -71,9 +69,7 @@ async def test_stream_updates_gives_one_event_per_node(lg: LangGraphClient) -> N
 
 async def test_stream_values_and_updates_together(lg: LangGraphClient) -> None:
     parts = await collect(
-        lg.runs.stream(
-            None, "lg_steps5", input={"steps": []}, stream_mode=["values", "updates"]
-        )
+        lg.runs.stream(None, "lg_steps5", input={"steps": []}, stream_mode=["values", "updates"])
     )
     names = events(parts)
     assert names[0] == "metadata"
@@ -101,7 +97,9 @@ async def test_stream_messages_tuple_gives_message_and_metadata(lg: LangGraphCli
 
 
 async def test_stream_custom_and_debug_modes_are_named_as_asked(lg: LangGraphClient) -> None:
-    custom = await collect(lg.runs.stream(None, "lg_echo", input={"message": "c"}, stream_mode="custom"))
+    custom = await collect(
+        lg.runs.stream(None, "lg_echo", input={"message": "c"}, stream_mode="custom")
+    )
     assert events(custom)[0] == "metadata"
     assert set(events(custom)[1:]) <= {"custom"}
 
@@ -305,9 +303,7 @@ async def test_cancel_interrupt_stops_a_busy_run(lg: LangGraphClient) -> None:
     stopped = await wait_run_status(lg, tid, run["run_id"], "interrupted", 5)
     assert stopped["status"] == "interrupted"
     assert time.monotonic() - started < 5 * SLEEP  # it did not run to the end
-    thread_now = await until(
-        lambda: lg.threads.get(tid), lambda t: t["status"] != "busy", 5
-    )
+    thread_now = await until(lambda: lg.threads.get(tid), lambda t: t["status"] != "busy", 5)
     assert thread_now["status"] == "idle"
     assert (await lg.threads.get_state(tid))["values"].get("count", 0) < 5
 

@@ -83,9 +83,7 @@ async def test_delete_then_get_is_404(lg: LangGraphClient) -> None:
 
 async def test_search_by_metadata_status_and_ids_and_count(lg: LangGraphClient) -> None:
     tag = uuid.uuid4().hex[:8]
-    made = [
-        (await lg.threads.create(metadata={"tag": tag, "i": i}))["thread_id"] for i in range(3)
-    ]
+    made = [(await lg.threads.create(metadata={"tag": tag, "i": i}))["thread_id"] for i in range(3)]
 
     found = await lg.threads.search(metadata={"tag": tag})
     assert {t["thread_id"] for t in found} == set(made)
@@ -201,9 +199,7 @@ async def test_copy_has_the_same_state_and_history(lg: LangGraphClient) -> None:
     # the copy goes on by itself
     await lg.runs.wait(copy["thread_id"], "lg_steps5", input={"steps": []})
     assert (await lg.threads.get_state(thread_id))["values"] == {"steps": ALL_STEPS}
-    assert (await lg.threads.get_state(copy["thread_id"]))["values"] == {
-        "steps": ALL_STEPS * 2
-    }
+    assert (await lg.threads.get_state(copy["thread_id"]))["values"] == {"steps": ALL_STEPS * 2}
 
 
 async def test_thread_is_busy_while_a_run_runs_then_idle(lg: LangGraphClient) -> None:

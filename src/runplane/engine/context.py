@@ -270,6 +270,10 @@ class RunContext:
         )
         self._complete_step(number, name, output, end_op)
 
+    def recorded_step_names(self) -> list[str]:
+        """The names of the steps earlier attempts recorded, in order."""
+        return [self._replay.steps[n].name for n in sorted(self._replay.steps)]
+
     def continue_numbering(self) -> None:
         """Number new steps and events after what earlier attempts recorded."""
         self._op = max(self._op, self._replay.last_op)

@@ -30,8 +30,8 @@ INTERRUPT = "__interrupt__"
 # What the executor always asks langgraph for: steps come from updates, the result
 # from values.
 BASE_MODES = ("updates", "values")
-# A graph keeps its own checkpoints: its node steps are records, written in batches
-# (or with the run's end) rather than one transaction per node.
+# A stateless run starts over after a crash: its node steps are records, written in
+# batches (or with the run's end) rather than one transaction per node.
 GRAPH_FLUSH_DELAY = 1.0
 
 
@@ -94,7 +94,7 @@ class GraphHost:
         graph = await self.graph_for(spec.name, config, temporary)
         if not temporary:
             await self._continue_paused(run)
-        graph_input = await self._input(graph, config, run, opts, temporary)
+        graph_input = await self._input(graph, config, run, opts, temporary, ctx)
         wanted = set(opts.get("stream_mode") or ["values"])
         subgraphs = bool(opts.get("stream_subgraphs"))
         modes = sorted({_lg_mode(m) for m in wanted if m != "events"} | set(BASE_MODES))
@@ -149,7 +149,13 @@ class GraphHost:
         return values
 
     async def _input(
-        self, graph: Any, config: dict[str, Any], run: Any, opts: dict[str, Any], temporary: bool
+        self,
+        graph: Any,
+        config: dict[str, Any],
+        run: Any,
+        opts: dict[str, Any],
+        temporary: bool,
+        ctx: RunContext,
     ) -> Any:
         if not temporary and run["started_at"] is not None:
             # A retried attempt: carry on from this run's last checkpoint, if it made one.
@@ -157,6 +163,7 @@ class GraphHost:
                 {"configurable": {"thread_id": run["thread_id"], "checkpoint_ns": ""}}
             )
             if latest is not None and latest.metadata.get("run_id") == run["id"]:
+                await _record_missed_steps(graph, run, ctx)
                 return None
         command = opts.get("command")
         if command:
@@ -267,6 +274,21 @@ class _Output:
             kind = "partial" if type(message).__name__.endswith("Chunk") else "complete"
             out.append((f"messages/{kind}", [jsonable(whole)]))
         return out
+
+
+async def _record_missed_steps(graph: Any, run: Any, ctx: RunContext) -> None:
+    """Record the nodes a crashed attempt finished (checkpointed) but had not yet logged."""
+    thread = {"configurable": {"thread_id": run["thread_id"], "checkpoint_ns": ""}}
+    history = [s async for s in graph.aget_state_history(thread)]
+    mine = [s for s in reversed(history) if s.metadata.get("run_id") == run["id"]]
+    pairs = zip(mine, mine[1:], strict=False)
+    ran = [t.name for before, _ in pairs for t in before.tasks if not t.name.startswith("__")]
+    logged = ctx.recorded_step_names()
+    for name in ran:
+        if name in logged:
+            logged.remove(name)
+        else:
+            await ctx.record_step(name, {"recovered": "from the checkpoint after a crash"})
 
 
 def _lg_mode(mode: str) -> str:

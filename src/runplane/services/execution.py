@@ -292,7 +292,7 @@ class Runner:
                 approvals={k: dict(v) for k, v in decided.items()},
             ),
         )
-        if spec.kind == "langgraph":
+        if spec.kind == "langgraph" and run["thread_id"] is None:
             ctx.flush_delay = GRAPH_FLUSH_DELAY
         if journal.pending_fields:
             ctx.begin(status_event(RunStatus.RUNNING))
