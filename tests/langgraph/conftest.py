@@ -39,7 +39,7 @@ async def lg(
     request: pytest.FixtureRequest, live_server: Any, lg_keys: dict[str, str]
 ) -> AsyncIterator[LangGraphClient]:
     """The async SDK client of the module's tenant (``TENANT`` in the module)."""
-    tenant = getattr(request.module, "TENANT")
+    tenant = request.module.TENANT
     client = get_client(url=live_server.url, api_key=lg_keys[tenant], timeout=TIMEOUT)
     async with client:
         yield client
@@ -58,7 +58,7 @@ def lg_sync(
     request: pytest.FixtureRequest, live_server: Any, lg_keys: dict[str, str]
 ) -> Iterator[SyncLangGraphClient]:
     """The sync SDK client of the module's tenant."""
-    tenant = getattr(request.module, "TENANT")
+    tenant = request.module.TENANT
     client = get_sync_client(url=live_server.url, api_key=lg_keys[tenant], timeout=TIMEOUT)
     with client:
         yield client
@@ -67,4 +67,4 @@ def lg_sync(
 @pytest.fixture(scope="module")
 def key(request: pytest.FixtureRequest, lg_keys: dict[str, str]) -> str:
     """The raw key of the module's tenant (for runplane's own ``/v1`` API)."""
-    return lg_keys[getattr(request.module, "TENANT")]
+    return lg_keys[request.module.TENANT]

@@ -21,6 +21,7 @@ from runplane.domain.models import utcnow
 from runplane.engine.context import RunContext, Suspend
 from runplane.graphs import savers
 from runplane.graphs.streams import Streams
+from runplane.graphs.tenant_store import TenantStore
 from runplane.graphs.wire import interrupt_json, jsonable
 from runplane.store import graphs as graphs_store
 from runplane.store import runs as runs_store
@@ -73,12 +74,15 @@ class GraphHost:
             waited = True
             await self.rt.hub.wait(self.rt.hub.signal(ahead[0]["id"]), 0.5)
 
-    async def graph_for(self, graph_id: str, config: dict[str, Any], temporary: bool) -> Any:
-        """The compiled graph with its checkpointer and store attached."""
+    async def graph_for(
+        self, graph_id: str, config: dict[str, Any], temporary: bool, tenant_id: str
+    ) -> Any:
+        """The compiled graph with its checkpointer and the tenant's store attached."""
         spec = self.rt.project.graphs[graph_id]
         graph = await spec.build(config)
         checkpointer = InMemorySaver() if temporary else self.saver
-        return graph.copy(update={"checkpointer": checkpointer, "store": self.store})
+        store = TenantStore(self.store, tenant_id) if self.store is not None else None
+        return graph.copy(update={"checkpointer": checkpointer, "store": store})
 
     async def execute(self, spec: AgentSpec, ctx: RunContext, run: Any) -> Any:
         """Run the graph of a run to its end or its interrupt; return its final values."""
@@ -91,7 +95,7 @@ class GraphHost:
             due = run["created_at"] + timedelta(seconds=float(after))
             await asyncio.sleep(max(0.0, (due - utcnow()).total_seconds()))
         config = run_config(run, opts)
-        graph = await self.graph_for(spec.name, config, temporary)
+        graph = await self.graph_for(spec.name, config, temporary, run["tenant_id"])
         if not temporary:
             await self._continue_paused(run)
         graph_input = await self._input(graph, config, run, opts, temporary, ctx)

@@ -1,34 +1,31 @@
-"""The store (long-term memory for graphs): items in namespaces, per tenant.
-
-Items live in langgraph's own store tables; each tenant's namespaces sit under a
-first element that is the tenant's id, which callers never see.
-"""
+"""The store (long-term memory for graphs): items in namespaces, per tenant."""
 
 from typing import Any
 
 from runplane.domain.errors import Invalid, NotFound
 from runplane.domain.models import Principal
+from runplane.graphs.tenant_store import TenantStore
 from runplane.schemas.agent_protocol import ItemPut, ItemSearch, NamespaceSearch, ts
 from runplane.services.runtime import Runtime
 
 
-def _store(rt: Runtime) -> Any:
+def _store(rt: Runtime, who: Principal) -> TenantStore:
     if rt.graphs.store is None:
         raise NotFound("this server hosts no graphs, so it has no store")
-    return rt.graphs.store
+    return TenantStore(rt.graphs.store, who.tenant_id)
 
 
-def _ns(who: Principal, namespace: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+def _ns(namespace: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     for part in namespace:
         if not part or "." in part:
             raise Invalid.field("namespace", "namespace labels are non-empty and have no '.'", part)
-    return (who.tenant_id, *namespace)
+    return tuple(namespace)
 
 
 def item_json(item: Any) -> dict[str, Any]:
-    """A store item as the protocol shows it (without the tenant)."""
+    """A store item as the protocol shows it."""
     out = {
-        "namespace": list(item.namespace[1:]),
+        "namespace": list(item.namespace),
         "key": item.key,
         "value": item.value,
         "created_at": ts(item.created_at),
@@ -41,12 +38,12 @@ def item_json(item: Any) -> dict[str, Any]:
 
 async def put(rt: Runtime, who: Principal, body: ItemPut) -> None:
     """Write an item."""
-    await _store(rt).aput(_ns(who, body.namespace), body.key, body.value)
+    await _store(rt, who).aput(_ns(body.namespace), body.key, body.value)
 
 
 async def get(rt: Runtime, who: Principal, namespace: list[str], key: str) -> dict[str, Any]:
     """Read an item, or NotFound."""
-    item = await _store(rt).aget(_ns(who, namespace), key)
+    item = await _store(rt, who).aget(_ns(namespace), key)
     if item is None:
         raise NotFound(f"no item {key!r} in {'.'.join(namespace)}", [{"name": "key", "value": key}])
     return item_json(item)
@@ -54,13 +51,13 @@ async def get(rt: Runtime, who: Principal, namespace: list[str], key: str) -> di
 
 async def delete(rt: Runtime, who: Principal, namespace: list[str], key: str) -> None:
     """Delete an item (no error if it is not there)."""
-    await _store(rt).adelete(_ns(who, namespace), key)
+    await _store(rt, who).adelete(_ns(namespace), key)
 
 
 async def search(rt: Runtime, who: Principal, body: ItemSearch) -> list[dict[str, Any]]:
     """Items under a namespace prefix, filtered by value fields."""
-    items = await _store(rt).asearch(
-        _ns(who, body.namespace_prefix),
+    items = await _store(rt, who).asearch(
+        _ns(body.namespace_prefix),
         filter=body.filter,
         limit=body.limit,
         offset=body.offset,
@@ -71,11 +68,11 @@ async def search(rt: Runtime, who: Principal, body: ItemSearch) -> list[dict[str
 
 async def namespaces(rt: Runtime, who: Principal, body: NamespaceSearch) -> list[list[str]]:
     """The namespaces in use, by prefix, suffix and depth."""
-    found = await _store(rt).alist_namespaces(
-        prefix=_ns(who, body.prefix or []),
+    found = await _store(rt, who).alist_namespaces(
+        prefix=_ns(body.prefix) if body.prefix else None,
         suffix=tuple(body.suffix) if body.suffix else None,
-        max_depth=body.max_depth + 1 if body.max_depth else None,
+        max_depth=body.max_depth,
         limit=body.limit,
         offset=body.offset,
     )
-    return [list(ns[1:]) for ns in found]
+    return [list(ns) for ns in found]

@@ -178,7 +178,7 @@ async def _graph(rt: Runtime, row: Row, config: dict[str, Any] | None = None) ->
     graph_id = (row["metadata"] or {}).get("graph_id")
     if graph_id not in rt.project.graphs:
         return None
-    return await rt.graphs.graph_for(graph_id, config or {}, temporary=False)
+    return await rt.graphs.graph_for(graph_id, config or {}, False, row["tenant_id"])
 
 
 def _config(thread_id: str, checkpoint: dict[str, Any] | None = None) -> dict[str, Any]:
