@@ -225,3 +225,42 @@ async def test_unknown_assistant_is_404_on_every_route(lg: LangGraphClient) -> N
     for call in calls:
         with pytest.raises(NotFoundError):
             await call
+
+
+async def test_get_subgraphs_of_a_namespace(lg: LangGraphClient) -> None:
+    assert await lg.assistants.get_subgraphs("lg_echo", namespace="echo") == {}
+
+
+async def test_search_select_sort_and_pagination_cursor(lg: LangGraphClient) -> None:
+    tag = uuid.uuid4().hex[:8]
+    for name in ("b", "c", "a"):
+        await lg.assistants.create("lg_echo", name=f"{name}-{tag}", metadata={"sel": tag})
+
+    selected = await lg.assistants.search(metadata={"sel": tag}, select=["assistant_id", "name"])
+    assert len(selected) == 3
+    assert all(set(a) == {"assistant_id", "name"} for a in selected)
+
+    ascending = await lg.assistants.search(metadata={"sel": tag}, sort_by="name", sort_order="asc")
+    assert [a["name"] for a in ascending] == [f"a-{tag}", f"b-{tag}", f"c-{tag}"]
+    descending = await lg.assistants.search(
+        metadata={"sel": tag}, sort_by="name", sort_order="desc"
+    )
+    assert [a["name"] for a in descending] == [f"c-{tag}", f"b-{tag}", f"a-{tag}"]
+
+    page = await lg.assistants.search(metadata={"sel": tag}, limit=2, response_format="object")
+    assert len(page["assistants"]) == 2
+    assert page["next"] == "2"
+    last = await lg.assistants.search(
+        metadata={"sel": tag}, limit=2, offset=2, response_format="object"
+    )
+    assert len(last["assistants"]) == 1 and last["next"] is None
+
+
+async def test_update_can_change_context_and_description(lg: LangGraphClient) -> None:
+    created = await lg.assistants.create("lg_echo", context={"a": 1}, description="first")
+    updated = await lg.assistants.update(
+        created["assistant_id"], context={"a": 2}, description="second"
+    )
+    assert updated["context"] == {"a": 2}
+    assert updated["description"] == "second"
+    assert updated["version"] == 2

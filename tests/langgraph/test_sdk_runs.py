@@ -121,6 +121,35 @@ async def test_stream_custom_and_debug_modes_are_named_as_asked(lg: LangGraphCli
     assert "error" not in events(both)
 
 
+async def test_stream_messages_gives_metadata_then_the_complete_message(
+    lg: LangGraphClient,
+) -> None:
+    parts = await collect(
+        lg.runs.stream(
+            None,
+            "chat",
+            input={"messages": [{"role": "user", "content": "whole"}]},
+            stream_mode="messages",
+        )
+    )
+    names = events(parts)
+    assert names[0] == "metadata"
+    assert set(names[1:]) <= {"messages/metadata", "messages/partial", "messages/complete"}
+    assert names.index("messages/metadata") < names.index("messages/complete")
+    (message,) = [p.data for p in parts if p.event == "messages/complete"][-1]
+    assert message["type"] == "ai" and message["content"] == "You said: whole"
+
+
+async def test_stream_tasks_checkpoints_and_events_modes(lg: LangGraphClient) -> None:
+    for mode in ("tasks", "checkpoints", "events"):
+        parts = await collect(
+            lg.runs.stream(None, "lg_echo", input={"message": mode}, stream_mode=mode)
+        )
+        names = events(parts)
+        assert names[0] == "metadata", mode
+        assert len(names) > 1 and set(names[1:]) == {mode}, (mode, names)
+
+
 async def test_stream_subgraphs_is_accepted(lg: LangGraphClient) -> None:
     parts = await collect(
         lg.runs.stream(
@@ -306,6 +335,61 @@ async def test_cancel_interrupt_stops_a_busy_run(lg: LangGraphClient) -> None:
     thread_now = await until(lambda: lg.threads.get(tid), lambda t: t["status"] != "busy", 5)
     assert thread_now["status"] == "idle"
     assert (await lg.threads.get_state(tid))["values"].get("count", 0) < 5
+
+
+async def test_cancel_many_by_thread_by_run_ids_and_by_status(lg: LangGraphClient) -> None:
+    tid_a = (await lg.threads.create())["thread_id"]
+    tid_b = (await lg.threads.create())["thread_id"]
+    run_a = await lg.runs.create(tid_a, "counter", input={"count": 0, "sleep": SLEEP})
+    run_b = await lg.runs.create(tid_b, "counter", input={"count": 0, "sleep": SLEEP})
+    queued_b = await lg.runs.create(tid_b, "counter", input={"count": 0, "sleep": 0})
+    await wait_run_status(lg, tid_a, run_a["run_id"], "running", 5)
+    await wait_run_status(lg, tid_b, run_b["run_id"], "running", 5)
+    assert (await lg.runs.get(tid_b, queued_b["run_id"]))["status"] == "pending"
+
+    await lg.runs.cancel_many(status="pending")
+    await wait_run_status(lg, tid_b, queued_b["run_id"], "interrupted", 5)
+    assert (await lg.runs.get(tid_b, run_b["run_id"]))["status"] == "running"
+
+    await lg.runs.cancel_many(thread_id=tid_a)
+    await lg.runs.cancel_many(run_ids=[run_b["run_id"]])
+    await wait_run_status(lg, tid_a, run_a["run_id"], "interrupted", 5)
+    await wait_run_status(lg, tid_b, run_b["run_id"], "interrupted", 5)
+
+
+async def test_a_stream_closed_early_with_on_disconnect_cancel_cancels_the_run(
+    lg: LangGraphClient,
+) -> None:
+    thread = await lg.threads.create()
+    tid = thread["thread_id"]
+    stream = lg.runs.stream(
+        tid, "counter", input={"count": 0, "sleep": SLEEP}, on_disconnect="cancel"
+    )
+    first = await stream.__anext__()
+    assert first.event == "metadata"
+    run_id = first.data["run_id"]
+    await stream.aclose()  # type: ignore[attr-defined]
+    await wait_run_status(lg, tid, run_id, "interrupted", 5)
+
+
+async def test_after_seconds_delays_the_start(lg: LangGraphClient) -> None:
+    thread = await lg.threads.create()
+    tid = thread["thread_id"]
+    started = time.monotonic()
+    run = await lg.runs.create(tid, "lg_echo", input={"message": "later"}, after_seconds=1)
+    assert (await lg.runs.get(tid, run["run_id"]))["status"] == "pending"
+    assert await lg.runs.join(tid, run["run_id"]) == {"message": "later"}
+    assert time.monotonic() - started >= 1.0
+
+
+async def test_durability_modes_are_accepted(lg: LangGraphClient) -> None:
+    thread = await lg.threads.create()
+    tid = thread["thread_id"]
+    for durability in ("sync", "async", "exit"):
+        values = await lg.runs.wait(
+            tid, "lg_echo", input={"message": durability}, durability=durability
+        )
+        assert values == {"message": durability}
 
 
 async def test_cancel_with_wait_returns_when_the_run_has_stopped(lg: LangGraphClient) -> None:

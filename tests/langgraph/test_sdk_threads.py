@@ -247,3 +247,59 @@ async def test_unknown_thread_is_404_on_every_route(lg: LangGraphClient) -> None
     for call in calls:
         with pytest.raises(NotFoundError):
             await call
+
+
+async def test_search_select_and_sort(lg: LangGraphClient) -> None:
+    tag = uuid.uuid4().hex[:8]
+    made = [(await lg.threads.create(metadata={"sel": tag}))["thread_id"] for _ in range(3)]
+    selected = await lg.threads.search(metadata={"sel": tag}, select=["thread_id", "status"])
+    assert len(selected) == 3
+    assert all(set(t) == {"thread_id", "status"} for t in selected)
+    oldest_first = await lg.threads.search(
+        metadata={"sel": tag}, sort_by="created_at", sort_order="asc"
+    )
+    assert [t["thread_id"] for t in oldest_first] == made
+    newest_first = await lg.threads.search(
+        metadata={"sel": tag}, sort_by="created_at", sort_order="desc"
+    )
+    assert [t["thread_id"] for t in newest_first] == made[::-1]
+
+
+async def test_search_by_values(lg: LangGraphClient) -> None:
+    thread = await lg.threads.create()
+    tid = thread["thread_id"]
+    marker = f"values-{uuid.uuid4().hex[:8]}"
+    await lg.runs.wait(tid, "lg_echo", input={"message": marker})
+    found = await lg.threads.search(values={"message": marker})
+    assert [t["thread_id"] for t in found] == [tid]
+    assert await lg.threads.count(values={"message": marker}) == 1
+
+
+async def test_run_from_an_earlier_checkpoint_forks_the_thread(lg: LangGraphClient) -> None:
+    thread_id = await steps_thread(lg)
+    history = await lg.threads.get_history(thread_id, limit=20)
+    after_s2 = history[3]["checkpoint"]["checkpoint_id"]
+
+    values = await lg.runs.wait(thread_id, "lg_steps5", input=None, checkpoint_id=after_s2)
+    assert values == {"steps": ALL_STEPS}  # s3..s5 ran again after s1, s2
+    state = await lg.threads.get_state(thread_id)
+    assert state["values"] == {"steps": ALL_STEPS}
+    forked = await lg.threads.get_history(thread_id, limit=4)
+    assert forked[-1]["parent_checkpoint"]["checkpoint_id"] == after_s2
+
+
+async def test_update_state_at_an_earlier_checkpoint_then_run_on(lg: LangGraphClient) -> None:
+    thread_id = await steps_thread(lg)
+    history = await lg.threads.get_history(thread_id, limit=20)
+    after_s2 = history[3]["checkpoint"]["checkpoint_id"]
+
+    await lg.threads.update_state(
+        thread_id, {"steps": ["edited"]}, as_node="s2", checkpoint_id=after_s2
+    )
+    state = await lg.threads.get_state(thread_id)
+    assert state["values"] == {"steps": ["s1", "s2", "edited"]}
+    assert state["next"] == ["s3"]
+    assert state["parent_checkpoint"]["checkpoint_id"] == after_s2
+
+    values = await lg.runs.wait(thread_id, "lg_steps5", input=None)
+    assert values == {"steps": ["s1", "s2", "edited", "s3", "s4", "s5"]}
