@@ -147,8 +147,8 @@ async def test_the_scheduler_starts_the_runs_of_due_crons(
         assert {r["input"]["message"] for r in runs} == {f"stateless {tag}", f"thread {tag}"}
 
         thread_runs = await until(lambda: lg.runs.list(tid), bool, 5)
-        assert len(thread_runs) == 1
-        await lg.runs.join(tid, thread_runs[0]["run_id"])
+        for run in thread_runs:  # one, or two if a minute turned meanwhile
+            await lg.runs.join(tid, run["run_id"])
         assert (await lg.threads.get_state(tid))["values"] == {"message": f"thread {tag}"}
 
         # the cron's next time moved on to the schedule's next minute

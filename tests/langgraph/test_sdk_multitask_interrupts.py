@@ -96,6 +96,19 @@ async def test_enqueue_holds_the_second_run_pending_until_the_first_ends(
     assert (await lg.threads.get(tid))["status"] == "idle"
 
 
+async def test_cancelling_a_pending_run_ends_it_at_once(lg: LangGraphClient) -> None:
+    tid, first = await busy_counter(lg)
+    second = await lg.runs.create(tid, "counter", input={"count": 0, "sleep": 0})
+    assert second["status"] == "pending"
+    await lg.runs.cancel(tid, second["run_id"])
+    # it never started, so there is nothing to wait for: LangGraph ends it there and then
+    stopped = await wait_run_status(lg, tid, second["run_id"], "interrupted", 1)
+    assert stopped["status"] == "interrupted"
+    assert (await lg.runs.get(tid, first["run_id"]))["status"] == "running"
+    final = await lg.runs.join(tid, first["run_id"])
+    assert final["count"] == 5  # the cancelled run added nothing
+
+
 async def test_enqueue_explicitly_with_wait(lg: LangGraphClient) -> None:
     tid, first = await busy_counter(lg)
     final = await lg.runs.wait(

@@ -348,7 +348,8 @@ async def test_cancel_many_by_thread_by_run_ids_and_by_status(lg: LangGraphClien
     assert (await lg.runs.get(tid_b, queued_b["run_id"]))["status"] == "pending"
 
     await lg.runs.cancel_many(status="pending")
-    await wait_run_status(lg, tid_b, queued_b["run_id"], "interrupted", 5)
+    # a pending run ends at once; the running ones go on
+    await wait_run_status(lg, tid_b, queued_b["run_id"], "interrupted", 1)
     assert (await lg.runs.get(tid_b, run_b["run_id"]))["status"] == "running"
 
     await lg.runs.cancel_many(thread_id=tid_a)
@@ -424,9 +425,8 @@ async def test_cancel_rollback_deletes_the_run_and_its_checkpoints(lg: LangGraph
     assert state["values"]["count"] == 5
     history = await lg.threads.get_history(tid, limit=100)
     assert all(h["metadata"].get("run_id") != run["run_id"] for h in history)
-    assert [r["run_id"] for r in await lg.runs.list(tid)] != [] and run["run_id"] not in [
-        r["run_id"] for r in await lg.runs.list(tid)
-    ]
+    remaining = [r["run_id"] for r in await lg.runs.list(tid)]
+    assert len(remaining) == 1 and run["run_id"] not in remaining  # the first run stays
 
 
 async def test_join_stream_follows_a_running_run_to_its_end(lg: LangGraphClient) -> None:

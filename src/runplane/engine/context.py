@@ -42,6 +42,9 @@ class StepRecord:
 class Journal(Protocol):
     """Where a context writes: implemented by the engine over the store."""
 
+    # Writes (of other tables) that commit in the same transaction as the run's end.
+    at_end: list[Callable[[Any], Any]]
+
     async def flush(
         self,
         events: list[NewEvent],
@@ -273,6 +276,10 @@ class RunContext:
     def recorded_step_names(self) -> list[str]:
         """The names of the steps earlier attempts recorded, in order."""
         return [self._replay.steps[n].name for n in sorted(self._replay.steps)]
+
+    def at_end(self, write: Callable[[Any], Any]) -> None:
+        """Have ``write(conn)`` commit together with the run's end (or its pause)."""
+        self._journal.at_end.append(write)
 
     def continue_numbering(self) -> None:
         """Number new steps and events after what earlier attempts recorded."""

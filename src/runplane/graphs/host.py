@@ -31,8 +31,9 @@ INTERRUPT = "__interrupt__"
 # What the executor always asks langgraph for: steps come from updates, the result
 # from values.
 BASE_MODES = ("updates", "values")
-# A stateless run starts over after a crash: its node steps are records, written in
-# batches (or with the run's end) rather than one transaction per node.
+# A graph keeps its own checkpoints (a stateless run starts over after a crash, one on a
+# thread carries on and records from them the node steps it had not written): its node
+# steps are written in batches, or with the run's end, not one transaction per node.
 GRAPH_FLUSH_DELAY = 1.0
 
 
@@ -60,19 +61,28 @@ class GraphHost:
         await self._exit.aclose()
 
     async def wait_turn(self, run: Any) -> bool:
-        """Hold a thread's run until the runs created before it end; tell if it waited."""
+        """Hold a thread's run until the runs created before it end (or it is canceled).
+
+        Tell whether it waited (the caller then reads the run again).
+        """
         if run["thread_id"] is None:
             return False
         waited = False
         while True:
+            mine = self.rt.hub.signal(run["id"])
             async with self.rt.db.read() as conn:
                 ahead = await graphs_store.runs_ahead(
                     conn, run["thread_id"], run["created_at"], run["id"]
                 )
+                if waited:
+                    fresh = await runs_store.get_run(conn, None, run["id"])
+                    if fresh is None or fresh["cancel_requested_at"] is not None:
+                        return True
             if not ahead:
                 return waited
             waited = True
-            await self.rt.hub.wait(self.rt.hub.signal(ahead[0]["id"]), 0.5)
+            theirs = self.rt.hub.signal(ahead[0]["id"])
+            await _either(mine, theirs, 0.5)
 
     async def graph_for(
         self, graph_id: str, config: dict[str, Any], temporary: bool, tenant_id: str
@@ -96,7 +106,7 @@ class GraphHost:
             await asyncio.sleep(max(0.0, (due - utcnow()).total_seconds()))
         config = run_config(run, opts)
         graph = await self.graph_for(spec.name, config, temporary, run["tenant_id"])
-        if not temporary:
+        if not temporary and opts.get("continues_interrupt"):
             await self._continue_paused(run)
         graph_input = await self._input(graph, config, run, opts, temporary, ctx)
         wanted = set(opts.get("stream_mode") or ["values"])
@@ -127,18 +137,18 @@ class GraphHost:
                     await out.part(ctx, ns, mode, chunk)
         except asyncio.CancelledError:
             if not temporary:
-                await self._set_thread(thread_id, "idle", out.values, {})
+                ctx.at_end(_thread_writer(run, "idle", out.values, {}))
             raise
         except Exception:
             if not temporary:
-                await self._set_thread(thread_id, "error", out.values, {})
+                ctx.at_end(_thread_writer(run, "error", out.values, {}))
             raise
         values = jsonable(out.values) if out.values is not None else {}
         if out.interrupted:
             by_task = await _interrupts_by_task(graph, config)
             flat = [i for group in by_task.values() for i in group]
             if not temporary:
-                await self._set_thread(thread_id, "interrupted", values, by_task)
+                ctx.at_end(_thread_writer(run, "interrupted", values, by_task))
             raise Suspend(
                 RunStatus.PAUSED,
                 None,
@@ -149,7 +159,7 @@ class GraphHost:
                 },
             )
         if not temporary:
-            await self._set_thread(thread_id, "idle", values, {})
+            ctx.at_end(_thread_writer(run, "idle", values, {}))
         return values
 
     async def _input(
@@ -194,19 +204,6 @@ class GraphHost:
                     result=result,
                 )
 
-    async def _set_thread(
-        self, thread_id: str, status: str, values: Any, interrupts: dict[str, Any]
-    ) -> None:
-        async with self.rt.db.write() as conn:
-            await graphs_store.update_thread(
-                conn,
-                thread_id,
-                status=status,
-                values=jsonable(values),
-                interrupts=interrupts,
-                updated_at=utcnow(),
-            )
-
     async def delete_checkpoints(self, thread_id: str, run_id: str | None = None) -> None:
         """Forget a thread's checkpoints (only those a run wrote, with ``run_id``)."""
         if self.saver is None:
@@ -239,6 +236,10 @@ class _Output:
                         await ctx.record_step(node, jsonable(update))
             elif mode == "values":
                 self.values = chunk
+                if isinstance(chunk, dict) and INTERRUPT in chunk:
+                    # The interrupt is the run's news, not part of the thread's state.
+                    self.interrupted = True
+                    self.values = {k: v for k, v in chunk.items() if k != INTERRUPT}
         elif not self.subgraphs:
             return
         stream = self.streams.of(self.run_id)
@@ -278,6 +279,40 @@ class _Output:
             kind = "partial" if type(message).__name__.endswith("Chunk") else "complete"
             out.append((f"messages/{kind}", [jsonable(whole)]))
         return out
+
+
+def _thread_writer(run: Any, status: str, values: Any, interrupts: dict[str, Any]) -> Any:
+    """The thread's update at the end of a run: status, values, and its graph."""
+
+    async def write(conn: Any) -> None:
+        thread = await graphs_store.get_thread(conn, None, run["thread_id"])
+        if thread is None:
+            return  # deleted meanwhile
+        fields: dict[str, Any] = {
+            "status": status,
+            "values": jsonable(values),
+            "interrupts": interrupts,
+            "updated_at": utcnow(),
+        }
+        metadata = thread["metadata"] or {}
+        if metadata.get("graph_id") != run["agent_name"]:
+            fields["metadata"] = {
+                **metadata,
+                "graph_id": run["agent_name"],
+                "assistant_id": run["assistant_id"],
+            }
+        await graphs_store.update_thread(conn, run["thread_id"], **fields)
+
+    return write
+
+
+async def _either(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
+    waits = [asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
 
 
 async def _record_missed_steps(graph: Any, run: Any, ctx: RunContext) -> None:

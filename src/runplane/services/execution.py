@@ -42,6 +42,14 @@ from runplane.store.db import Conn
 from runplane.store.runs import Chain
 
 log = logging.getLogger("runplane.execution")
+# The statuses an attempt ends in: what was left for the run's end commits with them.
+_SETTLING = {
+    RunStatus.SUCCEEDED,
+    RunStatus.FAILED,
+    RunStatus.CANCELED,
+    RunStatus.PAUSED,
+    RunStatus.AUTH_REQUIRED,
+}
 
 
 class RunJournal(Journal):
@@ -61,6 +69,7 @@ class RunJournal(Journal):
         self.extra_fields: dict[str, Any] = {}
         # The run as this process last wrote it; waiters of an ended run get it unread.
         self.row: dict[str, Any] = {}
+        self.at_end: list[Callable[[Conn], Awaitable[None]]] = []
 
     def take_extra(self) -> dict[str, Any]:
         """The agent's pending run columns, once."""
@@ -117,6 +126,9 @@ class RunJournal(Journal):
             )
             if also is not None:
                 await also(conn)
+            if fields.get("status") in _SETTLING:
+                for write in self.at_end:
+                    await write(conn)
             await notify.announce(conn, self.run_id)
             if completed_agent is not None:
                 await agents_store.record_completion(conn, completed_agent, fields["finished_at"])
@@ -292,7 +304,7 @@ class Runner:
                 approvals={k: dict(v) for k, v in decided.items()},
             ),
         )
-        if spec.kind == "langgraph" and run["thread_id"] is None:
+        if spec.kind == "langgraph":
             ctx.flush_delay = GRAPH_FLUSH_DELAY
         if journal.pending_fields:
             ctx.begin(status_event(RunStatus.RUNNING))

@@ -55,8 +55,9 @@ async def create(
     if thread_id is None and body.on_completion == "keep":
         thread = await threads_svc.create(rt, who, ThreadCreate())
         thread_id = thread["id"]
+    continues = False
     if thread_id is not None:
-        await _prepare_thread(rt, who, thread_id, body, assistant)
+        continues = await _prepare_thread(rt, who, thread_id, body)
     opts = {
         "stream_mode": body.modes(),
         "stream_subgraphs": body.stream_subgraphs,
@@ -71,6 +72,7 @@ async def create(
         "on_disconnect": body.on_disconnect,
         "after_seconds": body.after_seconds,
         "durability": body.durability,
+        "continues_interrupt": continues,
     }
     run_body = RunCreate(
         agent_id=assistant["graph_id"],
@@ -88,10 +90,11 @@ async def create(
     return await _settled(rt, who, run) if wait else run
 
 
-async def _prepare_thread(
-    rt: Runtime, who: Principal, thread_id: str, body: RunCreateBody, assistant: Row
-) -> None:
-    """Create the thread if asked, apply the multitask strategy, note the graph."""
+async def _prepare_thread(rt: Runtime, who: Principal, thread_id: str, body: RunCreateBody) -> bool:
+    """Create the thread if asked and apply the multitask strategy.
+
+    Tell whether the thread stopped at an interrupt (this run carries on from it).
+    """
     try:
         thread = await threads_svc.get(rt, who, thread_id)
     except NotFound:
@@ -111,14 +114,7 @@ async def _prepare_thread(
                 await cancel(
                     rt, who, thread_id, old["id"], wait=True, action=body.multitask_strategy
                 )
-    metadata = thread["metadata"] or {}
-    if (
-        metadata.get("graph_id") != assistant["graph_id"]
-        or metadata.get("assistant_id") != assistant["id"]
-    ):
-        await threads_svc.update(
-            rt, who, thread_id, {"graph_id": assistant["graph_id"], "assistant_id": assistant["id"]}
-        )
+    return bool(thread["status"] == "interrupted" or active)
 
 
 async def get(rt: Runtime, who: Principal, thread_id: str, run_id: str) -> Row:

@@ -3,7 +3,9 @@
 import uuid
 from typing import Any
 
-from runplane.domain.errors import Conflict, NotFound
+from langgraph.errors import InvalidUpdateError
+
+from runplane.domain.errors import Conflict, Invalid, NotFound
 from runplane.domain.models import Principal, utcnow
 from runplane.graphs.wire import empty_state, jsonable, state_json
 from runplane.schemas.agent_protocol import (
@@ -176,6 +178,11 @@ def thread_json(row: Row) -> dict[str, Any]:
 
 async def _graph(rt: Runtime, row: Row, config: dict[str, Any] | None = None) -> Any:
     graph_id = (row["metadata"] or {}).get("graph_id")
+    if graph_id is None:
+        # A thread notes its graph when its first run ends; until then, ask its runs.
+        async with rt.db.read() as conn:
+            latest = await store.thread_runs(conn, row["id"], limit=1)
+        graph_id = latest[0]["agent_name"] if latest else None
     if graph_id not in rt.project.graphs:
         return None
     return await rt.graphs.graph_for(graph_id, config or {}, False, row["tenant_id"])
@@ -231,9 +238,12 @@ async def update_state(
     checkpoint = dict(body.checkpoint or {})
     if body.checkpoint_id:
         checkpoint["checkpoint_id"] = body.checkpoint_id
-    config = await graph.aupdate_state(
-        _config(thread_id, checkpoint), body.values, as_node=body.as_node
-    )
+    try:
+        config = await graph.aupdate_state(
+            _config(thread_id, checkpoint), body.values, as_node=body.as_node
+        )
+    except (InvalidUpdateError, ValueError, KeyError) as exc:
+        raise Invalid.field("values", f"the state update was refused: {exc}", body.as_node) from exc
     snapshot = await graph.aget_state(_config(thread_id))
     interrupts = {
         t.id: [{"value": jsonable(i.value), "id": i.id} for i in t.interrupts]
