@@ -42,6 +42,13 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # The Agent Protocol (LangGraph's server API), at the root as LangGraph serves it;
+    # its run routes go first, as routes are matched in order and these are the hottest.
+    app.include_router(crons.router)
+    app.include_router(graph_runs.router)
+    app.include_router(assistants.router)
+    app.include_router(threads.router)
+    app.include_router(store.router)
     app.include_router(health.router)
     # Before runs: /v1/runs/approval must not be read as a run id.
     app.include_router(approvals.router)
@@ -49,10 +56,4 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(tools.router)
     app.include_router(connections.router)
     app.include_router(agents.router)
-    # The Agent Protocol (LangGraph's server API), at the root as LangGraph serves it.
-    app.include_router(assistants.router)
-    app.include_router(threads.router)
-    app.include_router(crons.router)
-    app.include_router(graph_runs.router)
-    app.include_router(store.router)
     return app
