@@ -1,26 +1,49 @@
 """Process entry points: ``serve`` (API, and worker unless told not) and ``run_worker``."""
 
 import asyncio
+import os
 import signal
 
 import uvicorn
+from fastapi import FastAPI
 
 from runplane.api.app import create_app
 from runplane.services.process import running_process
 from runplane.settings import Settings
 
+_SETTINGS_ENV = "RUNPLANE_SERVE_SETTINGS"
+
 
 def serve(settings: Settings) -> None:
-    """Run the HTTP API (and, unless ``settings.worker`` is False, execute runs)."""
-    app = create_app(settings)
+    """Run the HTTP API (and, unless ``settings.worker`` is False, execute runs).
+
+    With ``settings.processes`` above 1, that many processes share the port; each is a
+    whole server with its own executor id (a process is bound to one core by the GIL).
+    """
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "access_log": False,
+        "timeout_graceful_shutdown": 5,
+    }
+    if settings.processes == 1:
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        return
+    # Each process claims an executor id of its own, so none can be given to all.
+    shared = settings.model_copy(update={"executor_id": None})
+    os.environ[_SETTINGS_ENV] = shared.model_dump_json()
     uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-        timeout_graceful_shutdown=5,
+        "runplane.server:app_from_environment",
+        factory=True,
+        workers=settings.processes,
+        **options,  # type: ignore[arg-type]
     )
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of several server processes, from the settings ``serve`` passed on."""
+    return create_app(Settings.model_validate_json(os.environ[_SETTINGS_ENV]))
 
 
 def run_worker(settings: Settings) -> None:

@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     port: int = 8000
     worker: bool = Field(default=True, description="execute runs in this process")
     concurrency: int = Field(default=32, ge=1, le=1024)
+    processes: int = Field(
+        default=1, ge=1, le=64, description="server processes sharing the port (one per core)"
+    )
     queue_polling_interval: float = Field(default=0.05, gt=0, le=5)
     executor_id: str | None = None
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)

@@ -22,6 +22,13 @@ def serve(
     concurrency: int | None = typer.Option(
         None, "--concurrency", min=1, max=1024, help=CONCURRENCY_HELP
     ),
+    processes: int | None = typer.Option(
+        None,
+        "--processes",
+        min=1,
+        max=64,
+        help="Server processes sharing the port (default 1; one per core scales out).",
+    ),
 ) -> None:
     """Start the server: the API, the console and, unless --no-worker, a worker."""
     with reporting_errors():
@@ -31,6 +38,7 @@ def serve(
             database_url=database_url,
             project=project,
             concurrency=concurrency,
+            processes=processes,
             worker=False if no_worker else None,
         )
     # Imported here so that `runplane --help` does not load the server.

@@ -66,6 +66,11 @@ async def _sync_agent(rt: Runtime, tenant_id: str, spec: AgentSpec) -> None:
             )
             if rt.project.publish == "auto":
                 await store.publish_revision(conn, agent_id, rev_id, now)
+        elif rt.project.publish == "auto" and (
+            row is None or row["published_revision_id"] != rev["id"]
+        ):
+            # The code went back to an earlier revision: that is the one running now.
+            await store.publish_revision(conn, agent_id, rev["id"], now)
 
 
 AGENT_CACHE_SECONDS = 2.0

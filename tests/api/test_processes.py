@@ -1,0 +1,37 @@
+"""``processes = 2``: two server processes share one port, each a whole server."""
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from runplane.testing.server import LiveServer, create_key
+
+
+def test_two_processes_share_the_port_and_both_run_runs(
+    start_server: Callable[..., LiveServer], new_database: Callable[[str], str]
+) -> None:
+    url = new_database("procs")
+    with ThreadPoolExecutor() as pool:
+        key = pool.submit(create_key, url, tenant="procs")
+        server = start_server(database_url=url, env={"RUNPLANE_PROCESSES": "2"})
+    headers = {"x-api-key": key.result()}
+    executors = set()
+    for _ in range(40):
+        # A new connection each time: the kernel hands it to either process.
+        executors.add(httpx.get(f"{server.url}/healthz", timeout=10).json()["executor_id"])
+    assert len(executors) == 2, executors
+
+    def one(i: int) -> tuple[int, object]:
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as api:
+            if i % 2:
+                r = api.post("/runs/wait", json={"assistant_id": "lg_echo", "input": {"message": i}})
+                return r.status_code, r.json()
+            r = api.post("/v1/runs", json={"agent_id": "echo", "input": {"n": i}, "wait": 20})
+            return r.status_code, r.json()["status"]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(one, range(24)))
+    for i, (status, body) in enumerate(answers):
+        assert status in (200, 201), (i, body)
+        assert body == ({"message": i} if i % 2 else "succeeded"), (i, body)
