@@ -3,21 +3,31 @@
 
 Usage
   .venv/bin/python bench/langgraph_side_by_side.py [--db sqlite|postgres] [--quick]
-      [--only runplane|langgraph] [--out FILE] [--lg-venv PATH]
+      [--processes 1,2] [--only runplane|langgraph] [--out FILE] [--lg-venv PATH]
 
-Both servers run on 127.0.0.1 on free ports and are measured one after the other with
-`bench/agent_protocol_bench.py --mode suite --parts wait,stream,background` (the shared
-Agent Protocol harness v1.1, vendored), which talks to each over the LangGraph Agent
-Server API (POST /runs/wait, /runs/stream, /threads/{id}/runs, GET .../join).
+The servers run on 127.0.0.1 on free ports and are measured one after the other
+(langgraph dev first, then runplane once per process count in --processes, in that order)
+with `bench/agent_protocol_bench.py --mode suite --parts wait,stream,background` (the
+shared Agent Protocol harness v1.1, vendored), which talks to each over the LangGraph
+Agent Server API (POST /runs/wait, /runs/stream, /threads/{id}/runs, GET .../join).
 
   langgraph dev  `langgraph dev --no-browser --no-reload` in a temp copy of bench/peer
                  (graphs `echo` and `steps5`), in-memory, offline (no tracing, no
                  analytics, no version check). Its venv (--lg-venv, default .lg-venv) is
                  created with `pip install 'langgraph-cli[inmem]' langgraph` if missing.
-  runplane       the real server (bench/runs.py's subprocess) on a fresh database,
-                 --db sqlite (a temp dir) or postgres (database runplane_lgbench dropped
-                 and recreated), project runplane.toml; the same graphs are served as
-                 `lg_echo` and `lg_steps5`. An API key is created in-process.
+  runplane ×N    the real server (bench/runs.py's subprocess) with RUNPLANE_PROCESSES=N:
+                 N server processes sharing the port (uvicorn workers, one per core; each
+                 a whole runplane server with its own executor id, under one parent
+                 process), each with RUNPLANE_CONCURRENCY=64. Every N gets a fresh
+                 database: --db sqlite (a temp dir) or postgres (database runplane_lgbench
+                 dropped and recreated); project runplane.toml; the same graphs are served
+                 as `lg_echo` and `lg_steps5`. An API key is created in-process. With N > 1
+                 the measurement starts once /healthz has answered from N executor ids.
+                 --processes takes a comma-separated list (default 1,2).
+
+The load generator runs on the same machine as the servers, and the benchmark machine has
+2 cores (machine.cpu_count in the JSON): ×2 shares both cores with the client, so it shows
+what a second process buys on this box, not on a machine with cores to spare.
 
 Figures (from the harness's summary; ms are client-side wall times, p50 interpolated)
   /runs/wait echo c1 p50       one stateless run in flight, round trip of POST /runs/wait
@@ -28,8 +38,12 @@ Figures (from the harness's summary; ms are client-side wall times, p50 interpol
                                stream's exec time (end of stream - first event)
   background completions/s     N threads, N x POST /threads/{id}/runs (32 in flight), then
                                GET .../join for all: successful runs / (create..last join)
-  server peak RSS              VmHWM of the server process after the suite
+  server peak RSS              VmHWM of the server process after the suite; for runplane
+                               ×N with N > 1, the sum of VmHWM over its process tree (the
+                               parent plus the N server processes; per-process peaks, so
+                               an upper bound of the tree's peak)
   server CPU ms/run            utime+stime of the server's process tree during echo c32
+                               (all N processes of runplane ×N)
   db CPU ms/run                the same for the Postgres postmaster's tree (--db postgres)
   errors                       failed requests/runs over the whole suite
 
@@ -40,10 +54,13 @@ harness's 100 / 1000 / 50 / 500.
 One POST /runs/wait per server first fails the side early if a route or graph is missing.
 Run it as a file (it imports bench/runs.py as `runs`).
 
-Targets: runplane echo c32 runs/s >= langgraph dev's; runplane echo c1 p50 < 20 ms;
-runplane first streamed event p50 <= langgraph dev's. The table goes to stderr; the last
-thing on stdout is one JSON object {"langgraph_dev", "runplane", "db", "checks", ...},
-also written to --out (default bench/results/lg-side-by-side-<timestamp>.json).
+Targets, checked for each runplane ×N separately (✔/✘ next to each runplane figure, ? if
+a figure is missing, e.g. with --only runplane): echo c32 runs/s >= langgraph dev's; echo
+c1 p50 < 20 ms; first streamed event p50 <= langgraph dev's. The table goes to stderr;
+the last thing on stdout is one JSON object {"langgraph_dev": {...}, "runplane": {"1":
+{...}, "2": {...}}, "checks": {"1": {...}, "2": {...}}, "db", "processes", ...} (keys of
+"runplane" and "checks" are the process counts), also written to --out (default
+bench/results/lg-side-by-side-<timestamp>.json).
 """
 
 from __future__ import annotations
@@ -219,19 +236,45 @@ def fresh_database(db: str, tmp: Path) -> str:
     return f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
 
 
+def wait_processes(url: str, n: int, limit_s: float) -> set[str]:
+    """Until /healthz has answered from n executor ids (a new connection each time: the
+    kernel hands it to whichever process accepts), so every process is up before load."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + limit_s
+    while len(seen) < n:
+        try:
+            r = httpx.get(f"{url}/healthz", timeout=2.0, trust_env=False)
+            if r.status_code == 200 and r.json().get("executor_id"):
+                seen.add(r.json()["executor_id"])
+        except httpx.HTTPError:
+            pass
+        if len(seen) >= n:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"/healthz answered from {len(seen)} of {n} processes: {seen}")
+        time.sleep(0.05)
+    return seen
+
+
 @contextmanager
-def runplane_server(db: str) -> Iterator[tuple[subprocess.Popen[bytes], str, str, str]]:
-    """runplane on a fresh database (bench/runs.py's server), with a new API key."""
+def runplane_server(
+    db: str, processes: int
+) -> Iterator[tuple[subprocess.Popen[bytes], str, str, str]]:
+    """runplane ×processes on a fresh database (bench/runs.py's server), with a new API key."""
     from runplane.admin import create_api_key
     from runplane.settings import Settings
 
-    tmp = Path(tempfile.mkdtemp(prefix=f"runplane-lgbench-{db}-"))
+    tmp = Path(tempfile.mkdtemp(prefix=f"runplane-lgbench-{db}-x{processes}-"))
     try:
         url = fresh_database(db, tmp)
         port = free_port()
-        with running_server(url, port, tmp) as proc:
+        env = {"RUNPLANE_PROCESSES": str(processes)}
+        with running_server(url, port, tmp, extra_env=env) as proc:
+            base = f"http://{HOST}:{port}"
+            if processes > 1:
+                wait_processes(base, processes, 60.0)
             key = create_api_key(Settings(database_url=url), tenant="bench")
-            yield proc, f"http://{HOST}:{port}", key, url
+            yield proc, base, key, url
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -263,7 +306,7 @@ def run_harness(url: str, pid: int, side: str, args: argparse.Namespace, **opt: 
         cmd += ["--api-key", opt["api_key"]]
     if opt.get("db_pid"):
         cmd += ["--db-pid", str(opt["db_pid"])]
-    print(f"[{side}] harness: {' '.join(cmd[1:3])} ... --url {url}", file=sys.stderr, flush=True)
+    print(f"[{opt['label']}] harness: {' '.join(cmd[1:3])} ... --url {url}", file=sys.stderr)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)  # progress lines go to stderr
     try:
         rc = proc.wait(timeout=900 if args.quick else 3600)
@@ -284,15 +327,28 @@ def measure_langgraph(args: argparse.Namespace) -> dict[str, Any]:
     return {"server": {"versions": lg_versions(args.lg_venv), "info": info}, **res}
 
 
-def measure_runplane(args: argparse.Namespace) -> dict[str, Any]:
+def measure_runplane(args: argparse.Namespace, processes: int) -> dict[str, Any]:
     from importlib.metadata import version
 
+    side = f"runplane x{processes}"
     db_pid = postmaster_pid() if args.db == "postgres" else None
-    with runplane_server(args.db) as (proc, url, key, db_url):
-        print(f"[runplane] pid {proc.pid} on {url} ({args.db})", file=sys.stderr, flush=True)
-        label = f"runplane ({args.db})"
+    with runplane_server(args.db, processes) as (proc, url, key, db_url):
+        print(f"[{side}] pid {proc.pid} on {url} ({args.db})", file=sys.stderr, flush=True)
+        label = f"runplane ×{processes} ({args.db})"
         res = run_harness(url, proc.pid, "runplane", args, label=label, api_key=key, db_pid=db_pid)
-    server = {"version": version("runplane"), "database_url": db_url, "db_pid": db_pid}
+    after = (res.get("server_memory") or {}).get("after") or {}
+    server = {
+        "version": version("runplane"),
+        "processes": processes,
+        "database_url": db_url,
+        "db_pid": db_pid,
+        # what the table's "server peak RSS" shows for this column
+        "peak_rss_mb": after.get("tree_vmhwm_sum_mb" if processes > 1 else "vmhwm_mb"),
+        "peak_rss_basis": f"sum of VmHWM over the process tree ({len(after.get('tree_pids', []))}"
+        " processes)"
+        if processes > 1
+        else "VmHWM of the server process",
+    }
     return {"server": server, **res}
 
 
@@ -300,46 +356,87 @@ def measure_runplane(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def figure(result: dict[str, Any], key: str) -> Any:
+    if key == "server_peak_rss_mb" and "peak_rss_mb" in (result.get("server") or {}):
+        return result["server"]["peak_rss_mb"]  # runplane: the tree's sum when ×N > 1
     return (result.get("summary") or {}).get(key)
 
 
-def evaluate(results: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, (key, op, limit) in CHECKS.items():
-        value = figure(results["runplane"], key)
-        ref = figure(results["langgraph_dev"], key) if isinstance(limit, str) else limit
-        ok = None
-        if value is not None and ref is not None:
-            ok = {">=": value >= ref, "<": value < ref, "<=": value <= ref}[op]
-        target = f"{op} {limit}" if not isinstance(limit, str) else f"{op} langgraph dev"
-        out[name] = {"figure": key, "runplane": value, "target": target, "ref": ref, "pass": ok}
+def evaluate(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The checks for each runplane column: {process count: {check name: {...}}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for n, result in results["runplane"].items():
+        checks: dict[str, Any] = {}
+        for name, (key, op, limit) in CHECKS.items():
+            value = figure(result, key)
+            ref = figure(results["langgraph_dev"], key) if isinstance(limit, str) else limit
+            ok = None
+            if value is not None and ref is not None:
+                ok = {">=": value >= ref, "<": value < ref, "<=": value <= ref}[op]
+            target = f"{op} {limit}" if not isinstance(limit, str) else f"{op} langgraph dev"
+            checks[name] = {"figure": key, "runplane": value, "target": target, "ref": ref}
+            checks[name]["pass"] = ok
+        out[n] = checks
     return out
 
 
-def table(results: dict[str, Any], checks: dict[str, Any], n_bg: int) -> str:
+def table(results: dict[str, Any], checks: dict[str, dict[str, Any]], n_bg: int) -> str:
+    """One column per measured side (runplane: one per process count, each value followed
+    by its check's mark), then the target."""
+
     def cell(v: Any) -> str:
         return "-" if v is None else f"{v:,.1f}" if isinstance(v, float) else str(v)
 
-    by_key = {c["figure"]: c for c in checks.values()}
-    head = ("figure", "langgraph dev", "runplane", "target")
-    lines = ["{:40} {:>14} {:>14}  {}".format(*head), "-" * 84]
+    counts = list(results["runplane"])
+    sides = [("langgraph dev", results["langgraph_dev"], None)]
+    sides += [(f"runplane ×{n}", results["runplane"][n], checks[n]) for n in counts]
+    marks = {True: "✔", False: "✘", None: "?"}
+    head = f"{'figure':40}" + "".join(f" {name:>14}  " for name, _, _ in sides) + "  target"
+    lines = [head, "-" * len(head)]
     for label, key in ROWS:
-        lg, rp = (figure(results[s], key) for s in ("langgraph_dev", "runplane"))
-        if lg is None and rp is None and key.startswith("db_"):
+        values = [figure(result, key) for _, result, _ in sides]
+        if all(v is None for v in values) and key.startswith("db_"):
             continue
-        c = by_key.get(key)
-        mark = "" if c is None else f"{c['target']} {MARKS[c['pass']]}"
-        lines.append(f"{label.format(n_bg=n_bg):40} {cell(lg):>14} {cell(rp):>14}  {mark}")
-    for side in ("langgraph_dev", "runplane"):
-        if "error" in results[side]:
-            lines.append(f"{side} FAILED: {results[side]['error'][:300]}")
-    return "\n".join(lines)
+        if key == "server_peak_rss_mb" and any(int(n) > 1 for n in counts):
+            label += " (×N>1: tree sum)"
+        row, target = f"{label.format(n_bg=n_bg):40}", ""
+        for v, (_, _, side_checks) in zip(values, sides, strict=True):
+            c = next((c for c in (side_checks or {}).values() if c["figure"] == key), None)
+            row += f" {cell(v):>14} " + (marks[c["pass"]] if c else " ")
+            target = c["target"] if c else target
+        lines.append(f"{row}  {target}".rstrip())
+    lines.append("")
+    for name, result, _ in sides:
+        if "error" in result:
+            lines.append(f"{name} FAILED: {result['error'][:300]}")
+        elif not result.get("skipped"):
+            srv = result.get("server") or {}
+            pids = ((result.get("server_memory") or {}).get("after") or {}).get("tree_pids")
+            basis = srv.get("peak_rss_basis", "VmHWM of the server process")
+            lines.append(f"{name}: peak RSS = {basis}; process tree pids {pids}")
+    return "\n".join(lines).rstrip()
+
+
+def parse_processes(text: str) -> list[int]:
+    try:
+        counts = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        msg = f"not a comma-separated list of integers: {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not counts or any(not 1 <= n <= 64 for n in counts):
+        raise argparse.ArgumentTypeError(f"process counts must be 1..64: {text!r}")
+    return list(dict.fromkeys(counts))  # without repeats, in the given order
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--quick", action="store_true", help="smaller n, for a smoke run")
+    ap.add_argument(
+        "--processes",
+        type=parse_processes,
+        default=[1, 2],
+        help="runplane server process counts to measure, comma-separated (default 1,2)",
+    )
     ap.add_argument("--only", choices=["runplane", "langgraph"], help="measure one side only")
     ap.add_argument("--out", type=Path, help="default bench/results/lg-side-by-side-<ts>.json")
     ap.add_argument("--lg-venv", type=Path, default=REPO / ".lg-venv", help="langgraph-cli venv")
@@ -349,21 +446,28 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started_at, load_start = time.strftime("%Y-%m-%dT%H:%M:%S%z"), os.getloadavg()
-    results: dict[str, Any] = {}
-    for side, fn in (("langgraph_dev", measure_langgraph), ("runplane", measure_runplane)):
-        if args.only and not side.startswith(args.only):
-            results[side] = {"skipped": True}
-            continue
+
+    def attempt(name: str, fn: Any, *fn_args: Any) -> dict[str, Any]:
         try:
-            results[side] = fn(args)
-        except Exception as e:  # noqa: BLE001 - report it, and go on with the other side
-            results[side] = {"error": f"{type(e).__name__}: {e}"}
-            print(f"[{side}] FAILED: {e}", file=sys.stderr)
+            return fn(*fn_args)
+        except Exception as e:  # noqa: BLE001 - report it, and go on with the other sides
+            print(f"[{name}] FAILED: {e}", file=sys.stderr)
+            return {"error": f"{type(e).__name__}: {e}"}
+
+    results: dict[str, Any] = {"langgraph_dev": {"skipped": True}, "runplane": {}}
+    if args.only != "runplane":
+        results["langgraph_dev"] = attempt("langgraph_dev", measure_langgraph, args)
+    for n in args.processes:
+        skip = args.only == "langgraph"
+        results["runplane"][str(n)] = (
+            {"skipped": True} if skip else attempt(f"runplane x{n}", measure_runplane, args, n)
+        )
     checks = evaluate(results)
     report = {
         **results,
-        "db": args.db,
         "checks": checks,
+        "db": args.db,
+        "processes": args.processes,
         "quick": args.quick,
         "started_at": started_at,
         "machine": machine_facts(load_start),
@@ -375,7 +479,8 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report))
-    return 1 if any("error" in r for r in results.values()) else 0
+    sides = [results["langgraph_dev"], *results["runplane"].values()]
+    return 1 if any("error" in r for r in sides) else 0
 
 
 if __name__ == "__main__":

@@ -206,8 +206,11 @@ def log_tail(path: Path, lines: int = 40) -> str:
 
 
 @contextmanager
-def running_server(url: str, port: int, tmp: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Start the server, wait for /healthz, and always terminate it afterwards."""
+def running_server(
+    url: str, port: int, tmp: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start the server, wait for /healthz, and always terminate it afterwards.
+    extra_env is merged into the server's environment last (e.g. RUNPLANE_PROCESSES)."""
     env = {
         **os.environ,
         "PYTHONPATH": f"{REPO / 'src'}:{REPO}",
@@ -216,6 +219,7 @@ def running_server(url: str, port: int, tmp: Path) -> Iterator[subprocess.Popen[
         "RUNPLANE_HOST": HOST,
         "RUNPLANE_PROJECT": str(REPO / "runplane.toml"),
         "RUNPLANE_CONCURRENCY": "64",
+        **(extra_env or {}),
     }
     code = (
         "from runplane.server import serve; from runplane.settings import Settings; "

@@ -15,9 +15,7 @@ class ChatState(TypedDict):
 
 
 def _answer(state: ChatState) -> dict[str, Any]:
-    last_user = next(
-        (m for m in reversed(state["messages"]) if m.type == "human"), None
-    )
+    last_user = next((m for m in reversed(state["messages"]) if m.type == "human"), None)
     text = last_user.content if last_user is not None else ""
     return {"messages": [AIMessage(content=f"You said: {text}")]}
 

@@ -3,13 +3,14 @@
 import asyncio
 import os
 import signal
+from typing import TYPE_CHECKING
 
 import uvicorn
-from fastapi import FastAPI
 
-from runplane.api.app import create_app
-from runplane.services.process import running_process
 from runplane.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 _SETTINGS_ENV = "RUNPLANE_SERVE_SETTINGS"
 
@@ -28,8 +29,11 @@ def serve(settings: Settings) -> None:
         "timeout_graceful_shutdown": 5,
     }
     if settings.processes == 1:
+        from runplane.api.app import create_app
+
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
         return
+    # The parent only supervises: it loads none of the app (so it stays small).
     # Each process claims an executor id of its own, so none can be given to all.
     shared = settings.model_copy(update={"executor_id": None})
     os.environ[_SETTINGS_ENV] = shared.model_dump_json()
@@ -41,13 +45,17 @@ def serve(settings: Settings) -> None:
     )
 
 
-def app_from_environment() -> FastAPI:
+def app_from_environment() -> "FastAPI":
     """The app of one of several server processes, from the settings ``serve`` passed on."""
+    from runplane.api.app import create_app
+
     return create_app(Settings.model_validate_json(os.environ[_SETTINGS_ENV]))
 
 
 def run_worker(settings: Settings) -> None:
     """Execute runs from the queue, without an HTTP API, until SIGINT or SIGTERM."""
+    from runplane.services.process import running_process
+
     settings = settings.model_copy(update={"worker": True})
 
     async def _main() -> None:

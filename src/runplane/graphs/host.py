@@ -23,6 +23,7 @@ from runplane.graphs import savers
 from runplane.graphs.streams import Streams
 from runplane.graphs.tenant_store import TenantStore
 from runplane.graphs.wire import interrupt_json, jsonable
+from runplane.schemas.agent_protocol import SILENT_MODES
 from runplane.store import graphs as graphs_store
 from runplane.store import runs as runs_store
 
@@ -111,7 +112,8 @@ class GraphHost:
         graph_input = await self._input(graph, config, run, opts, temporary, ctx)
         wanted = set(opts.get("stream_mode") or ["values"])
         subgraphs = bool(opts.get("stream_subgraphs"))
-        modes = sorted({_lg_mode(m) for m in wanted if m != "events"} | set(BASE_MODES))
+        asked = wanted - SILENT_MODES - {"events"}
+        modes = sorted({_lg_mode(m) for m in asked} | set(BASE_MODES))
         kwargs: dict[str, Any] = {
             "stream_mode": modes,
             "subgraphs": True,

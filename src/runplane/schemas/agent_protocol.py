@@ -21,7 +21,11 @@ StreamModeName = Literal[
     "debug",
     "tasks",
     "checkpoints",
+    "tools",
+    "lifecycle",
 ]
+# Modes the SDK offers that graphs hosted here do not produce: accepted, silent.
+SILENT_MODES = frozenset({"tools", "lifecycle"})
 MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
 SortOrder = Literal["asc", "desc"]
 
