@@ -98,8 +98,7 @@ class GraphHost:
     async def execute(self, spec: AgentSpec, ctx: RunContext, run: Any) -> Any:
         """Run the graph of a run to its end or its interrupt; return its final values."""
         opts = run["graph"] or {}
-        thread_id = run["thread_id"]
-        temporary = thread_id is None
+        temporary = run["thread_id"] is None
         ctx.continue_numbering()
         after = opts.get("after_seconds")
         if after:
@@ -111,57 +110,45 @@ class GraphHost:
             await self._continue_paused(run)
         graph_input = await self._input(graph, config, run, opts, temporary, ctx)
         wanted = set(opts.get("stream_mode") or ["values"])
-        subgraphs = bool(opts.get("stream_subgraphs"))
-        asked = wanted - SILENT_MODES - {"events"}
-        modes = sorted({_lg_mode(m) for m in asked} | set(BASE_MODES))
-        kwargs: dict[str, Any] = {
-            "stream_mode": modes,
-            "subgraphs": True,
-            "durability": "exit" if temporary else opts.get("durability") or "async",
-        }
-        for key in ("interrupt_before", "interrupt_after"):
-            if opts.get(key):
-                kwargs[key] = opts[key]
-        if run["context"]:
-            kwargs["context"] = run["context"]
-        out = _Output(self.streams, run["id"], wanted, subgraphs)
+        out = _Output(self.streams, run["id"], wanted, bool(opts.get("stream_subgraphs")))
+
+        def settle_thread(status: str, values: Any, interrupts: Any = None) -> None:
+            if not temporary:  # the thread's new state commits with the run's end
+                ctx.at_end(_thread_writer(run, status, values, interrupts or {}))
+
+        kwargs = _stream_options(run, opts, wanted, temporary)
         try:
             if "events" in wanted:
                 async for event in graph.astream_events(
                     graph_input, config, version="v2", **kwargs
                 ):
                     out.event(event)
-                    chunk = event.get("data", {}).get("chunk")
                     if event["event"] == "on_chain_stream" and not event.get("parent_ids"):
-                        await out.part(ctx, *chunk)
+                        await out.part(ctx, *_with_namespace(event["data"]["chunk"]))
             else:
-                async for ns, mode, chunk in graph.astream(graph_input, config, **kwargs):
-                    await out.part(ctx, ns, mode, chunk)
+                async for item in graph.astream(graph_input, config, **kwargs):
+                    await out.part(ctx, *_with_namespace(item))
         except asyncio.CancelledError:
-            if not temporary:
-                ctx.at_end(_thread_writer(run, "idle", out.values, {}))
+            settle_thread("idle", out.values)
             raise
         except Exception:
-            if not temporary:
-                ctx.at_end(_thread_writer(run, "error", out.values, {}))
+            settle_thread("error", out.values)
             raise
         values = jsonable(out.values) if out.values is not None else {}
         if out.interrupted:
             by_task = await _interrupts_by_task(graph, config)
             flat = [i for group in by_task.values() for i in group]
-            if not temporary:
-                ctx.at_end(_thread_writer(run, "interrupted", values, by_task))
+            settle_thread("interrupted", values, by_task)
             raise Suspend(
                 RunStatus.PAUSED,
                 None,
-                event=("interrupt", {"interrupts": flat, "thread_id": thread_id}),
+                event=("interrupt", {"interrupts": flat, "thread_id": run["thread_id"]}),
                 waiting_on={
-                    "interrupt": {"thread_id": thread_id, "interrupts": flat},
+                    "interrupt": {"thread_id": run["thread_id"], "interrupts": flat},
                     "values": {**values, INTERRUPT: flat} if flat else values,
                 },
             )
-        if not temporary:
-            ctx.at_end(_thread_writer(run, "idle", values, {}))
+        settle_thread("idle", values)
         return values
 
     async def _input(
@@ -332,8 +319,29 @@ async def _record_missed_steps(graph: Any, run: Any, ctx: RunContext) -> None:
             await ctx.record_step(name, {"recovered": "from the checkpoint after a crash"})
 
 
-def _lg_mode(mode: str) -> str:
-    return "messages" if mode in ("messages", "messages-tuple") else mode
+def _with_namespace(item: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``(namespace, mode, chunk)`` whether or not subgraphs were streamed."""
+    return item if len(item) == 3 else ((), *item)
+
+
+def _stream_options(
+    run: Any, opts: dict[str, Any], wanted: set[str], temporary: bool
+) -> dict[str, Any]:
+    """What ``astream`` is asked: the modes wanted plus ours, interrupts, context."""
+    asked = wanted - SILENT_MODES - {"events"}
+    modes = {"messages" if m in ("messages", "messages-tuple") else m for m in asked}
+    kwargs: dict[str, Any] = {
+        "stream_mode": sorted(modes | set(BASE_MODES)),
+        # Parts of subgraphs only when asked for: streaming them costs a fifth of a run.
+        "subgraphs": bool(opts.get("stream_subgraphs")),
+        "durability": "exit" if temporary else opts.get("durability") or "async",
+    }
+    for key in ("interrupt_before", "interrupt_after"):
+        if opts.get(key):
+            kwargs[key] = opts[key]
+    if run["context"]:
+        kwargs["context"] = run["context"]
+    return kwargs
 
 
 def _command(data: dict[str, Any]) -> Command:

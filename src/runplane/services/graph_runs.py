@@ -74,6 +74,7 @@ async def create(
         "durability": body.durability,
         "continues_interrupt": continues,
     }
+    opts = {k: v for k, v in opts.items() if v is not None and v is not False}
     run_body = RunCreate(
         agent_id=assistant["graph_id"],
         input=body.input,

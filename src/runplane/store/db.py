@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
@@ -41,6 +42,14 @@ class LoopConnection:
 Conn = AsyncConnection | LoopConnection
 
 
+def _json_dumps(value: Any) -> str:
+    # JSON columns are written several times per run: orjson is ~10x the stdlib here.
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+_JSON = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
 class Database:
     """Connections to runplane's tables: ``write()`` for a transaction, ``read()``."""
 
@@ -49,15 +58,21 @@ class Database:
         self.is_sqlite = is_sqlite(url)
         if self.is_sqlite:
             ensure_sqlite_dir(url)
-            self._sync_writer = sa.create_engine(sync_url(url), pool_size=1, max_overflow=0)
-            self._sync_reader = sa.create_engine(sync_url(url), pool_size=4, max_overflow=-1)
+            self._sync_writer = sa.create_engine(
+                sync_url(url), pool_size=1, max_overflow=0, **_JSON
+            )
+            self._sync_reader = sa.create_engine(
+                sync_url(url), pool_size=4, max_overflow=-1, **_JSON
+            )
             configure_sqlite(self._sync_writer, immediate=True)
             configure_sqlite(self._sync_reader, immediate=False)
             self._write_lock = asyncio.Lock()
         else:
             # Room for every run slot and request at once: an overflow connection is
             # opened and closed per checkout, which costs more than the query.
-            self._async = create_async_engine(async_url(url), pool_size=40, max_overflow=10)
+            self._async = create_async_engine(
+                async_url(url), pool_size=40, max_overflow=10, **_JSON
+            )
             # Reads need no transaction: autocommit saves the BEGIN/ROLLBACK round trips.
             self._async_reader = self._async.execution_options(isolation_level="AUTOCOMMIT")
 
