@@ -21,6 +21,7 @@ from runplane.api.routes import (
     threads,
     tools,
 )
+from runplane.console import views as console
 from runplane.services.process import running_process
 from runplane.settings import Settings
 
@@ -56,4 +57,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(tools.router)
     app.include_router(connections.router)
     app.include_router(agents.router)
+    console.install(app)
     return app

@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from runplane.domain.errors import RunplaneError
@@ -18,8 +18,16 @@ def error_response(
     message: str,
     details: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    """A response in the error model: ``{status_code, message, details}``."""
+    request: Request | None = None,
+) -> Response:
+    """A response in the error model: ``{status_code, message, details}``.
+
+    Pages of the console get the error as a page instead.
+    """
+    if request is not None and request.url.path.startswith("/console"):
+        html_errors = getattr(request.app.state, "html_errors", None)
+        if html_errors is not None:
+            return html_errors(request, status, message)  # type: ignore[no-any-return]
     body = {"status_code": status, "message": message, "details": details or []}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -29,13 +37,13 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or str(loc[0] if loc else "body")
 
 
-async def _runplane_error(_: Request, exc: Exception) -> JSONResponse:
+async def _runplane_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RunplaneError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return error_response(exc.status, exc.message, exc.details, headers)
+    return error_response(exc.status, exc.message, exc.details, headers, request)
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
@@ -47,7 +55,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     ]
     first = errors[0] if errors else {}
     message = f"{_field_name(tuple(first.get('loc', ())))}: {first.get('msg', 'invalid')}"
-    return error_response(422, message, _jsonable(details))
+    return error_response(422, message, _jsonable(details), request=request)
 
 
 def _jsonable(details: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -60,14 +68,15 @@ def _jsonable(details: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    return error_response(exc.status_code, str(exc.detail), [], getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    return error_response(exc.status_code, str(exc.detail), [], headers, request)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal error; it has been logged", [])
+    return error_response(500, "internal error; it has been logged", [], request=request)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,0 +1,2 @@
+// pages.js: behaviour of its pages (see console.js for the shared parts).
+"use strict";

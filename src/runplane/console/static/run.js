@@ -1,0 +1,2 @@
+// run.js: behaviour of its pages (see console.js for the shared parts).
+"use strict";

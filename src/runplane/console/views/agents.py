@@ -1,0 +1,5 @@
+"""The console's agents pages."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

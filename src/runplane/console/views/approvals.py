@@ -1,0 +1,5 @@
+"""The console's approvals pages."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

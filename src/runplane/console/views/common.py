@@ -1,0 +1,83 @@
+"""What the console pages share: templates, filters, page rendering and error pages."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from runplane.console.session import User
+from runplane.domain.models import iso
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+# Raw HTML in agent output is shown as text, never interpreted; unsafe link schemes
+# (javascript:, vbscript:, data: other than images) are refused by markdown-it itself.
+_MD = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+STATUS_LABELS = {
+    "queued": "Queued",
+    "running": "Running",
+    "paused": "Waiting for approval",
+    "auth_required": "Waiting for a connection",
+    "succeeded": "Succeeded",
+    "failed": "Failed",
+    "canceled": "Canceled",
+}
+
+
+def markdown(text: str | None) -> Markup:
+    """Markdown to safe HTML (agent output may contain anything)."""
+    return Markup(_MD.render(text or ""))  # noqa: S704 - markdown-it escapes raw HTML
+
+
+def when(value: datetime | None) -> str:
+    """A time as people read it: ``2026-11-23 19:41:31`` (UTC)."""
+    if value is None:
+        return "—"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def ago(value: datetime | None) -> str:
+    """How long ago, briefly: ``4 s ago``, ``3 min ago``."""
+    if value is None:
+        return "—"
+    seconds = (datetime.now(UTC) - value).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return f"{max(0, int(seconds))} s ago"
+
+
+def pretty(value: Any) -> str:
+    """JSON, indented, for <pre> blocks (escaped by the template)."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+TEMPLATES.env.filters.update(markdown=markdown, when=when, ago=ago, pretty=pretty, iso=iso)
+TEMPLATES.env.globals.update(STATUS_LABELS=STATUS_LABELS)
+
+
+def render(
+    request: Request, name: str, user: User | None, status: int = 200, **context: Any
+) -> HTMLResponse:
+    """A page, with the signed-in user and the CSRF token every form needs."""
+    context.update(request=request, user=user, csrf=user.csrf if user else "")
+    return TEMPLATES.TemplateResponse(request, name, context, status_code=status)
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    """An error as a page in the console's voice."""
+    titles = {
+        401: "Please sign in",
+        403: "Not allowed",
+        404: "Not found",
+        409: "That cannot be done now",
+        422: "Something in the form needs fixing",
+    }
+    title = titles.get(status, "Something went wrong" if status >= 500 else "That did not work")
+    return render(request, "error.html", None, status=status, title=title, message=message)

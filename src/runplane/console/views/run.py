@@ -1,0 +1,5 @@
+"""The console's run pages."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
