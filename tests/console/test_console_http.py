@@ -33,14 +33,21 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-async def make_run(app: FastAPI, key: str, agent: str, name: str | None = None, wait: float = 20):
+async def make_run(
+    app: FastAPI,
+    key: str,
+    agent: str,
+    name: str | None = None,
+    wait: float = 20,
+    input: dict | None = None,
+):
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url="http://runplane.test",
         headers={"Authorization": f"Bearer {key}"},
         timeout=30,
     ) as api:
-        body = {"agent_id": agent, "input": {}, "name": name, "wait": wait}
+        body = {"agent_id": agent, "input": input or {}, "name": name, "wait": wait}
         r = await api.post("/v1/runs", json=body)
         assert r.status_code == 201, r.text
         return r.json()
@@ -113,7 +120,8 @@ async def test_the_list_searches_filters_and_shows_an_empty_state(
 async def test_bulk_archive_and_delete_say_why_a_run_cannot_go(app: FastAPI, rt: Runtime) -> None:
     async with console(app, rt) as (client, key):
         done = await make_run(app, key, "echo", "finished one")
-        going = await make_run(app, key, "steps", "still going", wait=0)
+        slow = {"steps": 10, "sleep": 0.5}
+        going = await make_run(app, key, "steps", "still going", wait=0, input=slow)
         page = (await client.get("/console/runs")).text
         token = csrf_of(page)
         r = await client.post(
