@@ -304,7 +304,9 @@ async def follow_events(
 
     Yields None each time it waited in vain, so a stream can send keep-alives.
     """
-    await get_run(rt, who, run_id)
+    # A run that had ended when asked has all its events written: send them and stop
+    # (a reader that resumes after the last one gets an empty, closed stream).
+    ended = (await get_run(rt, who, run_id))["status"] in _TERMINAL
     while True:
         signal = rt.hub.signal(run_id)
         async with rt.db.read() as conn:
@@ -315,6 +317,8 @@ async def follow_events(
             if row["type"] == "status" and row["data"].get("status") in _TERMINAL:
                 return
         if not rows:
+            if ended:
+                return
             await rt.hub.wait(signal, POLL_SECONDS)
             yield None
 

@@ -15,9 +15,16 @@ from runplane.console.session import User
 from runplane.domain.models import iso
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
-# Raw HTML in agent output is shown as text, never interpreted; unsafe link schemes
-# (javascript:, vbscript:, data: other than images) are refused by markdown-it itself.
+# Raw HTML in agent output is shown as text, never interpreted; links and images only
+# to web pages, mail addresses and this site.
 _MD = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+_MD.validateLink = lambda url: (
+    url.strip()
+    .lower()
+    .startswith(  # type: ignore[method-assign]
+        ("http://", "https://", "mailto:", "/", "#")
+    )
+)
 
 STATUS_LABELS = {
     "queued": "Queued",

@@ -1,5 +1,386 @@
-"""The console's run pages."""
+"""The run details page: header and actions, options, live timeline, steps, result, approvals."""
 
-from fastapi import APIRouter
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Header, Query, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+
+from runplane.console.session import UserDep, check_csrf
+from runplane.console.views.common import STATUS_LABELS, render
+from runplane.domain.errors import Invalid, NotFound
+from runplane.domain.lifecycle import TERMINAL
+from runplane.domain.models import iso
+from runplane.schemas import ApprovalDecision
+from runplane.services import approvals as approvals_svc
+from runplane.services import runs as runs_svc
 
 router = APIRouter()
+
+TERMINAL_NAMES = frozenset(str(s) for s in TERMINAL)
+LIVE = ("queued", "running", "paused", "auth_required")
+MAX_EVENTS = 5000  # rendered on the page; a longer log is cut (the API has it all)
+EVENT_PAGE = 1000
+DETAILS_CHARS = 20000
+SUMMARY_CHARS = 300
+KEEPALIVE_SECONDS = 15.0
+STREAM_SECONDS = 600.0  # a stream ends after this; EventSource reconnects with Last-Event-ID
+
+EVENT_LABELS = {
+    "status": "Status",
+    "planning": "Plan",
+    "reasoning": "Reasoning",
+    "step.started": "Step started",
+    "step.completed": "Step completed",
+    "step.failed": "Step failed",
+    "tool_call": "Tool call",
+    "tool_result": "Tool result",
+    "approval.required": "Approval required",
+    "approval.resolved": "Approval decided",
+    "auth.required": "Connection required",
+    "rate_limited": "Rate limited",
+    "source": "Source",
+    "error": "Error",
+    "result": "Result",
+}
+DECISIONS = {
+    "approve": "Approved",
+    "reject": "Rejected",
+    "repeat": "Repeat the call",
+    "skip": "Skipped",
+    "fail": "Failed",
+    "cancel": "Canceled",
+}
+APPROVAL_KINDS = {"plan": "the plan", "tool_call": "a tool call", "in_doubt": "an in-doubt call"}
+
+
+# -- pages -----------------------------------------------------------------------------
+
+
+@router.get("/runs/{run_id}")
+async def run_page(request: Request, run_id: str, user: UserDep) -> Response:
+    """Everything about one run; the timeline keeps filling while it goes on."""
+    rt = request.app.state.rt
+    run = await runs_svc.get_run(rt, user.who, run_id)
+    steps = await runs_svc.list_steps(rt, user.who, run_id)
+    events, cut = await _events(rt, user.who, run_id)
+    pending, _ = await approvals_svc.list_approvals(
+        rt, user.who, run_id=run_id, status="pending", limit=50, continuation_token=None
+    )
+    run_model = (run["model"] or {}).get("name")
+    overrides = [s for s in steps if s["model"] and s["model"] != run_model]
+    return render(
+        request,
+        "run.html",
+        user,
+        run=run,
+        steps=steps,
+        events=[entry(e) for e in events],
+        events_cut=cut,
+        last_seq=events[-1]["seq"] if events else 0,
+        live=run["status"] not in TERMINAL_NAMES,
+        can_cancel=run["status"] in LIVE,
+        status_text=status_text(run, steps, events, pending),
+        approvals=[_approval_view(a) for a in pending],
+        overrides=overrides,
+        sources=[_source(s) for s in ((run["result"] or {}).get("sources") or [])],
+        notice=request.query_params.get("notice"),
+    )
+
+
+@router.get("/runs/{run_id}/events")
+async def run_events(
+    request: Request,
+    run_id: str,
+    user: UserDep,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """The run's events after ``after`` as server-sent events, live, ending with the run."""
+    rt = request.app.state.rt
+    start = runs_svc.parse_resume_point(after, None)
+    if last_event_id and last_event_id.isdigit():  # a reconnect: go on from what it has
+        start = max(start, int(last_event_id))
+    run = await runs_svc.get_run(rt, user.who, run_id)
+    ended = run["status"] in TERMINAL_NAMES
+
+    async def rows() -> AsyncIterator[Any]:
+        if ended:  # nothing more will come: send what is left and stop
+            after_seq = start
+            while True:
+                page, more = await runs_svc.list_events(rt, user.who, run_id, after_seq, 500)
+                for row in page:
+                    yield row
+                if not more or not page:
+                    return
+                after_seq = page[-1]["seq"]
+        async for row in runs_svc.follow_events(rt, user.who, run_id, start):
+            yield row
+
+    async def messages() -> AsyncIterator[bytes]:
+        began = last = time.monotonic()
+        async for row in rows():
+            now = time.monotonic()
+            if row is None:
+                if now - began >= STREAM_SECONDS or await request.is_disconnected():
+                    return
+                if now - last >= KEEPALIVE_SECONDS:
+                    last = now
+                    yield b": keep-alive\n\n"
+                continue
+            last = now
+            data = json.dumps(entry(row), default=str, ensure_ascii=False)
+            yield f"id: {row['seq']}\nevent: runplane\ndata: {data}\n\n".encode()
+        yield b"event: end\ndata: {}\n\n"
+
+    return StreamingResponse(
+        messages(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post("/runs/{run_id}/cancel")
+async def cancel(
+    request: Request, run_id: str, user: UserDep, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    """Ask the run to stop."""
+    check_csrf(user, csrf)
+    await runs_svc.cancel_run(request.app.state.rt, user.who, run_id)
+    return RedirectResponse(f"/console/runs/{run_id}?notice=Cancel+requested.", status_code=303)
+
+
+@router.post("/runs/{run_id}/rerun")
+async def rerun(
+    request: Request,
+    run_id: str,
+    user: UserDep,
+    csrf: Annotated[str, Form()] = "",
+    from_step: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """A new run with this one's configuration (from a step on: earlier steps are reused)."""
+    check_csrf(user, csrf)
+    step = None
+    if from_step.strip():
+        if not from_step.strip().isdigit() or int(from_step) < 1:
+            raise Invalid.field("from_step", "from_step must be a step number", from_step)
+        step = int(from_step)
+    new = await runs_svc.rerun(request.app.state.rt, user.who, run_id, step, None)
+    return RedirectResponse(f"/console/runs/{new['id']}", status_code=303)
+
+
+@router.post("/runs/{run_id}/approvals/{approval_id}")
+async def decide(
+    request: Request,
+    run_id: str,
+    approval_id: str,
+    user: UserDep,
+    decision: Annotated[str, Form(pattern="^(approve|reject)$")],
+    csrf: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Approve or reject one of this run's pending approvals, then back to the run."""
+    check_csrf(user, csrf)
+    rt = request.app.state.rt
+    approval = await approvals_svc.get_approval(rt, user.who, approval_id)
+    if approval["run_id"] != run_id:
+        raise NotFound(
+            f"no approval {approval_id!r} in run {run_id!r}",
+            [{"name": "approval_id", "value": approval_id}],
+        )
+    body = ApprovalDecision(decision=decision, comment=comment.strip() or None)  # type: ignore[arg-type]
+    await approvals_svc.decide(rt, user.who, approval_id, body)
+    done = "Approved." if decision == "approve" else "Rejected."
+    return RedirectResponse(f"/console/runs/{run_id}?notice={done}", status_code=303)
+
+
+# -- what the page shows ---------------------------------------------------------------
+
+
+async def _events(rt: Any, who: Any, run_id: str) -> tuple[list[Any], bool]:
+    """The run's events in order, at most MAX_EVENTS (and whether the log was cut)."""
+    rows: list[Any] = []
+    after = 0
+    while len(rows) < MAX_EVENTS:
+        page, more = await runs_svc.list_events(rt, who, run_id, after, EVENT_PAGE)
+        rows.extend(page)
+        if not more or not page:
+            return rows[:MAX_EVENTS], False
+        after = page[-1]["seq"]
+    return rows[:MAX_EVENTS], True
+
+
+def entry(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An event as the timeline shows it (the page and the stream alike)."""
+    kind = str(row["type"])
+    data = row["data"] or {}
+    details = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    if len(details) > DETAILS_CHARS:
+        details = details[:DETAILS_CHARS] + "\n… (cut; the API has it all)"
+    at = row["at"]
+    return {
+        "seq": row["seq"],
+        "type": kind,
+        "at": iso(at) if at is not None else None,
+        "time": at.astimezone(UTC).strftime("%H:%M:%S") if at is not None else "",
+        "data": data,
+        "label": EVENT_LABELS.get(kind, kind),
+        "css": "ev-" + re.sub(r"[^a-z0-9]+", "-", kind.lower())[:40],
+        "summary": _short(summary(kind, data)),
+        "details": details,
+        "status": data.get("status") if kind == "status" else None,
+    }
+
+
+def summary(kind: str, d: Mapping[str, Any]) -> str:
+    """One line saying what an event means."""
+    step = f"Step {d.get('number')}" + (f": {d['name']}" if d.get("name") else "")
+    if kind == "status":
+        text = STATUS_LABELS.get(str(d.get("status")), str(d.get("status")))
+        waiting = d.get("waiting_on") or {}
+        if waiting.get("integration"):
+            text += f" (a connection to {waiting['integration']} for {waiting.get('user_id')})"
+        return text
+    if kind == "planning":
+        content = d.get("content")
+        if isinstance(content, list):
+            return f"{len(content)} steps planned: " + "; ".join(str(c) for c in content)
+        return str(content or "")
+    if kind == "reasoning":
+        return str(d.get("text") or "")
+    if kind == "step.started":
+        return f"{step} started"
+    if kind == "step.completed":
+        return f"{step} completed"
+    if kind == "step.failed":
+        return f"{step} failed: {(d.get('error') or {}).get('message', '')}"
+    if kind == "tool_call":
+        where = f" ({d['integration']})" if d.get("integration") else ""
+        return f"Calling {d.get('name')}{where} with {_keys(d.get('arguments'))}"
+    if kind == "tool_result":
+        took = (
+            f" in {d['duration_ms']:.0f} ms"
+            if isinstance(d.get("duration_ms"), int | float)
+            else ""
+        )
+        if d.get("ok") is False:
+            return f"{d.get('name')} failed{took}"
+        return f"{d.get('name')} returned{took}"
+    if kind == "approval.required":
+        return "Waiting for approval of " + _asks(str(d.get("kind")), d.get("request") or {})
+    if kind == "approval.resolved":
+        decision = str(d.get("decision", ""))
+        text = f"{DECISIONS.get(decision, decision.capitalize())} by {d.get('decided_by')}"
+        return text + (f": {d['comment']}" if d.get("comment") else "")
+    if kind == "auth.required":
+        return (
+            f"{d.get('tool')} needs a connection to {d.get('integration')} for {d.get('user_id')}"
+        )
+    if kind == "rate_limited":
+        return (
+            f"{d.get('tool')} is rate limited ({d.get('limit')}); waiting {d.get('wait_seconds')} s"
+        )
+    if kind == "source":
+        return str(d.get("title") or d.get("url") or "")
+    if kind == "error":
+        return f"{d.get('message')} ({d.get('code')})"
+    if kind == "result":
+        content = d.get("content")
+        if d.get("type") == "document":
+            return f"A document of {len(str(content or ''))} characters"
+        return "A JSON value"
+    return _keys(d) if d else ""
+
+
+def status_text(
+    run: Mapping[str, Any], steps: list[Any], events: list[Any], pending: list[Any]
+) -> str:
+    """Where the run is, in words: "Running step 3: search", "Failed: …"."""
+    status = str(run["status"])
+    if status == "queued":
+        return "Queued: waiting for a worker"
+    if status == "running":
+        going = [s for s in steps if s["status"] == "running"]
+        if going:
+            return f"Running step {going[-1]['number']}: {going[-1]['name']}"
+        return f"Running ({run['steps_finished']} of {run['step_count']} steps finished)"
+    if status == "paused":
+        if pending:
+            return "Waiting for approval of " + _asks(pending[0]["kind"], pending[0]["request"])
+        return "Waiting for approval"
+    if status == "auth_required":
+        waiting = run["waiting_on"] or {}
+        return (
+            f"Waiting for a connection to {waiting.get('integration', 'an integration')}"
+            f" for user {waiting.get('user_id') or run['user_id'] or '—'}"
+        )
+    if status == "failed":
+        error = run["error"] or {}
+        where = f" (step {error['step']})" if error.get("step") else ""
+        return f"Failed{where}: {error.get('message', 'no message')}"
+    if status == "canceled":
+        receipt = run["cancel_receipt"] or {}
+        text = f"Canceled at step {receipt['step']}" if receipt.get("step") else "Canceled"
+        return text + (f": {receipt['reason']}" if receipt.get("reason") else "")
+    if status == "succeeded":
+        took = ""
+        if run["started_at"] and run["finished_at"]:
+            took = f" in {(run['finished_at'] - run['started_at']).total_seconds():.1f} s"
+        return f"Succeeded{took}, {run['step_count']} step{'s' if run['step_count'] != 1 else ''}"
+    return STATUS_LABELS.get(status, status)
+
+
+def _asks(kind: str, request: Mapping[str, Any]) -> str:
+    if kind == "tool_call":
+        return f"a call to {request.get('tool')}"
+    if kind == "in_doubt":
+        return f"an in-doubt call to {request.get('tool')}"
+    return APPROVAL_KINDS.get(kind, kind)
+
+
+def _approval_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    request = row["request"] or {}
+    plan = request.get("plan") if row["kind"] == "plan" else None
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "asks": _asks(row["kind"], request),
+        "tool": request.get("tool"),
+        "integration": request.get("integration"),
+        "reason": request.get("reason"),
+        "arguments": request.get("arguments"),
+        "plan": plan,
+        "request": request,
+        "expires_at": row["expires_at"],
+        "default_action": row["default_action"],
+        "created_at": row["created_at"],
+    }
+
+
+def _source(source: Any) -> dict[str, Any]:
+    if not isinstance(source, Mapping):
+        return {"title": str(source), "url": None, "link": False, "excerpt": None}
+    url = source.get("url")
+    url = str(url) if url else None
+    link = bool(url) and re.match(r"^https?://", url or "", re.IGNORECASE) is not None
+    return {
+        "title": str(source.get("title") or url or "Untitled"),
+        "url": url,
+        "link": link,
+        "excerpt": source.get("excerpt"),
+    }
+
+
+def _keys(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(str(k) for k in value) or "no arguments"
+    return "no arguments" if value is None else type(value).__name__
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
