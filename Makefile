@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell python3 -c "import hashlib,sys;print(hashli
 PORT   ?= 8000
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: install run test test-sqlite test-postgres lint bench clean
+.PHONY: install chromium run test test-sqlite test-postgres lint bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -15,6 +15,15 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
+
+# The console's browser tests drive Debian's Chromium; install it once if it is missing.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=; fi; \
+	  echo "Installing Chromium for the browser tests (apt-get install chromium)"; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+	  || { $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }; \
+	fi
 
 run: install
 	@$(BIN)/runplane db upgrade >/dev/null
@@ -29,7 +38,7 @@ lint: install
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy src/runplane/domain src/runplane/services
 
-test-sqlite: install
+test-sqlite: install chromium
 	RUNPLANE_TEST_DB=sqlite $(PY) -m pytest
 
 test-postgres: install
