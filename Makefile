@@ -29,6 +29,7 @@ run: install
 	@$(BIN)/runplane db upgrade >/dev/null
 	@key=$$($(BIN)/runplane keys create --name "make run" | tail -n 1); \
 	printf '\n  runplane is starting at http://127.0.0.1:$(PORT)\n'; \
+	printf '  Console: http://127.0.0.1:$(PORT)/console (sign in with the key below)\n'; \
 	printf '  API key (shown once):  %s\n\n' "$$key"; \
 	printf '  In another terminal:\n    export RUNPLANE_URL=http://127.0.0.1:$(PORT) RUNPLANE_API_KEY=%s\n' "$$key"; \
 	printf '    .venv/bin/runplane run research --input %s --watch\n\n' "'{\"question\": \"How do durable workflows recover after a crash?\"}'"
