@@ -150,6 +150,8 @@ async def test_duplicate_starts_a_new_run_and_statuses_stream(app: FastAPI, rt: 
     async with console(app, rt) as (client, key):
         run = await make_run(app, key, "echo", "copy me")
         token = csrf_of((await client.get("/console/runs")).text)
+        listed = (await client.get("/console/runs")).text
+        assert f'formaction="/console/runs/{run["id"]}/duplicate"' in listed
         r = await client.post(f"/console/runs/{run['id']}/duplicate", data={"csrf": token})
         assert r.status_code == 303 and re.match(r"^/console/runs/run_\w+$", r.headers["location"])
         assert r.headers["location"] != f"/console/runs/{run['id']}"
