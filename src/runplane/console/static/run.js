@@ -74,6 +74,26 @@
       setTimeout(() => window.location.reload(), 400);
     }
 
+    // The steps and options are drawn by the server: fetch them again (at most twice a second) as
+    // steps start and finish. Parsed as a document, never run as script.
+    let stepsTimer = null;
+    function refreshSteps() {
+      if (stepsTimer) return;
+      stepsTimer = setTimeout(async () => {
+        stepsTimer = null;
+        try {
+          const res = await fetch(window.location.pathname, { credentials: "same-origin" });
+          if (!res.ok || reloading) return;
+          const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+          for (const part of [".run-steps", ".run-options"]) {
+            const fresh = doc.querySelector(part);
+            const current = page.querySelector(part);
+            if (fresh && current) current.replaceWith(document.importNode(fresh, true));
+          }
+        } catch (_) { /* the next event tries again */ }
+      }, 500);
+    }
+
     source.addEventListener("runplane", (e) => {
       let ev;
       try { ev = JSON.parse(e.data); } catch (_) { return; }
@@ -89,6 +109,9 @@
         if (TERMINAL.includes(ev.status) || WAITING.includes(ev.status)) reload();
       } else if (ev.type === "step.started") {
         statusText.textContent = "Running step " + data.number + (data.name ? ": " + data.name : "");
+        refreshSteps();
+      } else if (ev.type === "step.completed" || ev.type === "step.failed") {
+        refreshSteps();
       } else if (ev.type === "approval.required" || ev.type === "auth.required" || ev.type === "error") {
         statusText.textContent = ev.summary || ev.label;
       }
