@@ -1,12 +1,13 @@
 """What the Agent Protocol routes share: fast JSON answers and SSE responses."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import Response
 from fastapi.responses import StreamingResponse
 
 from runplane.graphs.wire import dumps
+from runplane.schemas.agent_protocol import Search
 
 
 def json_answer(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -23,6 +24,18 @@ def sse_answer(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", **(headers or {})},
     )
+
+
+def search_answer(
+    rows: list[Any], shape: Callable[[Any], dict[str, Any]], body: Search
+) -> Response:
+    """One page of search results (offset, limit, ``select``), and where the next starts."""
+    end = body.offset + body.limit
+    items = [shape(r) for r in rows[body.offset : end]]
+    if body.select:
+        items = [{k: v for k, v in item.items() if k in body.select} for item in items]
+    headers = {"X-Pagination-Next": str(end)} if len(rows) > end else None
+    return json_answer(items, headers=headers)
 
 
 def run_location(thread_id: str, run_id: str) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from runplane.api.deps import PrincipalDep, RuntimeDep
-from runplane.api.routes._protocol import json_answer
+from runplane.api.routes._protocol import json_answer, search_answer
 from runplane.schemas.agent_protocol import (
     AssistantCreate,
     AssistantPatch,
@@ -25,17 +25,7 @@ async def create_assistant(body: AssistantCreate, rt: RuntimeDep, who: Principal
 @router.post("/assistants/search")
 async def search_assistants(body: AssistantSearch, rt: RuntimeDep, who: PrincipalDep) -> Response:
     """Assistants by graph, name and metadata."""
-    rows = await svc.search(rt, who, body)
-    page = rows[body.offset : body.offset + body.limit]
-    items = [svc.assistant_json(r) for r in page]
-    if body.select:
-        items = [{k: v for k, v in a.items() if k in body.select} for a in items]
-    headers = (
-        {"X-Pagination-Next": str(body.offset + body.limit)}
-        if len(rows) > body.offset + body.limit
-        else None
-    )
-    return json_answer(items, headers=headers)
+    return search_answer(await svc.search(rt, who, body), svc.assistant_json, body)
 
 
 @router.post("/assistants/count")

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from runplane.api.deps import PrincipalDep, RuntimeDep
-from runplane.api.routes._protocol import json_answer
+from runplane.api.routes._protocol import json_answer, search_answer
 from runplane.schemas.agent_protocol import CronCreate, CronPatch, CronSearch
 from runplane.services import crons as svc
 
@@ -27,11 +27,7 @@ async def create_thread_cron(
 @router.post("/runs/crons/search")
 async def search_crons(body: CronSearch, rt: RuntimeDep, who: PrincipalDep) -> Response:
     """Crons by assistant, thread and state."""
-    rows = await svc.search(rt, who, body)
-    items = [svc.cron_json(r) for r in rows[body.offset : body.offset + body.limit]]
-    if body.select:
-        items = [{k: v for k, v in c.items() if k in body.select} for c in items]
-    return json_answer(items)
+    return search_answer(await svc.search(rt, who, body), svc.cron_json, body)
 
 
 @router.post("/runs/crons/count")

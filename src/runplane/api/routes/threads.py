@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from runplane.api.deps import PrincipalDep, RuntimeDep
-from runplane.api.routes._protocol import json_answer
+from runplane.api.routes._protocol import json_answer, search_answer
 from runplane.schemas.agent_protocol import (
     HistoryQuery,
     StateAt,
@@ -26,11 +26,7 @@ async def create_thread(body: ThreadCreate, rt: RuntimeDep, who: PrincipalDep) -
 @router.post("/threads/search")
 async def search_threads(body: ThreadSearch, rt: RuntimeDep, who: PrincipalDep) -> Response:
     """Threads by metadata, values, status and ids."""
-    rows = await svc.search(rt, who, body)
-    items = [svc.thread_json(r) for r in rows[body.offset : body.offset + body.limit]]
-    if body.select:
-        items = [{k: v for k, v in t.items() if k in body.select} for t in items]
-    return json_answer(items)
+    return search_answer(await svc.search(rt, who, body), svc.thread_json, body)
 
 
 @router.post("/threads/count")
