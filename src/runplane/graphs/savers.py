@@ -1,6 +1,10 @@
 """langgraph's checkpoint savers and store, opened on runplane's own database."""
 
+import asyncio
 import contextlib
+import fcntl
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -22,8 +26,39 @@ async def _sqlite(path: str, exit: contextlib.AsyncExitStack) -> aiosqlite.Conne
     return conn
 
 
+# Several processes may start at once: their savers' own migrations take turns.
+_PG_LOCK_KEY = 0x72756E706C616F
+
+
+@contextlib.asynccontextmanager
+async def _setup_lock(url: str, pool: Any) -> AsyncIterator[None]:
+    if is_sqlite(url):
+        path = Path(str(sqlite_path(url)) + ".graphs.lock")
+        with open(path, "w") as handle:
+            await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    async with pool.connection() as conn:
+        # Polled, not waited for: a statement blocked on the lock would hold a snapshot,
+        # which the holder's CREATE INDEX CONCURRENTLY waits for (a deadlock).
+        while not (
+            await (
+                await conn.execute("SELECT pg_try_advisory_lock(%s)", (_PG_LOCK_KEY,))
+            ).fetchone()
+        )["pg_try_advisory_lock"]:
+            await asyncio.sleep(0.1)
+        try:
+            yield
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (_PG_LOCK_KEY,))
+
+
 async def open_savers(url: str, exit: contextlib.AsyncExitStack) -> tuple[Any, Any]:
     """The checkpointer and the store, set up (their tables created) and ready."""
+    pool: Any = None
     if is_sqlite(url):
         path = str(sqlite_path(url))
         saver: Any = AsyncSqliteSaver(await _sqlite(path, exit))
@@ -40,8 +75,9 @@ async def open_savers(url: str, exit: contextlib.AsyncExitStack) -> tuple[Any, A
         exit.push_async_callback(pool.close)
         saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
         store = AsyncPostgresStore(pool)  # type: ignore[arg-type]
-    await saver.setup()
-    await store.setup()
+    async with _setup_lock(url, pool):
+        await saver.setup()
+        await store.setup()
     return saver, store
 
 
