@@ -63,9 +63,7 @@ async def agents_page(request: Request, user: UserDep) -> Response:
     """Every agent of the tenant."""
     rows = await svc.list_agents(request.app.state.rt, user.who)
     agents = [{"row": r, "summary": _first_line(r["description"])} for r in rows]
-    return render(
-        request, "agents.html", user, agents=agents, notice=request.query_params.get("notice")
-    )
+    return render(request, "agents.html", user, agents=agents)
 
 
 @router.get("/agents/{name}")
@@ -166,7 +164,6 @@ def _agent(
         approval=approval,
         APPROVALS=APPROVALS,
         summary=_first_line(agent["description"]),
-        notice=request.query_params.get("notice"),
     )
 
 

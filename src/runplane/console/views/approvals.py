@@ -77,7 +77,6 @@ async def approvals_page(
         STATUSES=STATUSES,
         next_token=next_token,
         first_page=page is None,
-        notice=request.query_params.get("notice"),
     )
 
 

@@ -72,8 +72,10 @@ TEMPLATES.env.globals.update(STATUS_LABELS=STATUS_LABELS)
 def render(
     request: Request, name: str, user: User | None, status: int = 200, **context: Any
 ) -> HTMLResponse:
-    """A page, with the signed-in user and the CSRF token every form needs."""
+    """A page, with the signed-in user, the CSRF token every form needs, and the notice
+    (``?notice=``) an action left after redirecting here."""
     context.update(request=request, user=user, csrf=user.csrf if user else "")
+    context.setdefault("notice", request.query_params.get("notice"))
     return TEMPLATES.TemplateResponse(request, name, context, status_code=status)
 
 

@@ -88,7 +88,6 @@ async def run_page(request: Request, run_id: str, user: UserDep) -> Response:
         approvals=[_approval_view(a) for a in pending],
         overrides=overrides,
         sources=[_source(s) for s in ((run["result"] or {}).get("sources") or [])],
-        notice=request.query_params.get("notice"),
     )
 
 

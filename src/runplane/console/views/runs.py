@@ -55,7 +55,6 @@ async def runs_page(
         filters=filters,
         next_token=next_token,
         first_page=page is None,
-        notice=request.query_params.get("notice"),
     )
 
 
