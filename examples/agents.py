@@ -4,16 +4,13 @@ import asyncio
 import os
 import re
 import secrets
-import time
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
 from examples.bm25 import BM25, corpus_index, load_corpus, tokenize
-from runplane.agents.spec import agent
-from runplane.domain.errors import RunError, ToolError
-from runplane.engine.context import RunContext
+from runplane import RunContext, RunError, ToolError, agent, tool
 
 # Test hook: when this names a directory, each step of the ``steps`` agent appends
 # "<run_id> <index>" to <dir>/steps.log, so tests can count side effects across crashes.
@@ -82,6 +79,7 @@ class ResearchInput(BaseModel):
 MAX_EXTRACT_WORDS = 90
 
 
+@tool(description="Rank the bundled corpus of notes with BM25 and return the best documents.")
 def search_corpus(query: str, top_k: int) -> list[dict[str, Any]]:
     """The ``top_k`` corpus documents that BM25 ranks highest for ``query``."""
     documents = load_corpus()
@@ -126,12 +124,7 @@ async def research(ctx: RunContext, input: ResearchInput) -> str:
     else:
         await ctx.reason("The question has no searchable terms besides common words.")
 
-    arguments = {"query": question, "top_k": params.top_k}
-    await ctx.tool_call("search_corpus", arguments)
-    started = time.perf_counter()
-    hits = await ctx.step("search", search_corpus, question, params.top_k)
-    elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-    await ctx.tool_result("search_corpus", hits, elapsed_ms)
+    hits = await ctx.tool("search_corpus", query=question, top_k=params.top_k)
 
     if not hits:
         await ctx.reason("No document in the corpus contains any of the question's terms.")

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from runplane.agents.tools import ToolContext, tool
+from runplane import ToolContext, tool
 
 LEDGER = "payments"
 # Test hooks: a directory to log started payments into, and a delay inside the call.

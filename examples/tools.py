@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from runplane.agents.tools import ToolContext, tool
+from runplane import ToolContext, tool
 
 # Test hook: when this names a directory, ``send_email`` appends "<run_id> send_email"
 # to <dir>/tools.log before it sends, so crash tests can count calls that started.

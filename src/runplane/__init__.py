@@ -1,11 +1,10 @@
 """runplane: execute, track and govern runs of AI agents."""
 
-__version__ = "0.1.0"
-
 from runplane.agents.spec import agent  # noqa: E402
 from runplane.agents.tools import ToolContext, tool  # noqa: E402
 from runplane.domain.errors import RunCanceled, RunError, ToolError  # noqa: E402
 from runplane.engine.context import RunContext  # noqa: E402
+from runplane.version import __version__  # noqa: E402
 
 
 def __getattr__(name: str) -> object:

@@ -8,7 +8,6 @@ import httpx
 from runplane.domain.events import GENESIS
 from runplane.domain.ids import new_id
 from runplane.domain.models import utcnow
-from runplane.services.execution import status_event
 from runplane.services.runtime import Runtime
 from runplane.store import runs as store
 
@@ -45,7 +44,7 @@ async def test_a_queued_run_without_a_workflow_is_queued_again(
         "updated_at": past,
     }
     async with rt.db.write() as conn:
-        await store.insert_run(conn, orphan, [status_event("queued")])  # type: ignore[arg-type]
+        await store.insert_run(conn, orphan)
     for _ in range(100):
         got = (await api.get(f"/v1/runs/{orphan['id']}")).json()
         if got["status"] == "succeeded":

@@ -8,13 +8,13 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runplane.agents.graphs import GraphSpec, agent_spec, load_graph
 from runplane.agents.spec import AGENT_ATTR, NAME_PATTERN, AgentSpec
 from runplane.agents.tools import TOOL_ATTR, ToolSpec
 from runplane.domain.errors import Invalid
-from runplane.graphs.loader import GraphSpec, agent_spec, load_graph
 
 # Agents every server has, whatever its project file says.
-BUILTIN_MODULES = ("runplane.agents.intent",)
+BUILTIN_MODULES = ("runplane.builtins.intent",)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from runplane import __version__
+from runplane.version import __version__
 from runplane.api.errors import install_error_handlers
 from runplane.api.limits import BodySizeLimit
 from runplane.api.routes import (

@@ -15,10 +15,14 @@ from typing import Any
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command, Send
 
+from runplane.agents.registry import Project
 from runplane.agents.spec import AgentSpec
 from runplane.domain.lifecycle import RunStatus
-from runplane.domain.models import utcnow
-from runplane.engine.context import RunContext, Suspend
+from runplane.domain.models import RunRecord, utcnow
+from runplane.engine.hub import EventHub
+from runplane.engine.journal import Journal
+from runplane.engine.outcome import Suspend
+from runplane.engine.ports import IdleRuns
 from runplane.graphs import savers
 from runplane.graphs.streams import Streams
 from runplane.graphs.tenant_store import TenantStore
@@ -26,6 +30,7 @@ from runplane.graphs.wire import interrupt_json, jsonable
 from runplane.schemas.agent_protocol import SILENT_MODES
 from runplane.store import graphs as graphs_store
 from runplane.store import runs as runs_store
+from runplane.store.db import Database
 
 log = logging.getLogger("runplane.graphs")
 INTERRUPT = "__interrupt__"
@@ -41,8 +46,13 @@ GRAPH_FLUSH_DELAY = 1.0
 class GraphHost:
     """Savers, the store, live streams, and the executor of graph runs."""
 
-    def __init__(self, rt: Any) -> None:
-        self.rt = rt
+    flush_delay = GRAPH_FLUSH_DELAY
+
+    def __init__(self, database_url: str, db: Database, hub: EventHub, project: Project) -> None:
+        self.database_url = database_url
+        self.db = db
+        self.hub = hub
+        self.project = project
         self.streams = Streams()
         # Tenants whose default assistants exist (checked once per process).
         self.assistant_tenants: set[str] = set()
@@ -53,15 +63,19 @@ class GraphHost:
 
     async def start(self) -> None:
         """Open the checkpoint saver and the store on the runplane database."""
-        if not self.rt.project.graphs:
+        if not self.project.graphs:
             return
-        self.saver, self.store = await savers.open_savers(self.rt.settings.database_url, self._exit)
+        self.saver, self.store = await savers.open_savers(self.database_url, self._exit)
 
     async def stop(self) -> None:
         """Close the savers."""
         await self._exit.aclose()
 
-    async def wait_turn(self, run: Any) -> bool:
+    def finished(self, run_id: str) -> None:
+        """Forget the run's live streams."""
+        self.streams.finish(run_id)
+
+    async def wait_turn(self, run: RunRecord) -> bool:
         """Hold a thread's run until the runs created before it end (or it is canceled).
 
         Tell whether it waited (the caller then reads the run again).
@@ -70,8 +84,8 @@ class GraphHost:
             return False
         waited = False
         while True:
-            mine = self.rt.hub.signal(run["id"])
-            async with self.rt.db.read() as conn:
+            mine = self.hub.signal(run["id"])
+            async with self.db.read() as conn:
                 ahead = await graphs_store.runs_ahead(
                     conn, run["thread_id"], run["created_at"], run["id"]
                 )
@@ -82,24 +96,26 @@ class GraphHost:
             if not ahead:
                 return waited
             waited = True
-            theirs = self.rt.hub.signal(ahead[0]["id"])
+            theirs = self.hub.signal(ahead[0]["id"])
             await _either(mine, theirs, 0.5)
 
     async def graph_for(
         self, graph_id: str, config: dict[str, Any], temporary: bool, tenant_id: str
     ) -> Any:
         """The compiled graph with its checkpointer and the tenant's store attached."""
-        spec = self.rt.project.graphs[graph_id]
+        spec = self.project.graphs[graph_id]
         graph = await spec.build(config)
         checkpointer = InMemorySaver() if temporary else self.saver
         store = TenantStore(self.store, tenant_id) if self.store is not None else None
         return graph.copy(update={"checkpointer": checkpointer, "store": store})
 
-    async def execute(self, spec: AgentSpec, ctx: RunContext, run: Any) -> Any:
+    async def execute(
+        self, spec: AgentSpec, journal: Journal, run: RunRecord, idle: IdleRuns
+    ) -> Any:
         """Run the graph of a run to its end or its interrupt; return its final values."""
         opts = run["graph"] or {}
         temporary = run["thread_id"] is None
-        ctx.continue_numbering()
+        journal.continue_numbering()
         after = opts.get("after_seconds")
         if after:
             due = run["created_at"] + timedelta(seconds=float(after))
@@ -107,14 +123,14 @@ class GraphHost:
         config = run_config(run, opts)
         graph = await self.graph_for(spec.name, config, temporary, run["tenant_id"])
         if not temporary and opts.get("continues_interrupt"):
-            await self._continue_paused(run)
-        graph_input = await self._input(graph, config, run, opts, temporary, ctx)
+            await self._continue_paused(run, idle)
+        graph_input = await self._input(graph, config, run, opts, temporary, journal)
         wanted = set(opts.get("stream_mode") or ["values"])
         out = _Output(self.streams, run["id"], wanted, bool(opts.get("stream_subgraphs")))
 
         def settle_thread(status: str, values: Any, interrupts: Any = None) -> None:
             if not temporary:  # the thread's new state commits with the run's end
-                ctx.at_end(_thread_writer(run, status, values, interrupts or {}))
+                journal.at_end(_thread_writer(run, status, values, interrupts or {}))
 
         kwargs = _stream_options(run, opts, wanted, temporary)
         try:
@@ -124,10 +140,10 @@ class GraphHost:
                 ):
                     out.event(event)
                     if event["event"] == "on_chain_stream" and not event.get("parent_ids"):
-                        await out.part(ctx, *_with_namespace(event["data"]["chunk"]))
+                        await out.part(journal, *_with_namespace(event["data"]["chunk"]))
             else:
                 async for item in graph.astream(graph_input, config, **kwargs):
-                    await out.part(ctx, *_with_namespace(item))
+                    await out.part(journal, *_with_namespace(item))
         except asyncio.CancelledError:
             settle_thread("idle", out.values)
             raise
@@ -155,10 +171,10 @@ class GraphHost:
         self,
         graph: Any,
         config: dict[str, Any],
-        run: Any,
+        run: RunRecord,
         opts: dict[str, Any],
         temporary: bool,
-        ctx: RunContext,
+        journal: Journal,
     ) -> Any:
         if not temporary and run["started_at"] is not None:
             # A retried attempt: carry on from this run's last checkpoint, if it made one.
@@ -166,18 +182,16 @@ class GraphHost:
                 {"configurable": {"thread_id": run["thread_id"], "checkpoint_ns": ""}}
             )
             if latest is not None and latest.metadata.get("run_id") == run["id"]:
-                await _record_missed_steps(graph, run, ctx)
+                await _record_missed_steps(graph, run, journal)
                 return None
         command = opts.get("command")
         if command:
             return _command(command)
         return run["input"]
 
-    async def _continue_paused(self, run: Any) -> None:
+    async def _continue_paused(self, run: RunRecord, idle: IdleRuns) -> None:
         """End the thread's runs that paused at an interrupt: this run carries on for them."""
-        from runplane.services import waits  # the services sit above the host
-
-        async with self.rt.db.read() as conn:
+        async with self.db.read() as conn:
             paused = await graphs_store.thread_runs(
                 conn, run["thread_id"], statuses=[RunStatus.PAUSED]
             )
@@ -185,13 +199,7 @@ class GraphHost:
             values = (old["waiting_on"] or {}).get("values")
             result = {"type": "json", "content": values, "sources": [], "continued_by": run["id"]}
             with contextlib.suppress(runs_store.StaleRun):
-                await waits.end_waiting(
-                    self.rt,
-                    old,
-                    RunStatus.SUCCEEDED,
-                    [],
-                    result=result,
-                )
+                await idle.end_idle(runs_store.as_run(old), RunStatus.SUCCEEDED, [], result=result)
 
     async def delete_checkpoints(self, thread_id: str, run_id: str | None = None) -> None:
         """Forget a thread's checkpoints (only those a run wrote, with ``run_id``)."""
@@ -215,14 +223,14 @@ class _Output:
         self.interrupted = False
         self.messages: dict[str, Any] = {}
 
-    async def part(self, ctx: RunContext, ns: tuple[str, ...], mode: str, chunk: Any) -> None:
+    async def part(self, journal: Journal, ns: tuple[str, ...], mode: str, chunk: Any) -> None:
         if not ns:
             if mode == "updates" and isinstance(chunk, dict):
                 for node, update in chunk.items():
                     if node == INTERRUPT:
                         self.interrupted = True
                     else:
-                        await ctx.record_step(node, jsonable(update))
+                        await journal.record_step(node, jsonable(update))
             elif mode == "values":
                 self.values = chunk
                 if isinstance(chunk, dict) and INTERRUPT in chunk:
@@ -304,19 +312,19 @@ async def _either(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
             w.cancel()
 
 
-async def _record_missed_steps(graph: Any, run: Any, ctx: RunContext) -> None:
+async def _record_missed_steps(graph: Any, run: RunRecord, journal: Journal) -> None:
     """Record the nodes a crashed attempt finished (checkpointed) but had not yet logged."""
     thread = {"configurable": {"thread_id": run["thread_id"], "checkpoint_ns": ""}}
     history = [s async for s in graph.aget_state_history(thread)]
     mine = [s for s in reversed(history) if s.metadata.get("run_id") == run["id"]]
     pairs = zip(mine, mine[1:], strict=False)
     ran = [t.name for before, _ in pairs for t in before.tasks if not t.name.startswith("__")]
-    logged = ctx.recorded_step_names()
+    logged = journal.recorded_step_names()
     for name in ran:
         if name in logged:
             logged.remove(name)
         else:
-            await ctx.record_step(name, {"recovered": "from the checkpoint after a crash"})
+            await journal.record_step(name, {"recovered": "from the checkpoint after a crash"})
 
 
 def _with_namespace(item: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -1,13 +1,8 @@
-"""The model-provider interface, and ``build_provider`` to pick one from the settings."""
+"""The model-provider interface."""
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
-
-from runplane.domain.errors import Invalid
-from runplane.settings import Settings
-
-PROVIDERS = ("offline", "openai", "anthropic")
 
 
 @dataclass(frozen=True)
@@ -41,32 +36,3 @@ class ModelProvider(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
         """Release the provider's connections."""
-
-
-def build_provider(settings: Settings, **options: Any) -> ModelProvider | None:
-    """The provider the settings name; ``None`` for ``offline`` (no model at all).
-
-    ``options`` reach the provider's constructor (tests pass ``http_client``).
-    """
-    kind = settings.model_provider.strip().lower()
-    if kind == "offline":
-        return None
-    # Imported here so that an offline server never loads the vendors' SDKs.
-    provider: type[ModelProvider]
-    if kind == "openai":
-        from runplane.providers.openai import OpenAIProvider as provider
-    elif kind == "anthropic":
-        from runplane.providers.anthropic import AnthropicProvider as provider
-    else:
-        raise Invalid.field(
-            "model_provider",
-            f"unknown model provider {settings.model_provider!r} (RUNPLANE_MODEL_PROVIDER): "
-            f"use one of {', '.join(PROVIDERS)}",
-            settings.model_provider,
-        )
-    return provider(  # type: ignore[call-arg]
-        model=settings.model_name,
-        base_url=settings.model_base_url,
-        api_key=settings.model_api_key,
-        **options,
-    )

@@ -7,7 +7,6 @@ from runplane.domain.errors import Conflict, Invalid, NotFound
 from runplane.domain.lifecycle import RunStatus
 from runplane.domain.models import NewEvent, Principal, iso, utcnow
 from runplane.schemas import ApprovalDecision
-from runplane.services import waits
 from runplane.services.crypto import token_hash
 from runplane.services.runtime import Runtime
 from runplane.store import approvals as store
@@ -164,11 +163,9 @@ async def _decide(
             "children_ended": True,
             "reason": body.comment or "the plan was rejected",
         }
-        await waits.end_waiting(
-            rt, run, RunStatus.CANCELED, [resolved], receipt=receipt, also=record
-        )
+        await rt.worker.end_idle(run, RunStatus.CANCELED, [resolved], receipt=receipt, also=record)
     else:
-        await waits.resume(rt, run, [resolved], also=record)
+        await rt.worker.resume(run, [resolved], also=record)
     async with rt.db.read() as conn:
         fresh = await store.get_approval(conn, None, approval["id"])
     assert fresh is not None
@@ -243,4 +240,4 @@ async def _expire_by_cancel(rt: Runtime, approval: Row) -> None:
         "children_ended": True,
         "reason": "an approval expired",
     }
-    await waits.end_waiting(rt, run, RunStatus.CANCELED, [resolved], receipt=receipt, also=record)
+    await rt.worker.end_idle(run, RunStatus.CANCELED, [resolved], receipt=receipt, also=record)

@@ -5,7 +5,6 @@ from typing import Any
 
 from runplane.domain.errors import Conflict, Invalid, NotFound
 from runplane.domain.models import Principal, utcnow
-from runplane.services import waits
 from runplane.services.runtime import Runtime
 from runplane.store import connections as store
 from runplane.store import runs as runs_store
@@ -35,7 +34,7 @@ async def put_connection(
     resumed = []
     for run in waiting:
         try:
-            await waits.resume(rt, run, [], reason=f"{user_id} connected {integration}")
+            await rt.worker.resume(run, [], reason=f"{user_id} connected {integration}")
         except Conflict:  # it moved meanwhile (canceled, or resumed elsewhere)
             continue
         resumed.append(run["id"])

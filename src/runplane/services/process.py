@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 
 from runplane.agents.registry import load_project
 from runplane.engine.dbos import DbosEngine
+from runplane.engine.hub import EventHub
 from runplane.engine.identity import claim_executor_id
+from runplane.engine.worker import Slots, Worker
 from runplane.graphs.host import GraphHost
 from runplane.providers import build_provider
 from runplane.services.crypto import Keys, data_dir
-from runplane.services.execution import Runner
+from runplane.services.hooks import ServiceHooks
 from runplane.services.runtime import Runtime
 from runplane.services.workers import Background
 from runplane.settings import Settings
@@ -41,18 +43,39 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
         concurrency=settings.concurrency,
         polling_interval=settings.queue_polling_interval,
     )
-    rt = Runtime(settings=settings, db=db, engine=engine, project=project)
-    rt.runner = Runner(rt)
-    rt.keys = Keys.from_settings(settings)
-    rt.provider = build_provider(settings)
-    rt.graphs = GraphHost(rt)
+    hub = EventHub()
+    keys = Keys.from_settings(settings)
+    provider = build_provider(settings)
+    graphs = GraphHost(settings.database_url, db, hub, project)
+    hooks = ServiceHooks(settings, db, keys, project, provider)
+    worker = Worker(
+        slots=Slots(settings.worker, settings.concurrency),
+        db=db,
+        engine=engine,
+        hub=hub,
+        project=project,
+        hooks=hooks,
+        graphs=graphs,
+    )
+    rt = Runtime(
+        settings=settings,
+        db=db,
+        engine=engine,
+        project=project,
+        hub=hub,
+        keys=keys,
+        provider=provider,
+        graphs=graphs,
+        hooks=hooks,
+        worker=worker,
+    )
     background = Background(rt)
     listener = None if db.is_sqlite else Listener(settings.database_url, rt.hub.notify)
     try:
         if listener is not None:
             await listener.start()
         await rt.graphs.start()
-        await engine.start(rt.runner.execute)
+        await engine.start(worker.execute)
         background.start()
         # What start-up loaded lives as long as the process: keeping it out of the
         # collector's sweeps, and sweeping less often, saves about 0.3 ms per run.

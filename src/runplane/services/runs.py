@@ -10,22 +10,18 @@ from typing import Any
 import jsonschema
 
 from runplane.domain.errors import Conflict, Invalid, NotFound
-from runplane.domain.events import GENESIS, ChainCheck, verify_chain
+from runplane.domain.events import ChainCheck, verify_chain
 from runplane.domain.ids import new_id
 from runplane.domain.lifecycle import TERMINAL, RunStatus
-from runplane.domain.models import Principal, iso, utcnow
+from runplane.domain.models import Principal, RunRecord, iso, utcnow
 from runplane.domain.policy import check_rules
+from runplane.engine.hub import Signal
 from runplane.schemas import RunCreate
 from runplane.services import agents as agents_svc
-from runplane.services import waits
-from runplane.services.hub import Signal
 from runplane.services.runtime import Runtime
-from runplane.services.waits import status_event
-from runplane.store import notify
 from runplane.store import runs as store
-from runplane.store.runs import StaleRun
 
-Row = Any
+Row = RunRecord
 POLL_SECONDS = 0.25
 _TERMINAL = {str(s) for s in TERMINAL}
 
@@ -106,13 +102,12 @@ async def create_run(
         "notify": body.notify.model_dump(exclude_none=True) if body.notify else None,
         "rerun_of": rerun_of,
         "from_step": from_step,
-        "last_hash": GENESIS,
         "created_at": now,
         "updated_at": now,
         **(extra or {}),
     }
     async with rt.db.write() as conn:
-        stored = await store.insert_run(conn, row, [status_event(RunStatus.QUEUED)])
+        stored = await store.insert_run(conn, row)
         if rerun_of is not None and from_step is not None:
             await store.copy_steps(conn, rerun_of, run_id, from_step)
         if idempotency_key:
@@ -121,12 +116,7 @@ async def create_run(
             )
     # Taken before the run can start, so that no change goes unseen.
     signal = rt.hub.signal(run_id)
-    here = rt.runner.reserve(run_id, stored)
-    try:
-        await rt.engine.submit(run_id, here=here)
-    finally:
-        if not here:
-            rt.runner.release(run_id)
+    await rt.worker.submit(run_id, row=stored)
     if body.wait:
         return await wait_for_run(rt, who, run_id, body.wait, signal=signal, until=wait_until)
     if body.approval == "ON_START" or config.get("plans_first"):
@@ -228,7 +218,7 @@ async def wait_for_run(
         if remaining <= 0:
             return await get_run(rt, who, run_id)
         await rt.hub.wait(signal, min(remaining, POLL_SECONDS))
-        if not signal.is_set() and rt.runner.runs_here(run_id):
+        if not signal.is_set() and rt.worker.runs_here(run_id):
             continue  # its writer is in this process and will wake us: no need to look
         ended = signal.row
         if ended is not None and ended["tenant_id"] == who.tenant_id:
@@ -331,35 +321,8 @@ async def cancel_run(rt: Runtime, who: Principal, run_id: str) -> Row:
         raise Conflict(
             f"run {run_id} already ended ({status})", [{"name": "status", "value": status}]
         )
-    now = run["cancel_requested_at"] or utcnow()
-    async with rt.db.write() as conn:
-        await store.update_run(conn, run_id, cancel_requested_at=now)
-        await notify.announce(conn, run_id)
-    idle = status in (RunStatus.QUEUED, RunStatus.PAUSED, RunStatus.AUTH_REQUIRED)
-    if idle and run_id not in rt.runner.active:
-        # A run about to start here must read this cancel, not the row it was created with.
-        rt.runner.fresh.pop(run_id, None)
-        await _cancel_idle(rt, run, now)
-    else:
-        rt.runner.cancel_local(run_id)
-    rt.hub.notify(run_id)
+    await rt.worker.cancel(run)
     return await get_run(rt, who, run_id)
-
-
-async def _cancel_idle(rt: Runtime, run: Row, requested_at: Any) -> None:
-    """Cancel a run that no worker holds: queued, or waiting for a person or credential."""
-    receipt = {
-        "requested_at": iso(requested_at),
-        "stopped_at": iso(utcnow()),
-        "step": None,
-        "children_ended": True,
-    }
-    try:
-        await waits.end_waiting(rt, run, RunStatus.CANCELED, [], receipt=receipt)
-    except StaleRun:
-        return  # a worker started it meanwhile: it sees the request and stops
-    if run["status"] == RunStatus.QUEUED:
-        await rt.engine.discard(run["id"])
 
 
 async def rerun(

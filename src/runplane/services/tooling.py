@@ -6,30 +6,32 @@ from typing import Any
 
 from runplane.agents.tools import Records, ToolSpec
 from runplane.domain.ids import new_id
-from runplane.domain.models import iso, utcnow
+from runplane.domain.models import RunRecord, iso, utcnow
 from runplane.domain.policy import RateLimit
-from runplane.services.runtime import Runtime
+from runplane.providers import ModelProvider
+from runplane.services.crypto import Keys
 from runplane.store import connections as connections_store
 from runplane.store import rate_limits, tool_records
+from runplane.store.db import Database
 
 
 class TenantRecords:
     """The tool document store of one tenant."""
 
-    def __init__(self, rt: Runtime, tenant_id: str) -> None:
-        self.rt = rt
+    def __init__(self, db: Database, tenant_id: str) -> None:
+        self.db = db
         self.tenant_id = tenant_id
 
     async def add(self, collection: str, data: dict[str, Any]) -> dict[str, Any]:
         """Store a document; return it with its ``id`` and ``created_at``."""
         record_id, now = new_id("rec"), utcnow()
-        async with self.rt.db.write() as conn:
+        async with self.db.write() as conn:
             await tool_records.add(conn, record_id, self.tenant_id, collection, data, now)
         return {**data, "id": record_id, "created_at": iso(now)}
 
     async def list(self, collection: str) -> "builtins.list[dict[str, Any]]":
         """Every document of a collection, oldest first."""
-        async with self.rt.db.read() as conn:
+        async with self.db.read() as conn:
             rows = await tool_records.list_collection(conn, self.tenant_id, collection)
         return [{**r["data"], "id": r["id"], "created_at": iso(r["created_at"])} for r in rows]
 
@@ -37,34 +39,43 @@ class TenantRecords:
 class ToolGate:
     """The services' side of ``RunContext.tool`` for one run."""
 
-    def __init__(self, rt: Runtime, run: Mapping[str, Any]) -> None:
-        self.rt = rt
-        self.tenant_id: str = run["tenant_id"]
-        self.user_id: str | None = run["user_id"]
-        self.tools: Mapping[str, ToolSpec] = rt.project.tools
-        self.has_llm = rt.provider is not None
-        self.records: Records = TenantRecords(rt, self.tenant_id)
+    def __init__(
+        self,
+        db: Database,
+        keys: Keys,
+        tools: Mapping[str, ToolSpec],
+        provider: ModelProvider | None,
+        run: RunRecord,
+    ) -> None:
+        self.db = db
+        self.keys = keys
+        self.provider = provider
+        self.tenant_id = run["tenant_id"]
+        self.user_id = run["user_id"]
+        self.tools = tools
+        self.has_llm = provider is not None
+        self.records: Records = TenantRecords(db, self.tenant_id)
 
     async def credential(self, integration: str) -> str | None:
         """The run's user's credential for an integration, if connected."""
         if not self.user_id:
             return None
-        async with self.rt.db.read() as conn:
+        async with self.db.read() as conn:
             row = await connections_store.get(conn, self.tenant_id, self.user_id, integration)
-        return None if row is None else self.rt.keys.open(row["secret"])
+        return None if row is None else self.keys.open(row["secret"])
 
     async def take_rate(self, key: str, limit: RateLimit) -> float:
         """Draw from the tenant's shared bucket: 0 if granted, else seconds to wait."""
-        async with self.rt.db.write() as conn:
+        async with self.db.write() as conn:
             return await rate_limits.take(conn, self.tenant_id, key, limit, utcnow())
 
     async def complete(
         self, messages: list[dict[str, Any]], json_mode: bool, model: dict[str, Any] | None
     ) -> dict[str, Any]:
         """Ask the configured model provider."""
-        assert self.rt.provider is not None
+        assert self.provider is not None
         settings = model or {}
-        done = await self.rt.provider.complete(
+        done = await self.provider.complete(
             messages,
             model=settings.get("name"),
             temperature=settings.get("temperature"),

@@ -12,24 +12,30 @@ from typing import Any
 import httpx
 
 from runplane.domain.models import iso, utcnow
-from runplane.services.runtime import Runtime
 
 log = logging.getLogger("runplane.webhooks")
 ATTEMPTS = 3
 
 
-def send(rt: Runtime, run: Mapping[str, Any], event: str, data: dict[str, Any]) -> None:
-    """Post ``{event, run_id, …}`` to the run's webhook, in the background."""
-    url = (run["notify"] or {}).get("webhook")
-    if not url:
-        return
-    body = {"event": event, "run_id": run["id"], "at": iso(utcnow()), **data}
-    task = asyncio.get_running_loop().create_task(_post(url, body, run["id"]))
-    rt.background_tasks.add(task)
-    task.add_done_callback(rt.background_tasks.discard)
+class Webhooks:
+    """Posts run notifications in the background, keeping the tasks until they end."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def send(self, run: Mapping[str, Any], event: str, data: dict[str, Any]) -> None:
+        """Post ``{event, run_id, …}`` to the run's webhook, in the background."""
+        url = (run["notify"] or {}).get("webhook")
+        if not url:
+            return
+        body = {"event": event, "run_id": run["id"], "at": iso(utcnow()), **data}
+        task = asyncio.get_running_loop().create_task(_post(url, body, run))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
 
-async def _post(url: str, body: dict[str, Any], run_id: str) -> None:
+async def _post(url: str, body: dict[str, Any], run: Mapping[str, Any]) -> None:
+    about = {"run_id": run["id"], "tenant": run["tenant_id"]}
     async with httpx.AsyncClient(timeout=10) as client:
         for attempt in range(1, ATTEMPTS + 1):
             try:
@@ -37,6 +43,6 @@ async def _post(url: str, body: dict[str, Any], run_id: str) -> None:
                 if res.status_code < 500:
                     return
             except httpx.HTTPError as exc:
-                log.warning("webhook for run %s failed (attempt %d): %s", run_id, attempt, exc)
+                log.warning("webhook failed (attempt %d): %s", attempt, exc, extra=about)
             await asyncio.sleep(0.5 * attempt)
-    log.warning("webhook for run %s gave up after %d attempts", run_id, ATTEMPTS)
+    log.warning("webhook gave up after %d attempts", ATTEMPTS, extra=about)

@@ -96,11 +96,4 @@ class Background:
 
     async def poll_cancels(self) -> None:
         """Cancel local runs whose cancel was requested through another process."""
-        local = list(self.rt.runner.tasks)
-        if not local:
-            return
-        async with self.rt.db.read() as conn:
-            rows = await runs_store.cancel_requested(conn, local)
-        for row in rows:
-            if row["id"] not in self.rt.runner.cancel_requested:
-                self.rt.runner.cancel_local(row["id"])
+        await self.rt.worker.apply_remote_cancels()

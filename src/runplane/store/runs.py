@@ -3,15 +3,16 @@
 import base64
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
 from runplane.domain.errors import BadRequest
-from runplane.domain.events import event_hash
-from runplane.domain.models import NewEvent, iso
+from runplane.domain.events import GENESIS, event_hash
+from runplane.domain.lifecycle import RunStatus, transition
+from runplane.domain.models import NewEvent, RunRecord, iso, utcnow
 from runplane.store.db import Conn
 from runplane.store.dialect import upsert
 from runplane.store.schema import approvals, events, idempotency_keys, runs, steps
@@ -52,6 +53,18 @@ def _event_rows(run_id: str, chain: Chain, new: Sequence[NewEvent]) -> tuple[lis
     return rows, Chain(seq, prev)
 
 
+@dataclass(frozen=True)
+class Move:
+    """A change of a run's status, with what its ``status`` event says besides the status."""
+
+    to: RunStatus
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def event(self) -> NewEvent:
+        """The ``status`` event that records this move."""
+        return NewEvent("status", {"status": str(self.to), **self.data}, utcnow())
+
+
 # What the database fills in for a new run's columns that an insert leaves out.
 _NEW_RUN = {
     **{c.name: None for c in runs.columns},
@@ -65,15 +78,18 @@ _NEW_RUN = {
 }
 
 
-async def insert_run(conn: Conn, row: dict[str, Any], first: Sequence[NewEvent]) -> dict[str, Any]:
-    """Insert a new run with its first events; return the whole row as stored."""
-    ev_rows, chain = _event_rows(row["id"], Chain(0, row["last_hash"]), first)
+async def insert_run(conn: Conn, row: Mapping[str, Any]) -> RunRecord:
+    """Insert a new run, queued, with its first ``status`` event; return it as stored."""
+    if row["status"] != RunStatus.QUEUED:
+        raise ValueError("a new run starts queued")
+    first = [Move(RunStatus.QUEUED).event()]
+    ev_rows, chain = _event_rows(row["id"], Chain(0, GENESIS), first)
     row = {**row, "last_seq": chain.last_seq, "last_hash": chain.last_hash}
     # Parameters, not .values(): the compiled statement is cached, building it is not.
     await conn.execute(runs.insert(), row)
     if ev_rows:
         await conn.execute(events.insert(), ev_rows)
-    return {**_NEW_RUN, **row}
+    return cast(RunRecord, {**_NEW_RUN, **row})
 
 
 # The SET clause comes from the parameters' keys, so one cached statement serves every
@@ -84,23 +100,73 @@ _UPDATE_AT = runs.update().where(
 _UPDATE_AT_STATUS = _UPDATE_AT.where(runs.c.status == sa.bindparam("w_status"))
 
 
+async def move_run(
+    conn: Conn,
+    run_id: str,
+    chain: Chain,
+    current: RunStatus | str,
+    *,
+    before: Move | None = None,
+    after: Move | None = None,
+    new_events: Sequence[NewEvent] = (),
+    step_rows: Sequence[Mapping[str, Any]] = (),
+    fields: Mapping[str, Any] | None = None,
+) -> Chain:
+    """The one writer of a run's status: check the move, write it with its events.
+
+    ``before`` is a move recorded before ``new_events`` (a run that starts), ``after`` one
+    recorded after them (a run that pauses, resumes or ends); both, one after the other, is
+    a run that starts and ends in one write. Each move goes through ``lifecycle.transition``;
+    the run must still be in ``current`` and its log still end at ``chain``, else
+    ``StaleRun`` is raised and nothing changes.
+    """
+    status = RunStatus(current)
+    events: list[NewEvent] = []
+    for move in (before, after):
+        if move is None:
+            continue
+        status = transition(status, move.to)
+        events.append(move.event())
+    if before is not None:
+        events = [events[0], *new_events, *events[1:]]
+    else:
+        events = [*new_events, *events]
+    columns = {**(fields or {}), "status": status}
+    return await _write(conn, run_id, chain, events, step_rows, columns, str(current))
+
+
 async def commit_changes(
     conn: Conn,
     run_id: str,
     chain: Chain,
     *,
     new_events: Sequence[NewEvent] = (),
-    step_rows: Sequence[dict[str, Any]] = (),
-    fields: dict[str, Any] | None = None,
+    step_rows: Sequence[Mapping[str, Any]] = (),
+    fields: Mapping[str, Any] | None = None,
     expect_status: str | None = None,
 ) -> Chain:
-    """Append events, upsert steps and update the run, as one unit.
+    """Append events, upsert steps and update the run's other columns, as one unit.
 
-    The update only applies if the log still ends where ``chain`` says (and the run
-    still has ``expect_status``); otherwise ``StaleRun`` is raised and nothing changes.
+    A status is never written here (``move_run`` does that). The update only applies if
+    the log still ends where ``chain`` says (and the run still has ``expect_status``);
+    otherwise ``StaleRun`` is raised and nothing changes.
     """
+    if fields and "status" in fields:
+        raise ValueError("a run's status is written by move_run only")
+    return await _write(conn, run_id, chain, new_events, step_rows, fields or {}, expect_status)
+
+
+async def _write(
+    conn: Conn,
+    run_id: str,
+    chain: Chain,
+    new_events: Sequence[NewEvent],
+    step_rows: Sequence[Mapping[str, Any]],
+    fields: Mapping[str, Any],
+    expect_status: str | None,
+) -> Chain:
     ev_rows, new_chain = _event_rows(run_id, chain, new_events)
-    values: dict[str, Any] = dict(fields or {})
+    values: dict[str, Any] = dict(fields)
     values["last_seq"] = new_chain.last_seq
     values["last_hash"] = new_chain.last_hash
     values["w_id"], values["w_seq"] = run_id, chain.last_seq
@@ -113,20 +179,34 @@ async def commit_changes(
     if ev_rows:
         await conn.execute(events.insert(), ev_rows)
     if step_rows:
-        merged: dict[int, dict[str, Any]] = {}
-        for r in step_rows:
-            merged.setdefault(r["number"], {}).update({k: v for k, v in r.items()})
-        for r in merged.values():
-            await conn.execute(upsert(conn, steps, [r], ["run_id", "number"]), r)
+        await _upsert_steps(conn, step_rows)
     return new_chain
 
 
-async def get_run(conn: Conn, tenant_id: str | None, run_id: str) -> Row | None:
+async def _upsert_steps(conn: Conn, step_rows: Sequence[Mapping[str, Any]]) -> None:
+    """Upsert step rows, one statement per set of columns (executemany)."""
+    merged: dict[int, dict[str, Any]] = {}
+    for r in step_rows:
+        merged.setdefault(r["number"], {}).update(r)
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for r in merged.values():
+        by_columns.setdefault(tuple(r), []).append(r)
+    for rows in by_columns.values():
+        await conn.execute(upsert(conn, steps, rows, ["run_id", "number"]), rows)
+
+
+async def get_run(conn: Conn, tenant_id: str | None, run_id: str) -> RunRecord | None:
     """One run row, scoped to the tenant unless ``tenant_id`` is None (the engine)."""
     q = sa.select(runs).where(runs.c.id == run_id)
     if tenant_id is not None:
         q = q.where(runs.c.tenant_id == tenant_id)
-    return (await conn.execute(q)).mappings().first()
+    row = (await conn.execute(q)).mappings().first()
+    return None if row is None else as_run(row)
+
+
+def as_run(row: Mapping[str, Any]) -> RunRecord:
+    """A row of ``runs`` as the typed record."""
+    return cast(RunRecord, dict(row))
 
 
 def encode_token(created_at: datetime, run_id: str) -> str:
@@ -156,7 +236,7 @@ async def list_runs(
     q: str | None,
     limit: int,
     after: tuple[datetime, str] | None,
-) -> list[Row]:
+) -> list[RunRecord]:
     """Runs newest first, keyset-paged; ``limit + 1`` rows tell if there is more."""
     stmt = sa.select(runs).where(runs.c.tenant_id == tenant_id)
     for name, value in filters.items():
@@ -173,7 +253,7 @@ async def list_runs(
             )
         )
     stmt = stmt.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit + 1)
-    return list((await conn.execute(stmt)).mappings().all())
+    return [as_run(r) for r in (await conn.execute(stmt)).mappings().all()]
 
 
 async def list_steps(conn: Conn, run_id: str) -> list[Row]:
@@ -198,6 +278,8 @@ async def list_events(
 
 async def update_run(conn: Conn, run_id: str, **values: Any) -> None:
     """Change columns of a run that are not its status or log (archive, cancel request)."""
+    if "status" in values or "last_seq" in values:
+        raise ValueError("a run's status and log are written by move_run only")
     await conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
 
 
@@ -277,7 +359,7 @@ async def queued_before(conn: Conn, before: datetime, limit: int = 100) -> list[
 
 async def waiting_for_connection(
     conn: Conn, tenant_id: str, user_id: str, integration: str
-) -> list[Row]:
+) -> list[RunRecord]:
     """The tenant's runs in ``auth_required`` for this user's integration."""
     stmt = sa.select(runs).where(
         runs.c.tenant_id == tenant_id,
@@ -285,7 +367,7 @@ async def waiting_for_connection(
         runs.c.user_id == user_id,
     )
     rows = (await conn.execute(stmt)).mappings().all()
-    return [r for r in rows if (r["waiting_on"] or {}).get("integration") == integration]
+    return [as_run(r) for r in rows if (r["waiting_on"] or {}).get("integration") == integration]
 
 
 async def resumed_before(conn: Conn, before: datetime, limit: int = 100) -> list[Row]:

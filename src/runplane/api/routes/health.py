@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from runplane import __version__
+from runplane.version import __version__
 from runplane.api.deps import RuntimeDep
 
 router = APIRouter(tags=["health"])
@@ -16,6 +16,6 @@ async def healthz(rt: RuntimeDep) -> dict[str, object]:
         "version": __version__,
         "executor_id": rt.engine.executor_id,
         "worker": rt.settings.worker,
-        "active_runs": len(rt.runner.active),
+        "active_runs": rt.worker.executing,
         "agents": sorted(rt.project.agents),
     }

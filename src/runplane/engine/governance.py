@@ -1,0 +1,334 @@
+"""Tool-call governance: the one place where a tool call is allowed, approved and made.
+
+Every call an agent makes through ``ctx.tool`` passes, in order: the tool must exist,
+the run's allow-list must admit its integration, its arguments must validate, a person
+must approve it when the run's policy says so, the acting user's credential must be
+there when the tool needs one, a call left in doubt by a crash is settled, and the
+tenant's rate limit must grant it. Only then does it run, as a durable step between a
+``tool_call`` and a ``tool_result`` event. Plans asked for approval (``ON_START``) are
+governed here too.
+"""
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from runplane.agents.tools import Records, ToolContext, ToolSpec
+from runplane.domain.errors import Invalid, RunError, ToolError
+from runplane.domain.lifecycle import RunStatus
+from runplane.domain.policy import RateLimit, matching_rule
+from runplane.engine.journal import Journal, call, jsonable
+from runplane.engine.outcome import Suspend
+
+
+class Gate(Protocol):
+    """What tool calls need from outside the run: implemented by the services."""
+
+    tools: Mapping[str, ToolSpec]
+    has_llm: bool
+    records: Records
+
+    async def credential(self, integration: str) -> str | None:
+        """The run's user's credential for an integration, if connected."""
+
+    async def take_rate(self, key: str, limit: RateLimit) -> float:
+        """Draw from a shared bucket: 0 if granted, else seconds to wait."""
+
+    async def complete(
+        self, messages: list[dict[str, Any]], json_mode: bool, model: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Ask the configured model: ``{"text", "model", "usage"}``."""
+
+
+@dataclass(frozen=True)
+class RunPolicy:
+    """What a run may do and what it must ask first."""
+
+    integrations: list[str] | Literal["*"] = "*"
+    approval: str = "NONE"
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    plans_first: bool = False
+    describe: str = "Run the agent on its input."
+
+    def allows(self, spec: ToolSpec) -> bool:
+        """Tell whether the run's allow-list admits the tool (tools of no integration always)."""
+        if spec.integration is None or self.integrations == "*":
+            return True
+        return spec.integration in self.integrations
+
+    def approval_reason(self, spec: ToolSpec, arguments: dict[str, Any]) -> str | None:
+        """Why this call needs a person's approval, or None."""
+        if self.approval == "ON_TOOL_CALL":
+            return "the run's approval strategy is ON_TOOL_CALL"
+        if spec.always_approve:
+            return f"{spec.name} always asks for approval"
+        rule = matching_rule(self.rules, spec.name, arguments)
+        if rule is not None:
+            when = f" when {rule['when']}" if rule.get("when") else ""
+            return f"approval rule: {rule['tool']}{when}"
+        return None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a run's tool calls act for."""
+
+    run_id: str
+    tenant_id: str
+    user_id: str | None
+
+
+class Governor:
+    """Governs one run's tool calls and plan approvals, writing through its journal."""
+
+    def __init__(self, journal: Journal, gate: Gate | None, policy: RunPolicy, caller: Caller):
+        self.journal = journal
+        self.gate = gate
+        self.policy = policy
+        self.caller = caller
+        self.planned = False
+
+    def allowed_tools(self) -> list[dict[str, Any]]:
+        """The tools this run may call, as ``GET /v1/tools`` shows them."""
+        if self.gate is None:
+            return []
+        return [spec.public() for spec in self.gate.tools.values() if self.policy.allows(spec)]
+
+    # -- plans --------------------------------------------------------------------------
+
+    async def plan(self, content: Any, format: str) -> None:
+        """Record a plan; under ``ON_START`` the run waits here for a person's approval."""
+        j = self.journal
+        op, approval_op = j.next_op(), j.next_op()
+        plan = {"format": format, "content": content}
+        j.emit_at(op, "planning", plan)
+        j.set_field("plan", plan)
+        if self.policy.approval == "ON_START" and not self.planned:
+            if "plan" not in j.replay.approvals:
+                raise Suspend(
+                    RunStatus.PAUSED,
+                    approval_op,
+                    approval={"key": "plan", "kind": "plan", "request": {"plan": plan}},
+                    waiting_on={"approval": "plan"},
+                )
+        self.planned = True
+        await j.flush()
+
+    async def ensure_planned(self) -> None:
+        """Under ``ON_START``, ask approval of a plain plan for agents that make none."""
+        if self.policy.approval == "ON_START" and not self.policy.plans_first:
+            await self.plan(self.policy.describe, "text")
+
+    # -- tool calls ---------------------------------------------------------------------
+
+    async def tool(self, name: str, arguments: dict[str, Any]) -> Any:
+        """Make one governed tool call (see the module's docstring for the order)."""
+        j = self.journal
+        if not self.planned and self.policy.approval == "ON_START":
+            await self.plan(self.policy.describe, "text")
+        call_op, approval_op, auth_op, start_op, end_op, result_op = (
+            j.next_op() for _ in range(6)
+        )
+        spec = self.gate.tools.get(name) if self.gate is not None else None
+        if spec is None:
+            raise await self._refuse(call_op, name, "unknown_tool", f"there is no tool {name!r}")
+        if not self.policy.allows(spec):
+            allowed = self.policy.integrations
+            raise await self._refuse(
+                call_op,
+                name,
+                "tool_not_allowed",
+                f"this run may not use the integration {spec.integration!r} "
+                f"(allowed: {', '.join(allowed) if isinstance(allowed, list) and allowed else 'none'})",
+            )
+        try:
+            args = spec.validate(arguments)
+        except Invalid as exc:
+            raise await self._refuse(call_op, name, "invalid_arguments", exc.message) from None
+        number = j.next_step_number()
+        recorded = j.recorded(number, name)
+        j.emit_at(
+            call_op,
+            "tool_call",
+            {"name": name, "integration": spec.integration, "arguments": args, "step": number},
+        )
+        if recorded is not None and recorded.status in ("completed", "reused"):
+            j.take_step_number(number)
+            return await j.replayed(recorded, end_op)
+        args = await self._approve(spec, number, args, approval_op, result_op)
+        credential = await self._credential(spec, auth_op, result_op)
+        assert self.gate is not None
+        tool_ctx = ToolContext(
+            run_id=self.caller.run_id,
+            tenant_id=self.caller.tenant_id,
+            user_id=self.caller.user_id,
+            integration=spec.integration,
+            credential=credential,
+            records=self.gate.records,
+        )
+        if recorded is not None and recorded.status == "running" and not spec.idempotent:
+            settled = await self._settle_in_doubt(spec, number, args, tool_ctx)
+            if settled is not None:
+                j.take_step_number(number)
+                output = j.complete_step(number, name, settled, end_op, settled="skip")
+                j.emit_at(result_op, "tool_result", _result(name, True, output, 0.0))
+                return output
+        await self._wait_for_rate(spec)
+        j.take_step_number(number)
+        began = time.perf_counter()
+        kwargs = dict(args)
+        if spec.context_param:
+            kwargs[spec.context_param] = tool_ctx
+        try:
+            output = await j.run_step(
+                number, name, spec.fn, (), kwargs, start_op, end_op, journal_first=True
+            )
+        except Exception as exc:
+            ms = _ms(began)
+            data = _result(name, False, None, ms, error=f"{type(exc).__name__}: {exc}")
+            j.emit_at(result_op, "tool_result", data)
+            await j.flush()
+            if isinstance(exc, ToolError):
+                raise
+            err = ToolError(f"{name} failed: {type(exc).__name__}: {exc}", code="tool_failed")
+            err.runplane_step = number  # type: ignore[attr-defined]
+            raise err from exc
+        j.emit_at(result_op, "tool_result", _result(name, True, output, _ms(began)))
+        j.schedule_flush()
+        return output
+
+    async def _refuse(self, op: int, name: str, code: str, message: str) -> ToolError:
+        self.journal.emit_at(op, "error", {"code": code, "message": message, "tool": name})
+        await self.journal.flush()
+        return ToolError(message, code=code)
+
+    async def _approve(
+        self, spec: ToolSpec, number: int, args: dict[str, Any], op: int, result_op: int
+    ) -> dict[str, Any]:
+        reason = self.policy.approval_reason(spec, args)
+        if reason is None:
+            return args
+        key = f"tool:{number}"
+        decision = self.journal.replay.approvals.get(key)
+        if decision is None:
+            request = {
+                "tool": spec.name,
+                "integration": spec.integration,
+                "arguments": args,
+                "reason": reason,
+                "step": number,
+            }
+            raise Suspend(
+                RunStatus.PAUSED,
+                op,
+                approval={"key": key, "kind": "tool_call", "request": request},
+                waiting_on={"approval": key},
+            )
+        if decision.get("decision") == "reject":
+            comment = decision.get("comment")
+            data = _result(spec.name, False, None, 0.0, rejected=True, comment=comment)
+            self.journal.emit_at(result_op, "tool_result", data)
+            await self.journal.flush()
+            raise ToolError(
+                f"the call to {spec.name} was rejected" + (f": {comment}" if comment else ""),
+                code="tool_rejected",
+            )
+        if decision.get("arguments") is not None:
+            return spec.validate(decision["arguments"])
+        return args
+
+    async def _credential(self, spec: ToolSpec, op: int, result_op: int) -> str | None:
+        if not spec.requires_auth:
+            return None
+        assert self.gate is not None and spec.integration is not None
+        user_id = self.caller.user_id
+        if not user_id:
+            raise await self._refuse(
+                result_op,
+                spec.name,
+                "no_user",
+                f"{spec.name} acts as a user, and this run has no user_id",
+            )
+        credential = await self.gate.credential(spec.integration)
+        if credential is None:
+            wait = {"integration": spec.integration, "user_id": user_id}
+            event = {
+                **wait,
+                "tool": spec.name,
+                "connect": f"PUT /v1/users/{user_id}/connections/{spec.integration}",
+            }
+            raise Suspend(
+                RunStatus.AUTH_REQUIRED, op, event=("auth.required", event), waiting_on=wait
+            )
+        return credential
+
+    async def _settle_in_doubt(
+        self, spec: ToolSpec, number: int, args: dict[str, Any], tool_ctx: ToolContext
+    ) -> Any | None:
+        """A call that started but has no recorded result: repeat it, skip it, or fail.
+
+        Returns the output to record for a skip, None to repeat.
+        """
+        key = f"doubt:{number}"
+        decision = self.journal.replay.approvals.get(key)
+        if decision is None and spec.reconcile is not None:
+            kwargs = dict(args)
+            if spec.context_param:
+                kwargs[spec.context_param] = tool_ctx
+            verdict = await call(spec.reconcile, (), kwargs)
+            action = verdict.get("action") if isinstance(verdict, dict) else None
+            decision = {"decision": action, "result": (verdict or {}).get("result")}
+            self.journal.note(
+                "reasoning",
+                {"text": f"{spec.name} was in doubt; its reconcile hook chose {action}"},
+            )
+        if decision is None:
+            request = {
+                "tool": spec.name,
+                "integration": spec.integration,
+                "arguments": args,
+                "step": number,
+                "reason": "the process stopped during this call; it may or may not have happened",
+                "choices": ["repeat", "skip", "fail"],
+            }
+            raise Suspend(
+                RunStatus.PAUSED,
+                None,
+                approval={"key": key, "kind": "in_doubt", "request": request},
+                waiting_on={"approval": key},
+            )
+        action = decision.get("decision")
+        if action == "skip":
+            return decision.get("result")
+        if action == "fail":
+            raise RunError(
+                f"the in-doubt call to {spec.name} was failed by a person", code="in_doubt"
+            )
+        return None
+
+    async def _wait_for_rate(self, spec: ToolSpec) -> None:
+        if spec.rate_limit is None or self.gate is None:
+            return
+        key = spec.integration or spec.name
+        while (wait := await self.gate.take_rate(key, spec.rate_limit)) > 0:
+            self.journal.note(
+                "rate_limited",
+                {
+                    "tool": spec.name,
+                    "key": key,
+                    "limit": spec.rate_limit.text,
+                    "wait_seconds": wait,
+                },
+            )
+            await self.journal.flush()
+            await asyncio.sleep(wait)
+
+
+def _ms(began: float) -> float:
+    return round((time.perf_counter() - began) * 1000, 3)
+
+
+def _result(name: str, ok: bool, output: Any, ms: float, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "ok": ok, "output": jsonable(output), "duration_ms": ms, **extra}

@@ -1,0 +1,53 @@
+"""How an attempt of a run ends besides returning: a wait (``Suspend``) or an error."""
+
+from typing import Any
+
+from runplane.domain.errors import RunError
+from runplane.domain.lifecycle import RunStatus
+
+
+class Suspend(BaseException):  # noqa: N818 - a signal, not an error
+    """Raised in agent code when the run must wait for a person or a credential.
+
+    The engine records the wait and ends this attempt; the run holds nothing while it
+    waits, and replays up to here when it resumes.
+    """
+
+    def __init__(
+        self,
+        status: RunStatus,
+        op: int | None,
+        *,
+        approval: dict[str, Any] | None = None,
+        event: tuple[str, dict[str, Any]] | None = None,
+        waiting_on: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(str(status))
+        self.status = status
+        self.op = op
+        self.approval = approval
+        self.event = event
+        self.waiting_on = waiting_on or {}
+
+
+def error_info(exc: BaseException, step: int | None) -> dict[str, Any]:
+    """The structured ``error`` of a run or step that raised ``exc``."""
+    if isinstance(exc, RunError):
+        return {
+            "code": exc.code,
+            "message": exc.message,
+            "step": step,
+            "retryable": exc.retryable,
+        }
+    return {
+        "code": "agent_error",
+        "message": f"{type(exc).__name__}: {exc}",
+        "step": step,
+        "retryable": False,
+    }
+
+
+def failed_step(exc: BaseException) -> int | None:
+    """The step an agent's exception came out of, when a step recorded it."""
+    step = getattr(exc, "runplane_step", None)
+    return step if isinstance(step, int) else None

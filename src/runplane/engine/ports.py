@@ -1,0 +1,60 @@
+"""What the engine needs from the layers above it, declared here and injected at start.
+
+The engine imports nothing above it: the services implement ``RunHooks`` (approval
+links, webhooks, the tool gate) and the graph host implements ``GraphRunner``.
+"""
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from runplane.agents.spec import AgentSpec
+from runplane.domain.lifecycle import RunStatus
+from runplane.domain.models import NewEvent, RunRecord
+from runplane.engine.governance import Gate
+from runplane.engine.journal import Journal
+
+
+class RunHooks(Protocol):
+    """The services' side of a run's life."""
+
+    def gate(self, run: RunRecord) -> Gate:
+        """What the run's tool calls reach outside the run (credentials, rate limits, model)."""
+
+    def new_approval(
+        self, run: RunRecord, asked: dict[str, Any], now: datetime
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The approval row for a wait, and the ``approval.required`` event data."""
+
+    def notify(self, run: RunRecord, event: str, data: dict[str, Any]) -> None:
+        """Tell the run's ``notify`` webhook, in the background."""
+
+
+class IdleRuns(Protocol):
+    """Ending runs that no worker holds (the graph host ends paused runs it carries on)."""
+
+    async def end_idle(
+        self,
+        run: RunRecord,
+        final: RunStatus,
+        events: list[NewEvent],
+        *,
+        result: dict[str, Any] | None = None,
+    ) -> None:
+        """End a queued or waiting run at once."""
+
+
+class GraphRunner(Protocol):
+    """Runs agents of kind ``langgraph``."""
+
+    flush_delay: float
+
+    async def wait_turn(self, run: RunRecord) -> bool:
+        """Hold a thread's run until the runs before it end; tell whether it waited."""
+
+    async def execute(
+        self, spec: AgentSpec, journal: Journal, run: RunRecord, idle: IdleRuns
+    ) -> Any:
+        """Run the graph to its end or its interrupt; return its final values."""
+
+    def finished(self, run_id: str) -> None:
+        """Forget the run's live streams."""

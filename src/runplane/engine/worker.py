@@ -1,0 +1,616 @@
+"""The worker: where a run is admitted, executed, paused, resumed and ended.
+
+``Worker.submit`` is the one way a run (or its next segment after a wait) starts: it
+takes a local slot if one is free and hands the run to the durable engine, which calls
+``Worker.execute`` (at least once, again after a crash) until it returns. Every status
+change is written through ``store.runs.move_run``.
+"""
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jsonschema
+
+from runplane.agents.registry import Project
+from runplane.agents.spec import AgentSpec
+from runplane.domain.errors import Conflict, RunError
+from runplane.domain.lifecycle import RunStatus
+from runplane.domain.models import NewEvent, RunRecord, StepRecord, iso, utcnow
+from runplane.engine.base import Engine
+from runplane.engine.context import RunContext
+from runplane.engine.governance import Caller, Governor, RunPolicy
+from runplane.engine.hub import EventHub
+from runplane.engine.journal import FLUSH_DELAY, Journal, Replay
+from runplane.engine.outcome import Suspend, error_info, failed_step
+from runplane.engine.ports import GraphRunner, RunHooks
+from runplane.engine.writer import RunWriter
+from runplane.logs import bind_run
+from runplane.store import agents as agents_store
+from runplane.store import approvals as approvals_store
+from runplane.store import notify
+from runplane.store import runs as runs_store
+from runplane.store.db import Conn, Database
+from runplane.store.runs import Chain, Move, StaleRun
+
+log = logging.getLogger("runplane.worker")
+Write = Any  # an async ``write(conn)`` that commits with a status move
+
+
+@dataclass(frozen=True)
+class Slots:
+    """How many runs this process executes at once (0 when it is not a worker)."""
+
+    worker: bool
+    concurrency: int
+
+
+class Worker:
+    """Admits runs to this process and executes them; ends and resumes runs that wait."""
+
+    def __init__(
+        self,
+        *,
+        slots: Slots,
+        db: Database,
+        engine: Engine,
+        hub: EventHub,
+        project: Project,
+        hooks: RunHooks,
+        graphs: GraphRunner | None,
+    ) -> None:
+        self.slots = slots
+        self.db = db
+        self.engine = engine
+        self.hub = hub
+        self.project = project
+        self.hooks = hooks
+        self.graphs = graphs
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self._reserved: set[str] = set()
+        self._active: set[str] = set()
+        self._canceling: set[str] = set()
+        # Runs admitted here, as just stored: their first read is spared.
+        self._fresh: dict[str, RunRecord] = {}
+        self._completions_marked: dict[str, float] = {}
+        self._revision_hashes: dict[str, str] = {}
+
+    # -- admission ----------------------------------------------------------------------
+
+    async def submit(self, run_id: str, *, row: RunRecord | None = None, segment: int = 0) -> None:
+        """Start a run (or its next ``segment``) durably: here if a slot is free, else queued.
+
+        ``row``, the run as just stored by this process, spares its first read.
+        """
+        here = self._reserve(run_id, row)
+        try:
+            await self.engine.submit(run_id, here=here, segment=segment)
+        finally:
+            if not here:
+                self._reserved.discard(run_id)
+                self._fresh.pop(run_id, None)
+
+    def _reserve(self, run_id: str, row: RunRecord | None) -> bool:
+        if not self.slots.worker or self.load >= self.slots.concurrency:
+            return False
+        self._reserved.add(run_id)
+        if row is not None:
+            self._fresh[run_id] = row
+        return True
+
+    @property
+    def load(self) -> int:
+        """How many runs execute here now (or are about to)."""
+        return len(self._active) + len(self._reserved)
+
+    @property
+    def executing(self) -> int:
+        """How many runs execute here now."""
+        return len(self._active)
+
+    def runs_here(self, run_id: str) -> bool:
+        """Whether the run is executing (or about to) in this process."""
+        return run_id in self._active or run_id in self._reserved
+
+    # -- cancel -------------------------------------------------------------------------
+
+    async def cancel(self, run: RunRecord) -> None:
+        """Record a cancel request and stop the run: at once if idle, else at its next await."""
+        run_id = run["id"]
+        requested = run["cancel_requested_at"] or utcnow()
+        async with self.db.write() as conn:
+            await runs_store.update_run(conn, run_id, cancel_requested_at=requested)
+            await notify.announce(conn, run_id)
+        idle = run["status"] in (RunStatus.QUEUED, RunStatus.PAUSED, RunStatus.AUTH_REQUIRED)
+        if idle and run_id not in self._active:
+            # A run about to start here must read this cancel, not the row it was created with.
+            self._fresh.pop(run_id, None)
+            await self._cancel_idle(run, requested)
+        else:
+            self._stop_local(run_id)
+        self.hub.notify(run_id)
+
+    async def _cancel_idle(self, run: RunRecord, requested: datetime) -> None:
+        try:
+            await self.end_idle(run, RunStatus.CANCELED, [], receipt=_receipt(requested))
+        except StaleRun:
+            return  # a worker started it meanwhile: it sees the request and stops
+        if run["status"] == RunStatus.QUEUED:
+            await self.engine.discard(run["id"])
+
+    def _stop_local(self, run_id: str) -> bool:
+        task = self._tasks.get(run_id)
+        if task is None:
+            return False
+        self._canceling.add(run_id)
+        task.cancel()
+        return True
+
+    async def apply_remote_cancels(self) -> None:
+        """Stop local runs whose cancel was asked for through another process."""
+        local = list(self._tasks)
+        if not local:
+            return
+        async with self.db.read() as conn:
+            rows = await runs_store.cancel_requested(conn, local)
+        for row in rows:
+            if row["id"] not in self._canceling:
+                self._stop_local(row["id"])
+
+    # -- execution ----------------------------------------------------------------------
+
+    async def execute(self, run_id: str) -> str:
+        """Run (or resume) one run to its end or its next wait; return its status."""
+        self._reserved.discard(run_id)
+        self._active.add(run_id)
+        try:
+            return await self._execute(run_id)
+        except StaleRun:
+            # Another executor wrote this run's log: it owns the run now (fencing).
+            log.warning("run was taken over elsewhere; stopping here", extra={"run_id": run_id})
+            return "stale"
+        finally:
+            if self.graphs is not None:
+                self.graphs.finished(run_id)
+            self._active.discard(run_id)
+            self._tasks.pop(run_id, None)
+            self._canceling.discard(run_id)
+
+    async def _execute(self, run_id: str) -> str:
+        fresh = self._fresh.pop(run_id, None)
+        loaded = await self._load(run_id, fresh)
+        if loaded is None:
+            return "missing"
+        run, steps, decided = loaded
+        with bind_run(run_id, run["tenant_id"]):
+            return await self._attempt(run, steps, decided, fresh is not None)
+
+    async def _load(
+        self, run_id: str, fresh: RunRecord | None
+    ) -> tuple[RunRecord, dict[int, StepRecord], dict[str, Any]] | None:
+        """The run, its recorded steps and its decided approvals."""
+        run = fresh
+        step_rows: list[Any] = []
+        decided: dict[str, Any] = {}
+        # A run just created here is known whole and has no steps or decisions yet,
+        # unless it reuses another run's steps.
+        if run is None or run["from_step"]:
+            async with self.db.read() as conn:
+                run = run or await runs_store.get_run(conn, None, run_id)
+                if run is not None and (run["started_at"] or run["from_step"]):
+                    step_rows = await runs_store.list_steps(conn, run_id)
+                if run is not None and run["segment"] > 0:
+                    decided = await approvals_store.decided_for_run(conn, run_id)
+        if run is None:
+            return None
+        steps = {
+            r["number"]: StepRecord(
+                r["number"], r["name"], r["status"], r["output"], r["error"], r["reused_from"]
+            )
+            for r in step_rows
+        }
+        return run, steps, {k: dict(v) for k, v in decided.items()}
+
+    async def _attempt(
+        self,
+        run: RunRecord,
+        steps: dict[int, StepRecord],
+        decided: dict[str, Any],
+        fresh: bool,
+    ) -> str:
+        if RunStatus(run["status"]).terminal:
+            return run["status"]
+        writer = RunWriter(self.db, self.hub, run, steps)
+        if run["cancel_requested_at"] is not None:
+            return await self._finish_canceled(writer, None, [], [])
+        spec = await self._loaded_spec(run, checked=fresh)
+        if spec is None:
+            error = {
+                "code": "revision_unavailable",
+                "message": f"the code of revision {run['revision_id']} is not loaded here",
+                "step": None,
+                "retryable": False,
+            }
+            return await self._finish(writer, RunStatus.FAILED, error=error)
+        if spec.kind == "langgraph" and writer.status == RunStatus.QUEUED:
+            assert self.graphs is not None
+            # Runs of one thread go one at a time, in the order they were created.
+            if await self.graphs.wait_turn(run):
+                async with self.db.read() as conn:
+                    again = await runs_store.get_run(conn, None, run["id"])
+                if again is None or RunStatus(again["status"]).terminal:
+                    return again["status"] if again else "missing"
+                writer.reload(again)
+                if again["cancel_requested_at"] is not None:
+                    return await self._finish_canceled(writer, None, [], [])
+        run = writer.run
+        now = utcnow()
+        if writer.status == RunStatus.QUEUED:
+            writer.starting = True
+            started_at = now
+        else:
+            started_at = run["started_at"] or now
+        segment_started = time.monotonic()
+        replay = Replay(last_op=run["last_op"], steps=steps, approvals=decided)
+        graph = spec.kind == "langgraph" and self.graphs is not None
+        journal = Journal(writer, replay, self.graphs.flush_delay if graph else FLUSH_DELAY)
+        governor = Governor(
+            journal,
+            self.hooks.gate(run),
+            RunPolicy(
+                integrations=run["integrations"] if run["integrations"] is not None else [],
+                approval=run["approval"],
+                rules=run["approval_rules"] or [],
+                plans_first=spec.plans_first,
+                describe=_describe(spec, run),
+            ),
+            Caller(run["id"], run["tenant_id"], run["user_id"]),
+        )
+        if writer.starting:
+            journal.schedule_flush()
+        # Time spent waiting for people does not count against the run's limit.
+        segment_start = run["resumed_at"] or started_at
+        budget = run["timeout_seconds"] - float(run["active_seconds"] or 0)
+        deadline = segment_start + timedelta(seconds=budget)
+        remaining = max(0.0, (deadline - utcnow()).total_seconds())
+        if spec.kind == "langgraph":
+            assert self.graphs is not None
+            body = self.graphs.execute(spec, journal, run, self)
+        else:
+            body = _call_agent(spec, _context(run, spec, journal, governor), governor)
+        task = asyncio.get_running_loop().create_task(body)
+        self._tasks[run["id"]] = task
+        done, _ = await asyncio.wait({task}, timeout=remaining)
+        if not done:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await journal.close()
+            error = {
+                "code": "timeout",
+                "message": f"the run took longer than {run['timeout_seconds']:g} s",
+                "step": journal.current_step,
+                "retryable": True,
+            }
+            events, steps_out, last_op = journal.take_pending(interrupted=error)
+            return await self._finish(
+                writer, RunStatus.FAILED, error=error, events=events, steps=steps_out,
+                last_op=last_op, fields=journal.take_fields(),
+            )  # fmt: skip
+        await journal.close()
+        if task.cancelled():
+            step = journal.current_step
+            stopped = {
+                "code": "canceled",
+                "message": "the run was canceled",
+                "step": step,
+                "retryable": False,
+            }
+            events, steps_out, last_op = journal.take_pending(interrupted=stopped)
+            return await self._finish_canceled(
+                writer, step, events, steps_out, last_op, journal.take_fields()
+            )
+        events, steps_out, last_op = journal.take_pending()
+        fields = journal.take_fields()
+        exc = task.exception()
+        if isinstance(exc, Suspend):
+            return await self._suspend(
+                writer, exc, events, steps_out, last_op, fields, segment_started
+            )
+        if exc is not None:
+            step = failed_step(exc)
+            return await self._finish(
+                writer, RunStatus.FAILED,
+                error=error_info(exc, step if step is not None else journal.current_step),
+                events=events, steps=steps_out, last_op=last_op, fields=fields,
+            )  # fmt: skip
+        try:
+            result = _make_result(spec, task.result(), journal.sources)
+        except RunError as bad:
+            return await self._finish(
+                writer, RunStatus.FAILED, error=error_info(bad, None), events=events,
+                steps=steps_out, last_op=last_op, fields=fields,
+            )  # fmt: skip
+        return await self._finish(
+            writer, RunStatus.SUCCEEDED, result=result, events=events, steps=steps_out,
+            last_op=last_op, fields=fields, agent_id=run["agent_id"],
+        )  # fmt: skip
+
+    async def _loaded_spec(self, run: RunRecord, *, checked: bool) -> AgentSpec | None:
+        """The agent whose code is the run's revision, if this process has it loaded.
+
+        This is the one check of a revision's code hash at execution; a python run
+        admitted by this process was checked against the same code when it was created.
+        """
+        spec = self.project.get(run["agent_name"])
+        if spec is None:
+            return None
+        if checked and spec.kind == "python":
+            return spec
+        digest = self._revision_hashes.get(run["revision_id"])
+        if digest is None:
+            async with self.db.read() as conn:
+                rev = await agents_store.find_revision(conn, run["agent_id"], run["revision_id"])
+            if rev is None:
+                return None
+            digest = self._revision_hashes[run["revision_id"]] = rev["hash"]
+        return spec if digest == spec.content_hash() else None
+
+    # -- endings ------------------------------------------------------------------------
+
+    async def _finish_canceled(
+        self,
+        writer: RunWriter,
+        step: int | None,
+        events: list[NewEvent],
+        steps: list[StepRecord],
+        last_op: int | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> str:
+        requested = writer.run["cancel_requested_at"]
+        if requested is None:
+            async with self.db.read() as conn:
+                again = await runs_store.get_run(conn, None, writer.run["id"])
+            requested = (again and again["cancel_requested_at"]) or utcnow()
+        return await self._finish(
+            writer, RunStatus.CANCELED, receipt=_receipt(requested, step), events=events,
+            steps=steps, last_op=last_op, fields=fields,
+        )  # fmt: skip
+
+    async def _finish(
+        self,
+        writer: RunWriter,
+        final: RunStatus,
+        *,
+        result: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+        receipt: dict[str, Any] | None = None,
+        events: list[NewEvent] | None = None,
+        steps: list[StepRecord] | None = None,
+        last_op: int | None = None,
+        fields: dict[str, Any] | None = None,
+        agent_id: str | None = None,
+    ) -> str:
+        now = utcnow()
+        closing = list(events or [])
+        columns: dict[str, Any] = {**(fields or {}), "finished_at": now}
+        if result is not None:
+            closing.append(NewEvent("result", result, now))
+            columns["result"] = result
+        if error is not None:
+            closing.append(NewEvent("error", error, now))
+            columns["error"] = error
+        data: dict[str, Any] = {}
+        if receipt is not None:
+            columns["cancel_receipt"] = data["receipt"] = receipt
+        if last_op is not None:
+            columns["last_op"] = last_op
+        if agent_id is not None and not self._completion_due(agent_id):
+            agent_id = None
+        await writer.commit(
+            closing, list(steps or []), columns, then=Move(final, data), completed_agent=agent_id
+        )
+        if writer.run["notify"]:
+            self.hooks.notify(writer.run, "run.finished", {"status": str(final)})
+        return str(final)
+
+    def _completion_due(self, agent_id: str) -> bool:
+        # An agent's last_completed_at is kept to the second: under load, one write a
+        # second per agent instead of one per run.
+        now = time.monotonic()
+        if now - self._completions_marked.get(agent_id, -1.0) < 1.0:
+            return False
+        self._completions_marked[agent_id] = now
+        return True
+
+    # -- waits --------------------------------------------------------------------------
+
+    async def _suspend(
+        self,
+        writer: RunWriter,
+        wait: Suspend,
+        events: list[NewEvent],
+        steps: list[StepRecord],
+        last_op: int,
+        fields: dict[str, Any],
+        segment_started: float,
+    ) -> str:
+        """End this attempt with the run waiting: one transaction, nothing held after."""
+        run, now = writer.run, utcnow()
+        closing = list(events)
+        approval_row: dict[str, Any] | None = None
+        announce: dict[str, Any] | None = None
+        if wait.approval is not None:
+            approval_row, announce = self.hooks.new_approval(run, wait.approval, now)
+            closing.append(NewEvent("approval.required", announce, now))
+        if wait.event is not None:
+            closing.append(NewEvent(wait.event[0], wait.event[1], now))
+        waiting_on = dict(wait.waiting_on)
+        if approval_row is not None:
+            waiting_on["approval_id"] = approval_row["id"]
+        active = float(run["active_seconds"] or 0) + (time.monotonic() - segment_started)
+        columns = {
+            **fields,
+            "waiting_on": waiting_on,
+            "active_seconds": active,
+            "last_op": max(last_op, wait.op or 0),
+        }
+
+        async def record(conn: Conn) -> None:
+            if approval_row is not None:
+                await approvals_store.insert_approval(conn, approval_row)
+
+        then = Move(wait.status, {"waiting_on": waiting_on})
+        await writer.commit(closing, steps, columns, then=then, also=record)
+        if announce is not None and run["notify"]:
+            self.hooks.notify(writer.run, "approval.required", {"approval": announce})
+        # A cancel asked for while the attempt was ending found no task to stop: do it now.
+        async with self.db.read() as conn:
+            again = await runs_store.get_run(conn, None, run["id"])
+        if again is not None and again["cancel_requested_at"] and again["status"] == wait.status:
+            receipt = _receipt(again["cancel_requested_at"])
+            await self.end_idle(again, RunStatus.CANCELED, [], receipt=receipt)
+            return str(RunStatus.CANCELED)
+        return str(wait.status)
+
+    async def resume(
+        self,
+        run: RunRecord,
+        events: list[NewEvent],
+        *,
+        also: Write | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Move a waiting run back to ``running`` and submit its next segment."""
+        segment, now = int(run["segment"]) + 1, utcnow()
+        data = {"reason": reason} if reason else {}
+        try:
+            async with self.db.write() as conn:
+                if also is not None:
+                    await also(conn)
+                await runs_store.move_run(
+                    conn,
+                    run["id"],
+                    Chain(run["last_seq"], run["last_hash"]),
+                    run["status"],
+                    after=Move(RunStatus.RUNNING, data),
+                    new_events=events,
+                    fields={
+                        "waiting_on": None,
+                        "segment": segment,
+                        "resumed_at": now,
+                        "updated_at": now,
+                    },
+                )
+                await notify.announce(conn, run["id"])
+        except StaleRun as exc:
+            raise Conflict(
+                f"run {run['id']} changed meanwhile; look again",
+                [{"name": "run_id", "value": run["id"]}],
+            ) from exc
+        self.hub.notify(run["id"], RunStatus.RUNNING)
+        await self.submit(run["id"], segment=segment)
+
+    async def end_idle(
+        self,
+        run: RunRecord,
+        final: RunStatus,
+        events: list[NewEvent],
+        *,
+        receipt: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+        result: dict[str, Any] | None = None,
+        also: Write | None = None,
+    ) -> None:
+        """End a run that no worker holds (queued or waiting), at once."""
+        now = utcnow()
+        fields: dict[str, Any] = {"finished_at": now, "updated_at": now, "waiting_on": None}
+        data: dict[str, Any] = {}
+        if receipt is not None:
+            fields["cancel_receipt"] = data["receipt"] = receipt
+        if final == RunStatus.CANCELED and run["cancel_requested_at"] is None:
+            fields["cancel_requested_at"] = now
+        if error is not None:
+            fields["error"] = error
+            events = [*events, NewEvent("error", error, now)]
+        if result is not None:
+            fields["result"] = result
+            events = [*events, NewEvent("result", result, now)]
+        async with self.db.write() as conn:
+            if also is not None:
+                await also(conn)
+            await runs_store.move_run(
+                conn,
+                run["id"],
+                Chain(run["last_seq"], run["last_hash"]),
+                run["status"],
+                after=Move(final, data),
+                new_events=events,
+                fields=fields,
+            )
+            await approvals_store.close_pending(conn, run["id"], "canceled", now)
+            await notify.announce(conn, run["id"])
+        self.hub.notify(run["id"], final)
+        if run["notify"]:
+            self.hooks.notify(run, "run.finished", {"status": str(final)})
+
+
+def _receipt(requested: datetime, step: int | None = None) -> dict[str, Any]:
+    """What a canceled run's receipt says: when it was asked, when it stopped, where."""
+    return {
+        "requested_at": iso(requested),
+        "stopped_at": iso(utcnow()),
+        "step": step,
+        "children_ended": True,
+    }
+
+
+def _describe(spec: AgentSpec, run: RunRecord) -> str:
+    what = spec.description.splitlines()[0] if spec.description else f"Run the {spec.name} agent."
+    return f"{what} Input: {json.dumps(run['input'], default=str)[:500]}"
+
+
+def _context(run: RunRecord, spec: AgentSpec, journal: Journal, governor: Governor) -> RunContext:
+    return RunContext(
+        run_id=run["id"],
+        tenant_id=run["tenant_id"],
+        input=run["input"],
+        variables={**spec.variables, **(run["variables"] or {})},
+        context=run["context"] or {},
+        user_id=run["user_id"],
+        metadata=run["metadata"] or {},
+        model=run["model"],
+        journal=journal,
+        governor=governor,
+    )
+
+
+async def _call_agent(spec: AgentSpec, ctx: RunContext, governor: Governor) -> Any:
+    await governor.ensure_planned()
+    value: Any = ctx.input
+    if spec.input_model is not None:
+        value = spec.input_model.model_validate(ctx.input if ctx.input is not None else {})
+    return await spec.fn(ctx, value)
+
+
+def _make_result(spec: AgentSpec, output: Any, sources: list[dict[str, Any]]) -> dict[str, Any]:
+    if hasattr(output, "model_dump"):
+        output = output.model_dump(mode="json")
+    if spec.output == "document":
+        if not isinstance(output, str):
+            raise RunError(
+                f"a document agent must return markdown text, not {type(output).__name__}",
+                code="invalid_output",
+            )
+        return {"type": "document", "content": output, "sources": sources}
+    if spec.output_schema is not None:
+        try:
+            jsonschema.validate(output, spec.output_schema)
+        except jsonschema.ValidationError as exc:
+            raise RunError(
+                f"output does not match output_schema: {exc.message}", code="invalid_output"
+            ) from exc
+    return {"type": "json", "content": output, "sources": list(sources)}
