@@ -1,7 +1,10 @@
-"""The asynchronous client: sends the calls that ``_base`` builds, over ``httpx.AsyncClient``."""
+"""The asynchronous client: sends the calls that ``_base`` builds, over ``httpx.AsyncClient``.
+
+``_sync.py`` is generated from ``_async.py``: edit ``_async.py`` only, then run
+``python -m runplane.client._generate_sync``.
+"""
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -16,7 +19,6 @@ from runplane.client._base import (
     ConnectionCalls,
     Deadline,
     RunCalls,
-    SSEParser,
     StreamResume,
     ToolCalls,
     is_terminal,
@@ -72,9 +74,12 @@ class AsyncClient(BaseClient):
         """Close the connections this client holds."""
         await self._http.aclose()
 
+    # unasync: begin async only
     async def aclose(self) -> None:
         """Close the connections this client holds (as ``httpx`` spells it)."""
         await self.close()
+
+    # unasync: end async only
 
     async def __aenter__(self) -> "AsyncClient":
         return self
@@ -93,6 +98,15 @@ class AsyncClient(BaseClient):
         except httpx.TransportError as exc:
             raise connection_error(exc, self.base_url) from exc
         return call.read(response)
+
+    async def _items(self, call: Call[Page[T]]) -> AsyncIterator[T]:
+        """Send ``call``, then the calls of the pages after it; yield every item."""
+        following: Call[Page[T]] | None = call
+        while following is not None:
+            page = await self._send(following)
+            for item in page.items:
+                yield item
+            following = next_page(following, page)
 
 
 class AsyncRuns:
@@ -188,12 +202,8 @@ class AsyncRuns:
             "parent_run_id": parent_run_id,
             "limit": limit,
         }
-        call: Call[Page[RunPublic]] | None = self._calls.list(filters)
-        while call is not None:
-            page = await self._client._send(call)
-            for run in page.items:
-                yield run
-            call = next_page(call, page)
+        async for run in self._client._items(self._calls.list(filters)):
+            yield run
 
     async def steps(self, run_id: str) -> Page[StepPublic]:
         """Return a run's steps."""
@@ -221,10 +231,9 @@ class AsyncRuns:
                 if response.is_error:
                     await response.aread()
                     raise error_from_response(response)
-                parser = SSEParser()
                 async for line in response.aiter_lines():
-                    event = parser.feed(line)
-                    if event is not None and resume.accept(event):
+                    event = resume.feed(line)
+                    if event is not None:
                         yield event
                         if resume.ended:
                             return
@@ -241,13 +250,12 @@ class AsyncRuns:
         """
         deadline = Deadline(timeout)
         while True:
-            asked, started = deadline.next_wait(), time.monotonic()
-            run = await self._client._send(self._calls.get(run_id, wait=asked))
+            run = await self._client._send(self._calls.get(run_id, wait=deadline.next_wait()))
             if is_terminal(run):
                 return run
             if deadline.expired:
                 raise wait_timed_out(run_id, deadline)
-            await asyncio.sleep(deadline.pause_after(asked, time.monotonic() - started))
+            await asyncio.sleep(deadline.pause())
 
     async def cancel(self, run_id: str) -> RunPublic:
         """Ask a run to stop; it becomes ``canceled`` shortly after."""
@@ -333,12 +341,8 @@ class AsyncApprovals:
     ) -> AsyncIterator[ApprovalPublic]:
         """Iterate over every approval matching the filters, page after page."""
         filters = {"run_id": run_id, "status": status, "limit": limit}
-        call: Call[Page[ApprovalPublic]] | None = self._calls.list(filters)
-        while call is not None:
-            page = await self._client._send(call)
-            for approval in page.items:
-                yield approval
-            call = next_page(call, page)
+        async for approval in self._client._items(self._calls.list(filters)):
+            yield approval
 
     async def get(self, approval_id: str) -> ApprovalPublic:
         """Return an approval."""

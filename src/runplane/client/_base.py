@@ -113,11 +113,13 @@ def next_page(call: Call[Page[T]], page: Page[T]) -> Call[Page[T]] | None:
 
 
 class Deadline:
-    """The moment a wait gives up (``None`` seconds: never)."""
+    """The moment a wait gives up (``None`` seconds: never), and the pace of its polls."""
 
     def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds
         self._ends = None if seconds is None else time.monotonic() + seconds
+        self._asked = 0.0
+        self._asked_at = time.monotonic()
 
     def remaining(self) -> float | None:
         """Seconds left (never below zero), or ``None`` for no deadline."""
@@ -129,13 +131,15 @@ class Deadline:
         return self.remaining() == 0.0
 
     def next_wait(self) -> float:
-        """How long the next held request may ask the server to wait."""
+        """How long the next held request may ask the server to wait (asked from now)."""
         left = self.remaining()
-        return MAX_SERVER_WAIT if left is None else round(min(left, MAX_SERVER_WAIT), 3)
+        self._asked = MAX_SERVER_WAIT if left is None else round(min(left, MAX_SERVER_WAIT), 3)
+        self._asked_at = time.monotonic()
+        return self._asked
 
-    def pause_after(self, asked: float, took: float) -> float:
-        """Seconds to rest before the next poll, when the server did not hold the request."""
-        if took >= asked / 2:
+    def pause(self) -> float:
+        """Seconds to rest before the next poll, when the server did not hold the last one."""
+        if time.monotonic() - self._asked_at >= self._asked / 2:
             return 0.0
         left = self.remaining()
         return POLL_PAUSE if left is None else min(POLL_PAUSE, left)
@@ -209,12 +213,19 @@ class StreamResume:
         self.ended = False
         self.resumed = False
         self._connected = False
+        self._parser = SSEParser()
         self._base_url = base_url
         self._failures = 0
 
     def connected(self) -> None:
         """Record that the server answered (a later failure is a drop, not unreachability)."""
         self._connected = True
+        self._parser = SSEParser()
+
+    def feed(self, line: str) -> EventPublic | None:
+        """Take one line of the stream; return the event it completes if that one is new."""
+        event = self._parser.feed(line)
+        return event if event is not None and self.accept(event) else None
 
     def accept(self, event: EventPublic) -> bool:
         """Record an event; tell whether it is new (a replayed one is skipped)."""

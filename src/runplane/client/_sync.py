@@ -1,4 +1,11 @@
-"""The synchronous client: sends the calls that ``_base`` builds, over ``httpx.Client``."""
+# Generated from _async.py by _generate_sync.py; do not edit.
+# Loops yield item by item because async generators, their source, have no yield from.
+# ruff: noqa: UP028
+"""The synchronous client: sends the calls that ``_base`` builds, over ``httpx.Client``.
+
+``_sync.py`` is generated from ``_async.py``: edit ``_async.py`` only, then run
+``python -m runplane.client._generate_sync``.
+"""
 
 import time
 from collections.abc import Iterator
@@ -15,7 +22,6 @@ from runplane.client._base import (
     ConnectionCalls,
     Deadline,
     RunCalls,
-    SSEParser,
     StreamResume,
     ToolCalls,
     is_terminal,
@@ -88,6 +94,15 @@ class Client(BaseClient):
         except httpx.TransportError as exc:
             raise connection_error(exc, self.base_url) from exc
         return call.read(response)
+
+    def _items(self, call: Call[Page[T]]) -> Iterator[T]:
+        """Send ``call``, then the calls of the pages after it; yield every item."""
+        following: Call[Page[T]] | None = call
+        while following is not None:
+            page = self._send(following)
+            for item in page.items:
+                yield item
+            following = next_page(following, page)
 
 
 class Runs:
@@ -183,11 +198,8 @@ class Runs:
             "parent_run_id": parent_run_id,
             "limit": limit,
         }
-        call: Call[Page[RunPublic]] | None = self._calls.list(filters)
-        while call is not None:
-            page = self._client._send(call)
-            yield from page.items
-            call = next_page(call, page)
+        for run in self._client._items(self._calls.list(filters)):
+            yield run
 
     def steps(self, run_id: str) -> Page[StepPublic]:
         """Return a run's steps."""
@@ -213,8 +225,9 @@ class Runs:
                 if response.is_error:
                     response.read()
                     raise error_from_response(response)
-                for event in SSEParser().parse(response.iter_lines()):
-                    if resume.accept(event):
+                for line in response.iter_lines():
+                    event = resume.feed(line)
+                    if event is not None:
                         yield event
                         if resume.ended:
                             return
@@ -231,13 +244,12 @@ class Runs:
         """
         deadline = Deadline(timeout)
         while True:
-            asked, started = deadline.next_wait(), time.monotonic()
-            run = self._client._send(self._calls.get(run_id, wait=asked))
+            run = self._client._send(self._calls.get(run_id, wait=deadline.next_wait()))
             if is_terminal(run):
                 return run
             if deadline.expired:
                 raise wait_timed_out(run_id, deadline)
-            time.sleep(deadline.pause_after(asked, time.monotonic() - started))
+            time.sleep(deadline.pause())
 
     def cancel(self, run_id: str) -> RunPublic:
         """Ask a run to stop; it becomes ``canceled`` shortly after."""
@@ -323,11 +335,8 @@ class Approvals:
     ) -> Iterator[ApprovalPublic]:
         """Iterate over every approval matching the filters, page after page."""
         filters = {"run_id": run_id, "status": status, "limit": limit}
-        call: Call[Page[ApprovalPublic]] | None = self._calls.list(filters)
-        while call is not None:
-            page = self._client._send(call)
-            yield from page.items
-            call = next_page(call, page)
+        for approval in self._client._items(self._calls.list(filters)):
+            yield approval
 
     def get(self, approval_id: str) -> ApprovalPublic:
         """Return an approval."""
@@ -361,7 +370,8 @@ class Approvals:
         **body: Any,
     ) -> ApprovalPublic:
         """Decide by a signed link; it works once (again: ``ConflictError``)."""
-        return self._client._send(self._calls.decide_link(token, {"decision": decision, **body}))
+        call = self._calls.decide_link(token, {"decision": decision, **body})
+        return self._client._send(call)
 
 
 class Connections:
