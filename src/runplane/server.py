@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
+from runplane.logs import configure_logging
 from runplane.settings import Settings
 
 if TYPE_CHECKING:
@@ -21,10 +22,13 @@ def serve(settings: Settings) -> None:
     With ``settings.processes`` above 1, that many processes share the port; each is a
     whole server with its own executor id (a process is bound to one core by the GIL).
     """
+    configure_logging(settings.log_level, settings.log_format)
     options = {
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,
+        # uvicorn's loggers keep no handlers of their own: they reach ours.
+        "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": 5,
     }
@@ -49,7 +53,10 @@ def app_from_environment() -> "FastAPI":
     """The app of one of several server processes, from the settings ``serve`` passed on."""
     from runplane.api.app import create_app
 
-    return create_app(Settings.model_validate_json(os.environ[_SETTINGS_ENV]))
+    settings = Settings.model_validate_json(os.environ[_SETTINGS_ENV])
+    # A fresh interpreter: the parent's logging setup did not come along.
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
 
 
 def run_worker(settings: Settings) -> None:
@@ -57,6 +64,7 @@ def run_worker(settings: Settings) -> None:
     from runplane.services.process import running_process
 
     settings = settings.model_copy(update={"worker": True})
+    configure_logging(settings.log_level, settings.log_format)
 
     async def _main() -> None:
         stop = asyncio.Event()

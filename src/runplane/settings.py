@@ -1,8 +1,9 @@
 """Configuration: one ``Settings`` object (environment prefix ``RUNPLANE_``)."""
 
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///.runplane/runplane.db"
@@ -47,7 +48,16 @@ class Settings(BaseSettings):
     model_name: str | None = None
     model_base_url: str | None = None
     model_api_key: str | None = None
-    log_level: str = "warning"
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "warning"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text, or json: one JSON object per line"
+    )
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lowercase(cls, value: Any) -> Any:
+        # WARNING and JSON mean what warning and json do.
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def is_sqlite(self) -> bool:

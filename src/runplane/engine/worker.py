@@ -169,10 +169,6 @@ class Worker:
         self._active.add(run_id)
         try:
             return await self._execute(run_id)
-        except StaleRun:
-            # Another executor wrote this run's log: it owns the run now (fencing).
-            log.warning("run was taken over elsewhere; stopping here", extra={"run_id": run_id})
-            return "stale"
         finally:
             if self.graphs is not None:
                 self.graphs.finished(run_id)
@@ -187,7 +183,12 @@ class Worker:
             return "missing"
         run, steps, decided = loaded
         with bind_run(run_id, run["tenant_id"]):
-            return await self._attempt(run, steps, decided, fresh is not None)
+            try:
+                return await self._attempt(run, steps, decided, fresh is not None)
+            except StaleRun:
+                # Another executor wrote this run's log: it owns the run now (fencing).
+                log.warning("run was taken over elsewhere; stopping here")
+                return "stale"
 
     async def _load(
         self, run_id: str, fresh: RunRecord | None

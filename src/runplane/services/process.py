@@ -2,7 +2,6 @@
 
 import asyncio
 import gc
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,7 +25,6 @@ from runplane.store.notify import Listener
 @asynccontextmanager
 async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
     """Everything a server or worker process needs, for as long as the block runs."""
-    logging.getLogger("runplane").setLevel(settings.log_level.upper())
     if settings.migrate:
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
     else:

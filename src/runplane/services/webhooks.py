@@ -29,20 +29,36 @@ class Webhooks:
         if not url:
             return
         body = {"event": event, "run_id": run["id"], "at": iso(utcnow()), **data}
-        task = asyncio.get_running_loop().create_task(_post(url, body, run))
+        about = {"run_id": run["id"], "tenant": run["tenant_id"], "event": event}
+        task = asyncio.get_running_loop().create_task(_post(url, body, about))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
 
-async def _post(url: str, body: dict[str, Any], run: Mapping[str, Any]) -> None:
-    about = {"run_id": run["id"], "tenant": run["tenant_id"]}
+async def _post(url: str, body: dict[str, Any], about: dict[str, str]) -> None:
+    # The URL is not logged: webhook URLs often carry a secret.
     async with httpx.AsyncClient(timeout=10) as client:
         for attempt in range(1, ATTEMPTS + 1):
+            extra = {**about, "attempt": attempt}
             try:
                 res = await client.post(url, json=body)
                 if res.status_code < 500:
                     return
+                log.warning(
+                    "webhook answered %d (attempt %d of %d)",
+                    res.status_code,
+                    attempt,
+                    ATTEMPTS,
+                    extra=extra,
+                )
             except httpx.HTTPError as exc:
-                log.warning("webhook failed (attempt %d): %s", attempt, exc, extra=about)
+                log.warning(
+                    "webhook call failed (attempt %d of %d): %s: %s",
+                    attempt,
+                    ATTEMPTS,
+                    type(exc).__name__,
+                    exc,
+                    extra=extra,
+                )
             await asyncio.sleep(0.5 * attempt)
     log.warning("webhook gave up after %d attempts", ATTEMPTS, extra=about)

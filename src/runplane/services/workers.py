@@ -52,7 +52,13 @@ class Background:
             except asyncio.CancelledError:
                 raise
             except Exception:  # a failed round is logged and tried again next time
-                log.exception("background task %s failed", getattr(fn, "__name__", fn))
+                name = getattr(fn, "__name__", repr(fn))
+                log.exception(
+                    "background task %s failed; trying again in %g s",
+                    name,
+                    seconds,
+                    extra={"task": name},
+                )
             await asyncio.sleep(seconds)
 
     async def start_crons(self) -> None:
@@ -79,7 +85,12 @@ class Background:
                 won = await executors_store.claim_dead(conn, executor_id, cutoff)
             if won:
                 count = await self.rt.engine.take_over(executor_id)
-                log.warning("took over %d runs of dead executor %s", count, executor_id)
+                log.warning(
+                    "took over %d runs of dead executor %s",
+                    count,
+                    executor_id,
+                    extra={"dead_executor": executor_id, "runs": count},
+                )
         await self._restart_orphans()
         await approvals_svc.apply_expired(self.rt)
 
@@ -92,7 +103,18 @@ class Background:
             ids += [(r["id"], r["segment"]) for r in await runs_store.resumed_before(conn, before)]
         for run_id, segment in ids:
             if await self.rt.engine.resubmit_if_lost(run_id, segment):
-                log.warning("run %s had no workflow; queued it again", run_id)
+                await self._log_requeued(run_id)
+
+    async def _log_requeued(self, run_id: str) -> None:
+        # Rare (a crash at the wrong moment): one read for the tenant costs nothing.
+        async with self.rt.db.read() as conn:
+            run = await runs_store.get_run(conn, None, run_id)
+        tenant = run["tenant_id"] if run is not None else None
+        log.warning(
+            "run %s had no workflow; queued it again",
+            run_id,
+            extra={"run_id": run_id, "tenant": tenant},
+        )
 
     async def poll_cancels(self) -> None:
         """Cancel local runs whose cancel was requested through another process."""
