@@ -13,7 +13,6 @@ from runplane.schemas.agent_protocol import (
     StateUpdate,
     ThreadCreate,
     ThreadSearch,
-    matches,
     ts,
 )
 from runplane.services.runtime import Runtime
@@ -94,26 +93,32 @@ async def delete(rt: Runtime, who: Principal, thread_id: str) -> None:
     await rt.graphs.delete_checkpoints(thread_id)
 
 
-async def search(rt: Runtime, who: Principal, body: ThreadSearch) -> list[Row]:
-    """Threads matching metadata, values, status and ids."""
+async def search(rt: Runtime, who: Principal, body: ThreadSearch) -> tuple[list[Row], bool]:
+    """One page of the threads matching metadata, values, status and ids; and if more follow."""
+    sort_by = body.sort_by if body.sort_by in store.THREAD_SORTS else "created_at"
     async with rt.db.read() as conn:
-        rows = await store.list_threads(conn, who.tenant_id, body.ids, body.status)
-        busy = await store.busy_threads(conn, [r["id"] for r in rows])
-    found = []
-    for r in rows:
-        r = {**r, "busy": r["id"] in busy}
-        if body.status is not None and status_of(r) != body.status:
-            continue
-        if matches(r["metadata"], body.metadata) and matches(r["values"], body.values):
-            found.append(r)
-    key = (
-        body.sort_by
-        if body.sort_by in ("thread_id", "status", "created_at", "updated_at")
-        else "created_at"
+        rows = await store.search_threads(
+            conn,
+            who.tenant_id,
+            _filter(body),
+            sort_by=sort_by,
+            descending=(body.sort_order or "desc") == "desc",
+            limit=body.limit + 1,  # the row past the page tells whether another page follows
+            offset=body.offset,
+        )
+    return rows[: body.limit], len(rows) > body.limit
+
+
+async def count(rt: Runtime, who: Principal, body: ThreadSearch) -> int:
+    """How many threads match metadata, values, status and ids."""
+    async with rt.db.read() as conn:
+        return await store.count_threads(conn, who.tenant_id, _filter(body))
+
+
+def _filter(body: ThreadSearch) -> store.ThreadFilter:
+    return store.ThreadFilter(
+        ids=body.ids, status=body.status, metadata=body.metadata, values=body.values
     )
-    column = "id" if key == "thread_id" else key
-    found.sort(key=lambda r: r[column], reverse=(body.sort_order or "desc") == "desc")
-    return found
 
 
 async def copy(rt: Runtime, who: Principal, thread_id: str) -> Row:

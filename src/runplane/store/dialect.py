@@ -1,10 +1,12 @@
 """Database URLs and connection setup: the only place SQLite and Postgres differ."""
 
 import functools
+import json
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 
 
@@ -84,3 +86,69 @@ def _upsert(dialect: str, table: sa.Table, columns: tuple[str, ...], keys: tuple
     stmt = insert(table)
     update_cols = {c: stmt.excluded[c] for c in columns if c not in keys}
     return stmt.on_conflict_do_update(index_elements=list(keys), set_=update_cols)
+
+
+def json_key_equals(
+    dialect: str, document: sa.ColumnElement[Any], key: str, value: Any
+) -> sa.ColumnElement[bool]:
+    """SQL for ``(document or {}).get(key) == value`` on a JSON column, in ``dialect``.
+
+    Equality is JSON's, as Postgres' jsonb has it: objects compare without regard to
+    key order and 1 equals 1.0, but true is not 1 and "1" is not 1.
+    """
+    if dialect == "postgresql":
+        try:
+            wanted = json.dumps(value, allow_nan=False)
+        except ValueError:
+            return sa.false()  # JSON holds no NaN or infinity: nothing stored equals one
+        have = sa.cast(document, JSONB)[key]
+        null = sa.cast(sa.literal("null"), JSONB)
+        return sa.func.coalesce(have, null) == sa.cast(sa.literal(wanted), JSONB)
+    if value is None:
+        # A missing key reads as null, as dict.get has it.
+        members = _sqlite_members(document)
+        return ~sa.exists().where(members.c.key == key, members.c.type != "null")
+    return _sqlite_has(document, key, value)
+
+
+def _sqlite_members(document: sa.ColumnElement[Any]) -> sa.TableValuedAlias:
+    # json_each, not json_extract: its keys are decoded, so any key is reachable
+    # (SQLite's path syntax cannot name a key with a double quote in it).
+    return sa.func.json_each(document).table_valued("key", "value", "type", "atom").alias()
+
+
+def _sqlite_has(
+    document: sa.ColumnElement[Any], key: str | int, value: Any
+) -> sa.ColumnElement[bool]:
+    members = _sqlite_members(document)
+    return sa.exists().where(members.c.key == key, _sqlite_equals(members, value))
+
+
+def _sqlite_equals(member: sa.TableValuedAlias, value: Any) -> sa.ColumnElement[bool]:
+    """The JSON value in a row of ``json_each`` equals ``value``."""
+    kind, atom, nested = member.c.type, member.c.atom, member.c.value
+    if value is None:
+        return kind == "null"
+    if isinstance(value, bool):
+        return kind == ("true" if value else "false")
+    if isinstance(value, int | float):
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            value = float(value)  # beyond SQLite's integers; a stored real may still equal it
+        return sa.and_(kind.in_(("integer", "real")), atom == value)
+    if isinstance(value, str):
+        return sa.and_(kind == "text", atom == value)
+    if isinstance(value, list):
+        return sa.and_(
+            kind == "array",
+            sa.func.json_array_length(nested) == len(value),
+            *(_sqlite_has(nested, i, v) for i, v in enumerate(value)),
+        )
+    if isinstance(value, dict):
+        keys = _sqlite_members(nested)
+        count = sa.select(sa.func.count()).select_from(keys).scalar_subquery()
+        return sa.and_(
+            kind == "object",
+            count == len(value),
+            *(_sqlite_has(nested, k, v) for k, v in value.items()),
+        )
+    raise TypeError(f"not a JSON value: {value!r}")

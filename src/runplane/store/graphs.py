@@ -1,12 +1,14 @@
 """Assistants, threads and crons (the Agent Protocol's resources), and runs by thread."""
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from runplane.store.db import Conn
+from runplane.store.dialect import json_key_equals
 from runplane.store.schema import assistant_versions, assistants, crons, runs, threads
 
 Row = Mapping[str, Any]
@@ -99,17 +101,82 @@ async def get_thread(conn: Conn, tenant_id: str | None, thread_id: str) -> Row |
     return (await conn.execute(stmt)).mappings().first()
 
 
-async def list_threads(
-    conn: Conn, tenant_id: str, ids: Sequence[str] | None = None, status: str | None = None
+THREAD_SORTS = {
+    "thread_id": threads.c.id,
+    "status": threads.c.status,
+    "created_at": threads.c.created_at,
+    "updated_at": threads.c.updated_at,
+}
+
+
+@dataclass(frozen=True)
+class ThreadFilter:
+    """Which of a tenant's threads a search or count wants; None matches any."""
+
+    ids: Sequence[str] | None = None
+    status: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    values: Mapping[str, Any] | None = None
+
+    def where(self, dialect: str, tenant_id: str) -> list[sa.ColumnElement[bool]]:
+        """The conditions, in ``dialect``."""
+        where = [threads.c.tenant_id == tenant_id]
+        if self.ids is not None:
+            where.append(threads.c.id.in_(list(self.ids)))
+        if self.status is not None:
+            where.append(thread_status() == self.status)
+        for column, wanted in (
+            (threads.c.metadata, self.metadata),
+            (threads.c["values"], self.values),
+        ):
+            where.extend(json_key_equals(dialect, column, k, v) for k, v in (wanted or {}).items())
+        return where
+
+
+def thread_busy() -> sa.ColumnElement[bool]:
+    """Whether the thread has a run queued or running."""
+    return sa.exists().where(runs.c.thread_id == threads.c.id, runs.c.status.in_(ACTIVE))
+
+
+def thread_status() -> sa.ColumnElement[str]:
+    """The status a client sees: busy while a run is queued or running, else the stored one."""
+    return sa.case((thread_busy(), "busy"), else_=threads.c.status)
+
+
+async def search_threads(
+    conn: Conn,
+    tenant_id: str,
+    wanted: ThreadFilter,
+    *,
+    sort_by: str = "created_at",
+    descending: bool = True,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Row]:
-    """The tenant's threads, newest first."""
-    stmt = sa.select(threads).where(threads.c.tenant_id == tenant_id)
-    if ids is not None:
-        stmt = stmt.where(threads.c.id.in_(list(ids)))
-    if status is not None and status != "busy":
-        stmt = stmt.where(threads.c.status == status)
-    stmt = stmt.order_by(threads.c.created_at.desc(), threads.c.id)
+    """The tenant's threads that match, each with ``busy``, sorted by a ``THREAD_SORTS`` key."""
+    key = THREAD_SORTS[sort_by]
+    stmt = (
+        sa.select(threads, thread_busy().label("busy"))
+        .where(*wanted.where(conn.dialect.name, tenant_id))
+        # Ties go newest first, then by id.
+        .order_by(
+            key.desc() if descending else key.asc(), threads.c.created_at.desc(), threads.c.id
+        )
+        .offset(offset)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return list((await conn.execute(stmt)).mappings().all())
+
+
+async def count_threads(conn: Conn, tenant_id: str, wanted: ThreadFilter) -> int:
+    """How many of the tenant's threads match."""
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(threads)
+        .where(*wanted.where(conn.dialect.name, tenant_id))
+    )
+    return int((await conn.execute(stmt)).scalar_one())
 
 
 async def insert_thread(conn: Conn, row: dict[str, Any]) -> None:

@@ -31,10 +31,17 @@ def search_answer(
 ) -> Response:
     """One page of search results (offset, limit, ``select``), and where the next starts."""
     end = body.offset + body.limit
-    items = [shape(r) for r in rows[body.offset : end]]
+    return page_answer(rows[body.offset : end], len(rows) > end, shape, body)
+
+
+def page_answer(
+    page: list[Any], more: bool, shape: Callable[[Any], dict[str, Any]], body: Search
+) -> Response:
+    """A page already cut to ``body``'s offset and limit (``select`` applied here)."""
+    items = [shape(r) for r in page]
     if body.select:
         items = [{k: v for k, v in item.items() if k in body.select} for item in items]
-    headers = {"X-Pagination-Next": str(end)} if len(rows) > end else None
+    headers = {"X-Pagination-Next": str(body.offset + body.limit)} if more else None
     return json_answer(items, headers=headers)
 
 

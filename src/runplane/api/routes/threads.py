@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from runplane.api.deps import PrincipalDep, RuntimeDep
-from runplane.api.routes._protocol import json_answer, search_answer
+from runplane.api.routes._protocol import json_answer, page_answer
 from runplane.schemas.agent_protocol import (
     HistoryQuery,
     StateAt,
@@ -26,13 +26,14 @@ async def create_thread(body: ThreadCreate, rt: RuntimeDep, who: PrincipalDep) -
 @router.post("/threads/search")
 async def search_threads(body: ThreadSearch, rt: RuntimeDep, who: PrincipalDep) -> Response:
     """Threads by metadata, values, status and ids."""
-    return search_answer(await svc.search(rt, who, body), svc.thread_json, body)
+    page, more = await svc.search(rt, who, body)
+    return page_answer(page, more, svc.thread_json, body)
 
 
 @router.post("/threads/count")
 async def count_threads(body: ThreadSearch, rt: RuntimeDep, who: PrincipalDep) -> Response:
     """How many threads match."""
-    return json_answer(len(await svc.search(rt, who, body)))
+    return json_answer(await svc.count(rt, who, body))
 
 
 @router.get("/threads/{thread_id}")
