@@ -19,7 +19,6 @@ from runplane.domain.events import GENESIS
 from runplane.domain.ids import new_id
 from runplane.domain.models import utcnow
 from runplane.logs import bind_run, configure_logging
-from runplane.services.execution import status_event
 from runplane.services.runtime import Runtime
 from runplane.settings import Settings
 from runplane.store import runs as runs_store
@@ -232,7 +231,7 @@ async def test_a_requeued_orphan_run_is_logged_with_its_run_and_tenant(
         **{"created_at": past, "updated_at": past},
     }
     async with rt.db.write() as conn:  # recorded, but its workflow never was
-        await runs_store.insert_run(conn, orphan, [status_event("queued")])  # type: ignore[arg-type]
+        await runs_store.insert_run(conn, orphan)
 
     async def requeued() -> logging.LogRecord:
         while True:
