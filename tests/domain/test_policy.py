@@ -196,10 +196,14 @@ def test_a_bad_rate_limit_is_invalid(text: str, says: str) -> None:
     assert refused.value.details == [{"name": "rate_limit", "value": text}]
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="float('.') escapes as a ValueError")
 def test_a_period_of_only_a_dot_is_invalid() -> None:
     with pytest.raises(Invalid):
         parse_rate_limit("5/.")
+
+
+def test_milliseconds_are_not_read_as_minutes() -> None:
+    with pytest.raises(Invalid):
+        parse_rate_limit("5/ms")
 
 
 # -- the token bucket ------------------------------------------------------------------

@@ -118,11 +118,12 @@ class RateLimit:
 
 def parse_rate_limit(text: str) -> RateLimit:
     """Read ``"10/minute"`` (periods: s, m, h, d, or a number of seconds such as 10s)."""
-    match = re.match(r"^\s*(\d+)\s*/\s*(\d*\.?\d*)\s*([a-z]*)\s*$", text or "")
+    match = re.match(r"^\s*(\d+)\s*/\s*(\d+\.?\d*|\.\d+)?\s*([a-z]*)\s*$", text or "")
     if match is None:
         raise Invalid.field("rate_limit", f"cannot read rate limit {text!r}", text)
     count, number, unit = match.groups()
-    unit = unit.rstrip("s") if unit not in ("s",) else unit
+    # A plural ("minutes") names the same period; "s" and "ms" are not plurals.
+    unit = unit[:-1] if unit.endswith("s") and unit[:-1] in _PERIODS and len(unit) > 2 else unit
     if unit and unit not in _PERIODS:
         raise Invalid.field("rate_limit", f"unknown period {unit!r} in {text!r}", text)
     seconds = (float(number) if number else 1.0) * _PERIODS.get(unit or "s", 1)
