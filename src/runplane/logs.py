@@ -140,11 +140,15 @@ def configure_logging(level: str, fmt: LogFormat, *, stream: TextIO | None = Non
     # Other libraries stay at warnings (as without a setup) unless asked for less.
     root.setLevel(max(number, logging.WARNING))
     logging.getLogger("runplane").setLevel(number)
-    # DBOS installs a console handler of its own on a "dbos" logger that has none;
-    # a null one keeps it from doing so, and its records propagate to ours.
+    # DBOS installs a console handler of its own (and stops propagation) on a "dbos"
+    # logger that has none; a null one keeps it from doing so, and one it installed
+    # already (DBOS launched first) gives way to ours.
     dbos = logging.getLogger("dbos")
-    if not any(isinstance(h, logging.NullHandler) for h in dbos.handlers):
+    for own in [h for h in dbos.handlers if not isinstance(h, logging.NullHandler)]:
+        dbos.removeHandler(own)
+    if not dbos.handlers:
         dbos.addHandler(logging.NullHandler())
+    dbos.propagate = True
     # Python's warnings (deprecations…) become records too, so that with the JSON
     # format every line of the output is JSON.
     logging.captureWarnings(True)
