@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Header, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from runplane.api.sse import KEEPALIVE, KeepAlive, sse_message, sse_response
 from runplane.console.session import UserDep, check_csrf
 from runplane.console.views.common import render
 from runplane.domain.errors import Invalid, NotFound
@@ -28,7 +29,6 @@ MAX_EVENTS = 5000  # rendered on the page; a longer log is cut (the API has it a
 EVENT_PAGE = 1000
 DETAILS_CHARS = 20000
 SUMMARY_CHARS = 300
-KEEPALIVE_SECONDS = 15.0
 STREAM_SECONDS = 600.0  # a stream ends after this; EventSource reconnects with Last-Event-ID
 
 APPROVAL_KINDS = {"plan": "the plan", "tool_call": "a tool call", "in_doubt": "an in-doubt call"}
@@ -97,26 +97,20 @@ async def run_events(
             yield row
 
     async def messages() -> AsyncIterator[bytes]:
-        began = last = time.monotonic()
+        began, keepalive = time.monotonic(), KeepAlive()
         async for row in rows():
-            now = time.monotonic()
             if row is None:
-                if now - began >= STREAM_SECONDS or await request.is_disconnected():
+                if time.monotonic() - began >= STREAM_SECONDS or await request.is_disconnected():
                     return
-                if now - last >= KEEPALIVE_SECONDS:
-                    last = now
-                    yield b": keep-alive\n\n"
+                if keepalive.due():
+                    yield KEEPALIVE
                 continue
-            last = now
+            keepalive.sent()
             data = json.dumps(entry(row), default=str, ensure_ascii=False)
-            yield f"id: {row['seq']}\nevent: runplane\ndata: {data}\n\n".encode()
-        yield b"event: end\ndata: {}\n\n"
+            yield sse_message("runplane", data, row["seq"])
+        yield sse_message("end", "{}")
 
-    return StreamingResponse(
-        messages(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse_response(messages())
 
 
 @router.post("/runs/{run_id}/cancel")
