@@ -5,6 +5,8 @@ import asyncio
 import httpx
 import pytest
 
+from runplane.domain.events import EVENTS
+
 
 async def create(api: httpx.AsyncClient, agent: str, input: object, **extra: object) -> dict:
     r = await api.post("/v1/runs", json={"agent_id": agent, "input": input, **extra})
@@ -79,6 +81,23 @@ async def test_research_cites_its_sources(api: httpx.AsyncClient) -> None:
     types = [e["type"] for e in (await api.get(f"/v1/runs/{run['id']}/events")).json()["items"]]
     for t in ("planning", "reasoning", "tool_call", "tool_result", "source", "result"):
         assert t in types
+
+
+async def test_every_event_a_run_writes_has_a_known_type_and_fits_its_payload(
+    api: httpx.AsyncClient,
+) -> None:
+    research = await create(api, "research", {"question": "How does SSE resume?"}, wait=10)
+    failed = await create(api, "fail", {"in_step": True}, wait=10)
+    seen = set()
+    for run in (research, failed):
+        for event in (await api.get(f"/v1/runs/{run['id']}/events")).json()["items"]:
+            payload, data = EVENTS[event["type"]].payload, event["data"]
+            required = payload.__required_keys__  # type: ignore[attr-defined]
+            assert required <= data.keys(), event
+            if event["type"] != "source":  # a source keeps whatever else the agent gave
+                assert data.keys() <= required | payload.__optional_keys__, event  # type: ignore[attr-defined]
+            seen.add(event["type"])
+    assert {"planning", "tool_call", "tool_result", "source", "step.failed", "error"} <= seen
 
 
 async def test_a_failing_agent_ends_failed_with_a_structured_error(api: httpx.AsyncClient) -> None:

@@ -378,13 +378,14 @@ def test_watch_shows_what_a_paused_run_waits_for_follows_it_on_and_exits_0(
     run_id, agent, _ = stdout.splitlines()[0].split()
     assert agent == "call_tools"
     events = event_types(stdout)
-    statuses = [summary for kind, summary in events if kind == "status"]
+    statuses = [re.sub(r"apr_\w+", "apr_…", s) for kind, s in events if kind == "status"]
     assert statuses == [
-        *("queued", "running"),
-        *("paused", "running"),  # read_notes approved
-        *("paused", "running"),  # send_email approved
-        *("auth_required", "running"),  # alice connected email
-        "succeeded",
+        *("Queued", "Running"),
+        *("Waiting for approval (apr_…)", "Running"),  # read_notes approved
+        *("Waiting for approval (apr_…)", "Running"),  # send_email approved
+        "Waiting for a connection to email for alice",
+        "Running (alice connected email)",
+        "Succeeded",
     ]
     asked = [s for kind, s in events if kind == "approval.required"]
     assert len(asked) == 2 and "read_notes" in asked[0] and "send_email" in asked[1]

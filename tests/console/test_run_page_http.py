@@ -289,7 +289,7 @@ async def test_pending_approvals_are_decided_inline(app: FastAPI, rt: Runtime) -
         assert ended["status"] == "succeeded"
         page = (await client.get(f"/console/runs/{run['id']}")).text
         assert "Waiting for your decision" not in page
-        assert "Approved by" in page and "fine" in page
+        assert f"{approval_id} approved by key:" in page and "fine" in page
 
 
 def test_only_http_sources_become_links() -> None:

@@ -1,34 +1,60 @@
-"""Server-sent events: one message per run event, ``id`` being its seq."""
+"""Server-sent events: how every stream the server sends is written.
+
+One encoder for the runs API, the Agent Protocol and the console: a message's
+``id:``/``event:``/``data:`` lines, the keep-alive comment, and the response headers.
+"""
 
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
 
 from fastapi.responses import StreamingResponse
 
-from runplane.api.convert import event_public
-
+KEEPALIVE = b": keep-alive\n\n"
 KEEPALIVE_SECONDS = 15.0
+# Proxies (nginx) must pass each message on at once, and nothing may cache a live stream.
+HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-async def _messages(rows: AsyncIterator[Any]) -> AsyncIterator[bytes]:
-    last = time.monotonic()
-    async for row in rows:
+def sse_message(
+    event: str, data: str, event_id: int | str | None = None, *, id_first: bool = True
+) -> bytes:
+    """One message: ``id:``, ``event:`` and ``data:`` lines, then the blank line ending it.
+
+    ``data`` is already serialised (JSON, usually); each of its lines is a ``data:`` line.
+    """
+    lines = [f"event: {event}"]
+    if event_id is not None:
+        # The Agent Protocol's streams have always sent ``id:`` after ``event:``; the
+        # order means nothing to clients, and the bytes on the wire stay as they were.
+        lines.insert(0 if id_first else 1, f"id: {event_id}")
+    lines += [f"data: {line}" for line in data.split("\n")]
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+class KeepAlive:
+    """Tells an idle stream when to send the keep-alive comment (proxies close silent ones)."""
+
+    def __init__(self, every: float = KEEPALIVE_SECONDS) -> None:
+        self.every = every
+        self._last = time.monotonic()
+
+    def sent(self) -> None:
+        """Note that the stream just sent a message."""
+        self._last = time.monotonic()
+
+    def due(self) -> bool:
+        """Whether the stream has been silent for ``every`` seconds (if so, it now counts as sent)."""
         now = time.monotonic()
-        if row is None:
-            if now - last >= KEEPALIVE_SECONDS:
-                last = now
-                yield b": keep-alive\n\n"
-            continue
-        last = now
-        data = event_public(row).model_dump_json()
-        yield f"id: {row['seq']}\nevent: {row['type']}\ndata: {data}\n\n".encode()
+        if now - self._last < self.every:
+            return False
+        self._last = now
+        return True
 
 
-def event_stream(rows: AsyncIterator[Any]) -> StreamingResponse:
-    """Stream rows (None for an idle tick) as ``text/event-stream``."""
+def sse_response(
+    body: AsyncIterator[bytes], headers: Mapping[str, str] | None = None
+) -> StreamingResponse:
+    """A ``text/event-stream`` response of ``body``'s messages; ``headers`` add or override."""
     return StreamingResponse(
-        _messages(rows),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        body, media_type="text/event-stream", headers={**HEADERS, **(headers or {})}
     )

@@ -1,6 +1,5 @@
 """How runs, steps and events look on a terminal (and in a pipe)."""
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -10,6 +9,13 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
+from runplane.domain.events import (
+    approval_asks,
+    compact,
+    describe_event,
+    plan_steps,
+    plan_summary,
+)
 from runplane.schemas import (
     ApprovalPublic,
     ConnectionPublic,
@@ -38,7 +44,6 @@ EXIT_CODES = {"succeeded": 0, "failed": 1, "canceled": 3}
 WAITING = ("paused", "auth_required")
 SUMMARY_LENGTH = 160
 ASKS_LENGTH = 48
-DECIDED = {"approve": "approved", "reject": "rejected", "cancel": "canceled"}
 
 
 ID_WIDTH = 30  # run_… and apr_… ids are 30 characters
@@ -110,11 +115,11 @@ def run_details(run: RunPublic) -> Table:
         ("created", format_time(run.created_at)),
         ("started", format_time(run.started_at)),
         ("finished", format_time(run.finished_at)),
-        ("input", _compact(run.input) if run.input is not None else None),
-        ("variables", _compact(run.variables) if run.variables else None),
+        ("input", compact(run.input) if run.input is not None else None),
+        ("variables", compact(run.variables) if run.variables else None),
         ("user", run.user_id),
         ("approval", run.approval if run.approval != "NONE" else None),
-        ("waiting on", _compact(run.waiting_on) if run.waiting_on else None),
+        ("waiting on", compact(run.waiting_on) if run.waiting_on else None),
         ("plan", plan_summary(run.plan) if run.plan else None),
     ]
     for name, value in rows:
@@ -136,54 +141,15 @@ def steps_table(steps: Iterable[StepPublic]) -> Table:
     return table
 
 
-def event_summary(event: EventPublic) -> str:
-    """What an event says, in one short line."""
-    data = event.data
-    summary: Any
-    if event.type == "status":
-        summary = data.get("status", "")
-    elif event.type.startswith("step."):
-        summary = f"#{data.get('number')} {data.get('name', '')}"
-        if isinstance(data.get("error"), dict):
-            summary += f": {data['error'].get('message', '')}"
-    elif event.type in ("planning", "plan"):
-        summary = data.get("content", data)
-    elif event.type == "reasoning":
-        summary = data.get("text", data)
-    elif event.type == "tool_call":
-        summary = call_text(data.get("name"), data.get("arguments"))
-    elif event.type == "tool_result":
-        summary = _tool_result(data)
-    elif event.type == "approval.required":
-        asks = approval_asks(str(data.get("kind", "")), data.get("request") or {})
-        summary = f"{data.get('approval_id')} asks to approve {asks}"
-    elif event.type == "approval.resolved":
-        summary = _resolution(data)
-    elif event.type == "auth.required":
-        summary = (
-            f"{data.get('tool')} needs {data.get('user_id')}'s {data.get('integration')} connection"
-        )
-    elif event.type == "rate_limited":
-        summary = (
-            f"{data.get('tool')} waits {float(data.get('wait_seconds') or 0):.2f}s "
-            f"(limit {data.get('limit')})"
-        )
-    elif event.type == "source":
-        summary = " ".join(str(p) for p in (data.get("title"), data.get("url")) if p)
-    elif event.type == "error":
-        summary = data.get("message", data)
-    else:
-        summary = data
-    return _shorten(summary if isinstance(summary, str) else _compact(summary))
-
-
 def event_line(event: EventPublic) -> Text:
     """``<seq> <type> <summary>`` for one event."""
     style = "red" if event.type in ("error", "step.failed") else ""
     if event.type in ("approval.required", "auth.required"):
         style = "yellow"
     line = Text.assemble(
-        (f"{event.seq:>4} ", "dim"), (f"{event.type:<17} ", "bold"), (event_summary(event), style)
+        (f"{event.seq:>4} ", "dim"),
+        (f"{event.type:<17} ", "bold"),
+        (describe_event(event.type, event.data, SUMMARY_LENGTH), style),
     )
     line.no_wrap, line.overflow = True, "ellipsis"
     return line
@@ -198,14 +164,14 @@ def print_result(out: Console, result: RunResult | None) -> None:
     if result.type == "json":
         out.print_json(data=result.content)
     else:
-        shown = result.content if isinstance(result.content, str) else _compact(result.content)
+        shown = result.content if isinstance(result.content, str) else compact(result.content)
         if out.is_terminal:
             out.print(Markdown(shown))
         else:
             out.print(shown, markup=False, highlight=False, soft_wrap=True)
     for source in result.sources:
         if not _cited(source, shown):
-            title = source.get("title") or source.get("url") or _compact(source)
+            title = source.get("title") or source.get("url") or compact(source)
             url = f" {source['url']}" if source.get("url") and source.get("title") else ""
             out.print(Text(f"- {title}{url}", style="dim"), soft_wrap=True)
 
@@ -228,15 +194,6 @@ def _cited(source: dict[str, Any], document: str) -> bool:
     )
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def _shorten(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= SUMMARY_LENGTH else line[: SUMMARY_LENGTH - 1] + "…"
-
-
 # -- approvals, connections, tools ------------------------------------------------------
 
 
@@ -248,42 +205,6 @@ def approve_command(approval_id: str) -> str:
 def connect_command(user_id: str, integration: str) -> str:
     """The command that gives a user's credential for an integration."""
     return f"runplane connections set {user_id} {integration} --secret …"
-
-
-def call_text(name: Any, arguments: Any) -> str:
-    """``tool({"arg":…})``: a tool call on one line."""
-    return f"{name}({_compact(arguments or {})})"
-
-
-def plan_steps(plan: dict[str, Any]) -> list[str] | None:
-    """A plan's tool calls, ``1. tool({…})`` each, or ``None`` for a plan that is not steps."""
-    content = plan.get("content")
-    steps = content.get("steps") if isinstance(content, dict) else None
-    if not isinstance(steps, list):
-        return None
-    return [
-        f"{step.get('number', i)}. {call_text(step.get('tool'), step.get('arguments'))}"
-        for i, step in enumerate(steps, 1)
-        if isinstance(step, dict)
-    ]
-
-
-def plan_summary(plan: dict[str, Any]) -> str:
-    """A plan on one line: its numbered tool calls, or its text."""
-    steps = plan_steps(plan)
-    if steps is not None:
-        return "; ".join(steps) or "(no step)"
-    content = plan.get("content")
-    return content if isinstance(content, str) else _compact(content)
-
-
-def approval_asks(kind: str, request: dict[str, Any]) -> str:
-    """What an approval asks, in words: the tool call, or the plan."""
-    if kind == "plan":
-        plan = request.get("plan")
-        return "the plan: " + (plan_summary(plan) if isinstance(plan, dict) else _compact(plan))
-    call = call_text(request.get("tool"), request.get("arguments"))
-    return f"{call} (in doubt: repeat, skip or fail)" if kind == "in_doubt" else call
 
 
 def event_notes(event: EventPublic) -> list[Text]:
@@ -378,7 +299,7 @@ def approval_details(approval: ApprovalPublic) -> Table:
         ("expires", format_time(approval.expires_at)),
         ("then", approval.default_action if approval.expires_at else None),
         ("decision", approval.decision),
-        ("arguments", _compact(approval.arguments) if approval.arguments is not None else None),
+        ("arguments", compact(approval.arguments) if approval.arguments is not None else None),
         ("comment", approval.comment),
         ("decided by", approval.decided_by),
         ("decided", format_time(approval.decided_at)),
@@ -444,30 +365,6 @@ def tools_table(tools: Iterable[ToolPublic]) -> Table:
 def _arguments(schema: dict[str, Any]) -> list[str]:
     required = set(schema.get("required") or [])
     return [name if name in required else f"[{name}]" for name in (schema.get("properties") or {})]
-
-
-def _tool_result(data: dict[str, Any]) -> str:
-    name = data.get("name")
-    if data.get("rejected"):
-        comment = data.get("comment")
-        return f"{name} rejected" + (f": {comment}" if comment else "")
-    if data.get("ok") is False:
-        return f"{name} failed: {data.get('error') or _compact(data.get('output'))}"
-    took = data.get("duration_ms")
-    after = f" ({float(took):.0f} ms)" if isinstance(took, int | float) and took else ""
-    return f"{name} -> {_compact(data.get('output'))}{after}"
-
-
-def _resolution(data: dict[str, Any]) -> str:
-    decision = str(data.get("decision"))
-    text = f"{data.get('approval_id')} {DECIDED.get(decision, decision)}"
-    if data.get("decided_by"):
-        text += f" by {data['decided_by']}"
-    if data.get("edited_arguments") is not None:
-        text += f" with arguments {_compact(data['edited_arguments'])}"
-    if data.get("comment"):
-        text += f": {data['comment']}"
-    return text
 
 
 def _plain(value: str | Text) -> Text:

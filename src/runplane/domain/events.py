@@ -1,4 +1,9 @@
-"""Run event types and the hash chain that makes the log tamper-evident.
+"""Run events: every type the engine writes, its payload, its wording, and the hash chain.
+
+``EVENTS`` is the one table of event types: each entry names the payload's shape
+(a ``TypedDict``), the label a timeline shows, and how the event reads in one line
+(``describe_event``, which the CLI and the console both use). Agents may also emit
+types of their own (``RunContext.emit``); those read by a fallback.
 
 Each event's hash covers the previous event's hash and the event's own content, so
 changing, removing or reordering any event breaks every hash after it.
@@ -6,31 +11,418 @@ changing, removing or reordering any event breaks every hash after it.
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
-EVENT_TYPES = frozenset(
-    {
-        "status",
-        "plan",
-        "planning",
-        "reasoning",
-        "message.delta",
-        "step.started",
-        "step.completed",
-        "step.failed",
-        "tool_call",
-        "tool_result",
-        "approval.required",
-        "approval.resolved",
-        "auth.required",
-        "file.created",
-        "source",
-        "result",
-        "error",
-    }
-)
+# -- payloads --------------------------------------------------------------------------
+
+
+class ErrorData(TypedDict):
+    """``error``, and a failed step's ``error``: why a run, a step or a tool call failed."""
+
+    code: str
+    message: str
+    step: NotRequired[int | None]
+    retryable: NotRequired[bool]
+    tool: NotRequired[str]  # a refused tool call (unknown, not allowed, bad arguments)
+
+
+class WaitingOn(TypedDict, total=False):
+    """What a paused or ``auth_required`` run waits for."""
+
+    approval: str  # the wait's key: ``plan``, ``tool:N`` or ``doubt:N``
+    approval_id: str
+    integration: str
+    user_id: str
+    interrupt: dict[str, Any]  # a graph's interrupt: ``thread_id``, ``interrupts``
+    values: Any  # a graph's state where it stopped
+
+
+class CancelReceipt(TypedDict):
+    """How a canceled run stopped."""
+
+    requested_at: str
+    stopped_at: str
+    step: int | None
+    children_ended: bool
+    reason: NotRequired[str]
+
+
+class StatusData(TypedDict):
+    """``status``: the run moved to ``status`` (every transition appends one)."""
+
+    status: str
+    waiting_on: NotRequired[WaitingOn]  # paused, auth_required
+    receipt: NotRequired[CancelReceipt]  # canceled
+    reason: NotRequired[str]  # running again, and why (a connection was given)
+
+
+class PlanningData(TypedDict):
+    """``planning``: the agent's plan, text or JSON (a planner's is ``{"steps": [...]}``)."""
+
+    format: str
+    content: Any
+
+
+class ReasoningData(TypedDict):
+    """``reasoning``: a piece of the agent's reasoning."""
+
+    text: str
+
+
+class StepStartedData(TypedDict):
+    """``step.started``."""
+
+    number: int
+    name: str
+
+
+class StepCompletedData(TypedDict):
+    """``step.completed``: its output, or the output a rerun reused."""
+
+    number: int
+    name: str
+    output: Any
+    reused_from: NotRequired[str | None]
+    settled: NotRequired[str]  # ``skip``: an in-doubt call a person (or its hook) skipped
+
+
+class StepFailedData(TypedDict):
+    """``step.failed``."""
+
+    number: int
+    name: str
+    error: ErrorData
+
+
+class ToolCallData(TypedDict):
+    """``tool_call``: a tool is called (``integration`` and ``step`` when the engine calls it)."""
+
+    name: str
+    arguments: dict[str, Any]
+    integration: NotRequired[str | None]
+    step: NotRequired[int]
+
+
+class ToolResultData(TypedDict):
+    """``tool_result``: what a call returned, or that it failed or was rejected."""
+
+    name: str
+    ok: bool
+    output: Any
+    duration_ms: float | None
+    error: NotRequired[str]
+    rejected: NotRequired[bool]
+    comment: NotRequired[str | None]
+
+
+class ApprovalRequiredData(TypedDict):
+    """``approval.required``: the run waits for a person to decide ``request``."""
+
+    approval_id: str
+    kind: Literal["plan", "tool_call", "in_doubt"]
+    request: dict[str, Any]
+    link: str
+    link_expires_at: str
+    expires_at: str | None
+    default_action: str | None
+
+
+class ApprovalResolvedData(TypedDict):
+    """``approval.resolved``: a person (or the expiry) decided."""
+
+    approval_id: str
+    kind: str
+    decision: str  # approve, reject, cancel; repeat, skip, fail for an in-doubt call
+    edited_arguments: NotRequired[dict[str, Any] | None]
+    comment: str | None
+    decided_by: str
+    decided_at: str
+
+
+class AuthRequiredData(TypedDict):
+    """``auth.required``: a tool needs the run's user's credential for an integration."""
+
+    integration: str
+    user_id: str
+    tool: str
+    connect: str  # the request that gives it
+
+
+class RateLimitedData(TypedDict):
+    """``rate_limited``: a tool call waits for its rate limit."""
+
+    tool: str
+    key: str
+    limit: str
+    wait_seconds: float
+
+
+class InterruptData(TypedDict):
+    """``interrupt``: a graph stopped at ``interrupt()``; each is ``{"value", "id"}``."""
+
+    interrupts: list[dict[str, Any]]
+    thread_id: str | None
+
+
+class SourceData(TypedDict):
+    """``source``: a source the agent used (with any other keys it gave)."""
+
+    title: str
+    url: str | None
+
+
+class ResultData(TypedDict):
+    """``result``: the run's result."""
+
+    type: Literal["document", "json"]
+    content: Any
+    sources: list[dict[str, Any]]
+    continued_by: NotRequired[str]  # a graph run that paused, then another carried on
+
+
+# -- wording ---------------------------------------------------------------------------
+
+STATUS_LABELS = {
+    "queued": "Queued",
+    "running": "Running",
+    "paused": "Waiting for approval",
+    "auth_required": "Waiting for a connection",
+    "succeeded": "Succeeded",
+    "failed": "Failed",
+    "canceled": "Canceled",
+}
+DECISIONS = {
+    "approve": "approved",
+    "reject": "rejected",
+    "cancel": "canceled",
+    "repeat": "settled (repeat the call)",
+    "skip": "settled (skip the call)",
+    "fail": "settled (fail the run)",
+}
+
+Data = Mapping[str, Any]
+
+
+def compact(value: Any) -> str:
+    """JSON on one line, without spaces: how a value shows inside a sentence."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def call_text(name: Any, arguments: Any) -> str:
+    """``tool({"arg":…})``: a tool call on one line."""
+    return f"{name}({compact(arguments or {})})"
+
+
+def plan_steps(plan: Data) -> list[str] | None:
+    """A plan's tool calls, ``1. tool({…})`` each, or ``None`` for a plan that is not steps."""
+    content = plan.get("content")
+    steps = content.get("steps") if isinstance(content, dict) else None
+    if not isinstance(steps, list):
+        return None
+    return [
+        f"{step.get('number', i)}. {call_text(step.get('tool'), step.get('arguments'))}"
+        for i, step in enumerate(steps, 1)
+        if isinstance(step, dict)
+    ]
+
+
+def plan_summary(plan: Data) -> str:
+    """A plan on one line: its numbered tool calls, or its text."""
+    steps = plan_steps(plan)
+    if steps is not None:
+        return "; ".join(steps) or "(no step)"
+    return _text(plan.get("content"))
+
+
+def approval_asks(kind: str, request: Data) -> str:
+    """What an approval asks, in words: the tool call, or the plan."""
+    if kind == "plan":
+        plan = request.get("plan")
+        return "the plan: " + (plan_summary(plan) if isinstance(plan, Mapping) else compact(plan))
+    call = call_text(request.get("tool"), request.get("arguments"))
+    return f"{call} (in doubt: repeat, skip or fail)" if kind == "in_doubt" else call
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else compact(value)
+
+
+def _status(d: Data) -> str:
+    status = str(d.get("status"))
+    waiting = d.get("waiting_on") or {}
+    receipt = d.get("receipt") or {}
+    if status == "paused" and waiting.get("interrupt"):
+        return "Paused at an interrupt"
+    if status == "paused" and waiting.get("approval_id"):
+        return f"Waiting for approval ({waiting['approval_id']})"
+    if status == "auth_required" and waiting.get("integration"):
+        return f"Waiting for a connection to {waiting['integration']} for {waiting.get('user_id')}"
+    text = STATUS_LABELS.get(status, status)
+    if status == "canceled" and receipt.get("step"):
+        text += f" at step {receipt['step']}"
+    if receipt.get("reason"):
+        text += f": {receipt['reason']}"
+    if d.get("reason"):
+        text += f" ({d['reason']})"
+    return text
+
+
+def _planning(d: Data) -> str:
+    steps = plan_steps(d)
+    content = d.get("content")
+    if steps is None and isinstance(content, list):
+        steps = [_text(item) for item in content]
+    if steps is None:
+        return _text(content) if content is not None else ""
+    return f"{len(steps)} step{'' if len(steps) == 1 else 's'} planned: " + "; ".join(steps)
+
+
+def _step(d: Data) -> str:
+    return f"Step {d.get('number')}" + (f": {d['name']}" if d.get("name") else "")
+
+
+def _step_completed(d: Data) -> str:
+    text = f"{_step(d)} completed"
+    if d.get("reused_from"):
+        text += f" (reused from {d['reused_from']})"
+    if d.get("settled") == "skip":
+        text += " (skipped: it was in doubt)"
+    return text
+
+
+def _step_failed(d: Data) -> str:
+    message = (d.get("error") or {}).get("message")
+    return f"{_step(d)} failed" + (f": {message}" if message else "")
+
+
+def _tool_result(d: Data) -> str:
+    name = d.get("name")
+    if d.get("rejected"):
+        return f"{name} was rejected" + (f": {d['comment']}" if d.get("comment") else "")
+    if d.get("ok") is False:
+        return f"{name} failed: {d.get('error') or compact(d.get('output'))}"
+    took = d.get("duration_ms")
+    after = f" in {float(took):.0f} ms" if isinstance(took, int | float) and took else ""
+    return f"{name} returned {compact(d.get('output'))}{after}"
+
+
+def _approval_required(d: Data) -> str:
+    kind, request = str(d.get("kind", "")), d.get("request") or {}
+    asked = f"({d.get('approval_id')})"
+    if kind == "in_doubt":
+        call = call_text(request.get("tool"), request.get("arguments"))
+        return f"Waiting for a decision {asked} on the in-doubt call {call}: repeat, skip or fail"
+    return f"Waiting for approval {asked} of {approval_asks(kind, request)}"
+
+
+def _approval_resolved(d: Data) -> str:
+    decision = str(d.get("decision"))
+    text = f"{d.get('approval_id')} {DECISIONS.get(decision, decision)}"
+    if d.get("decided_by"):
+        text += f" by {d['decided_by']}"
+    if d.get("edited_arguments") is not None:
+        text += f" with arguments {compact(d['edited_arguments'])}"
+    if d.get("comment"):
+        text += f": {d['comment']}"
+    return text
+
+
+def _auth_required(d: Data) -> str:
+    return f"{d.get('tool')} needs {d.get('user_id')}'s {d.get('integration')} connection"
+
+
+def _rate_limited(d: Data) -> str:
+    wait = float(d.get("wait_seconds") or 0)
+    return f"{d.get('tool')} is rate limited ({d.get('limit')}); waiting {wait:.2f} s"
+
+
+def _interrupt(d: Data) -> str:
+    found = [i.get("value") if isinstance(i, Mapping) else i for i in d.get("interrupts") or []]
+    text = f"Paused at {len(found)} interrupt{'' if len(found) == 1 else 's'}"
+    return text + (f": {compact(found)}" if found else "")
+
+
+def _source(d: Data) -> str:
+    return " ".join(str(part) for part in (d.get("title"), d.get("url")) if part)
+
+
+def _error(d: Data) -> str:
+    message = _text(d.get("message", ""))
+    return f"{message} ({d['code']})" if d.get("code") else message
+
+
+def _result(d: Data) -> str:
+    content = d.get("content")
+    if d.get("type") == "document":
+        sources = len(d.get("sources") or [])
+        text = f"A document of {len(str(content or ''))} characters"
+        text += f" citing {sources} source{'' if sources == 1 else 's'}" if sources else ""
+    else:
+        text = compact(content)
+    return f"Continued by {d['continued_by']}: {text}" if d.get("continued_by") else text
+
+
+def _other(d: Data) -> str:
+    for key in ("text", "message", "content"):
+        if isinstance(d.get(key), str):
+            return str(d[key])
+    return compact(dict(d)) if d else ""
+
+
+# -- the table -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventKind:
+    """One event type: the shape of its ``data``, its label, and how it reads."""
+
+    payload: type[Mapping[str, Any]]
+    label: str
+    describe: Callable[[Data], str]
+
+
+EVENTS: dict[str, EventKind] = {
+    "status": EventKind(StatusData, "Status", _status),
+    "planning": EventKind(PlanningData, "Plan", _planning),
+    "reasoning": EventKind(ReasoningData, "Reasoning", lambda d: _text(d.get("text", ""))),
+    "step.started": EventKind(StepStartedData, "Step started", lambda d: f"{_step(d)} started"),
+    "step.completed": EventKind(StepCompletedData, "Step completed", _step_completed),
+    "step.failed": EventKind(StepFailedData, "Step failed", _step_failed),
+    "tool_call": EventKind(
+        ToolCallData, "Tool call", lambda d: call_text(d.get("name"), d.get("arguments"))
+    ),
+    "tool_result": EventKind(ToolResultData, "Tool result", _tool_result),
+    "approval.required": EventKind(ApprovalRequiredData, "Approval required", _approval_required),
+    "approval.resolved": EventKind(ApprovalResolvedData, "Approval decided", _approval_resolved),
+    "auth.required": EventKind(AuthRequiredData, "Connection required", _auth_required),
+    "rate_limited": EventKind(RateLimitedData, "Rate limited", _rate_limited),
+    "interrupt": EventKind(InterruptData, "Interrupt", _interrupt),
+    "source": EventKind(SourceData, "Source", _source),
+    "result": EventKind(ResultData, "Result", _result),
+    "error": EventKind(ErrorData, "Error", _error),
+}
+EVENT_TYPES = frozenset(EVENTS)
+
+
+def describe_event(type_: str, data: Data | None, limit: int | None = None) -> str:
+    """What an event says, for people, on one line (cut to ``limit`` characters with …)."""
+    kind = EVENTS.get(type_)
+    text = (kind.describe if kind else _other)(data or {})
+    line = " ".join(text.split())
+    if limit is not None and len(line) > limit:
+        return line[: limit - 1] + "…"
+    return line
+
+
+def event_label(type_: str) -> str:
+    """The name of an event type on a timeline: ``Step started``; an agent's own type as is."""
+    kind = EVENTS.get(type_)
+    return kind.label if kind else type_
+
+
+# -- the hash chain --------------------------------------------------------------------
 
 GENESIS = "0" * 64
 

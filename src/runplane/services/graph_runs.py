@@ -6,9 +6,8 @@ says what a new run does to the ones in progress.
 """
 
 import asyncio
-import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator
+from typing import Any, NamedTuple
 
 from runplane.domain.errors import Conflict, NotFound
 from runplane.domain.ids import new_id
@@ -192,10 +191,18 @@ def values_of(run: Row) -> Any:
     return result.get("content") if result.get("content") is not None else {}
 
 
+class StreamPart(NamedTuple):
+    """One part of a graph run's stream: the protocol's event name, its data, its number."""
+
+    event: str
+    data: Any
+    number: int | None = None
+
+
 async def stream(
     rt: Runtime, who: Principal, thread_id: str | None, body: RunCreateBody
-) -> tuple[Row, AsyncIterator[bytes]]:
-    """Start a run and stream its parts as server-sent events."""
+) -> tuple[Row, AsyncGenerator[StreamPart, None]]:
+    """Start a run and stream its parts."""
     run_id = new_id("run")
     listener = rt.graphs.streams.listen(run_id)
     try:
@@ -203,35 +210,27 @@ async def stream(
     except BaseException:
         rt.graphs.streams.leave(run_id, listener)
         raise
-    return run, _sse(rt, who, run, listener, body.modes(), body.on_disconnect == "cancel")
+    return run, _parts(rt, who, run, listener, body.modes(), body.on_disconnect == "cancel")
 
 
 async def join_stream(
     rt: Runtime, who: Principal, thread_id: str, run_id: str, cancel_on_disconnect: bool
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[StreamPart, None]:
     """Stream what a run produces from now on until it ends."""
     run = await get(rt, who, thread_id, run_id)
     listener = rt.graphs.streams.listen(run_id)
     modes = (run["graph"] or {}).get("stream_mode") or ["values"]
-    return _sse(rt, who, run, listener, modes, cancel_on_disconnect)
+    return _parts(rt, who, run, listener, modes, cancel_on_disconnect)
 
 
-def sse(event: str, data: Any, event_id: int | None = None) -> bytes:
-    """One server-sent event."""
-    head = f"event: {event}\n"
-    if event_id is not None:
-        head += f"id: {event_id}\n"
-    return (head + f"data: {json.dumps(data, default=str)}\n\n").encode()
-
-
-async def _sse(
+async def _parts(
     rt: Runtime,
     who: Principal,
     run: Row,
     listener: Any,
     modes: list[str],
     cancel_on_disconnect: bool,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[StreamPart, None]:
     run_id = run["id"]
 
     async def ended() -> bool:
@@ -240,19 +239,19 @@ async def _sse(
 
     finished = False
     try:
-        yield sse("metadata", {"run_id": run_id, "attempt": 1})
+        yield StreamPart("metadata", {"run_id": run_id, "attempt": 1})
         seen = 0
         if not await ended():
             async for number, event, data in listener.follow(1.0, ended):
                 seen += 1
-                yield sse(event, data, number)
+                yield StreamPart(event, data, number)
         final = await runs_svc.get_run(rt, who, run_id)
         finished = final["status"] in _ENDED
         if final["status"] == RunStatus.FAILED:
-            yield sse("error", values_of(final)["__error__"])
+            yield StreamPart("error", values_of(final)["__error__"])
         elif seen == 0 and "values" in modes and final["status"] == RunStatus.SUCCEEDED:
             # The run went in another process: its final state is all we can give.
-            yield sse("values", values_of(final))
+            yield StreamPart("values", values_of(final))
     finally:
         rt.graphs.streams.leave(run_id, listener)
         if cancel_on_disconnect and not finished:

@@ -1,11 +1,15 @@
 """``/runs`` and ``/threads/{id}/runs``: graph runs over the Agent Protocol."""
 
-from typing import Annotated, Literal
+import json
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Response
 
 from runplane.api.deps import PrincipalDep, RuntimeDep
-from runplane.api.routes._protocol import json_answer, run_location, sse_answer
+from runplane.api.routes._protocol import json_answer, run_location
+from runplane.api.sse import sse_message, sse_response
 from runplane.domain.errors import Conflict
 from runplane.domain.models import Principal
 from runplane.schemas.agent_protocol import RunCreateBody
@@ -16,7 +20,7 @@ from runplane.services.runtime import Runtime
 router = APIRouter(tags=["runs (Agent Protocol)"])
 
 
-def _created(run: dict) -> Response:
+def _created(run: dict[str, Any]) -> Response:
     data = svc.run_json(run)
     return json_answer(data, headers=run_location(data["thread_id"], data["run_id"]))
 
@@ -32,8 +36,24 @@ async def _wait(
 async def _stream(
     rt: Runtime, who: Principal, thread_id: str | None, body: RunCreateBody
 ) -> Response:
-    run, events = await svc.stream(rt, who, thread_id, body)
-    return sse_answer(events, run_location(run["thread_id"] or run["id"], run["id"]))
+    run, parts = await svc.stream(rt, who, thread_id, body)
+    return _sse(parts, run_location(run["thread_id"] or run["id"], run["id"]))
+
+
+def _sse(
+    parts: AsyncGenerator[svc.StreamPart, None], headers: dict[str, str] | None = None
+) -> Response:
+    """A run's parts as the protocol's server-sent events (never cached)."""
+    return sse_response(_messages(parts), {"Cache-Control": "no-store", **(headers or {})})
+
+
+async def _messages(parts: AsyncGenerator[svc.StreamPart, None]) -> AsyncIterator[bytes]:
+    # Closing the messages (the client went away) closes the parts: the run's stream
+    # is left, and a cancel_on_disconnect run is canceled.
+    async with aclosing(parts):
+        async for part in parts:
+            data = json.dumps(part.data, default=str)
+            yield sse_message(part.event, data, part.number, id_first=False)
 
 
 # -- stateless ---------------------------------------------------------------------------
@@ -69,7 +89,7 @@ async def create_batch(
 async def cancel_many(
     rt: RuntimeDep,
     who: PrincipalDep,
-    body: Annotated[dict | None, Body()] = None,
+    body: Annotated[dict[str, Any] | None, Body()] = None,
     action: Literal["interrupt", "rollback"] = "interrupt",
 ) -> Response:
     """Cancel runs by ids (with their thread), by thread, or by status."""
@@ -196,4 +216,4 @@ async def join_stream(
     cancel_on_disconnect: bool = False,
 ) -> Response:
     """Stream what a run produces from now until it ends."""
-    return sse_answer(await svc.join_stream(rt, who, thread_id, run_id, cancel_on_disconnect))
+    return _sse(await svc.join_stream(rt, who, thread_id, run_id, cancel_on_disconnect))

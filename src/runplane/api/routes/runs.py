@@ -1,13 +1,14 @@
 """``/v1/runs``: create, read, list, stream, cancel, rerun, duplicate, archive, delete."""
 
-from typing import Annotated
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
 from runplane.api.convert import event_public, run_public, step_public, verify_public
 from runplane.api.deps import PrincipalDep, RuntimeDep
-from runplane.api.sse import event_stream
+from runplane.api.sse import KEEPALIVE, KeepAlive, sse_message, sse_response
 from runplane.schemas import (
     EventPublic,
     Page,
@@ -120,7 +121,7 @@ async def stream_events(
     """The event log as server-sent events: replay, then live, closed after the end."""
     start = svc.parse_resume_point(after, last_event_id)
     await svc.get_run(rt, who, run_id)
-    return event_stream(svc.follow_events(rt, who, run_id, start))
+    return sse_response(_messages(svc.follow_events(rt, who, run_id, start)))
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunPublic)
@@ -170,3 +171,15 @@ async def delete_run(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> Response
 async def verify(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> VerifyResult:
     """Check the run's hash-chained event log."""
     return verify_public(await svc.verify(rt, who, run_id))
+
+
+async def _messages(rows: AsyncIterator[Any]) -> AsyncIterator[bytes]:
+    """One message per event (``id`` is its seq); a keep-alive when idle (``None`` rows)."""
+    keepalive = KeepAlive()
+    async for row in rows:
+        if row is None:
+            if keepalive.due():
+                yield KEEPALIVE
+            continue
+        keepalive.sent()
+        yield sse_message(row["type"], event_public(row).model_dump_json(), row["seq"])

@@ -12,29 +12,16 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from runplane.console.session import User
+from runplane.domain.events import STATUS_LABELS
 from runplane.domain.models import iso
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 # Raw HTML in agent output is shown as text, never interpreted; links and images only
 # to web pages, mail addresses and this site.
 _MD = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
-_MD.validateLink = lambda url: (
-    url.strip()
-    .lower()
-    .startswith(  # type: ignore[method-assign]
-        ("http://", "https://", "mailto:", "/", "#")
-    )
+_MD.validateLink = lambda url: (  # type: ignore[method-assign]
+    url.strip().lower().startswith(("http://", "https://", "mailto:", "/", "#"))
 )
-
-STATUS_LABELS = {
-    "queued": "Queued",
-    "running": "Running",
-    "paused": "Waiting for approval",
-    "auth_required": "Waiting for a connection",
-    "succeeded": "Succeeded",
-    "failed": "Failed",
-    "canceled": "Canceled",
-}
 
 
 def markdown(text: str | None) -> Markup:

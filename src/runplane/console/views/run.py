@@ -10,9 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Header, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from runplane.api.sse import KEEPALIVE, KeepAlive, sse_message, sse_response
 from runplane.console.session import UserDep, check_csrf
-from runplane.console.views.common import STATUS_LABELS, render
+from runplane.console.views.common import render
 from runplane.domain.errors import Invalid, NotFound
+from runplane.domain.events import STATUS_LABELS, describe_event, event_label
 from runplane.domain.lifecycle import TERMINAL
 from runplane.domain.models import iso
 from runplane.schemas import ApprovalDecision
@@ -27,34 +29,8 @@ MAX_EVENTS = 5000  # rendered on the page; a longer log is cut (the API has it a
 EVENT_PAGE = 1000
 DETAILS_CHARS = 20000
 SUMMARY_CHARS = 300
-KEEPALIVE_SECONDS = 15.0
 STREAM_SECONDS = 600.0  # a stream ends after this; EventSource reconnects with Last-Event-ID
 
-EVENT_LABELS = {
-    "status": "Status",
-    "planning": "Plan",
-    "reasoning": "Reasoning",
-    "step.started": "Step started",
-    "step.completed": "Step completed",
-    "step.failed": "Step failed",
-    "tool_call": "Tool call",
-    "tool_result": "Tool result",
-    "approval.required": "Approval required",
-    "approval.resolved": "Approval decided",
-    "auth.required": "Connection required",
-    "rate_limited": "Rate limited",
-    "source": "Source",
-    "error": "Error",
-    "result": "Result",
-}
-DECISIONS = {
-    "approve": "Approved",
-    "reject": "Rejected",
-    "repeat": "Repeat the call",
-    "skip": "Skipped",
-    "fail": "Failed",
-    "cancel": "Canceled",
-}
 APPROVAL_KINDS = {"plan": "the plan", "tool_call": "a tool call", "in_doubt": "an in-doubt call"}
 
 
@@ -121,26 +97,20 @@ async def run_events(
             yield row
 
     async def messages() -> AsyncIterator[bytes]:
-        began = last = time.monotonic()
+        began, keepalive = time.monotonic(), KeepAlive()
         async for row in rows():
-            now = time.monotonic()
             if row is None:
-                if now - began >= STREAM_SECONDS or await request.is_disconnected():
+                if time.monotonic() - began >= STREAM_SECONDS or await request.is_disconnected():
                     return
-                if now - last >= KEEPALIVE_SECONDS:
-                    last = now
-                    yield b": keep-alive\n\n"
+                if keepalive.due():
+                    yield KEEPALIVE
                 continue
-            last = now
+            keepalive.sent()
             data = json.dumps(entry(row), default=str, ensure_ascii=False)
-            yield f"id: {row['seq']}\nevent: runplane\ndata: {data}\n\n".encode()
-        yield b"event: end\ndata: {}\n\n"
+            yield sse_message("runplane", data, row["seq"])
+        yield sse_message("end", "{}")
 
-    return StreamingResponse(
-        messages(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse_response(messages())
 
 
 @router.post("/runs/{run_id}/cancel")
@@ -227,72 +197,12 @@ def entry(row: Mapping[str, Any]) -> dict[str, Any]:
         "at": iso(at) if at is not None else None,
         "time": at.astimezone(UTC).strftime("%H:%M:%S") if at is not None else "",
         "data": data,
-        "label": EVENT_LABELS.get(kind, kind),
+        "label": event_label(kind),
         "css": "ev-" + re.sub(r"[^a-z0-9]+", "-", kind.lower())[:40],
-        "summary": _short(summary(kind, data)),
+        "summary": describe_event(kind, data, SUMMARY_CHARS),
         "details": details,
         "status": data.get("status") if kind == "status" else None,
     }
-
-
-def summary(kind: str, d: Mapping[str, Any]) -> str:
-    """One line saying what an event means."""
-    step = f"Step {d.get('number')}" + (f": {d['name']}" if d.get("name") else "")
-    if kind == "status":
-        text = STATUS_LABELS.get(str(d.get("status")), str(d.get("status")))
-        waiting = d.get("waiting_on") or {}
-        if waiting.get("integration"):
-            text += f" (a connection to {waiting['integration']} for {waiting.get('user_id')})"
-        return text
-    if kind == "planning":
-        content = d.get("content")
-        if isinstance(content, list):
-            return f"{len(content)} steps planned: " + "; ".join(str(c) for c in content)
-        return str(content or "")
-    if kind == "reasoning":
-        return str(d.get("text") or "")
-    if kind == "step.started":
-        return f"{step} started"
-    if kind == "step.completed":
-        return f"{step} completed"
-    if kind == "step.failed":
-        return f"{step} failed: {(d.get('error') or {}).get('message', '')}"
-    if kind == "tool_call":
-        where = f" ({d['integration']})" if d.get("integration") else ""
-        return f"Calling {d.get('name')}{where} with {_keys(d.get('arguments'))}"
-    if kind == "tool_result":
-        took = (
-            f" in {d['duration_ms']:.0f} ms"
-            if isinstance(d.get("duration_ms"), int | float)
-            else ""
-        )
-        if d.get("ok") is False:
-            return f"{d.get('name')} failed{took}"
-        return f"{d.get('name')} returned{took}"
-    if kind == "approval.required":
-        return "Waiting for approval of " + _asks(str(d.get("kind")), d.get("request") or {})
-    if kind == "approval.resolved":
-        decision = str(d.get("decision", ""))
-        text = f"{DECISIONS.get(decision, decision.capitalize())} by {d.get('decided_by')}"
-        return text + (f": {d['comment']}" if d.get("comment") else "")
-    if kind == "auth.required":
-        return (
-            f"{d.get('tool')} needs a connection to {d.get('integration')} for {d.get('user_id')}"
-        )
-    if kind == "rate_limited":
-        return (
-            f"{d.get('tool')} is rate limited ({d.get('limit')}); waiting {d.get('wait_seconds')} s"
-        )
-    if kind == "source":
-        return str(d.get("title") or d.get("url") or "")
-    if kind == "error":
-        return f"{d.get('message')} ({d.get('code')})"
-    if kind == "result":
-        content = d.get("content")
-        if d.get("type") == "document":
-            return f"A document of {len(str(content or ''))} characters"
-        return "A JSON value"
-    return _keys(d) if d else ""
 
 
 def status_text(
@@ -372,14 +282,3 @@ def _source(source: Any) -> dict[str, Any]:
         "link": link,
         "excerpt": source.get("excerpt"),
     }
-
-
-def _keys(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return ", ".join(str(k) for k in value) or "no arguments"
-    return "no arguments" if value is None else type(value).__name__
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from runplane.api.sse import sse_message, sse_response
 from runplane.console.session import UserDep, check_csrf
 from runplane.console.views.common import render
 from runplane.domain.errors import Conflict, RunplaneError
@@ -125,15 +126,15 @@ async def statuses(
                         "steps": f"{run['steps_finished']}/{run['step_count']}",
                         "updated_at": run["updated_at"].isoformat(),
                     }
-                    yield f"event: status\ndata: {json.dumps(data)}\n\n".encode()
+                    yield sse_message("status", json.dumps(data))
                 if run["status"] in TERMINAL:
                     wanted.remove(run_id)
             if await request.is_disconnected():
                 return
             await asyncio.sleep(STATUS_POLL_SECONDS)
-        yield b"event: done\ndata: {}\n\n"
+        yield sse_message("done", "{}")
 
-    return StreamingResponse(changes(), media_type="text/event-stream")
+    return sse_response(changes())
 
 
 def _with_notice(url: str, notice: str) -> str:
