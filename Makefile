@@ -37,7 +37,7 @@ run: install
 
 lint: install
 	$(BIN)/ruff check src tests bench examples
-	$(BIN)/mypy src/runplane/domain src/runplane/services
+	$(BIN)/mypy
 
 test-sqlite: install chromium
 	RUNPLANE_TEST_DB=sqlite $(PY) -m pytest

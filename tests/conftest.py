@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 
-from runplane.api.app import create_app
+from runplane.app import create_app
 from runplane.services import auth
 from runplane.services.runtime import Runtime
 from runplane.settings import Settings

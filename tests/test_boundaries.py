@@ -46,3 +46,140 @@ def test_no_http_exceptions_below_the_api_layer() -> None:
     for pkg in ("services", "store", "engine", "domain", "agents"):
         for path in (SRC / pkg).rglob("*.py"):
             assert "HTTPException" not in path.read_text(), path
+
+
+# -- layers and cycles -------------------------------------------------------------------
+
+# Each top-level part of the package, by layer: a module may import its own part and the
+# parts of lower layers, never a higher layer or another part of its own layer. The
+# package root (``runplane/__init__.py``) is the public API and may re-export any layer.
+LAYERS: list[set[str]] = [
+    {"domain", "version", "settings", "logs"},  # pure: no framework, no database
+    {"schemas"},  # wire models, shared by the API and the client
+    {"store", "providers", "client"},  # the database, model vendors, the HTTP client
+    {"agents"},  # what agents and tools are, and loading them
+    {"engine"},  # durable execution: the worker, the journal, governance
+    {"graphs", "builtins"},  # LangGraph hosting; the built-in agents
+    {"services"},  # use cases
+    {"api", "admin"},  # HTTP (parse, authenticate, call one service); offline admin tasks
+    {"console"},  # the web console, on the API's HTTP helpers
+    {"app"},  # the app factory: the API and the console in one ASGI app
+    {"server"},  # serving the app (uvicorn, processes)
+    {"cli", "testing"},  # the command line; shipped test helpers
+]
+RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
+
+
+def _modules() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for path in SRC.rglob("*.py"):
+        parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+        if "migrations" in parts:
+            continue
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+def _runplane_imports(path: Path, known: set[str]) -> set[str]:
+    """Every module of ours this file imports, at module level or inside functions
+    (imports under ``if TYPE_CHECKING:`` do not run, and are left out)."""
+    tree = ast.parse(path.read_text())
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            skipped.update(id(n) for sub in node.body for n in ast.walk(sub))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    deps = set()
+    for name in names:
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        if name.startswith("runplane."):
+            deps.add(name)
+    return deps
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    known = set(modules)
+    return {m: _runplane_imports(p, known) - {m} for m, p in modules.items()}
+
+
+def _part(module: str) -> str:
+    return module.split(".")[1]
+
+
+def test_every_part_of_the_package_has_a_layer() -> None:
+    parts = {_part(m) for m in _graph() if m != "runplane"}
+    assert parts <= set(RANK), f"give these a layer in LAYERS: {sorted(parts - set(RANK))}"
+
+
+def test_no_import_runs_against_the_layer_order() -> None:
+    wrong = []
+    for module, deps in _graph().items():
+        if module == "runplane":
+            continue
+        mine = _part(module)
+        for dep in deps:
+            theirs = _part(dep) if dep != "runplane" else None
+            if theirs == mine:
+                continue
+            if theirs is None or RANK[theirs] >= RANK[mine]:
+                wrong.append(f"{module} -> {dep}")
+    assert not wrong, "imports against the layer order:\n" + "\n".join(sorted(wrong))
+
+
+def test_no_module_imports_itself_back_through_others() -> None:
+    graph = _graph()
+    cycles = _strongly_connected(graph)
+    assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
+
+
+def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's algorithm: the groups of modules that import each other (size > 1)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    assert _strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [
+        ["a", "b", "c"]
+    ]

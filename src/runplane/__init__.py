@@ -4,7 +4,7 @@ from runplane.agents.spec import agent  # noqa: E402
 from runplane.agents.tools import ToolContext, tool  # noqa: E402
 from runplane.domain.errors import RunCanceled, RunError, ToolError  # noqa: E402
 from runplane.engine.context import RunContext  # noqa: E402
-from runplane.version import __version__  # noqa: E402
+from runplane.version import __version__ as __version__  # noqa: E402
 
 
 def __getattr__(name: str) -> object:

@@ -33,7 +33,7 @@ def serve(settings: Settings) -> None:
         "timeout_graceful_shutdown": 5,
     }
     if settings.processes == 1:
-        from runplane.api.app import create_app
+        from runplane.app import create_app
 
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
         return
@@ -51,7 +51,7 @@ def serve(settings: Settings) -> None:
 
 def app_from_environment() -> "FastAPI":
     """The app of one of several server processes, from the settings ``serve`` passed on."""
-    from runplane.api.app import create_app
+    from runplane.app import create_app
 
     settings = Settings.model_validate_json(os.environ[_SETTINGS_ENV])
     # A fresh interpreter: the parent's logging setup did not come along.

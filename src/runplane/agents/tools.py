@@ -142,7 +142,7 @@ def _arguments_model(fn: Callable[..., Any]) -> tuple[type[BaseModel], str | Non
             raise TypeError(f"tool {fn.__name__!r}: *args and **kwargs have no schema")
         default = ... if param.default is param.empty else param.default
         fields[param.name] = (hint, default)
-    model = create_model(  # type: ignore[call-overload]
+    model = create_model(
         f"{fn.__name__}_arguments", __config__=ConfigDict(extra="forbid"), **fields
     )
     return model, context_param

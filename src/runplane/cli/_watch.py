@@ -16,14 +16,13 @@ from runplane.cli._render import (
     steps_table,
 )
 from runplane.client import Client
+from runplane.domain.events import EVENT_TYPES
 from runplane.schemas import EventPublic, RunPublic, StepPublic
 
 RECENT_EVENTS = 6
 SHOWN_STEPS = 20
-SHOWN_TYPES = frozenset(
-    {"planning", "plan", "reasoning", "tool_call", "tool_result", "source", "error"}
-    | {"approval.required", "approval.resolved", "auth.required", "rate_limited", "file.created"}
-)
+# The panel shows what the agent did; statuses, steps and the result have their own lines.
+SHOWN_TYPES = EVENT_TYPES - {"status", "step.started", "step.completed", "result", "interrupt"}
 
 
 class RunView:

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 
 def utcnow() -> datetime:
@@ -71,7 +71,7 @@ class RunRecord(TypedDict):
     last_seq: int
     last_hash: str
     last_op: int
-    integrations: list[str] | str | None
+    integrations: list[str] | Literal["*"] | None
     approval: str
     approval_rules: list[dict[str, Any]] | None
     approval_expiry: dict[str, Any] | None

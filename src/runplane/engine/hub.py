@@ -8,9 +8,9 @@ are seen by polling).
 
 import asyncio
 import contextlib
-from typing import Any
 
 from runplane.domain.lifecycle import TERMINAL
+from runplane.domain.models import RunRecord
 
 
 class Signal(asyncio.Event):
@@ -23,7 +23,7 @@ class Signal(asyncio.Event):
     status: str | None = None
     next: "Signal | None" = None
     # The ended run as its writer left it, when the writer knew it whole.
-    row: dict[str, Any] | None = None
+    row: RunRecord | None = None
 
     @property
     def going(self) -> bool:
@@ -45,7 +45,7 @@ class EventHub:
         return ev
 
     def notify(
-        self, run_id: str, status: str | None = None, row: dict[str, Any] | None = None
+        self, run_id: str, status: str | None = None, row: RunRecord | None = None
     ) -> None:
         """Wake everyone waiting on this run (``status``: what it is now, if known)."""
         ev = self._signals.pop(run_id, None)

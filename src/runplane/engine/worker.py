@@ -18,9 +18,9 @@ import jsonschema
 
 from runplane.agents.registry import Project
 from runplane.agents.spec import AgentSpec
-from runplane.domain.errors import Conflict, RunError
+from runplane.domain.errors import RunError
 from runplane.domain.lifecycle import RunStatus
-from runplane.domain.models import NewEvent, RunRecord, StepRecord, iso, utcnow
+from runplane.domain.models import NewEvent, RunRecord, StepRecord, utcnow
 from runplane.engine.base import Engine
 from runplane.engine.context import RunContext
 from runplane.engine.governance import Caller, Governor, RunPolicy
@@ -28,17 +28,17 @@ from runplane.engine.hub import EventHub
 from runplane.engine.journal import FLUSH_DELAY, Journal, Replay
 from runplane.engine.outcome import Suspend, error_info, failed_step
 from runplane.engine.ports import GraphRunner, RunHooks
+from runplane.engine.waits import Waits, Write, cancel_receipt
 from runplane.engine.writer import RunWriter
 from runplane.logs import bind_run
 from runplane.store import agents as agents_store
 from runplane.store import approvals as approvals_store
 from runplane.store import notify
 from runplane.store import runs as runs_store
-from runplane.store.db import Conn, Database
-from runplane.store.runs import Chain, Move, StaleRun
+from runplane.store.db import Database
+from runplane.store.runs import Move, StaleRun
 
 log = logging.getLogger("runplane.worker")
-Write = Any  # an async ``write(conn)`` that commits with a status move
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ class Worker:
         self._fresh: dict[str, RunRecord] = {}
         self._completions_marked: dict[str, float] = {}
         self._revision_hashes: dict[str, str] = {}
+        self.waits = Waits(db, hub, hooks, self._submit_segment)
 
     # -- admission ----------------------------------------------------------------------
 
@@ -93,6 +94,9 @@ class Worker:
             if not here:
                 self._reserved.discard(run_id)
                 self._fresh.pop(run_id, None)
+
+    async def _submit_segment(self, run_id: str, segment: int) -> None:
+        await self.submit(run_id, segment=segment)
 
     def _reserve(self, run_id: str, row: RunRecord | None) -> bool:
         if not self.slots.worker or self.load >= self.slots.concurrency:
@@ -136,7 +140,7 @@ class Worker:
 
     async def _cancel_idle(self, run: RunRecord, requested: datetime) -> None:
         try:
-            await self.end_idle(run, RunStatus.CANCELED, [], receipt=_receipt(requested))
+            await self.waits.end_idle(run, RunStatus.CANCELED, [], receipt=cancel_receipt(requested))
         except StaleRun:
             return  # a worker started it meanwhile: it sees the request and stops
         if run["status"] == RunStatus.QUEUED:
@@ -223,6 +227,7 @@ class Worker:
         decided: dict[str, Any],
         fresh: bool,
     ) -> str:
+        """One attempt: the checks before the agent runs, then the agent."""
         if RunStatus(run["status"]).terminal:
             return run["status"]
         writer = RunWriter(self.db, self.hub, run, steps)
@@ -230,13 +235,13 @@ class Worker:
             return await self._finish_canceled(writer, None, [], [])
         spec = await self._loaded_spec(run, checked=fresh)
         if spec is None:
-            error = {
+            missing = {
                 "code": "revision_unavailable",
                 "message": f"the code of revision {run['revision_id']} is not loaded here",
                 "step": None,
                 "retryable": False,
             }
-            return await self._finish(writer, RunStatus.FAILED, error=error)
+            return await self._finish(writer, RunStatus.FAILED, error=missing)
         if spec.kind == "langgraph" and writer.status == RunStatus.QUEUED:
             assert self.graphs is not None
             # Runs of one thread go one at a time, in the order they were created.
@@ -248,17 +253,23 @@ class Worker:
                 writer.reload(again)
                 if again["cancel_requested_at"] is not None:
                     return await self._finish_canceled(writer, None, [], [])
-        run = writer.run
-        now = utcnow()
-        if writer.status == RunStatus.QUEUED:
-            writer.starting = True
-            started_at = now
-        else:
-            started_at = run["started_at"] or now
+        return await self._run_agent(writer, spec, steps, decided)
+
+    async def _run_agent(
+        self,
+        writer: RunWriter,
+        spec: AgentSpec,
+        steps: dict[int, StepRecord],
+        decided: dict[str, Any],
+    ) -> str:
+        """Run the agent (or graph) until it returns, raises, waits, is canceled or times out."""
+        run, now = writer.run, utcnow()
+        writer.starting = writer.status == RunStatus.QUEUED
+        started_at = now if writer.starting else (run["started_at"] or now)
         segment_started = time.monotonic()
         replay = Replay(last_op=run["last_op"], steps=steps, approvals=decided)
-        graph = spec.kind == "langgraph" and self.graphs is not None
-        journal = Journal(writer, replay, self.graphs.flush_delay if graph else FLUSH_DELAY)
+        graphs = self.graphs if spec.kind == "langgraph" else None
+        journal = Journal(writer, replay, graphs.flush_delay if graphs else FLUSH_DELAY)
         governor = Governor(
             journal,
             self.hooks.gate(run),
@@ -278,9 +289,8 @@ class Worker:
         budget = run["timeout_seconds"] - float(run["active_seconds"] or 0)
         deadline = segment_start + timedelta(seconds=budget)
         remaining = max(0.0, (deadline - utcnow()).total_seconds())
-        if spec.kind == "langgraph":
-            assert self.graphs is not None
-            body = self.graphs.execute(spec, journal, run, self)
+        if graphs is not None:
+            body = graphs.execute(spec, journal, run, self.waits)
         else:
             body = _call_agent(spec, _context(run, spec, journal, governor), governor)
         task = asyncio.get_running_loop().create_task(body)
@@ -289,55 +299,62 @@ class Worker:
         if not done:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            await journal.close()
-            error = {
-                "code": "timeout",
-                "message": f"the run took longer than {run['timeout_seconds']:g} s",
-                "step": journal.current_step,
-                "retryable": True,
-            }
-            events, steps_out, last_op = journal.take_pending(interrupted=error)
-            return await self._finish(
-                writer, RunStatus.FAILED, error=error, events=events, steps=steps_out,
-                last_op=last_op, fields=journal.take_fields(),
-            )  # fmt: skip
         await journal.close()
-        if task.cancelled():
+        return await self._settle(writer, spec, task, journal, timed_out=not done,
+                                  segment_started=segment_started)  # fmt: skip
+
+    async def _settle(
+        self,
+        writer: RunWriter,
+        spec: AgentSpec,
+        task: "asyncio.Task[Any]",
+        journal: Journal,
+        *,
+        timed_out: bool,
+        segment_started: float,
+    ) -> str:
+        """Record how the attempt ended: in one transaction, with what is still buffered."""
+        if timed_out or task.cancelled():
             step = journal.current_step
-            stopped = {
-                "code": "canceled",
-                "message": "the run was canceled",
-                "step": step,
-                "retryable": False,
-            }
-            events, steps_out, last_op = journal.take_pending(interrupted=stopped)
-            return await self._finish_canceled(
-                writer, step, events, steps_out, last_op, journal.take_fields()
-            )
-        events, steps_out, last_op = journal.take_pending()
+            if timed_out:
+                limit = writer.run["timeout_seconds"]
+                stop = _error("timeout", f"the run took longer than {limit:g} s", step, True)
+            else:
+                stop = _error("canceled", "the run was canceled", step, False)
+            events, steps, last_op = journal.take_pending(interrupted=stop)
+            fields = journal.take_fields()
+            if timed_out:
+                return await self._finish(
+                    writer, RunStatus.FAILED, error=stop, events=events, steps=steps,
+                    last_op=last_op, fields=fields,
+                )  # fmt: skip
+            return await self._finish_canceled(writer, step, events, steps, last_op, fields)
+        events, steps, last_op = journal.take_pending()
         fields = journal.take_fields()
         exc = task.exception()
         if isinstance(exc, Suspend):
-            return await self._suspend(
-                writer, exc, events, steps_out, last_op, fields, segment_started
+            return await self.waits.suspend(
+                writer, exc, events, steps, last_op, fields, segment_started
             )
+        error: dict[str, Any] | None
         if exc is not None:
             step = failed_step(exc)
+            error = error_info(exc, journal.current_step if step is None else step)
+        else:
+            try:
+                result = _make_result(spec, task.result(), journal.sources)
+            except RunError as bad:
+                error = error_info(bad, None)
+            else:
+                error = None
+        if error is not None:
             return await self._finish(
-                writer, RunStatus.FAILED,
-                error=error_info(exc, step if step is not None else journal.current_step),
-                events=events, steps=steps_out, last_op=last_op, fields=fields,
-            )  # fmt: skip
-        try:
-            result = _make_result(spec, task.result(), journal.sources)
-        except RunError as bad:
-            return await self._finish(
-                writer, RunStatus.FAILED, error=error_info(bad, None), events=events,
-                steps=steps_out, last_op=last_op, fields=fields,
+                writer, RunStatus.FAILED, error=error, events=events, steps=steps,
+                last_op=last_op, fields=fields,
             )  # fmt: skip
         return await self._finish(
-            writer, RunStatus.SUCCEEDED, result=result, events=events, steps=steps_out,
-            last_op=last_op, fields=fields, agent_id=run["agent_id"],
+            writer, RunStatus.SUCCEEDED, result=result, events=events, steps=steps,
+            last_op=last_op, fields=fields, agent_id=writer.run["agent_id"],
         )  # fmt: skip
 
     async def _loaded_spec(self, run: RunRecord, *, checked: bool) -> AgentSpec | None:
@@ -377,7 +394,7 @@ class Worker:
                 again = await runs_store.get_run(conn, None, writer.run["id"])
             requested = (again and again["cancel_requested_at"]) or utcnow()
         return await self._finish(
-            writer, RunStatus.CANCELED, receipt=_receipt(requested, step), events=events,
+            writer, RunStatus.CANCELED, receipt=cancel_receipt(requested, step), events=events,
             steps=steps, last_op=last_op, fields=fields,
         )  # fmt: skip
 
@@ -427,55 +444,7 @@ class Worker:
         self._completions_marked[agent_id] = now
         return True
 
-    # -- waits --------------------------------------------------------------------------
-
-    async def _suspend(
-        self,
-        writer: RunWriter,
-        wait: Suspend,
-        events: list[NewEvent],
-        steps: list[StepRecord],
-        last_op: int,
-        fields: dict[str, Any],
-        segment_started: float,
-    ) -> str:
-        """End this attempt with the run waiting: one transaction, nothing held after."""
-        run, now = writer.run, utcnow()
-        closing = list(events)
-        approval_row: dict[str, Any] | None = None
-        announce: dict[str, Any] | None = None
-        if wait.approval is not None:
-            approval_row, announce = self.hooks.new_approval(run, wait.approval, now)
-            closing.append(NewEvent("approval.required", announce, now))
-        if wait.event is not None:
-            closing.append(NewEvent(wait.event[0], wait.event[1], now))
-        waiting_on = dict(wait.waiting_on)
-        if approval_row is not None:
-            waiting_on["approval_id"] = approval_row["id"]
-        active = float(run["active_seconds"] or 0) + (time.monotonic() - segment_started)
-        columns = {
-            **fields,
-            "waiting_on": waiting_on,
-            "active_seconds": active,
-            "last_op": max(last_op, wait.op or 0),
-        }
-
-        async def record(conn: Conn) -> None:
-            if approval_row is not None:
-                await approvals_store.insert_approval(conn, approval_row)
-
-        then = Move(wait.status, {"waiting_on": waiting_on})
-        await writer.commit(closing, steps, columns, then=then, also=record)
-        if announce is not None and run["notify"]:
-            self.hooks.notify(writer.run, "approval.required", {"approval": announce})
-        # A cancel asked for while the attempt was ending found no task to stop: do it now.
-        async with self.db.read() as conn:
-            again = await runs_store.get_run(conn, None, run["id"])
-        if again is not None and again["cancel_requested_at"] and again["status"] == wait.status:
-            receipt = _receipt(again["cancel_requested_at"])
-            await self.end_idle(again, RunStatus.CANCELED, [], receipt=receipt)
-            return str(RunStatus.CANCELED)
-        return str(wait.status)
+    # -- waits ------------------------------------------------------------------------
 
     async def resume(
         self,
@@ -486,34 +455,7 @@ class Worker:
         reason: str | None = None,
     ) -> None:
         """Move a waiting run back to ``running`` and submit its next segment."""
-        segment, now = int(run["segment"]) + 1, utcnow()
-        data = {"reason": reason} if reason else {}
-        try:
-            async with self.db.write() as conn:
-                if also is not None:
-                    await also(conn)
-                await runs_store.move_run(
-                    conn,
-                    run["id"],
-                    Chain(run["last_seq"], run["last_hash"]),
-                    run["status"],
-                    after=Move(RunStatus.RUNNING, data),
-                    new_events=events,
-                    fields={
-                        "waiting_on": None,
-                        "segment": segment,
-                        "resumed_at": now,
-                        "updated_at": now,
-                    },
-                )
-                await notify.announce(conn, run["id"])
-        except StaleRun as exc:
-            raise Conflict(
-                f"run {run['id']} changed meanwhile; look again",
-                [{"name": "run_id", "value": run["id"]}],
-            ) from exc
-        self.hub.notify(run["id"], RunStatus.RUNNING)
-        await self.submit(run["id"], segment=segment)
+        await self.waits.resume(run, events, also=also, reason=reason)
 
     async def end_idle(
         self,
@@ -527,46 +469,13 @@ class Worker:
         also: Write | None = None,
     ) -> None:
         """End a run that no worker holds (queued or waiting), at once."""
-        now = utcnow()
-        fields: dict[str, Any] = {"finished_at": now, "updated_at": now, "waiting_on": None}
-        data: dict[str, Any] = {}
-        if receipt is not None:
-            fields["cancel_receipt"] = data["receipt"] = receipt
-        if final == RunStatus.CANCELED and run["cancel_requested_at"] is None:
-            fields["cancel_requested_at"] = now
-        if error is not None:
-            fields["error"] = error
-            events = [*events, NewEvent("error", error, now)]
-        if result is not None:
-            fields["result"] = result
-            events = [*events, NewEvent("result", result, now)]
-        async with self.db.write() as conn:
-            if also is not None:
-                await also(conn)
-            await runs_store.move_run(
-                conn,
-                run["id"],
-                Chain(run["last_seq"], run["last_hash"]),
-                run["status"],
-                after=Move(final, data),
-                new_events=events,
-                fields=fields,
-            )
-            await approvals_store.close_pending(conn, run["id"], "canceled", now)
-            await notify.announce(conn, run["id"])
-        self.hub.notify(run["id"], final)
-        if run["notify"]:
-            self.hooks.notify(run, "run.finished", {"status": str(final)})
+        await self.waits.end_idle(
+            run, final, events, receipt=receipt, error=error, result=result, also=also
+        )
 
 
-def _receipt(requested: datetime, step: int | None = None) -> dict[str, Any]:
-    """What a canceled run's receipt says: when it was asked, when it stopped, where."""
-    return {
-        "requested_at": iso(requested),
-        "stopped_at": iso(utcnow()),
-        "step": step,
-        "children_ended": True,
-    }
+def _error(code: str, message: str, step: int | None, retryable: bool) -> dict[str, Any]:
+    return {"code": code, "message": message, "step": step, "retryable": retryable}
 
 
 def _describe(spec: AgentSpec, run: RunRecord) -> str:

@@ -106,7 +106,7 @@ class RunWriter:
         self.run = cast(RunRecord, merged)
         ended = self.status in (RunStatus.SUCCEEDED, RunStatus.FAILED)
         clean = ended and self.run["cancel_requested_at"] is None
-        self.hub.notify(self.run["id"], self.status, row=dict(self.run) if clean else None)
+        self.hub.notify(self.run["id"], self.status, row=self.run.copy() if clean else None)
 
     def _progress(self, steps: list[StepRecord]) -> dict[str, Any]:
         """Count finished steps; return the run columns that show progress."""

@@ -191,13 +191,19 @@ class GraphHost:
 
     async def _continue_paused(self, run: RunRecord, idle: IdleRuns) -> None:
         """End the thread's runs that paused at an interrupt: this run carries on for them."""
+        assert run["thread_id"] is not None
         async with self.db.read() as conn:
             paused = await graphs_store.thread_runs(
                 conn, run["thread_id"], statuses=[RunStatus.PAUSED]
             )
         for old in paused:
             values = (old["waiting_on"] or {}).get("values")
-            result = {"type": "json", "content": values, "sources": [], "continued_by": run["id"]}
+            result: dict[str, Any] = {
+                "type": "json",
+                "content": values,
+                "sources": [],
+                "continued_by": run["id"],
+            }
             with contextlib.suppress(runs_store.StaleRun):
                 await idle.end_idle(runs_store.as_run(old), RunStatus.SUCCEEDED, [], result=result)
 
@@ -352,7 +358,7 @@ def _stream_options(
     return kwargs
 
 
-def _command(data: dict[str, Any]) -> Command:
+def _command(data: dict[str, Any]) -> Command[Any]:
     goto = data.get("goto")
     if isinstance(goto, dict):
         goto = Send(goto["node"], goto.get("input"))

@@ -73,8 +73,8 @@ async def open_savers(url: str, exit: contextlib.AsyncExitStack) -> tuple[Any, A
         )
         await pool.open()
         exit.push_async_callback(pool.close)
-        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
-        store = AsyncPostgresStore(pool)  # type: ignore[arg-type]
+        saver = AsyncPostgresSaver(pool)
+        store = AsyncPostgresStore(pool)
     async with _setup_lock(url, pool):
         await saver.setup()
         await store.setup()

@@ -1,7 +1,6 @@
 """Agents and revisions: registering code agents per tenant, listing, publishing."""
 
 import time
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -11,8 +10,7 @@ from runplane.domain.ids import new_id
 from runplane.domain.models import Principal, utcnow
 from runplane.services.runtime import Runtime
 from runplane.store import agents as store
-
-Row = Any
+from runplane.store.db import Row
 
 
 async def ensure_code_agents(rt: Runtime, tenant_id: str) -> None:
@@ -94,7 +92,8 @@ async def agent_for_run(rt: Runtime, who: Principal, ref: str) -> Row:
     key = (who.tenant_id, ref)
     hit = rt.agent_cache.get(key)
     if hit is not None and hit[0] > time.monotonic():
-        return hit[1]
+        cached: Row = hit[1]
+        return cached
     row = await find_agent(rt, who, ref)
     if len(rt.agent_cache) >= REVISION_CACHE_SIZE:
         rt.agent_cache.clear()
@@ -128,7 +127,9 @@ async def publish(rt: Runtime, who: Principal, ref: str, revision_id: str) -> Ro
             )
         await store.publish_revision(conn, agent["id"], revision_id, utcnow())
         rt.agent_cache.clear()
-        return await store.find_revision(conn, agent["id"], revision_id)
+        published = await store.find_revision(conn, agent["id"], revision_id)
+    assert published is not None
+    return published
 
 
 REVISION_CACHE_SIZE = 1024
@@ -149,7 +150,7 @@ async def revision_content(rt: Runtime, agent_id: str, revision_id: str) -> Row 
         if len(rt.revision_cache) >= REVISION_CACHE_SIZE:
             rt.revision_cache.clear()
         rt.revision_cache[key] = rev
-    return rev  # type: ignore[return-value]
+    return rev
 
 
 async def resolve_revision(rt: Runtime, agent: Row, revision_id: str | None) -> Row:

@@ -1,6 +1,5 @@
 """Approvals: listing them, and deciding by id, by signed link, or by expiry."""
 
-from collections.abc import Mapping
 from typing import Any
 
 from runplane.domain.errors import Conflict, Invalid, NotFound
@@ -11,10 +10,9 @@ from runplane.services.crypto import token_hash
 from runplane.services.runtime import Runtime
 from runplane.store import approvals as store
 from runplane.store import runs as runs_store
-from runplane.store.db import Conn
+from runplane.store.db import Conn, Row
 from runplane.store.runs import decode_token, encode_token
 
-Row = Mapping[str, Any]
 SYSTEM = "system:expiry"
 
 

@@ -23,8 +23,8 @@ from runplane.schemas.agent_protocol import (
 from runplane.services import agents as agents_svc
 from runplane.services.runtime import Runtime
 from runplane.store import graphs as store
+from runplane.store.db import Row
 
-Row = Any
 # Assistants are read per run: a change in this process shows at once, elsewhere
 # within this many seconds.
 CACHE_SECONDS = 2.0
@@ -115,7 +115,8 @@ async def get(rt: Runtime, who: Principal, ref: str) -> Row:
     cache = rt.graphs.assistant_cache
     hit = cache.get((who.tenant_id, ref))
     if hit is not None and hit[0] > time.monotonic():
-        return hit[1]
+        cached: Row = hit[1]
+        return cached
     row = await _read(rt, who, ref)
     if len(cache) > 1000:
         cache.clear()
@@ -268,7 +269,8 @@ async def graph_json(
     row = await get(rt, who, ref)
     graph = await rt.project.graphs[row["graph_id"]].build(row["config"])
     drawable = await graph.aget_graph(config=row["config"], xray=xray)
-    return drawable.to_json()
+    drawn: dict[str, Any] = drawable.to_json()
+    return drawn
 
 
 async def schemas_json(rt: Runtime, who: Principal, ref: str) -> dict[str, Any]:

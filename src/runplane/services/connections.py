@@ -1,15 +1,12 @@
 """Users' connections to integrations: credentials stored encrypted, act-as-user."""
 
-from collections.abc import Mapping
-from typing import Any
 
 from runplane.domain.errors import Conflict, Invalid, NotFound
 from runplane.domain.models import Principal, utcnow
 from runplane.services.runtime import Runtime
 from runplane.store import connections as store
 from runplane.store import runs as runs_store
-
-Row = Mapping[str, Any]
+from runplane.store.db import Row
 
 
 def _check_integration(rt: Runtime, integration: str) -> None:

@@ -16,9 +16,9 @@ from runplane.services import graph_runs
 from runplane.services import threads as threads_svc
 from runplane.services.runtime import Runtime
 from runplane.store import graphs as store
+from runplane.store.db import Row
 
 log = logging.getLogger("runplane.crons")
-Row = Any
 _PAYLOAD_FIELDS = set(RunCreateBody.model_fields) - {"assistant_id"}
 
 
@@ -30,7 +30,8 @@ def next_run(schedule: str, timezone: str | None, after: datetime) -> datetime:
         raise Invalid.field("timezone", f"unknown time zone {timezone!r}", timezone) from None
     if not croniter.is_valid(schedule):
         raise Invalid.field("schedule", f"not a cron expression: {schedule!r}", schedule)
-    return croniter(schedule, after.astimezone(zone)).get_next(datetime)
+    due: datetime = croniter(schedule, after.astimezone(zone)).get_next(datetime)
+    return due
 
 
 async def create(rt: Runtime, who: Principal, thread_id: str | None, body: CronCreate) -> Row:

@@ -20,8 +20,8 @@ from runplane.services import runs as runs_svc
 from runplane.services import threads as threads_svc
 from runplane.services.runtime import Runtime
 from runplane.store import graphs as store
+from runplane.store.db import Row
 
-Row = Any
 WAIT_FOREVER = 600.0
 SETTLED = frozenset({RunStatus.PAUSED, RunStatus.AUTH_REQUIRED})
 _ENDED = {"succeeded", "failed", "canceled", "paused", "auth_required"}

@@ -20,8 +20,8 @@ from runplane.schemas import RunCreate
 from runplane.services import agents as agents_svc
 from runplane.services.runtime import Runtime
 from runplane.store import runs as store
+from runplane.store.db import Row
 
-Row = RunRecord
 POLL_SECONDS = 0.25
 _TERMINAL = {str(s) for s in TERMINAL}
 
@@ -54,7 +54,7 @@ async def create_run(
     run_id: str | None = None,
     extra: dict[str, Any] | None = None,
     wait_until: frozenset[str] = frozenset(),
-) -> Row:
+) -> RunRecord:
     """Validate, record and start a run; with ``body.wait``, hold until it ends.
 
     ``extra`` sets more columns (a graph run's thread and options).
@@ -146,7 +146,7 @@ def _integrations(
     return list(dict.fromkeys(chosen))
 
 
-async def _wait_for_plan(rt: Runtime, who: Principal, run_id: str, timeout: float) -> Row:
+async def _wait_for_plan(rt: Runtime, who: Principal, run_id: str, timeout: float) -> RunRecord:
     """The run once it has recorded its plan (or stopped running), within ``timeout``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -178,13 +178,13 @@ async def _idempotent_run(rt: Runtime, who: Principal, key: str, request_hash: s
     return str(hit["run_id"])
 
 
-async def _maybe_wait(rt: Runtime, who: Principal, run_id: str, wait: float | None) -> Row:
+async def _maybe_wait(rt: Runtime, who: Principal, run_id: str, wait: float | None) -> RunRecord:
     if wait:
         return await wait_for_run(rt, who, run_id, wait)
     return await get_run(rt, who, run_id)
 
 
-async def get_run(rt: Runtime, who: Principal, run_id: str, field: str = "run_id") -> Row:
+async def get_run(rt: Runtime, who: Principal, run_id: str, field: str = "run_id") -> RunRecord:
     """One run of the tenant, or NotFound."""
     async with rt.db.read() as conn:
         row = await store.get_run(conn, who.tenant_id, run_id)
@@ -200,7 +200,7 @@ async def wait_for_run(
     timeout: float,
     signal: Signal | None = None,
     until: frozenset[str] = frozenset(),
-) -> Row:
+) -> RunRecord:
     """The run once it ends (or reaches a status in ``until``), or after ``timeout`` s.
 
     With the ``signal`` taken before the run was submitted, the first read waits for a
@@ -241,7 +241,7 @@ async def list_runs(
     parent_run_id: str | None,
     limit: int,
     continuation_token: str | None,
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[RunRecord], str | None]:
     """A page of the tenant's runs, newest first."""
     filters: dict[str, Any] = {"archived": bool(archived)}
     if agent_id:
@@ -313,7 +313,7 @@ async def follow_events(
             yield None
 
 
-async def cancel_run(rt: Runtime, who: Principal, run_id: str) -> Row:
+async def cancel_run(rt: Runtime, who: Principal, run_id: str) -> RunRecord:
     """Ask a run to stop; a queued run ends at once, a running one at its next await."""
     run = await get_run(rt, who, run_id)
     status = RunStatus(run["status"])
@@ -327,7 +327,7 @@ async def cancel_run(rt: Runtime, who: Principal, run_id: str) -> Row:
 
 async def rerun(
     rt: Runtime, who: Principal, run_id: str, from_step: int | None, wait: float | None
-) -> Row:
+) -> RunRecord:
     """A new run with the same configuration; steps before ``from_step`` are reused."""
     run = await get_run(rt, who, run_id)
     if from_step is not None and from_step > run["step_count"] + 1:
@@ -336,7 +336,7 @@ async def rerun(
     return await create_run(rt, who, body, rerun_of=run_id, from_step=from_step)
 
 
-async def duplicate(rt: Runtime, who: Principal, run_id: str, overrides: dict[str, Any]) -> Row:
+async def duplicate(rt: Runtime, who: Principal, run_id: str, overrides: dict[str, Any]) -> RunRecord:
     """A new run from this one's configuration, with overrides."""
     run = await get_run(rt, who, run_id)
     body = _body_from(run, wait=overrides.pop("wait", None))
@@ -346,29 +346,20 @@ async def duplicate(rt: Runtime, who: Principal, run_id: str, overrides: dict[st
     return await create_run(rt, who, body)
 
 
-def _body_from(run: Row, wait: float | None) -> RunCreate:
-    return RunCreate(
-        agent_id=run["agent_id"],
-        name=run["name"],
-        input=run["input"],
-        variables=run["variables"],
-        context=run["context"],
-        user_id=run["user_id"],
-        metadata=run["metadata"],
-        model=run["model"],
-        timeout_seconds=run["timeout_seconds"],
-        parent_run_id=run["parent_run_id"],
-        trigger=run["trigger"],
-        integrations=run["integrations"],
-        approval=run["approval"],
-        approval_rules=run["approval_rules"],
-        approval_expiry=run["approval_expiry"],
-        notify=run["notify"],
-        wait=wait,
-    )
+_COPIED = (
+    "agent_id", "name", "input", "variables", "context", "user_id", "metadata", "model",
+    "timeout_seconds", "parent_run_id", "trigger", "integrations", "approval",
+    "approval_rules", "approval_expiry", "notify",
+)  # fmt: skip
 
 
-async def set_archived(rt: Runtime, who: Principal, run_id: str, archived: bool) -> Row:
+def _body_from(run: RunRecord, wait: float | None) -> RunCreate:
+    """The creation request of a run with this one's configuration."""
+    columns: dict[str, object] = dict(run)
+    return RunCreate.model_validate({**{k: columns[k] for k in _COPIED}, "wait": wait})
+
+
+async def set_archived(rt: Runtime, who: Principal, run_id: str, archived: bool) -> RunRecord:
     """Archive or unarchive a run (it stays readable either way)."""
     await get_run(rt, who, run_id)
     async with rt.db.write() as conn:

@@ -2,7 +2,6 @@
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
 
 from runplane.agents.registry import Project
 from runplane.domain.models import Principal
@@ -14,7 +13,7 @@ from runplane.providers import ModelProvider
 from runplane.services.crypto import Keys
 from runplane.services.hooks import ServiceHooks
 from runplane.settings import Settings
-from runplane.store.db import Database
+from runplane.store.db import Database, Row
 
 
 @dataclass
@@ -33,6 +32,6 @@ class Runtime:
     worker: Worker
     synced_tenants: set[str] = field(default_factory=set)
     key_cache: dict[str, tuple[float, Principal]] = field(default_factory=dict)
-    revision_cache: dict[tuple[str, str], Any] = field(default_factory=dict)
-    agent_cache: dict[tuple[str, str], tuple[float, Any]] = field(default_factory=dict)
+    revision_cache: dict[tuple[str, str], Row] = field(default_factory=dict)
+    agent_cache: dict[tuple[str, str], tuple[float, Row]] = field(default_factory=dict)
     background_tasks: set[asyncio.Task[None]] = field(default_factory=set)

@@ -17,8 +17,7 @@ from runplane.schemas.agent_protocol import (
 )
 from runplane.services.runtime import Runtime
 from runplane.store import graphs as store
-
-Row = Any
+from runplane.store.db import Row
 
 
 async def create(rt: Runtime, who: Principal, body: ThreadCreate) -> Row:

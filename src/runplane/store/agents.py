@@ -1,15 +1,12 @@
 """Agents and their revisions."""
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from runplane.store.db import Conn
+from runplane.store.db import Conn, Row
 from runplane.store.schema import agents, revisions
-
-Row = Mapping[str, Any]
 
 
 async def find_agent(conn: Conn, tenant_id: str, ref: str) -> Row | None:

@@ -1,15 +1,12 @@
 """Approvals: pending decisions that pause runs."""
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from runplane.store.db import Conn
+from runplane.store.db import Conn, Row
 from runplane.store.schema import approvals
-
-Row = Mapping[str, Any]
 
 
 async def insert_approval(conn: Conn, row: dict[str, Any]) -> None:

@@ -1,16 +1,12 @@
 """Users' credentials for integrations, stored encrypted."""
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
-from runplane.store.db import Conn
+from runplane.store.db import Conn, Row
 from runplane.store.dialect import upsert
 from runplane.store.schema import connections
-
-Row = Mapping[str, Any]
 
 
 async def put(

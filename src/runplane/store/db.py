@@ -8,7 +8,7 @@ SQLite would do anyway.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -40,6 +40,9 @@ class LoopConnection:
 
 
 Conn = AsyncConnection | LoopConnection
+# A row as read, or as a service shapes it: columns by name (a run is the typed
+# ``RunRecord``). SQLAlchemy's rows key by name or column, hence the key type.
+Row = Mapping[Any, Any]
 
 
 def _json_dumps(value: Any) -> str:

@@ -79,11 +79,9 @@ def upsert(conn: Any, table: sa.Table, rows: list[dict[str, Any]], keys: list[st
 @functools.lru_cache(maxsize=256)
 def _upsert(dialect: str, table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> Any:
     # Building the statement (its `excluded` proxies) costs far more than running it.
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert
-    stmt = insert(table)
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
     update_cols = {c: stmt.excluded[c] for c in columns if c not in keys}
     return stmt.on_conflict_do_update(index_elements=list(keys), set_=update_cols)
 

@@ -7,11 +7,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from runplane.store.db import Conn
+from runplane.store.db import Conn, Row
 from runplane.store.dialect import json_key_equals
 from runplane.store.schema import assistant_versions, assistants, crons, runs, threads
 
-Row = Mapping[str, Any]
 ACTIVE = ("queued", "running")
 
 

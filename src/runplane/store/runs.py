@@ -13,11 +13,9 @@ from runplane.domain.errors import BadRequest
 from runplane.domain.events import GENESIS, event_hash
 from runplane.domain.lifecycle import RunStatus, transition
 from runplane.domain.models import NewEvent, RunRecord, iso, utcnow
-from runplane.store.db import Conn
+from runplane.store.db import Conn, Row
 from runplane.store.dialect import upsert
 from runplane.store.schema import approvals, events, idempotency_keys, runs, steps
-
-Row = Mapping[str, Any]
 
 
 class StaleRun(Exception):  # noqa: N818 - a retry signal inside the engine
@@ -32,8 +30,11 @@ class Chain:
     last_hash: str
 
 
-def _event_rows(run_id: str, chain: Chain, new: Sequence[NewEvent]) -> tuple[list[dict], Chain]:
-    rows, seq, prev = [], chain.last_seq, chain.last_hash
+def _event_rows(
+    run_id: str, chain: Chain, new: Sequence[NewEvent]
+) -> tuple[list[dict[str, Any]], Chain]:
+    rows: list[dict[str, Any]] = []
+    seq, prev = chain.last_seq, chain.last_hash
     for ev in new:
         seq += 1
         at = iso(ev.at)
@@ -204,7 +205,7 @@ async def get_run(conn: Conn, tenant_id: str | None, run_id: str) -> RunRecord |
     return None if row is None else as_run(row)
 
 
-def as_run(row: Mapping[str, Any]) -> RunRecord:
+def as_run(row: Row) -> RunRecord:
     """A row of ``runs`` as the typed record."""
     return cast(RunRecord, dict(row))
 

@@ -1,15 +1,12 @@
 """Tenants and their API keys."""
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from runplane.store.db import Conn
+from runplane.store.db import Conn, Row
 from runplane.store.schema import api_keys, tenants
-
-Row = Mapping[str, Any]
 
 
 async def get_tenant_by_name(conn: Conn, name: str) -> Row | None:

@@ -1,10 +1,9 @@
-"""What the Agent Protocol routes share: fast JSON answers and SSE responses."""
+"""What the Agent Protocol routes share: fast JSON answers and search pages."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Response
-from fastapi.responses import StreamingResponse
 
 from runplane.graphs.wire import dumps
 from runplane.schemas.agent_protocol import Search
@@ -13,17 +12,6 @@ from runplane.schemas.agent_protocol import Search
 def json_answer(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response, serialised once with orjson (no response model on hot paths)."""
     return Response(dumps(data), status_code=status, media_type="application/json", headers=headers)
-
-
-def sse_answer(
-    body: AsyncIterator[bytes], headers: dict[str, str] | None = None
-) -> StreamingResponse:
-    """A server-sent event stream."""
-    return StreamingResponse(
-        body,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", **(headers or {})},
-    )
 
 
 def search_answer(

@@ -16,11 +16,12 @@ from runplane.schemas.agent_protocol import RunCreateBody
 from runplane.services import graph_runs as svc
 from runplane.services import runs as runs_svc
 from runplane.services.runtime import Runtime
+from runplane.store.db import Row
 
 router = APIRouter(tags=["runs (Agent Protocol)"])
 
 
-def _created(run: dict[str, Any]) -> Response:
+def _created(run: Row) -> Response:
     data = svc.run_json(run)
     return json_answer(data, headers=run_location(data["thread_id"], data["run_id"]))
 

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from runplane.version import __version__
 from runplane.api.deps import RuntimeDep
+from runplane.version import __version__
 
 router = APIRouter(tags=["health"])
 

@@ -93,8 +93,8 @@ async def run_events(
                 if not more or not page:
                     return
                 after_seq = page[-1]["seq"]
-        async for row in runs_svc.follow_events(rt, user.who, run_id, start):
-            yield row
+        async for event in runs_svc.follow_events(rt, user.who, run_id, start):
+            yield event
 
     async def messages() -> AsyncIterator[bytes]:
         began, keepalive = time.monotonic(), KeepAlive()

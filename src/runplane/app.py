@@ -1,11 +1,10 @@
-"""The app factory: ``create_app(settings)`` builds a runplane ASGI app."""
+"""The app factory: ``create_app(settings)`` builds a runplane ASGI app: the API and the console."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from runplane.version import __version__
 from runplane.api.errors import install_error_handlers
 from runplane.api.limits import BodySizeLimit
 from runplane.api.routes import (
@@ -24,6 +23,7 @@ from runplane.api.routes import (
 from runplane.console import views as console
 from runplane.services.process import running_process
 from runplane.settings import Settings
+from runplane.version import __version__
 
 
 def create_app(settings: Settings) -> FastAPI:
