@@ -304,3 +304,20 @@ async def test_verify_detects_an_altered_or_removed_event(api: httpx.AsyncClient
         )
     gone = (await api.get(f"/v1/runs/{other['id']}/verify")).json()
     assert gone["ok"] is False and gone["first_bad_seq"] == 2
+
+
+async def test_verify_detects_a_log_cut_after_its_last_good_event(
+    api: httpx.AsyncClient, rt
+) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from runplane.store.schema import events
+
+    run = await create(api, "steps", {"steps": 2}, wait=10)
+    last = (await api.get(f"/v1/runs/{run['id']}/verify")).json()["events"]
+    async with rt.db.write() as conn:
+        await conn.execute(
+            sa.delete(events).where(events.c.run_id == run["id"], events.c.seq >= last - 1)
+        )
+    cut = (await api.get(f"/v1/runs/{run['id']}/verify")).json()
+    assert cut == {"ok": False, "events": last - 2, "first_bad_seq": last - 1}

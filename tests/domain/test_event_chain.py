@@ -131,6 +131,26 @@ def test_removing_the_last_event_leaves_a_chain_that_verifies() -> None:
     assert verify_chain(RUN, events) == ChainCheck(True, 5, None)
 
 
+def test_against_the_runs_head_a_cut_tail_is_found_at_the_first_missing_event() -> None:
+    events = chain(6)
+    head = (6, events[-1]["hash"])
+    assert verify_chain(RUN, events, head) == ChainCheck(True, 6, None)
+    assert verify_chain(RUN, events[:4], head) == ChainCheck(False, 4, 5)
+
+
+def test_against_the_runs_head_a_rewritten_tail_is_found() -> None:
+    true = chain(6)
+    events = chain(6)
+    events[2]["data"] = {"step": "forged"}
+    rehash_from(events, 2)
+    assert verify_chain(RUN, events, (6, true[-1]["hash"])) == ChainCheck(False, 6, 6)
+
+
+def test_against_the_runs_head_events_past_its_end_are_found_at_the_first_extra() -> None:
+    events = chain(6)
+    assert verify_chain(RUN, events, (4, events[3]["hash"])) == ChainCheck(False, 6, 5)
+
+
 @pytest.mark.parametrize("seq", [1, 3, 5])
 def test_swapping_two_neighbours_is_found_at_the_first(seq: int) -> None:
     events = chain(6)

@@ -448,8 +448,14 @@ class ChainCheck:
     first_bad_seq: int | None
 
 
-def verify_chain(run_id: str, events: Iterable[Mapping[str, Any]]) -> ChainCheck:
-    """Check seq continuity and every hash of a run's events, given in seq order."""
+def verify_chain(
+    run_id: str, events: Iterable[Mapping[str, Any]], head: tuple[int, str] | None = None
+) -> ChainCheck:
+    """Check seq continuity and every hash of a run's events, given in seq order.
+
+    ``head`` is where the run says its log ends (its ``last_seq`` and ``last_hash``):
+    against it, a cut or rewritten tail is found too.
+    """
     prev, count = GENESIS, 0
     for expected_seq, ev in enumerate(events, start=1):
         count += 1
@@ -462,4 +468,9 @@ def verify_chain(run_id: str, events: Iterable[Mapping[str, Any]]) -> ChainCheck
         if not good:
             return ChainCheck(False, count, seq if seq == expected_seq else expected_seq)
         prev = ev["hash"]
+    if head is not None and (count, prev) != head:
+        # Cut short: the first missing event; too long: the first extra; else the last.
+        last_seq = head[0]
+        first_bad = count + 1 if count < last_seq else last_seq + 1 if count > last_seq else count
+        return ChainCheck(False, count, first_bad)
     return ChainCheck(True, count, None)

@@ -128,9 +128,7 @@ class Governor:
         j = self.journal
         if not self.planned and self.policy.approval == "ON_START":
             await self.plan(self.policy.describe, "text")
-        call_op, approval_op, auth_op, start_op, end_op, result_op = (
-            j.next_op() for _ in range(6)
-        )
+        call_op, approval_op, auth_op, start_op, end_op, result_op = (j.next_op() for _ in range(6))
         spec = self.gate.tools.get(name) if self.gate is not None else None
         if spec is None:
             raise await self._refuse(call_op, name, "unknown_tool", f"there is no tool {name!r}")

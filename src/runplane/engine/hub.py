@@ -44,9 +44,7 @@ class EventHub:
             ev = self._signals[run_id] = Signal()
         return ev
 
-    def notify(
-        self, run_id: str, status: str | None = None, row: RunRecord | None = None
-    ) -> None:
+    def notify(self, run_id: str, status: str | None = None, row: RunRecord | None = None) -> None:
         """Wake everyone waiting on this run (``status``: what it is now, if known)."""
         ev = self._signals.pop(run_id, None)
         if ev is not None:

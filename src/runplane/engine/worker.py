@@ -140,7 +140,9 @@ class Worker:
 
     async def _cancel_idle(self, run: RunRecord, requested: datetime) -> None:
         try:
-            await self.waits.end_idle(run, RunStatus.CANCELED, [], receipt=cancel_receipt(requested))
+            await self.waits.end_idle(
+                run, RunStatus.CANCELED, [], receipt=cancel_receipt(requested)
+            )
         except StaleRun:
             return  # a worker started it meanwhile: it sees the request and stops
         if run["status"] == RunStatus.QUEUED:
@@ -300,8 +302,9 @@ class Worker:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         await journal.close()
-        return await self._settle(writer, spec, task, journal, timed_out=not done,
-                                  segment_started=segment_started)  # fmt: skip
+        return await self._settle(
+            writer, spec, task, journal, timed_out=not done, segment_started=segment_started
+        )
 
     async def _settle(
         self,
@@ -325,9 +328,14 @@ class Worker:
             fields = journal.take_fields()
             if timed_out:
                 return await self._finish(
-                    writer, RunStatus.FAILED, error=stop, events=events, steps=steps,
-                    last_op=last_op, fields=fields,
-                )  # fmt: skip
+                    writer,
+                    RunStatus.FAILED,
+                    error=stop,
+                    events=events,
+                    steps=steps,
+                    last_op=last_op,
+                    fields=fields,
+                )
             return await self._finish_canceled(writer, step, events, steps, last_op, fields)
         events, steps, last_op = journal.take_pending()
         fields = journal.take_fields()
@@ -349,13 +357,24 @@ class Worker:
                 error = None
         if error is not None:
             return await self._finish(
-                writer, RunStatus.FAILED, error=error, events=events, steps=steps,
-                last_op=last_op, fields=fields,
-            )  # fmt: skip
+                writer,
+                RunStatus.FAILED,
+                error=error,
+                events=events,
+                steps=steps,
+                last_op=last_op,
+                fields=fields,
+            )
         return await self._finish(
-            writer, RunStatus.SUCCEEDED, result=result, events=events, steps=steps,
-            last_op=last_op, fields=fields, agent_id=writer.run["agent_id"],
-        )  # fmt: skip
+            writer,
+            RunStatus.SUCCEEDED,
+            result=result,
+            events=events,
+            steps=steps,
+            last_op=last_op,
+            fields=fields,
+            agent_id=writer.run["agent_id"],
+        )
 
     async def _loaded_spec(self, run: RunRecord, *, checked: bool) -> AgentSpec | None:
         """The agent whose code is the run's revision, if this process has it loaded.
@@ -394,9 +413,14 @@ class Worker:
                 again = await runs_store.get_run(conn, None, writer.run["id"])
             requested = (again and again["cancel_requested_at"]) or utcnow()
         return await self._finish(
-            writer, RunStatus.CANCELED, receipt=cancel_receipt(requested, step), events=events,
-            steps=steps, last_op=last_op, fields=fields,
-        )  # fmt: skip
+            writer,
+            RunStatus.CANCELED,
+            receipt=cancel_receipt(requested, step),
+            events=events,
+            steps=steps,
+            last_op=last_op,
+            fields=fields,
+        )
 
     async def _finish(
         self,

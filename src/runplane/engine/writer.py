@@ -79,14 +79,25 @@ class RunWriter:
         async with self.db.write() as conn:
             if start is None and then is None:
                 self.chain = await runs_store.commit_changes(
-                    conn, self.run["id"], self.chain, new_events=events, step_rows=rows,
+                    conn,
+                    self.run["id"],
+                    self.chain,
+                    new_events=events,
+                    step_rows=rows,
                     fields=columns,
-                )  # fmt: skip
+                )
             else:
                 self.chain = await runs_store.move_run(
-                    conn, self.run["id"], self.chain, self.status, before=start, after=then,
-                    new_events=events, step_rows=rows, fields=columns,
-                )  # fmt: skip
+                    conn,
+                    self.run["id"],
+                    self.chain,
+                    self.status,
+                    before=start,
+                    after=then,
+                    new_events=events,
+                    step_rows=rows,
+                    fields=columns,
+                )
             if also is not None:
                 await also(conn)
             if then is not None and then.to in _SETTLING:

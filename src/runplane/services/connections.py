@@ -1,6 +1,5 @@
 """Users' connections to integrations: credentials stored encrypted, act-as-user."""
 
-
 from runplane.domain.errors import Conflict, Invalid, NotFound
 from runplane.domain.models import Principal, utcnow
 from runplane.services.runtime import Runtime

@@ -336,7 +336,9 @@ async def rerun(
     return await create_run(rt, who, body, rerun_of=run_id, from_step=from_step)
 
 
-async def duplicate(rt: Runtime, who: Principal, run_id: str, overrides: dict[str, Any]) -> RunRecord:
+async def duplicate(
+    rt: Runtime, who: Principal, run_id: str, overrides: dict[str, Any]
+) -> RunRecord:
     """A new run from this one's configuration, with overrides."""
     run = await get_run(rt, who, run_id)
     body = _body_from(run, wait=overrides.pop("wait", None))
@@ -347,10 +349,23 @@ async def duplicate(rt: Runtime, who: Principal, run_id: str, overrides: dict[st
 
 
 _COPIED = (
-    "agent_id", "name", "input", "variables", "context", "user_id", "metadata", "model",
-    "timeout_seconds", "parent_run_id", "trigger", "integrations", "approval",
-    "approval_rules", "approval_expiry", "notify",
-)  # fmt: skip
+    "agent_id",
+    "name",
+    "input",
+    "variables",
+    "context",
+    "user_id",
+    "metadata",
+    "model",
+    "timeout_seconds",
+    "parent_run_id",
+    "trigger",
+    "integrations",
+    "approval",
+    "approval_rules",
+    "approval_expiry",
+    "notify",
+)
 
 
 def _body_from(run: RunRecord, wait: float | None) -> RunCreate:
@@ -381,10 +396,11 @@ async def delete_run(rt: Runtime, who: Principal, run_id: str) -> None:
 
 async def verify(rt: Runtime, who: Principal, run_id: str) -> ChainCheck:
     """Check the run's hash-chained event log."""
-    await get_run(rt, who, run_id)
+    run = await get_run(rt, who, run_id)
     async with rt.db.read() as conn:
         rows = await store.list_events(conn, run_id)
-    return verify_chain(run_id, [{**r, "at": iso(r["at"])} for r in rows])
+    events = [{**r, "at": iso(r["at"])} for r in rows]
+    return verify_chain(run_id, events, head=(run["last_seq"], run["last_hash"]))
 
 
 def parse_resume_point(after: int | None, last_event_id: str | None) -> int:
