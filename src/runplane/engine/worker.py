@@ -78,7 +78,7 @@ class Worker:
         self._fresh: dict[str, RunRecord] = {}
         self._completions_marked: dict[str, float] = {}
         self._revision_hashes: dict[str, str] = {}
-        self.waits = Waits(db, hub, hooks, self._submit_segment)
+        self._waits = Waits(db, hub, hooks, self._submit_segment)
 
     # -- admission ----------------------------------------------------------------------
 
@@ -140,7 +140,7 @@ class Worker:
 
     async def _cancel_idle(self, run: RunRecord, requested: datetime) -> None:
         try:
-            await self.waits.end_idle(
+            await self._waits.end_idle(
                 run, RunStatus.CANCELED, [], receipt=cancel_receipt(requested)
             )
         except StaleRun:
@@ -292,7 +292,7 @@ class Worker:
         deadline = segment_start + timedelta(seconds=budget)
         remaining = max(0.0, (deadline - utcnow()).total_seconds())
         if graphs is not None:
-            body = graphs.execute(spec, journal, run, self.waits)
+            body = graphs.execute(spec, journal, run, self._waits)
         else:
             body = _call_agent(spec, _context(run, spec, journal, governor), governor)
         task = asyncio.get_running_loop().create_task(body)
@@ -341,7 +341,7 @@ class Worker:
         fields = journal.take_fields()
         exc = task.exception()
         if isinstance(exc, Suspend):
-            return await self.waits.suspend(
+            return await self._waits.suspend(
                 writer, exc, events, steps, last_op, fields, segment_started
             )
         error: dict[str, Any] | None
@@ -479,7 +479,7 @@ class Worker:
         reason: str | None = None,
     ) -> None:
         """Move a waiting run back to ``running`` and submit its next segment."""
-        await self.waits.resume(run, events, also=also, reason=reason)
+        await self._waits.resume(run, events, also=also, reason=reason)
 
     async def end_idle(
         self,
@@ -493,7 +493,7 @@ class Worker:
         also: Write | None = None,
     ) -> None:
         """End a run that no worker holds (queued or waiting), at once."""
-        await self.waits.end_idle(
+        await self._waits.end_idle(
             run, final, events, receipt=receipt, error=error, result=result, also=also
         )
 
