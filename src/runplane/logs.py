@@ -140,15 +140,17 @@ def configure_logging(level: str, fmt: LogFormat, *, stream: TextIO | None = Non
     # Other libraries stay at warnings (as without a setup) unless asked for less.
     root.setLevel(max(number, logging.WARNING))
     logging.getLogger("runplane").setLevel(number)
-    # DBOS installs a console handler of its own (and stops propagation) on a "dbos"
-    # logger that has none; a null one keeps it from doing so, and one it installed
-    # already (DBOS launched first) gives way to ours.
+    # Libraries that install console handlers of their own (and stop propagation) give
+    # way to ours: uvicorn's default config, and DBOS, which does so on a "dbos" logger
+    # that has no handler (a null one keeps it from doing so when it launches later).
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "dbos"):
+        logger = logging.getLogger(name)
+        for own in [h for h in logger.handlers if not isinstance(h, logging.NullHandler)]:
+            logger.removeHandler(own)
+        logger.propagate = True
     dbos = logging.getLogger("dbos")
-    for own in [h for h in dbos.handlers if not isinstance(h, logging.NullHandler)]:
-        dbos.removeHandler(own)
     if not dbos.handlers:
         dbos.addHandler(logging.NullHandler())
-    dbos.propagate = True
     # Python's warnings (deprecations…) become records too, so that with the JSON
     # format every line of the output is JSON.
     logging.captureWarnings(True)
