@@ -18,10 +18,12 @@ when it restarts. What the DBOS 3.4 spike showed, and how this module answers it
 """
 
 import logging
+from sqlite3 import Connection as SQLiteConnection
 from typing import Any
 
 import sqlalchemy as sa
 from dbos import DBOS, SetWorkflowID
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from runplane.engine.base import Engine, Execute
 from runplane.store.dialect import is_sqlite, plain_url, sqlite_path
@@ -30,7 +32,7 @@ APPLICATION_VERSION = "runplane-1"
 QUEUE = "runplane-runs"
 
 # DBOS is one instance per process, so the engine that serves it is too.
-_ACTIVE: dict[str, Any] = {}
+_ACTIVE: dict[str, "DbosEngine"] = {}
 
 
 @DBOS.workflow(name="runplane.run")
@@ -168,7 +170,7 @@ def _sqlite_system_engine(url: str) -> sa.Engine:
     engine = sa.create_engine(url)
 
     @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _on_connect(dbapi_conn: SQLiteConnection, _record: ConnectionPoolEntry) -> None:
         dbapi_conn.isolation_level = "IMMEDIATE"
         dbapi_conn.execute("PRAGMA journal_mode=WAL")
         dbapi_conn.execute("PRAGMA synchronous=NORMAL")
