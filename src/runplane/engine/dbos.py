@@ -19,10 +19,9 @@ when it restarts. What the DBOS 3.4 spike showed, and how this module answers it
 
 import logging
 from sqlite3 import Connection as SQLiteConnection
-from typing import Any
 
 import sqlalchemy as sa
-from dbos import DBOS, SetWorkflowID
+from dbos import DBOS, DBOSConfig, SetWorkflowID
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from runplane.engine.base import Engine, Execute
@@ -90,7 +89,7 @@ class DbosEngine(Engine):
         _ACTIVE["engine"] = self
         logging.getLogger("dbos").setLevel(logging.WARNING)
         url = system_database_url(self.database_url)
-        config: dict[str, Any] = {
+        config: DBOSConfig = {
             "name": "runplane",
             "system_database_url": url,
             "executor_id": self.executor_id,
@@ -100,7 +99,7 @@ class DbosEngine(Engine):
         }
         if is_sqlite(url):
             config["system_database_engine"] = _sqlite_system_engine(url)
-        DBOS(config=config)  # type: ignore[arg-type]
+        DBOS(config=config)
         _allow_internal_queue(self.worker)
         if not self.worker:
             DBOS.listen_queues([])
