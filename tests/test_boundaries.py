@@ -183,3 +183,75 @@ def test_the_cycle_check_finds_a_cycle() -> None:
     assert _strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [
         ["a", "b", "c"]
     ]
+
+
+# -- no Any in the signatures of the core ------------------------------------------------
+
+# What these parts' functions take and give is typed: JSON values as ``domain.json.JSON``,
+# rows as the records of ``domain.models``, values nobody looks into as ``object``.
+TYPED_PARTS = ("domain", "store", "engine", "services")
+
+
+def _mentions_any(annotation: ast.expr) -> bool:
+    for node in ast.walk(annotation):
+        if isinstance(node, ast.Name) and node.id == "Any":
+            return True
+        if isinstance(node, ast.Attribute) and node.attr == "Any":
+            return True  # typing.Any
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            try:
+                quoted = ast.parse(node.value, mode="eval").body
+            except SyntaxError:
+                continue  # a Literal's string, not a quoted annotation
+            if _mentions_any(quoted):
+                return True
+    return False
+
+
+def _annotations(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.expr]:
+    args = node.args
+    params = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+    found = [p.annotation for p in params if p is not None and p.annotation is not None]
+    return found if node.returns is None else [*found, node.returns]
+
+
+def any_in_signatures(path: Path, root: Path = SRC) -> list[str]:
+    """``file:line:function`` for each function in ``path`` whose signature mentions Any."""
+    return [
+        f"{path.relative_to(root).as_posix()}:{node.lineno}:{node.name}"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and any(_mentions_any(a) for a in _annotations(node))
+    ]
+
+
+def test_no_signature_in_domain_store_engine_or_services_mentions_any() -> None:
+    offenders = [
+        where
+        for part in TYPED_PARTS
+        for path in sorted((SRC / part).rglob("*.py"))
+        if "migrations" not in path.relative_to(SRC).parts
+        for where in any_in_signatures(path)
+    ]
+    assert not offenders, "signatures that mention Any:\n" + "\n".join(offenders)
+
+
+def test_the_any_check_looks_at_every_part_of_a_signature(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import typing\n"
+        "from typing import Any, Literal\n"
+        "def param(x: Any) -> None: ...\n"
+        "def star(*args: Any) -> None: ...\n"
+        "async def kwargs(**kw: 'dict[str, Any]') -> None: ...\n"
+        "def keyword_only(*, y: list[Any] | None = None) -> None: ...\n"
+        "def returns() -> typing.Any: ...\n"
+        "class C:\n"
+        "    def method(self, x: int) -> 'Any': ...\n"
+        "def clean(x: object, *a: int, k: Literal['*'] = '*', **kw: str) -> dict[str, int]: ...\n"
+        "def body_only(x: int) -> int:\n"
+        "    y: Any = x\n"
+        "    return int(y)\n"
+    )
+    found = {where.split(":")[2] for where in any_in_signatures(probe, tmp_path)}
+    assert found == {"param", "star", "kwargs", "keyword_only", "returns", "method"}

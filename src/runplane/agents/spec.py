@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from runplane.domain.errors import Invalid
-from runplane.domain.policy import check_rules
+from runplane.domain.policy import ApprovalRule, check_rules
 
 AGENT_ATTR = "__runplane_agent__"
 NAME_PATTERN = r"^[a-z][a-z0-9_\-]{0,63}$"
@@ -31,7 +31,7 @@ class AgentSpec:
     timeout_seconds: float = 3600.0
     kind: Literal["python", "langgraph", "steps"] = "python"
     integrations: list[str] | Literal["*"] = field(default_factory=list)
-    approval_rules: list[dict[str, Any]] = field(default_factory=list)
+    approval_rules: list[ApprovalRule] = field(default_factory=list)
     plans_first: bool = False
     # Where the code lives, when not in ``fn`` (a hosted graph's ``file.py:attribute``).
     entrypoint: str | None = None

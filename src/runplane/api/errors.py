@@ -1,6 +1,7 @@
 """The one map from exceptions to HTTP responses in the public error model."""
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,7 +17,7 @@ log = logging.getLogger("runplane.api")
 def error_response(
     status: int,
     message: str,
-    details: list[dict[str, Any]] | None = None,
+    details: Sequence[Mapping[str, object]] | None = None,
     headers: dict[str, str] | None = None,
     request: Request | None = None,
 ) -> Response:

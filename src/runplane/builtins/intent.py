@@ -30,12 +30,14 @@ INPUT_SCHEMA: dict[str, Any] = {
 async def intent_agent(ctx: RunContext, input: dict[str, Any]) -> dict[str, Any]:
     """Plan with the configured model (or offline by matching words), then run the plan."""
     intent = " ".join(str(input["intent"]).split())
-    tools = ctx.allowed_tools()
+    tools: list[dict[str, Any]] = ctx.allowed_tools()
     if ctx.has_llm:
         reply = await ctx.llm(llm_messages(intent, ctx.context, tools), json_mode=True, name="plan")
         plan = {**plan_from_llm(reply, tools), "intent": intent}
     else:
-        plan = await ctx.step("plan", plan_offline, intent, ctx.context, tools)
+        recorded = await ctx.step("plan", plan_offline, intent, ctx.context, tools)
+        assert isinstance(recorded, dict)  # the plan, as plan_offline made it
+        plan = recorded
 
     incomplete = [s for s in plan["steps"] if s.get("missing")]
     if incomplete:

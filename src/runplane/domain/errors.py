@@ -13,7 +13,14 @@ Every error carries ``details``: a list of ``{"name": field, "value": …}`` nam
 was wrong, the shape of the public error body.
 """
 
-from typing import Any
+from typing import TypedDict
+
+
+class ErrorDetail(TypedDict):
+    """One thing a request got wrong: the field's name and the value it had."""
+
+    name: str
+    value: object
 
 
 class RunplaneError(Exception):
@@ -22,7 +29,7 @@ class RunplaneError(Exception):
     status = 500
     code = "internal"
 
-    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, message: str, details: list[ErrorDetail] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or []
@@ -35,7 +42,7 @@ class Invalid(RunplaneError):
     code = "invalid"
 
     @classmethod
-    def field(cls, name: str, message: str, value: Any = None) -> "Invalid":
+    def field(cls, name: str, message: str, value: object = None) -> "Invalid":
         """Build the error for one named field."""
         return cls(message, [{"name": name, "value": value}])
 

@@ -13,7 +13,9 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Literal, NotRequired, TypeAlias, TypedDict
+
+from runplane.domain.json import JSON, JSONObject, as_list, as_object
 
 # -- payloads --------------------------------------------------------------------------
 
@@ -35,8 +37,8 @@ class WaitingOn(TypedDict, total=False):
     approval_id: str
     integration: str
     user_id: str
-    interrupt: dict[str, Any]  # a graph's interrupt: ``thread_id``, ``interrupts``
-    values: Any  # a graph's state where it stopped
+    interrupt: JSONObject  # a graph's interrupt: ``thread_id``, ``interrupts``
+    values: JSON  # a graph's state where it stopped
 
 
 class CancelReceipt(TypedDict):
@@ -49,20 +51,25 @@ class CancelReceipt(TypedDict):
     reason: NotRequired[str]
 
 
-class StatusData(TypedDict):
+class StatusNote(TypedDict, total=False):
+    """What a ``status`` event says besides the status."""
+
+    waiting_on: WaitingOn  # paused, auth_required
+    receipt: CancelReceipt  # canceled
+    reason: str  # running again, and why (a connection was given)
+
+
+class StatusData(StatusNote):
     """``status``: the run moved to ``status`` (every transition appends one)."""
 
     status: str
-    waiting_on: NotRequired[WaitingOn]  # paused, auth_required
-    receipt: NotRequired[CancelReceipt]  # canceled
-    reason: NotRequired[str]  # running again, and why (a connection was given)
 
 
 class PlanningData(TypedDict):
     """``planning``: the agent's plan, text or JSON (a planner's is ``{"steps": [...]}``)."""
 
     format: str
-    content: Any
+    content: JSON
 
 
 class ReasoningData(TypedDict):
@@ -83,7 +90,7 @@ class StepCompletedData(TypedDict):
 
     number: int
     name: str
-    output: Any
+    output: JSON
     reused_from: NotRequired[str | None]
     settled: NotRequired[str]  # ``skip``: an in-doubt call a person (or its hook) skipped
 
@@ -100,7 +107,7 @@ class ToolCallData(TypedDict):
     """``tool_call``: a tool is called (``integration`` and ``step`` when the engine calls it)."""
 
     name: str
-    arguments: dict[str, Any]
+    arguments: JSONObject
     integration: NotRequired[str | None]
     step: NotRequired[int]
 
@@ -110,11 +117,23 @@ class ToolResultData(TypedDict):
 
     name: str
     ok: bool
-    output: Any
+    output: JSON
     duration_ms: float | None
     error: NotRequired[str]
     rejected: NotRequired[bool]
     comment: NotRequired[str | None]
+
+
+class ApprovalRequest(TypedDict, total=False):
+    """What a person is asked to decide: a plan, a tool call, or a call left in doubt."""
+
+    plan: PlanningData  # a plan (``ON_START``)
+    tool: str  # a tool call, or one in doubt
+    integration: str | None
+    arguments: JSONObject
+    reason: str
+    step: int
+    choices: list[str]  # in doubt: ``repeat``, ``skip``, ``fail``
 
 
 class ApprovalRequiredData(TypedDict):
@@ -122,7 +141,7 @@ class ApprovalRequiredData(TypedDict):
 
     approval_id: str
     kind: Literal["plan", "tool_call", "in_doubt"]
-    request: dict[str, Any]
+    request: ApprovalRequest
     link: str
     link_expires_at: str
     expires_at: str | None
@@ -135,7 +154,7 @@ class ApprovalResolvedData(TypedDict):
     approval_id: str
     kind: str
     decision: str  # approve, reject, cancel; repeat, skip, fail for an in-doubt call
-    edited_arguments: NotRequired[dict[str, Any] | None]
+    edited_arguments: NotRequired[JSONObject | None]
     comment: str | None
     decided_by: str
     decided_at: str
@@ -162,7 +181,7 @@ class RateLimitedData(TypedDict):
 class InterruptData(TypedDict):
     """``interrupt``: a graph stopped at ``interrupt()``; each is ``{"value", "id"}``."""
 
-    interrupts: list[dict[str, Any]]
+    interrupts: list[JSONObject]
     thread_id: str | None
 
 
@@ -177,9 +196,31 @@ class ResultData(TypedDict):
     """``result``: the run's result."""
 
     type: Literal["document", "json"]
-    content: Any
-    sources: list[dict[str, Any]]
+    content: JSON
+    sources: list[JSONObject]
     continued_by: NotRequired[str]  # a graph run that paused, then another carried on
+
+
+# What an event carries: the payload of one of the types above, or an agent's own object.
+EventData: TypeAlias = (
+    StatusData
+    | PlanningData
+    | ReasoningData
+    | StepStartedData
+    | StepCompletedData
+    | StepFailedData
+    | ToolCallData
+    | ToolResultData
+    | ApprovalRequiredData
+    | ApprovalResolvedData
+    | AuthRequiredData
+    | RateLimitedData
+    | InterruptData
+    | SourceData
+    | ResultData
+    | ErrorData
+    | JSONObject
+)
 
 
 # -- wording ---------------------------------------------------------------------------
@@ -202,15 +243,16 @@ DECISIONS = {
     "fail": "settled (fail the run)",
 }
 
-Data = Mapping[str, Any]
+# An event's data as read: any mapping, its values unchecked (agents write their own types).
+Data = Mapping[str, object]
 
 
-def compact(value: Any) -> str:
+def compact(value: object) -> str:
     """JSON on one line, without spaces: how a value shows inside a sentence."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def call_text(name: Any, arguments: Any) -> str:
+def call_text(name: object, arguments: object) -> str:
     """``tool({"arg":…})``: a tool call on one line."""
     return f"{name}({compact(arguments or {})})"
 
@@ -218,13 +260,13 @@ def call_text(name: Any, arguments: Any) -> str:
 def plan_steps(plan: Data) -> list[str] | None:
     """A plan's tool calls, ``1. tool({…})`` each, or ``None`` for a plan that is not steps."""
     content = plan.get("content")
-    steps = content.get("steps") if isinstance(content, dict) else None
+    steps = content.get("steps") if isinstance(content, Mapping) else None
     if not isinstance(steps, list):
         return None
     return [
         f"{step.get('number', i)}. {call_text(step.get('tool'), step.get('arguments'))}"
         for i, step in enumerate(steps, 1)
-        if isinstance(step, dict)
+        if isinstance(step, Mapping)
     ]
 
 
@@ -245,14 +287,14 @@ def approval_asks(kind: str, request: Data) -> str:
     return f"{call} (in doubt: repeat, skip or fail)" if kind == "in_doubt" else call
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     return value if isinstance(value, str) else compact(value)
 
 
 def _status(d: Data) -> str:
     status = str(d.get("status"))
-    waiting = d.get("waiting_on") or {}
-    receipt = d.get("receipt") or {}
+    waiting = as_object(d.get("waiting_on"))
+    receipt = as_object(d.get("receipt"))
     if status == "paused" and waiting.get("interrupt"):
         return "Paused at an interrupt"
     if status == "paused" and waiting.get("approval_id"):
@@ -293,7 +335,7 @@ def _step_completed(d: Data) -> str:
 
 
 def _step_failed(d: Data) -> str:
-    message = (d.get("error") or {}).get("message")
+    message = as_object(d.get("error")).get("message")
     return f"{_step(d)} failed" + (f": {message}" if message else "")
 
 
@@ -309,7 +351,7 @@ def _tool_result(d: Data) -> str:
 
 
 def _approval_required(d: Data) -> str:
-    kind, request = str(d.get("kind", "")), d.get("request") or {}
+    kind, request = str(d.get("kind", "")), as_object(d.get("request"))
     asked = f"({d.get('approval_id')})"
     if kind == "in_doubt":
         call = call_text(request.get("tool"), request.get("arguments"))
@@ -334,12 +376,13 @@ def _auth_required(d: Data) -> str:
 
 
 def _rate_limited(d: Data) -> str:
-    wait = float(d.get("wait_seconds") or 0)
+    seconds = d.get("wait_seconds")
+    wait = float(seconds) if isinstance(seconds, int | float) else 0.0
     return f"{d.get('tool')} is rate limited ({d.get('limit')}); waiting {wait:.2f} s"
 
 
 def _interrupt(d: Data) -> str:
-    found = [i.get("value") if isinstance(i, Mapping) else i for i in d.get("interrupts") or []]
+    found = [i.get("value") if isinstance(i, Mapping) else i for i in as_list(d.get("interrupts"))]
     text = f"Paused at {len(found)} interrupt{'' if len(found) == 1 else 's'}"
     return text + (f": {compact(found)}" if found else "")
 
@@ -356,7 +399,7 @@ def _error(d: Data) -> str:
 def _result(d: Data) -> str:
     content = d.get("content")
     if d.get("type") == "document":
-        sources = len(d.get("sources") or [])
+        sources = len(as_list(d.get("sources")))
         text = f"A document of {len(str(content or ''))} characters"
         text += f" citing {sources} source{'' if sources == 1 else 's'}" if sources else ""
     else:
@@ -378,7 +421,7 @@ def _other(d: Data) -> str:
 class EventKind:
     """One event type: the shape of its ``data``, its label, and how it reads."""
 
-    payload: type[Mapping[str, Any]]
+    payload: type[Mapping[str, object]]
     label: str
     describe: Callable[[Data], str]
 
@@ -427,7 +470,7 @@ def event_label(type_: str) -> str:
 GENESIS = "0" * 64
 
 
-def event_hash(prev_hash: str, run_id: str, seq: int, type_: str, at: str, data: Any) -> str:
+def event_hash(prev_hash: str, run_id: str, seq: int, type_: str, at: str, data: object) -> str:
     """Hash one event together with the hash of the event before it."""
     body = json.dumps(
         [prev_hash, run_id, seq, type_, at, data],
@@ -448,8 +491,19 @@ class ChainCheck:
     first_bad_seq: int | None
 
 
+class ChainLink(TypedDict):
+    """One event as its hash covers it: its time as hashed (``iso(at)``), its data."""
+
+    seq: int
+    type: str
+    at: str
+    data: JSONObject
+    hash: str
+    prev_hash: str
+
+
 def verify_chain(
-    run_id: str, events: Iterable[Mapping[str, Any]], head: tuple[int, str] | None = None
+    run_id: str, events: Iterable[ChainLink], head: tuple[int, str] | None = None
 ) -> ChainCheck:
     """Check seq continuity and every hash of a run's events, given in seq order.
 

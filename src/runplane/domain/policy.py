@@ -9,10 +9,12 @@ JSON (a number, a quoted string, true/false/null, a list for ``in``).
 import json
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import NotRequired, TypedDict, cast
 
 from runplane.domain.errors import Invalid
+from runplane.domain.json import JSON, JSONObject
 
 _CONDITION = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=|==|!=|>|<|in)\s*(.+?)\s*$")
 _PERIODS = {
@@ -30,24 +32,31 @@ _PERIODS = {
 DEFAULT_ACTIONS = ("approve", "reject", "cancel")
 
 
+class ApprovalRule(TypedDict):
+    """Ask for approval of calls to ``tool`` (``*``: any), when the condition holds if given."""
+
+    tool: str
+    when: NotRequired[str | None]
+
+
 @dataclass(frozen=True)
 class Condition:
     """``argument op value``, checked against a tool call's arguments."""
 
     argument: str
     op: str
-    value: Any
+    value: JSON
 
-    def holds(self, arguments: dict[str, Any]) -> bool:
+    def holds(self, arguments: Mapping[str, JSON]) -> bool:
         """Tell whether the arguments meet the condition (a missing argument never does)."""
-        actual: Any = arguments
+        actual: object = arguments
         for part in self.argument.split("."):
-            if not isinstance(actual, dict) or part not in actual:
+            if not isinstance(actual, Mapping) or part not in actual:
                 return False
             actual = actual[part]
         try:
             if self.op == "in":
-                return bool(actual in self.value)
+                return isinstance(self.value, list) and actual in self.value
             return bool(
                 {
                     ">": lambda a, b: a > b,
@@ -79,19 +88,19 @@ def parse_condition(text: str) -> Condition:
     return Condition(argument, op, value)
 
 
-def check_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def check_rules(rules: list[JSONObject]) -> list[ApprovalRule]:
     """Validate approval rules as given by an agent or a run; return them unchanged."""
     for i, rule in enumerate(rules):
-        if not isinstance(rule, dict) or not isinstance(rule.get("tool"), str):
+        if not isinstance(rule, Mapping) or not isinstance(rule.get("tool"), str):
             raise Invalid.field(f"approval_rules.{i}.tool", "each rule names a tool", rule)
         if rule.get("when") is not None:
             parse_condition(str(rule["when"]))
-    return rules
+    return cast(list[ApprovalRule], rules)
 
 
 def matching_rule(
-    rules: list[dict[str, Any]], tool: str, arguments: dict[str, Any]
-) -> dict[str, Any] | None:
+    rules: Sequence[ApprovalRule], tool: str, arguments: Mapping[str, JSON]
+) -> ApprovalRule | None:
     """The first rule that asks for approval of this call, if any."""
     for rule in rules:
         if rule.get("tool") not in (tool, "*"):

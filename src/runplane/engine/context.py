@@ -6,12 +6,15 @@ journaled lives in ``engine/journal.py``; how tool calls are governed, in
 ``engine/governance.py``.
 """
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import ParamSpec
 
 from runplane.domain.errors import RunError
+from runplane.domain.json import JSON, JSONObject
 from runplane.engine.governance import Governor
 from runplane.engine.journal import Journal
+
+P = ParamSpec("P")
 
 # Events only the engine writes: an agent's own events may not pose as them.
 ENGINE_EVENTS = frozenset(
@@ -43,12 +46,12 @@ class RunContext:
         *,
         run_id: str,
         tenant_id: str,
-        input: Any,
-        variables: dict[str, Any],
-        context: dict[str, Any],
+        input: JSON,
+        variables: JSONObject,
+        context: JSONObject,
         user_id: str | None,
-        metadata: dict[str, Any],
-        model: dict[str, Any] | None,
+        metadata: JSONObject,
+        model: JSONObject | None,
         journal: Journal,
         governor: Governor,
     ) -> None:
@@ -63,15 +66,18 @@ class RunContext:
         self._journal = journal
         self._governor = governor
 
-    async def step(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def step(
+        self, name: str, fn: Callable[P, object], *args: P.args, **kwargs: P.kwargs
+    ) -> JSON:
         """Run ``fn(*args, **kwargs)`` as a durable step and return its output.
 
         A step that completed before a crash (or before ``from_step`` in a rerun) returns
-        its recorded output without running again. Sync functions run in a thread.
+        its recorded output without running again. Sync functions run in a thread. The
+        output is recorded as JSON (a pydantic model as its JSON data).
         """
         return await self._journal.step(name, fn, *args, **kwargs)
 
-    async def tool(self, name: str, /, **arguments: Any) -> Any:
+    async def tool(self, name: str, /, **arguments: object) -> JSON:
         """Call a tool: the allow-list, approvals, the user's credential and rate limits apply.
 
         Raises ``ToolError`` when the call is refused, rejected or fails; the agent may
@@ -79,7 +85,7 @@ class RunContext:
         """
         return await self._governor.tool(name, arguments)
 
-    def allowed_tools(self) -> list[dict[str, Any]]:
+    def allowed_tools(self) -> list[JSONObject]:
         """The tools this run may call, as ``GET /v1/tools`` shows them."""
         return self._governor.allowed_tools()
 
@@ -90,7 +96,7 @@ class RunContext:
         return bool(gate is not None and gate.has_llm)
 
     async def llm(
-        self, messages: list[dict[str, Any]], *, json_mode: bool = False, name: str = "llm"
+        self, messages: Sequence[Mapping[str, JSON]], *, json_mode: bool = False, name: str = "llm"
     ) -> str:
         """Ask the configured model, as a durable step; return its text."""
         gate = self._governor.gate
@@ -98,10 +104,12 @@ class RunContext:
             raise RunError(
                 "no model provider is configured (RUNPLANE_MODEL_PROVIDER)", code="no_model"
             )
-        out = await self.step(name, gate.complete, messages, json_mode, self.model)
+        asked = [dict(m) for m in messages]
+        out = await self.step(name, gate.complete, asked, json_mode, self.model)
+        assert isinstance(out, dict)  # a model's reply, as recorded
         return str(out["text"])
 
-    async def plan(self, content: Any, format: str = "text") -> None:
+    async def plan(self, content: JSON, format: str = "text") -> None:
         """Record the agent's plan (``format`` is ``text`` or ``json``).
 
         Under the ``ON_START`` approval strategy the run waits here until a person
@@ -113,13 +121,13 @@ class RunContext:
         """Record a piece of the agent's reasoning."""
         await self.emit("reasoning", {"text": text})
 
-    async def source(self, title: str, url: str | None = None, **extra: Any) -> None:
+    async def source(self, title: str, url: str | None = None, **extra: JSON) -> None:
         """Record a source the agent used; it is listed in the run's result."""
-        entry = {"title": title, "url": url, **extra}
+        entry: JSONObject = {"title": title, "url": url, **extra}
         self._journal.sources.append(entry)
         await self.emit("source", entry)
 
-    async def emit(self, type: str, data: dict[str, Any] | None = None) -> None:
+    async def emit(self, type: str, data: Mapping[str, JSON] | None = None) -> None:
         """Append an event of the agent's own to the run's log (not one the engine writes)."""
         if type in ENGINE_EVENTS:
             raise RunError(

@@ -18,10 +18,11 @@ when it restarts. What the DBOS 3.4 spike showed, and how this module answers it
 """
 
 import logging
-from typing import Any
+from sqlite3 import Connection as SQLiteConnection
 
 import sqlalchemy as sa
-from dbos import DBOS, SetWorkflowID
+from dbos import DBOS, DBOSConfig, SetWorkflowID
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from runplane.engine.base import Engine, Execute
 from runplane.store.dialect import is_sqlite, plain_url, sqlite_path
@@ -30,7 +31,7 @@ APPLICATION_VERSION = "runplane-1"
 QUEUE = "runplane-runs"
 
 # DBOS is one instance per process, so the engine that serves it is too.
-_ACTIVE: dict[str, Any] = {}
+_ACTIVE: dict[str, "DbosEngine"] = {}
 
 
 @DBOS.workflow(name="runplane.run")
@@ -88,7 +89,7 @@ class DbosEngine(Engine):
         _ACTIVE["engine"] = self
         logging.getLogger("dbos").setLevel(logging.WARNING)
         url = system_database_url(self.database_url)
-        config: dict[str, Any] = {
+        config: DBOSConfig = {
             "name": "runplane",
             "system_database_url": url,
             "executor_id": self.executor_id,
@@ -98,7 +99,7 @@ class DbosEngine(Engine):
         }
         if is_sqlite(url):
             config["system_database_engine"] = _sqlite_system_engine(url)
-        DBOS(config=config)  # type: ignore[arg-type]
+        DBOS(config=config)
         _allow_internal_queue(self.worker)
         if not self.worker:
             DBOS.listen_queues([])
@@ -168,7 +169,7 @@ def _sqlite_system_engine(url: str) -> sa.Engine:
     engine = sa.create_engine(url)
 
     @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _on_connect(dbapi_conn: SQLiteConnection, _record: ConnectionPoolEntry) -> None:
         dbapi_conn.isolation_level = "IMMEDIATE"
         dbapi_conn.execute("PRAGMA journal_mode=WAL")
         dbapi_conn.execute("PRAGMA synchronous=NORMAL")

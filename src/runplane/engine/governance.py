@@ -13,14 +13,31 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol, TypedDict
 
 from runplane.agents.tools import Records, ToolContext, ToolSpec
 from runplane.domain.errors import Invalid, RunError, ToolError
+from runplane.domain.events import (
+    ApprovalRequest,
+    AuthRequiredData,
+    PlanningData,
+    ToolCallData,
+    ToolResultData,
+    WaitingOn,
+)
+from runplane.domain.json import JSON, JSONObject
 from runplane.domain.lifecycle import RunStatus
-from runplane.domain.policy import RateLimit, matching_rule
+from runplane.domain.policy import ApprovalRule, RateLimit, matching_rule
 from runplane.engine.journal import Journal, call, jsonable
 from runplane.engine.outcome import Suspend
+
+
+class ModelReply(TypedDict):
+    """What the model answered, which model it was, and the tokens it cost."""
+
+    text: str
+    model: str
+    usage: dict[str, int]
 
 
 class Gate(Protocol):
@@ -37,9 +54,9 @@ class Gate(Protocol):
         """Draw from a shared bucket: 0 if granted, else seconds to wait."""
 
     async def complete(
-        self, messages: list[dict[str, Any]], json_mode: bool, model: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        """Ask the configured model: ``{"text", "model", "usage"}``."""
+        self, messages: list[JSONObject], json_mode: bool, model: JSONObject | None
+    ) -> ModelReply:
+        """Ask the configured model."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +65,7 @@ class RunPolicy:
 
     integrations: list[str] | Literal["*"] = "*"
     approval: str = "NONE"
-    rules: list[dict[str, Any]] = field(default_factory=list)
+    rules: list[ApprovalRule] = field(default_factory=list)
     plans_first: bool = False
     describe: str = "Run the agent on its input."
 
@@ -58,7 +75,7 @@ class RunPolicy:
             return True
         return spec.integration in self.integrations
 
-    def approval_reason(self, spec: ToolSpec, arguments: dict[str, Any]) -> str | None:
+    def approval_reason(self, spec: ToolSpec, arguments: Mapping[str, JSON]) -> str | None:
         """Why this call needs a person's approval, or None."""
         if self.approval == "ON_TOOL_CALL":
             return "the run's approval strategy is ON_TOOL_CALL"
@@ -90,7 +107,7 @@ class Governor:
         self.caller = caller
         self.planned = False
 
-    def allowed_tools(self) -> list[dict[str, Any]]:
+    def allowed_tools(self) -> list[JSONObject]:
         """The tools this run may call, as ``GET /v1/tools`` shows them."""
         if self.gate is None:
             return []
@@ -98,11 +115,11 @@ class Governor:
 
     # -- plans --------------------------------------------------------------------------
 
-    async def plan(self, content: Any, format: str) -> None:
+    async def plan(self, content: JSON, format: str) -> None:
         """Record a plan; under ``ON_START`` the run waits here for a person's approval."""
         j = self.journal
         op, approval_op = j.next_op(), j.next_op()
-        plan = {"format": format, "content": content}
+        plan: PlanningData = {"format": format, "content": content}
         j.emit_at(op, "planning", plan)
         j.set_field("plan", plan)
         if self.policy.approval == "ON_START" and not self.planned:
@@ -123,7 +140,7 @@ class Governor:
 
     # -- tool calls ---------------------------------------------------------------------
 
-    async def tool(self, name: str, arguments: dict[str, Any]) -> Any:
+    async def tool(self, name: str, arguments: dict[str, object]) -> JSON:
         """Make one governed tool call (see the module's docstring for the order)."""
         j = self.journal
         if not self.planned and self.policy.approval == "ON_START":
@@ -142,16 +159,18 @@ class Governor:
                 f"(allowed: {', '.join(allowed) if isinstance(allowed, list) and allowed else 'none'})",
             )
         try:
-            args = spec.validate(arguments)
+            args: JSONObject = spec.validate(arguments)
         except Invalid as exc:
             raise await self._refuse(call_op, name, "invalid_arguments", exc.message) from None
         number = j.next_step_number()
         recorded = j.recorded(number, name)
-        j.emit_at(
-            call_op,
-            "tool_call",
-            {"name": name, "integration": spec.integration, "arguments": args, "step": number},
-        )
+        called: ToolCallData = {
+            "name": name,
+            "integration": spec.integration,
+            "arguments": args,
+            "step": number,
+        }
+        j.emit_at(call_op, "tool_call", called)
         if recorded is not None and recorded.status in ("completed", "reused"):
             j.take_step_number(number)
             return await j.replayed(recorded, end_op)
@@ -176,7 +195,7 @@ class Governor:
         await self._wait_for_rate(spec)
         j.take_step_number(number)
         began = time.perf_counter()
-        kwargs = dict(args)
+        kwargs: dict[str, object] = dict(args)
         if spec.context_param:
             kwargs[spec.context_param] = tool_ctx
         try:
@@ -203,15 +222,15 @@ class Governor:
         return ToolError(message, code=code)
 
     async def _approve(
-        self, spec: ToolSpec, number: int, args: dict[str, Any], op: int, result_op: int
-    ) -> dict[str, Any]:
+        self, spec: ToolSpec, number: int, args: JSONObject, op: int, result_op: int
+    ) -> JSONObject:
         reason = self.policy.approval_reason(spec, args)
         if reason is None:
             return args
         key = f"tool:{number}"
         decision = self.journal.replay.approvals.get(key)
         if decision is None:
-            request = {
+            request: ApprovalRequest = {
                 "tool": spec.name,
                 "integration": spec.integration,
                 "arguments": args,
@@ -233,8 +252,9 @@ class Governor:
                 f"the call to {spec.name} was rejected" + (f": {comment}" if comment else ""),
                 code="tool_rejected",
             )
-        if decision.get("arguments") is not None:
-            return spec.validate(decision["arguments"])
+        edited = decision.get("arguments")
+        if edited is not None:
+            return spec.validate(edited)
         return args
 
     async def _credential(self, spec: ToolSpec, op: int, result_op: int) -> str | None:
@@ -251,9 +271,10 @@ class Governor:
             )
         credential = await self.gate.credential(spec.integration)
         if credential is None:
-            wait = {"integration": spec.integration, "user_id": user_id}
-            event = {
-                **wait,
+            wait: WaitingOn = {"integration": spec.integration, "user_id": user_id}
+            event: AuthRequiredData = {
+                "integration": spec.integration,
+                "user_id": user_id,
                 "tool": spec.name,
                 "connect": f"PUT /v1/users/{user_id}/connections/{spec.integration}",
             }
@@ -263,27 +284,31 @@ class Governor:
         return credential
 
     async def _settle_in_doubt(
-        self, spec: ToolSpec, number: int, args: dict[str, Any], tool_ctx: ToolContext
-    ) -> Any | None:
+        self, spec: ToolSpec, number: int, args: JSONObject, tool_ctx: ToolContext
+    ) -> JSON:
         """A call that started but has no recorded result: repeat it, skip it, or fail.
 
         Returns the output to record for a skip, None to repeat.
         """
         key = f"doubt:{number}"
-        decision = self.journal.replay.approvals.get(key)
-        if decision is None and spec.reconcile is not None:
-            kwargs = dict(args)
+        decided = self.journal.replay.approvals.get(key)
+        action: object
+        result: object
+        if decided is not None:
+            action, result = decided.get("decision"), decided.get("result")
+        elif spec.reconcile is not None:
+            kwargs: dict[str, object] = dict(args)
             if spec.context_param:
                 kwargs[spec.context_param] = tool_ctx
             verdict = await call(spec.reconcile, (), kwargs)
-            action = verdict.get("action") if isinstance(verdict, dict) else None
-            decision = {"decision": action, "result": (verdict or {}).get("result")}
+            chosen = verdict if isinstance(verdict, Mapping) else {}
+            action, result = chosen.get("action"), chosen.get("result")
             self.journal.note(
                 "reasoning",
                 {"text": f"{spec.name} was in doubt; its reconcile hook chose {action}"},
             )
-        if decision is None:
-            request = {
+        else:
+            request: ApprovalRequest = {
                 "tool": spec.name,
                 "integration": spec.integration,
                 "arguments": args,
@@ -297,9 +322,8 @@ class Governor:
                 approval={"key": key, "kind": "in_doubt", "request": request},
                 waiting_on={"approval": key},
             )
-        action = decision.get("decision")
         if action == "skip":
-            return decision.get("result")
+            return jsonable(result)
         if action == "fail":
             raise RunError(
                 f"the in-doubt call to {spec.name} was failed by a person", code="in_doubt"
@@ -328,5 +352,20 @@ def _ms(began: float) -> float:
     return round((time.perf_counter() - began) * 1000, 3)
 
 
-def _result(name: str, ok: bool, output: Any, ms: float, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "ok": ok, "output": jsonable(output), "duration_ms": ms, **extra}
+def _result(
+    name: str,
+    ok: bool,
+    output: object,
+    ms: float,
+    *,
+    error: str | None = None,
+    rejected: bool = False,
+    comment: str | None = None,
+) -> ToolResultData:
+    data: ToolResultData = {"name": name, "ok": ok, "output": jsonable(output), "duration_ms": ms}
+    if error is not None:
+        data["error"] = error
+    if rejected:
+        data["rejected"] = True
+        data["comment"] = comment
+    return data

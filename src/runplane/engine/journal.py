@@ -9,18 +9,29 @@ written in one transaction at each step boundary, together with the step's row.
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import ParamSpec, Protocol, cast
 
 import anyio
 
-from runplane.domain.models import NewEvent, StepRecord, utcnow
+from runplane.domain.events import (
+    ErrorData,
+    EventData,
+    StepCompletedData,
+    StepFailedData,
+    StepStartedData,
+)
+from runplane.domain.json import JSON, JSONObject
+from runplane.domain.models import ApprovalRecord, NewEvent, StepRecord, utcnow
 from runplane.engine.outcome import error_info
+from runplane.store.db import Conn
 
 FLUSH_DELAY = 0.02
 # A write of other tables that commits with the run's end (or its pause).
-AtEnd = Callable[[Any], Awaitable[None]]
+AtEnd = Callable[[Conn], Awaitable[None]]
+# The parameters of a step's function.
+P = ParamSpec("P")
 
 
 class Sink(Protocol):
@@ -31,7 +42,11 @@ class Sink(Protocol):
     starting: bool
 
     async def flush(
-        self, events: list[NewEvent], steps: list[StepRecord], last_op: int, fields: dict[str, Any]
+        self,
+        events: list[NewEvent],
+        steps: list[StepRecord],
+        last_op: int,
+        fields: dict[str, object],
     ) -> None:
         """Write buffered events, step rows, run fields and the op position in one transaction."""
 
@@ -42,7 +57,7 @@ class Replay:
 
     last_op: int = 0
     steps: dict[int, StepRecord] = field(default_factory=dict)
-    approvals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    approvals: dict[str, ApprovalRecord] = field(default_factory=dict)
 
 
 class Journal:
@@ -54,7 +69,7 @@ class Journal:
         self.flush_delay = flush_delay
         self.current_step: int | None = None
         self.steps_finished = 0
-        self.sources: list[dict[str, Any]] = []
+        self.sources: list[JSONObject] = []
         self._sink = sink
         self._op = 0
         self._buffered_op = 0
@@ -63,7 +78,7 @@ class Journal:
         self._unsaved_output = False
         self._events: list[NewEvent] = []
         self._steps: list[StepRecord] = []
-        self._fields: dict[str, Any] = {}
+        self._fields: dict[str, object] = {}
         self._lock = asyncio.Lock()
         self._flush_task: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
@@ -99,7 +114,9 @@ class Journal:
 
     # -- steps --------------------------------------------------------------------------
 
-    async def step(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def step(
+        self, name: str, fn: Callable[P, object], *args: P.args, **kwargs: P.kwargs
+    ) -> JSON:
         """Run ``fn`` as a durable step, or return the output an earlier attempt recorded."""
         self._step_number += 1
         number = self._step_number
@@ -113,18 +130,19 @@ class Journal:
         self,
         number: int,
         name: str,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
+        fn: Callable[..., object],
+        args: tuple[object, ...],
+        kwargs: Mapping[str, object],
         start_op: int,
         end_op: int,
         journal_first: bool = False,
-    ) -> Any:
+    ) -> JSON:
         """Run one step now: its start, its call, then its completion or failure."""
         started = StepRecord(number, name, "running", started_at=utcnow())
         self.current_step, self._current_name = number, name
         if start_op > self.replay.last_op:
-            self._buffer("step.started", {"number": number, "name": name}, started, start_op)
+            began: StepStartedData = {"number": number, "name": name}
+            self._buffer("step.started", began, started, start_op)
         if journal_first or self._unsaved_output:
             # A finished step's output is saved before the next step runs, so a crash in
             # this one never repeats it; and a tool call's start is saved before the call,
@@ -139,7 +157,7 @@ class Journal:
         except Exception as exc:
             error = error_info(exc, number)
             failed = StepRecord(number, name, "failed", error=error, finished_at=utcnow())
-            data = {"number": number, "name": name, "error": error}
+            data: StepFailedData = {"number": number, "name": name, "error": error}
             self._buffer("step.failed", data, failed, end_op)
             await self.flush()
             self.current_step = None
@@ -147,23 +165,26 @@ class Journal:
             raise
         return self.complete_step(number, name, output, end_op)
 
-    def complete_step(self, number: int, name: str, output: Any, end_op: int, **extra: Any) -> Any:
-        """Buffer a step's completion with its output; return the output as recorded."""
-        output = jsonable(output)
-        done = StepRecord(number, name, "completed", output=output, finished_at=utcnow())
-        self._buffer(
-            "step.completed",
-            {"number": number, "name": name, "output": output, **extra},
-            done,
-            end_op,
-        )
+    def complete_step(
+        self, number: int, name: str, output: object, end_op: int, settled: str | None = None
+    ) -> JSON:
+        """Buffer a step's completion with its output; return the output as recorded.
+
+        ``settled`` says how a call left in doubt was settled without running (``skip``).
+        """
+        recorded = jsonable(output)
+        done = StepRecord(number, name, "completed", output=recorded, finished_at=utcnow())
+        data: StepCompletedData = {"number": number, "name": name, "output": recorded}
+        if settled is not None:
+            data["settled"] = settled
+        self._buffer("step.completed", data, done, end_op)
         self.current_step = None
         self.steps_finished += 1
         self._unsaved_output = True
         self.schedule_flush()
-        return output
+        return recorded
 
-    async def replayed(self, recorded: StepRecord, op: int) -> Any:
+    async def replayed(self, recorded: StepRecord, op: int) -> JSON:
         """The output of a step an earlier attempt (or run) recorded, without running it."""
         self.steps_finished += 1
         if recorded.status == "completed":
@@ -177,7 +198,7 @@ class Journal:
                 reused_from=recorded.reused_from,
                 finished_at=utcnow(),
             )
-            data = {
+            data: StepCompletedData = {
                 "number": recorded.number,
                 "name": recorded.name,
                 "output": recorded.output,
@@ -187,36 +208,33 @@ class Journal:
         self.schedule_flush()
         return recorded.output
 
-    async def record_step(self, name: str, output: Any) -> None:
+    async def record_step(self, name: str, output: object) -> None:
         """Record a step that ran outside ``step()`` (a graph's node), with its output.
 
         Such steps are not replayed: a graph resumes from its own checkpoints.
         """
         self._step_number += 1
         number, start_op, end_op = self._step_number, self.next_op(), self.next_op()
-        self._buffer(
-            "step.started",
-            {"number": number, "name": name},
-            StepRecord(number, name, "running", started_at=utcnow()),
-            start_op,
-        )
+        began: StepStartedData = {"number": number, "name": name}
+        started = StepRecord(number, name, "running", started_at=utcnow())
+        self._buffer("step.started", began, started, start_op)
         self.complete_step(number, name, output, end_op)
 
     # -- events and run fields ----------------------------------------------------------
 
-    def emit_at(self, op: int, type_: str, data: dict[str, Any]) -> None:
+    def emit_at(self, op: int, type_: str, data: EventData) -> None:
         """Buffer an event at its position, unless an earlier attempt recorded it."""
         if op > self.replay.last_op:
             self._buffer(type_, data, None, op)
 
-    def note(self, type_: str, data: dict[str, Any]) -> None:
+    def note(self, type_: str, data: EventData) -> None:
         """Buffer an event outside the op sequence (a rate-limit wait, a reconcile verdict).
 
         It is not replayed, and may be written again if the attempt is retried.
         """
         self._events.append(NewEvent(type_, data, utcnow()))
 
-    def set_field(self, name: str, value: Any) -> None:
+    def set_field(self, name: str, value: object) -> None:
         """Have a run column (the plan) written with the next flush."""
         self._fields[name] = value
 
@@ -248,13 +266,13 @@ class Journal:
         except TimeoutError:
             await self.flush()
 
-    def take_fields(self) -> dict[str, Any]:
+    def take_fields(self) -> dict[str, object]:
         """Run columns set (the plan) and not yet written."""
         fields, self._fields = self._fields, {}
         return fields
 
     def take_pending(
-        self, interrupted: dict[str, Any] | None = None
+        self, interrupted: ErrorData | None = None
     ) -> tuple[list[NewEvent], list[StepRecord], int]:
         """Hand the buffered events and steps to a write.
 
@@ -264,7 +282,7 @@ class Journal:
         if interrupted is not None and self.current_step is not None:
             number, name = self.current_step, self._current_name
             failed = StepRecord(number, name, "failed", error=interrupted, finished_at=utcnow())
-            data = {"number": number, "name": name, "error": interrupted}
+            data: StepFailedData = {"number": number, "name": name, "error": interrupted}
             self._buffer("step.failed", data, failed, self._op)
             self.current_step = None
         events, steps = self._events, self._steps
@@ -281,14 +299,16 @@ class Journal:
             except asyncio.CancelledError:
                 pass
 
-    def _buffer(self, type_: str, data: dict[str, Any], step: StepRecord | None, op: int) -> None:
+    def _buffer(self, type_: str, data: EventData, step: StepRecord | None, op: int) -> None:
         self._buffered_op = op
         self._events.append(NewEvent(type_, data, utcnow()))
         if step is not None:
             self._steps.append(step)
 
 
-async def call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+async def call(
+    fn: Callable[..., object], args: tuple[object, ...], kwargs: Mapping[str, object]
+) -> object:
     """Call agent or tool code: coroutines on the loop, plain functions in a thread."""
     if inspect.iscoroutinefunction(fn):
         return await fn(*args, **kwargs)
@@ -298,8 +318,12 @@ async def call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, 
     return output
 
 
-def jsonable(value: Any) -> Any:
-    """A pydantic model as its JSON data; anything else as it is."""
+def jsonable(value: object) -> JSON:
+    """A pydantic model as its JSON data; anything else as it is.
+
+    What agent and tool code returns is recorded as JSON (step outputs, tool results,
+    run results), so it must be a value JSON can hold: the type says so, nothing checks.
+    """
     if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    return value
+        return cast(JSON, value.model_dump(mode="json"))
+    return cast(JSON, value)

@@ -1,9 +1,18 @@
 """How an attempt of a run ends besides returning: a wait (``Suspend``) or an error."""
 
-from typing import Any
+from typing import Literal, TypedDict
 
 from runplane.domain.errors import RunError
+from runplane.domain.events import ApprovalRequest, ErrorData, EventData, WaitingOn
 from runplane.domain.lifecycle import RunStatus
+
+
+class ApprovalAsk(TypedDict):
+    """The approval a wait asks for: its key in the run, its kind and what it asks."""
+
+    key: str  # ``plan``, ``tool:N`` or ``doubt:N``
+    kind: Literal["plan", "tool_call", "in_doubt"]
+    request: ApprovalRequest
 
 
 class Suspend(BaseException):  # noqa: N818 - a signal, not an error
@@ -18,19 +27,19 @@ class Suspend(BaseException):  # noqa: N818 - a signal, not an error
         status: RunStatus,
         op: int | None,
         *,
-        approval: dict[str, Any] | None = None,
-        event: tuple[str, dict[str, Any]] | None = None,
-        waiting_on: dict[str, Any] | None = None,
+        approval: ApprovalAsk | None = None,
+        event: tuple[str, EventData] | None = None,
+        waiting_on: WaitingOn | None = None,
     ) -> None:
         super().__init__(str(status))
         self.status = status
         self.op = op
         self.approval = approval
         self.event = event
-        self.waiting_on = waiting_on or {}
+        self.waiting_on: WaitingOn = waiting_on or {}
 
 
-def error_info(exc: BaseException, step: int | None) -> dict[str, Any]:
+def error_info(exc: BaseException, step: int | None) -> ErrorData:
     """The structured ``error`` of a run or step that raised ``exc``."""
     if isinstance(exc, RunError):
         return {

@@ -4,14 +4,18 @@ The engine imports nothing above it: the services implement ``RunHooks`` (approv
 links, webhooks, the tool gate) and the graph host implements ``GraphRunner``.
 """
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from runplane.agents.spec import AgentSpec
+from runplane.domain.events import ApprovalRequiredData, ResultData
+from runplane.domain.json import JSON
 from runplane.domain.lifecycle import RunStatus
-from runplane.domain.models import NewEvent, RunRecord
+from runplane.domain.models import NewApproval, NewEvent, RunRecord
 from runplane.engine.governance import Gate
 from runplane.engine.journal import Journal
+from runplane.engine.outcome import ApprovalAsk
 
 
 class RunHooks(Protocol):
@@ -21,11 +25,11 @@ class RunHooks(Protocol):
         """What the run's tool calls reach outside the run (credentials, rate limits, model)."""
 
     def new_approval(
-        self, run: RunRecord, asked: dict[str, Any], now: datetime
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        self, run: RunRecord, asked: ApprovalAsk, now: datetime
+    ) -> tuple[NewApproval, ApprovalRequiredData]:
         """The approval row for a wait, and the ``approval.required`` event data."""
 
-    def notify(self, run: RunRecord, event: str, data: dict[str, Any]) -> None:
+    def notify(self, run: RunRecord, event: str, data: Mapping[str, object]) -> None:
         """Tell the run's ``notify`` webhook, in the background."""
 
 
@@ -38,7 +42,7 @@ class IdleRuns(Protocol):
         final: RunStatus,
         events: list[NewEvent],
         *,
-        result: dict[str, Any] | None = None,
+        result: ResultData | None = None,
     ) -> None:
         """End a queued or waiting run at once."""
 
@@ -53,7 +57,7 @@ class GraphRunner(Protocol):
 
     async def execute(
         self, spec: AgentSpec, journal: Journal, run: RunRecord, idle: IdleRuns
-    ) -> Any:
+    ) -> JSON:
         """Run the graph to its end or its interrupt; return its final values."""
 
     def finished(self, run_id: str) -> None:

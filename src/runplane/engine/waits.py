@@ -8,11 +8,18 @@ segment of its workflow, which replays the run up to where it stopped and carrie
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
 
 from runplane.domain.errors import Conflict
+from runplane.domain.events import (
+    ApprovalRequiredData,
+    CancelReceipt,
+    ErrorData,
+    ResultData,
+    StatusNote,
+    WaitingOn,
+)
 from runplane.domain.lifecycle import RunStatus
-from runplane.domain.models import NewEvent, RunRecord, StepRecord, iso, utcnow
+from runplane.domain.models import NewApproval, NewEvent, RunRecord, StepRecord, iso, utcnow
 from runplane.engine.hub import EventHub
 from runplane.engine.outcome import Suspend
 from runplane.engine.ports import RunHooks
@@ -45,24 +52,24 @@ class Waits:
         events: list[NewEvent],
         steps: list[StepRecord],
         last_op: int,
-        fields: dict[str, Any],
+        fields: dict[str, object],
         segment_started: float,
     ) -> str:
         """End this attempt with the run waiting: one transaction, nothing held after."""
         run, now = writer.run, utcnow()
         closing = list(events)
-        approval_row: dict[str, Any] | None = None
-        announce: dict[str, Any] | None = None
+        approval_row: NewApproval | None = None
+        announce: ApprovalRequiredData | None = None
         if wait.approval is not None:
             approval_row, announce = self.hooks.new_approval(run, wait.approval, now)
             closing.append(NewEvent("approval.required", announce, now))
         if wait.event is not None:
             closing.append(NewEvent(wait.event[0], wait.event[1], now))
-        waiting_on = dict(wait.waiting_on)
+        waiting_on: WaitingOn = {**wait.waiting_on}
         if approval_row is not None:
             waiting_on["approval_id"] = approval_row["id"]
         active = float(run["active_seconds"] or 0) + (time.monotonic() - segment_started)
-        columns = {
+        columns: dict[str, object] = {
             **fields,
             "waiting_on": waiting_on,
             "active_seconds": active,
@@ -96,7 +103,7 @@ class Waits:
     ) -> None:
         """Move a waiting run back to ``running`` and submit its next segment."""
         segment, now = int(run["segment"]) + 1, utcnow()
-        data = {"reason": reason} if reason else {}
+        data: StatusNote = {"reason": reason} if reason else {}
         try:
             async with self.db.write() as conn:
                 if also is not None:
@@ -130,15 +137,15 @@ class Waits:
         final: RunStatus,
         events: list[NewEvent],
         *,
-        receipt: dict[str, Any] | None = None,
-        error: dict[str, Any] | None = None,
-        result: dict[str, Any] | None = None,
+        receipt: CancelReceipt | None = None,
+        error: ErrorData | None = None,
+        result: ResultData | None = None,
         also: Write | None = None,
     ) -> None:
         """End a run that no worker holds (queued or waiting), at once."""
         now = utcnow()
-        fields: dict[str, Any] = {"finished_at": now, "updated_at": now, "waiting_on": None}
-        data: dict[str, Any] = {}
+        fields: dict[str, object] = {"finished_at": now, "updated_at": now, "waiting_on": None}
+        data: StatusNote = {}
         if receipt is not None:
             fields["cancel_receipt"] = data["receipt"] = receipt
         if final == RunStatus.CANCELED and run["cancel_requested_at"] is None:
@@ -168,7 +175,7 @@ class Waits:
             self.hooks.notify(run, "run.finished", {"status": str(final)})
 
 
-def cancel_receipt(requested: datetime, step: int | None = None) -> dict[str, Any]:
+def cancel_receipt(requested: datetime, step: int | None = None) -> CancelReceipt:
     """What a canceled run's receipt says: when it was asked, when it stopped, where."""
     return {
         "requested_at": iso(requested),

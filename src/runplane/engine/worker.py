@@ -10,22 +10,24 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import jsonschema
 
 from runplane.agents.registry import Project
 from runplane.agents.spec import AgentSpec
 from runplane.domain.errors import RunError
+from runplane.domain.events import CancelReceipt, ErrorData, ResultData, StatusNote
+from runplane.domain.json import JSONObject
 from runplane.domain.lifecycle import RunStatus
-from runplane.domain.models import NewEvent, RunRecord, StepRecord, utcnow
+from runplane.domain.models import ApprovalRecord, NewEvent, RunRecord, StepRecord, StepRow, utcnow
 from runplane.engine.base import Engine
 from runplane.engine.context import RunContext
 from runplane.engine.governance import Caller, Governor, RunPolicy
 from runplane.engine.hub import EventHub
-from runplane.engine.journal import FLUSH_DELAY, Journal, Replay
+from runplane.engine.journal import FLUSH_DELAY, Journal, Replay, jsonable
 from runplane.engine.outcome import Suspend, error_info, failed_step
 from runplane.engine.ports import GraphRunner, RunHooks
 from runplane.engine.waits import Waits, Write, cancel_receipt
@@ -70,7 +72,7 @@ class Worker:
         self.project = project
         self.hooks = hooks
         self.graphs = graphs
-        self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self._tasks: dict[str, asyncio.Task[object]] = {}
         self._reserved: set[str] = set()
         self._active: set[str] = set()
         self._canceling: set[str] = set()
@@ -163,9 +165,9 @@ class Worker:
             return
         async with self.db.read() as conn:
             rows = await runs_store.cancel_requested(conn, local)
-        for row in rows:
-            if row["id"] not in self._canceling:
-                self._stop_local(row["id"])
+        for run_id in rows:
+            if run_id not in self._canceling:
+                self._stop_local(run_id)
 
     # -- execution ----------------------------------------------------------------------
 
@@ -198,11 +200,11 @@ class Worker:
 
     async def _load(
         self, run_id: str, fresh: RunRecord | None
-    ) -> tuple[RunRecord, dict[int, StepRecord], dict[str, Any]] | None:
+    ) -> tuple[RunRecord, dict[int, StepRecord], dict[str, ApprovalRecord]] | None:
         """The run, its recorded steps and its decided approvals."""
         run = fresh
-        step_rows: list[Any] = []
-        decided: dict[str, Any] = {}
+        step_rows: list[StepRow] = []
+        decided: dict[str, ApprovalRecord] = {}
         # A run just created here is known whole and has no steps or decisions yet,
         # unless it reuses another run's steps.
         if run is None or run["from_step"]:
@@ -220,13 +222,13 @@ class Worker:
             )
             for r in step_rows
         }
-        return run, steps, {k: dict(v) for k, v in decided.items()}
+        return run, steps, decided
 
     async def _attempt(
         self,
         run: RunRecord,
         steps: dict[int, StepRecord],
-        decided: dict[str, Any],
+        decided: dict[str, ApprovalRecord],
         fresh: bool,
     ) -> str:
         """One attempt: the checks before the agent runs, then the agent."""
@@ -237,7 +239,7 @@ class Worker:
             return await self._finish_canceled(writer, None, [], [])
         spec = await self._loaded_spec(run, checked=fresh)
         if spec is None:
-            missing = {
+            missing: ErrorData = {
                 "code": "revision_unavailable",
                 "message": f"the code of revision {run['revision_id']} is not loaded here",
                 "step": None,
@@ -262,7 +264,7 @@ class Worker:
         writer: RunWriter,
         spec: AgentSpec,
         steps: dict[int, StepRecord],
-        decided: dict[str, Any],
+        decided: dict[str, ApprovalRecord],
     ) -> str:
         """Run the agent (or graph) until it returns, raises, waits, is canceled or times out."""
         run, now = writer.run, utcnow()
@@ -291,6 +293,7 @@ class Worker:
         budget = run["timeout_seconds"] - float(run["active_seconds"] or 0)
         deadline = segment_start + timedelta(seconds=budget)
         remaining = max(0.0, (deadline - utcnow()).total_seconds())
+        body: Coroutine[object, None, object]
         if graphs is not None:
             body = graphs.execute(spec, journal, run, self._waits)
         else:
@@ -310,7 +313,7 @@ class Worker:
         self,
         writer: RunWriter,
         spec: AgentSpec,
-        task: "asyncio.Task[Any]",
+        task: "asyncio.Task[object]",
         journal: Journal,
         *,
         timed_out: bool,
@@ -344,7 +347,7 @@ class Worker:
             return await self._waits.suspend(
                 writer, exc, events, steps, last_op, fields, segment_started
             )
-        error: dict[str, Any] | None
+        error: ErrorData | None
         if exc is not None:
             step = failed_step(exc)
             error = error_info(exc, journal.current_step if step is None else step)
@@ -405,7 +408,7 @@ class Worker:
         events: list[NewEvent],
         steps: list[StepRecord],
         last_op: int | None = None,
-        fields: dict[str, Any] | None = None,
+        fields: dict[str, object] | None = None,
     ) -> str:
         requested = writer.run["cancel_requested_at"]
         if requested is None:
@@ -427,25 +430,25 @@ class Worker:
         writer: RunWriter,
         final: RunStatus,
         *,
-        result: dict[str, Any] | None = None,
-        error: dict[str, Any] | None = None,
-        receipt: dict[str, Any] | None = None,
+        result: ResultData | None = None,
+        error: ErrorData | None = None,
+        receipt: CancelReceipt | None = None,
         events: list[NewEvent] | None = None,
         steps: list[StepRecord] | None = None,
         last_op: int | None = None,
-        fields: dict[str, Any] | None = None,
+        fields: dict[str, object] | None = None,
         agent_id: str | None = None,
     ) -> str:
         now = utcnow()
         closing = list(events or [])
-        columns: dict[str, Any] = {**(fields or {}), "finished_at": now}
+        columns: dict[str, object] = {**(fields or {}), "finished_at": now}
         if result is not None:
             closing.append(NewEvent("result", result, now))
             columns["result"] = result
         if error is not None:
             closing.append(NewEvent("error", error, now))
             columns["error"] = error
-        data: dict[str, Any] = {}
+        data: StatusNote = {}
         if receipt is not None:
             columns["cancel_receipt"] = data["receipt"] = receipt
         if last_op is not None:
@@ -487,9 +490,9 @@ class Worker:
         final: RunStatus,
         events: list[NewEvent],
         *,
-        receipt: dict[str, Any] | None = None,
-        error: dict[str, Any] | None = None,
-        result: dict[str, Any] | None = None,
+        receipt: CancelReceipt | None = None,
+        error: ErrorData | None = None,
+        result: ResultData | None = None,
         also: Write | None = None,
     ) -> None:
         """End a run that no worker holds (queued or waiting), at once."""
@@ -498,7 +501,7 @@ class Worker:
         )
 
 
-def _error(code: str, message: str, step: int | None, retryable: bool) -> dict[str, Any]:
+def _error(code: str, message: str, step: int | None, retryable: bool) -> ErrorData:
     return {"code": code, "message": message, "step": step, "retryable": retryable}
 
 
@@ -522,17 +525,16 @@ def _context(run: RunRecord, spec: AgentSpec, journal: Journal, governor: Govern
     )
 
 
-async def _call_agent(spec: AgentSpec, ctx: RunContext, governor: Governor) -> Any:
+async def _call_agent(spec: AgentSpec, ctx: RunContext, governor: Governor) -> object:
     await governor.ensure_planned()
-    value: Any = ctx.input
+    value: object = ctx.input
     if spec.input_model is not None:
         value = spec.input_model.model_validate(ctx.input if ctx.input is not None else {})
     return await spec.fn(ctx, value)
 
 
-def _make_result(spec: AgentSpec, output: Any, sources: list[dict[str, Any]]) -> dict[str, Any]:
-    if hasattr(output, "model_dump"):
-        output = output.model_dump(mode="json")
+def _make_result(spec: AgentSpec, raw: object, sources: list[JSONObject]) -> ResultData:
+    output = jsonable(raw)
     if spec.output == "document":
         if not isinstance(output, str):
             raise RunError(

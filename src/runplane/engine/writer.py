@@ -4,8 +4,8 @@ The writer keeps the one in-memory copy of the run that this attempt works from,
 step with what it writes; waiters in this process get the ended run from it unread.
 """
 
-from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from collections.abc import Awaitable, Callable, Mapping
+from typing import cast
 
 from runplane.domain.lifecycle import RunStatus
 from runplane.domain.models import NewEvent, RunRecord, StepRecord, utcnow
@@ -51,7 +51,11 @@ class RunWriter:
         self.status = RunStatus(run["status"])
 
     async def flush(
-        self, events: list[NewEvent], steps: list[StepRecord], last_op: int, fields: dict[str, Any]
+        self,
+        events: list[NewEvent],
+        steps: list[StepRecord],
+        last_op: int,
+        fields: dict[str, object],
     ) -> None:
         """Write buffered events, step rows, run fields and the op position in one transaction."""
         await self.commit(events, steps, {**fields, "last_op": last_op})
@@ -60,7 +64,7 @@ class RunWriter:
         self,
         events: list[NewEvent],
         steps: list[StepRecord],
-        fields: dict[str, Any],
+        fields: Mapping[str, object],
         *,
         then: Move | None = None,
         completed_agent: str | None = None,
@@ -72,7 +76,7 @@ class RunWriter:
         """
         now = utcnow()
         start = Move(RunStatus.RUNNING) if self.starting else None
-        columns = {**fields, **self._progress(steps), "updated_at": now}
+        columns: dict[str, object] = {**fields, **self._progress(steps), "updated_at": now}
         if start is not None:
             columns["started_at"] = now
         rows = [_step_row(self.run["id"], s) for s in steps]
@@ -119,7 +123,7 @@ class RunWriter:
         clean = ended and self.run["cancel_requested_at"] is None
         self.hub.notify(self.run["id"], self.status, row=self.run.copy() if clean else None)
 
-    def _progress(self, steps: list[StepRecord]) -> dict[str, Any]:
+    def _progress(self, steps: list[StepRecord]) -> dict[str, int]:
         """Count finished steps; return the run columns that show progress."""
         for s in steps:
             self.count = max(self.count, s.number)
@@ -128,8 +132,13 @@ class RunWriter:
         return {"steps_finished": len(self.finished), "step_count": self.count}
 
 
-def _step_row(run_id: str, s: StepRecord) -> dict[str, Any]:
-    row: dict[str, Any] = {"run_id": run_id, "number": s.number, "name": s.name, "status": s.status}
+def _step_row(run_id: str, s: StepRecord) -> dict[str, object]:
+    row: dict[str, object] = {
+        "run_id": run_id,
+        "number": s.number,
+        "name": s.name,
+        "status": s.status,
+    }
     for key in ("output", "error", "reused_from", "started_at", "finished_at"):
         value = getattr(s, key)
         if value is not None:

@@ -17,6 +17,7 @@ from langgraph.types import Command, Send
 
 from runplane.agents.registry import Project
 from runplane.agents.spec import AgentSpec
+from runplane.domain.events import ResultData
 from runplane.domain.lifecycle import RunStatus
 from runplane.domain.models import RunRecord, utcnow
 from runplane.engine.hub import EventHub
@@ -113,7 +114,7 @@ class GraphHost:
         self, spec: AgentSpec, journal: Journal, run: RunRecord, idle: IdleRuns
     ) -> Any:
         """Run the graph of a run to its end or its interrupt; return its final values."""
-        opts = run["graph"] or {}
+        opts: dict[str, Any] = run["graph"] or {}
         temporary = run["thread_id"] is None
         journal.continue_numbering()
         after = opts.get("after_seconds")
@@ -198,14 +199,14 @@ class GraphHost:
             )
         for old in paused:
             values = (old["waiting_on"] or {}).get("values")
-            result: dict[str, Any] = {
+            result: ResultData = {
                 "type": "json",
                 "content": values,
                 "sources": [],
                 "continued_by": run["id"],
             }
             with contextlib.suppress(runs_store.StaleRun):
-                await idle.end_idle(runs_store.as_run(old), RunStatus.SUCCEEDED, [], result=result)
+                await idle.end_idle(old, RunStatus.SUCCEEDED, [], result=result)
 
     async def delete_checkpoints(self, thread_id: str, run_id: str | None = None) -> None:
         """Forget a thread's checkpoints (only those a run wrote, with ``run_id``)."""

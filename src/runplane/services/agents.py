@@ -7,10 +7,9 @@ from sqlalchemy.exc import IntegrityError
 from runplane.agents.spec import AgentSpec
 from runplane.domain.errors import Conflict, NotFound
 from runplane.domain.ids import new_id
-from runplane.domain.models import Principal, utcnow
+from runplane.domain.models import AgentRecord, Principal, RevisionRecord, utcnow
 from runplane.services.runtime import Runtime
 from runplane.store import agents as store
-from runplane.store.db import Row
 
 
 async def ensure_code_agents(rt: Runtime, tenant_id: str) -> None:
@@ -74,7 +73,7 @@ async def _sync_agent(rt: Runtime, tenant_id: str, spec: AgentSpec) -> None:
 AGENT_CACHE_SECONDS = 2.0
 
 
-async def find_agent(rt: Runtime, who: Principal, ref: str) -> Row:
+async def find_agent(rt: Runtime, who: Principal, ref: str) -> AgentRecord:
     """The agent named by id or name, or NotFound."""
     await ensure_code_agents(rt, who.tenant_id)
     async with rt.db.read() as conn:
@@ -84,7 +83,7 @@ async def find_agent(rt: Runtime, who: Principal, ref: str) -> Row:
     return row
 
 
-async def agent_for_run(rt: Runtime, who: Principal, ref: str) -> Row:
+async def agent_for_run(rt: Runtime, who: Principal, ref: str) -> AgentRecord:
     """The agent a new run names, cached for AGENT_CACHE_SECONDS (it is read per run).
 
     A publish in this process shows at once; one in another process within that time.
@@ -92,8 +91,7 @@ async def agent_for_run(rt: Runtime, who: Principal, ref: str) -> Row:
     key = (who.tenant_id, ref)
     hit = rt.agent_cache.get(key)
     if hit is not None and hit[0] > time.monotonic():
-        cached: Row = hit[1]
-        return cached
+        return hit[1]
     row = await find_agent(rt, who, ref)
     if len(rt.agent_cache) >= REVISION_CACHE_SIZE:
         rt.agent_cache.clear()
@@ -101,21 +99,21 @@ async def agent_for_run(rt: Runtime, who: Principal, ref: str) -> Row:
     return row
 
 
-async def list_agents(rt: Runtime, who: Principal) -> list[Row]:
+async def list_agents(rt: Runtime, who: Principal) -> list[AgentRecord]:
     """Every agent of the tenant."""
     await ensure_code_agents(rt, who.tenant_id)
     async with rt.db.read() as conn:
         return await store.list_agents(conn, who.tenant_id)
 
 
-async def list_revisions(rt: Runtime, who: Principal, ref: str) -> list[Row]:
+async def list_revisions(rt: Runtime, who: Principal, ref: str) -> list[RevisionRecord]:
     """An agent's revisions, newest first."""
     agent = await find_agent(rt, who, ref)
     async with rt.db.read() as conn:
         return await store.list_revisions(conn, agent["id"])
 
 
-async def publish(rt: Runtime, who: Principal, ref: str, revision_id: str) -> Row:
+async def publish(rt: Runtime, who: Principal, ref: str, revision_id: str) -> RevisionRecord:
     """Make a revision the one new runs use."""
     agent = await find_agent(rt, who, ref)
     async with rt.db.write() as conn:
@@ -135,7 +133,7 @@ async def publish(rt: Runtime, who: Principal, ref: str, revision_id: str) -> Ro
 REVISION_CACHE_SIZE = 1024
 
 
-async def revision_content(rt: Runtime, agent_id: str, revision_id: str) -> Row | None:
+async def revision_content(rt: Runtime, agent_id: str, revision_id: str) -> RevisionRecord | None:
     """A revision's immutable part (id, hash, config), cached: it never changes.
 
     Its ``stage`` may be stale; read the revision itself where that matters.
@@ -153,7 +151,9 @@ async def revision_content(rt: Runtime, agent_id: str, revision_id: str) -> Row 
     return rev
 
 
-async def resolve_revision(rt: Runtime, agent: Row, revision_id: str | None) -> Row:
+async def resolve_revision(
+    rt: Runtime, agent: AgentRecord, revision_id: str | None
+) -> RevisionRecord:
     """The revision a new run uses: the named one, else the published one (409 if none)."""
     if revision_id is not None:
         rev = await revision_content(rt, agent["id"], revision_id)

@@ -1,16 +1,16 @@
 """Approvals: listing them, and deciding by id, by signed link, or by expiry."""
 
-from typing import Any
-
 from runplane.domain.errors import Conflict, Invalid, NotFound
+from runplane.domain.events import ApprovalResolvedData, CancelReceipt
+from runplane.domain.json import JSONObject
 from runplane.domain.lifecycle import RunStatus
-from runplane.domain.models import NewEvent, Principal, iso, utcnow
+from runplane.domain.models import ApprovalRecord, NewEvent, Principal, iso, utcnow
 from runplane.schemas import ApprovalDecision
 from runplane.services.crypto import token_hash
 from runplane.services.runtime import Runtime
 from runplane.store import approvals as store
 from runplane.store import runs as runs_store
-from runplane.store.db import Conn, Row
+from runplane.store.db import Conn
 from runplane.store.runs import decode_token, encode_token
 
 SYSTEM = "system:expiry"
@@ -24,7 +24,7 @@ async def list_approvals(
     status: str | None,
     limit: int,
     continuation_token: str | None,
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[ApprovalRecord], str | None]:
     """A page of the tenant's approvals, newest first."""
     if status and status not in ("pending", "approved", "rejected", "canceled"):
         raise Invalid.field("status", f"unknown approval status {status!r}", status)
@@ -40,7 +40,7 @@ async def list_approvals(
     return rows, token
 
 
-async def get_approval(rt: Runtime, who: Principal, approval_id: str) -> Row:
+async def get_approval(rt: Runtime, who: Principal, approval_id: str) -> ApprovalRecord:
     """One approval of the tenant, or NotFound."""
     async with rt.db.read() as conn:
         row = await store.get_approval(conn, who.tenant_id, approval_id)
@@ -51,20 +51,22 @@ async def get_approval(rt: Runtime, who: Principal, approval_id: str) -> Row:
     return row
 
 
-async def decide(rt: Runtime, who: Principal, approval_id: str, body: ApprovalDecision) -> Row:
+async def decide(
+    rt: Runtime, who: Principal, approval_id: str, body: ApprovalDecision
+) -> ApprovalRecord:
     """Decide a pending approval by id; the run resumes (or, for a rejected plan, ends)."""
     approval = await get_approval(rt, who, approval_id)
     return await _decide(rt, approval, body, decided_by=f"key:{who.key_id}")
 
 
-async def view_by_token(rt: Runtime, who: Principal | None, token: str) -> Row:
+async def view_by_token(rt: Runtime, who: Principal | None, token: str) -> ApprovalRecord:
     """The approval a link names (the link is not used up by looking)."""
     return await _by_token(rt, who, token)
 
 
 async def decide_by_token(
     rt: Runtime, who: Principal | None, token: str, body: ApprovalDecision
-) -> Row:
+) -> ApprovalRecord:
     """Decide the approval a single-use link names; the link cannot be used again."""
     approval = await _by_token(rt, who, token)
     if approval["token_used_at"] is not None:
@@ -72,7 +74,7 @@ async def decide_by_token(
     return await _decide(rt, approval, body, decided_by="link", token=token)
 
 
-async def _by_token(rt: Runtime, who: Principal | None, token: str) -> Row:
+async def _by_token(rt: Runtime, who: Principal | None, token: str) -> ApprovalRecord:
     payload = rt.keys.read_link(token)
     if who is not None and who.tenant_id != payload["t"]:
         raise NotFound("no such approval", [{"name": "token", "value": None}])
@@ -83,7 +85,7 @@ async def _by_token(rt: Runtime, who: Principal | None, token: str) -> Row:
     return approval
 
 
-def _resolution(approval: Row, body: ApprovalDecision) -> tuple[str, str]:
+def _resolution(approval: ApprovalRecord, body: ApprovalDecision) -> tuple[str, str]:
     """(approval status, recorded decision) for a request body."""
     if approval["kind"] == "in_doubt":
         action = body.action or {"approve": "repeat", "reject": "fail"}.get(body.decision or "")
@@ -99,12 +101,12 @@ def _resolution(approval: Row, body: ApprovalDecision) -> tuple[str, str]:
 
 async def _decide(
     rt: Runtime,
-    approval: Row,
+    approval: ApprovalRecord,
     body: ApprovalDecision,
     *,
     decided_by: str,
     token: str | None = None,
-) -> Row:
+) -> ApprovalRecord:
     if approval["status"] != "pending":
         raise Conflict(
             f"approval {approval['id']} was already decided ({approval['status']})",
@@ -124,7 +126,7 @@ async def _decide(
             [{"name": "run_id", "value": approval["run_id"]}],
         )
     now = utcnow()
-    values: dict[str, Any] = {
+    values: dict[str, object] = {
         "status": status,
         "decision": decision,
         "arguments": arguments,
@@ -135,26 +137,23 @@ async def _decide(
     }
     if token is not None:
         values["token_used_at"] = now
-    resolved = NewEvent(
-        "approval.resolved",
-        {
-            "approval_id": approval["id"],
-            "kind": approval["kind"],
-            "decision": decision,
-            "edited_arguments": arguments,
-            "comment": body.comment,
-            "decided_by": decided_by,
-            "decided_at": iso(now),
-        },
-        now,
-    )
+    data: ApprovalResolvedData = {
+        "approval_id": approval["id"],
+        "kind": approval["kind"],
+        "decision": decision,
+        "edited_arguments": arguments,
+        "comment": body.comment,
+        "decided_by": decided_by,
+        "decided_at": iso(now),
+    }
+    resolved = NewEvent("approval.resolved", data, now)
 
     async def record(conn: Conn) -> None:
         if not await store.resolve(conn, approval["id"], **values):
             raise Conflict(f"approval {approval['id']} was decided meanwhile")
 
     if approval["kind"] == "plan" and decision == "reject":
-        receipt = {
+        receipt: CancelReceipt = {
             "requested_at": iso(now),
             "stopped_at": iso(now),
             "step": None,
@@ -170,7 +169,7 @@ async def _decide(
     return fresh
 
 
-def _check_arguments(rt: Runtime, approval: Row, arguments: dict[str, Any]) -> dict[str, Any]:
+def _check_arguments(rt: Runtime, approval: ApprovalRecord, arguments: JSONObject) -> JSONObject:
     spec = rt.project.tools.get(approval["request"].get("tool", ""))
     if spec is None:
         raise Invalid.field("arguments", "the tool of this call is not loaded here")
@@ -200,7 +199,7 @@ async def apply_expired(rt: Runtime) -> int:
     return len(due)
 
 
-async def _expire_by_cancel(rt: Runtime, approval: Row) -> None:
+async def _expire_by_cancel(rt: Runtime, approval: ApprovalRecord) -> None:
     async with rt.db.read() as conn:
         run = await runs_store.get_run(conn, None, approval["run_id"])
     if run is None or run["status"] != RunStatus.PAUSED:
@@ -231,7 +230,7 @@ async def _expire_by_cancel(rt: Runtime, approval: Row) -> None:
         ):
             raise Conflict("decided meanwhile")
 
-    receipt = {
+    receipt: CancelReceipt = {
         "requested_at": iso(now),
         "stopped_at": iso(now),
         "step": None,

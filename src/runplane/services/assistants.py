@@ -7,12 +7,19 @@ assistant per tenant, whose id is stable and whose name is the graph's.
 
 import time
 import uuid
-from typing import Any
+from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
 
 from runplane.domain.errors import Conflict, Invalid, NotFound
-from runplane.domain.models import Principal, utcnow
+from runplane.domain.json import JSONObject
+from runplane.domain.models import (
+    AgentRecord,
+    AssistantRecord,
+    AssistantVersionRecord,
+    Principal,
+    utcnow,
+)
 from runplane.schemas.agent_protocol import (
     AssistantCreate,
     AssistantPatch,
@@ -23,12 +30,25 @@ from runplane.schemas.agent_protocol import (
 from runplane.services import agents as agents_svc
 from runplane.services.runtime import Runtime
 from runplane.store import graphs as store
-from runplane.store.db import Row
 
 # Assistants are read per run: a change in this process shows at once, elsewhere
 # within this many seconds.
 CACHE_SECONDS = 2.0
 _NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
+# What a search may sort by, and the column that holds it.
+_SORTS: dict[str, Literal["id", "graph_id", "name", "created_at", "updated_at"]] = {
+    "assistant_id": "id",
+    "graph_id": "graph_id",
+    "name": "name",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+}
+
+
+class VersionView(AssistantVersionRecord):
+    """A version of an assistant, with the graph the assistant is of."""
+
+    graph_id: str
 
 
 def default_id(tenant_id: str, graph_id: str) -> str:
@@ -57,13 +77,13 @@ async def _ensure_defaults(rt: Runtime, who: Principal) -> None:
     done.add(who.tenant_id)
 
 
-async def _graph_agent(rt: Runtime, who: Principal, graph_id: str) -> Row:
+async def _graph_agent(rt: Runtime, who: Principal, graph_id: str) -> AgentRecord:
     if graph_id not in rt.project.graphs:
         raise NotFound(f"no graph {graph_id!r}", [{"name": "graph_id", "value": graph_id}])
     return await agents_svc.agent_for_run(rt, who, graph_id)
 
 
-async def create(rt: Runtime, who: Principal, body: AssistantCreate) -> Row:
+async def create(rt: Runtime, who: Principal, body: AssistantCreate) -> AssistantRecord:
     """Create an assistant (version 1) for a graph."""
     agent = await _graph_agent(rt, who, body.graph_id)
     assistant_id = body.assistant_id or str(uuid.uuid4())
@@ -77,7 +97,7 @@ async def create(rt: Runtime, who: Principal, body: AssistantCreate) -> Row:
             f"assistant {assistant_id} exists", [{"name": "assistant_id", "value": assistant_id}]
         )
     now = utcnow()
-    row = {
+    row: AssistantRecord = {
         "id": assistant_id,
         "tenant_id": who.tenant_id,
         "graph_id": body.graph_id,
@@ -110,12 +130,12 @@ def _check_uuid(value: str, name: str) -> None:
         raise Invalid.field(name, f"{name} must be a UUID", value) from None
 
 
-async def get(rt: Runtime, who: Principal, ref: str) -> Row:
+async def get(rt: Runtime, who: Principal, ref: str) -> AssistantRecord:
     """An assistant by id, or a graph's default assistant by the graph's name."""
     cache = rt.graphs.assistant_cache
     hit = cache.get((who.tenant_id, ref))
     if hit is not None and hit[0] > time.monotonic():
-        cached: Row = hit[1]
+        cached: AssistantRecord = hit[1]
         return cached
     row = await _read(rt, who, ref)
     if len(cache) > 1000:
@@ -128,7 +148,7 @@ def _forget(rt: Runtime) -> None:
     rt.graphs.assistant_cache.clear()
 
 
-async def _read(rt: Runtime, who: Principal, ref: str) -> Row:
+async def _read(rt: Runtime, who: Principal, ref: str) -> AssistantRecord:
     await _ensure_defaults(rt, who)
     assistant_id = default_id(who.tenant_id, ref) if ref in rt.project.graphs else ref
     async with rt.db.read() as conn:
@@ -138,36 +158,40 @@ async def _read(rt: Runtime, who: Principal, ref: str) -> Row:
     return row
 
 
-async def update(rt: Runtime, who: Principal, ref: str, body: AssistantPatch) -> Row:
+async def update(rt: Runtime, who: Principal, ref: str, body: AssistantPatch) -> AssistantRecord:
     """Make a new version with the given fields changed; it becomes the current one."""
-    row = dict(await get(rt, who, ref))
+    row: AssistantRecord = {**await get(rt, who, ref)}
     if body.graph_id is not None and body.graph_id != row["graph_id"]:
         agent = await _graph_agent(rt, who, body.graph_id)
-        row.update(graph_id=body.graph_id, agent_id=agent["id"])
-    for key in ("config", "context", "metadata", "name", "description"):
-        value = getattr(body, key)
-        if value is not None:
-            row[key] = {**row["metadata"], **value} if key == "metadata" else value
+        row["graph_id"], row["agent_id"] = body.graph_id, agent["id"]
+    if body.config is not None:
+        row["config"] = body.config
+    if body.context is not None:
+        row["context"] = body.context
+    if body.metadata is not None:
+        row["metadata"] = {**row["metadata"], **body.metadata}
+    if body.name is not None:
+        row["name"] = body.name
+    if body.description is not None:
+        row["description"] = body.description
     agent = await _graph_agent(rt, who, row["graph_id"])
     async with rt.db.write() as conn:
         row["version"] = await store.max_version(conn, row["id"]) + 1
         row["updated_at"] = utcnow()
         await store.insert_version(conn, row, agent["published_revision_id"] or "")
-        fields = {
-            k: row[k]
-            for k in (
-                "graph_id",
-                "agent_id",
-                "name",
-                "description",
-                "config",
-                "context",
-                "metadata",
-                "version",
-                "updated_at",
-            )
-        }
-        await store.update_assistant(conn, row["id"], **fields)
+        await store.update_assistant(
+            conn,
+            row["id"],
+            graph_id=row["graph_id"],
+            agent_id=row["agent_id"],
+            name=row["name"],
+            description=row["description"],
+            config=row["config"],
+            context=row["context"],
+            metadata=row["metadata"],
+            version=row["version"],
+            updated_at=row["updated_at"],
+        )
     _forget(rt)
     return row
 
@@ -180,7 +204,7 @@ async def delete(rt: Runtime, who: Principal, ref: str) -> None:
     _forget(rt)
 
 
-async def search(rt: Runtime, who: Principal, body: AssistantSearch) -> list[Row]:
+async def search(rt: Runtime, who: Principal, body: AssistantSearch) -> list[AssistantRecord]:
     """Assistants matching graph, name and metadata."""
     await _ensure_defaults(rt, who)
     async with rt.db.read() as conn:
@@ -191,27 +215,22 @@ async def search(rt: Runtime, who: Principal, body: AssistantSearch) -> list[Row
         if matches(r["metadata"], body.metadata)
         and (body.name is None or body.name.lower() in r["name"].lower())
     ]
-    key = (
-        body.sort_by
-        if body.sort_by in ("assistant_id", "graph_id", "name", "created_at", "updated_at")
-        else "created_at"
-    )
-    column = "id" if key == "assistant_id" else key
+    column = _SORTS.get(body.sort_by or "", "created_at")
     found.sort(key=lambda r: r[column], reverse=(body.sort_order or "desc") == "desc")
     return found
 
 
 async def versions(
-    rt: Runtime, who: Principal, ref: str, metadata: dict[str, Any] | None
-) -> list[Row]:
+    rt: Runtime, who: Principal, ref: str, metadata: JSONObject | None
+) -> list[VersionView]:
     """An assistant's versions, newest first."""
     row = await get(rt, who, ref)
     async with rt.db.read() as conn:
         rows = await store.list_versions(conn, row["id"])
-    return [dict(v, graph_id=row["graph_id"]) for v in rows if matches(v["metadata"], metadata)]
+    return [{**v, "graph_id": row["graph_id"]} for v in rows if matches(v["metadata"], metadata)]
 
 
-async def set_latest(rt: Runtime, who: Principal, ref: str, version: int) -> Row:
+async def set_latest(rt: Runtime, who: Principal, ref: str, version: int) -> AssistantRecord:
     """Make an earlier version the current one again."""
     row = await get(rt, who, ref)
     async with rt.db.read() as conn:
@@ -222,16 +241,23 @@ async def set_latest(rt: Runtime, who: Principal, ref: str, version: int) -> Row
             [{"name": "version", "value": version}],
         )
     v = found[0]
-    fields = {k: v[k] for k in ("name", "description", "config", "context", "metadata")}
     async with rt.db.write() as conn:
         await store.update_assistant(
-            conn, row["id"], version=version, updated_at=utcnow(), **fields
+            conn,
+            row["id"],
+            version=version,
+            updated_at=utcnow(),
+            name=v["name"],
+            description=v["description"],
+            config=v["config"],
+            context=v["context"],
+            metadata=v["metadata"],
         )
     _forget(rt)
     return await get(rt, who, row["id"])
 
 
-def assistant_json(row: Row) -> dict[str, Any]:
+def assistant_json(row: AssistantRecord) -> JSONObject:
     """An assistant as the protocol shows it."""
     return {
         "assistant_id": row["id"],
@@ -247,7 +273,7 @@ def assistant_json(row: Row) -> dict[str, Any]:
     }
 
 
-def version_json(row: Row) -> dict[str, Any]:
+def version_json(row: VersionView) -> JSONObject:
     """One version of an assistant."""
     return {
         "assistant_id": row["assistant_id"],
@@ -262,27 +288,26 @@ def version_json(row: Row) -> dict[str, Any]:
     }
 
 
-async def graph_json(
-    rt: Runtime, who: Principal, ref: str, xray: bool | int = False
-) -> dict[str, Any]:
+async def graph_json(rt: Runtime, who: Principal, ref: str, xray: bool | int = False) -> JSONObject:
     """The drawable graph of an assistant (nodes and edges)."""
     row = await get(rt, who, ref)
     graph = await rt.project.graphs[row["graph_id"]].build(row["config"])
     drawable = await graph.aget_graph(config=row["config"], xray=xray)
-    drawn: dict[str, Any] = drawable.to_json()
+    drawn: JSONObject = drawable.to_json()
     return drawn
 
 
-async def schemas_json(rt: Runtime, who: Principal, ref: str) -> dict[str, Any]:
+async def schemas_json(rt: Runtime, who: Principal, ref: str) -> JSONObject:
     """The graph's input, output, state, config and context JSON Schemas."""
     row = await get(rt, who, ref)
     graph = await rt.project.graphs[row["graph_id"]].build(row["config"])
 
-    def schema(fn: str) -> Any:
+    def schema(fn: str) -> JSONObject | None:
         try:
-            return getattr(graph, fn)()
+            found: JSONObject = getattr(graph, fn)()
         except Exception:  # a graph whose types pydantic cannot express
             return None
+        return found
 
     context = None
     if getattr(graph, "context_schema", None) is not None:
@@ -299,11 +324,11 @@ async def schemas_json(rt: Runtime, who: Principal, ref: str) -> dict[str, Any]:
 
 async def subgraphs_json(
     rt: Runtime, who: Principal, ref: str, namespace: str | None, recurse: bool
-) -> dict[str, Any]:
+) -> JSONObject:
     """The schemas of the graph's subgraphs, by namespace."""
     row = await get(rt, who, ref)
     graph = await rt.project.graphs[row["graph_id"]].build(row["config"])
-    out: dict[str, Any] = {}
+    out: JSONObject = {}
     async for ns, sub in graph.aget_subgraphs(namespace=namespace, recurse=recurse):
         out[ns] = {
             "graph_id": row["graph_id"],

@@ -1,11 +1,10 @@
 """Users' connections to integrations: credentials stored encrypted, act-as-user."""
 
 from runplane.domain.errors import Conflict, Invalid, NotFound
-from runplane.domain.models import Principal, utcnow
+from runplane.domain.models import ConnectionRecord, Principal, utcnow
 from runplane.services.runtime import Runtime
 from runplane.store import connections as store
 from runplane.store import runs as runs_store
-from runplane.store.db import Row
 
 
 def _check_integration(rt: Runtime, integration: str) -> None:
@@ -20,7 +19,7 @@ def _check_integration(rt: Runtime, integration: str) -> None:
 
 async def put_connection(
     rt: Runtime, who: Principal, user_id: str, integration: str, secret: str
-) -> tuple[Row, list[str]]:
+) -> tuple[ConnectionRecord, list[str]]:
     """Store a user's credential; resume that user's runs waiting on it."""
     _check_integration(rt, integration)
     now = utcnow()
@@ -40,7 +39,7 @@ async def put_connection(
     return row, resumed
 
 
-async def list_connections(rt: Runtime, who: Principal, user_id: str) -> list[Row]:
+async def list_connections(rt: Runtime, who: Principal, user_id: str) -> list[ConnectionRecord]:
     """A user's connections (their secrets stay sealed)."""
     async with rt.db.read() as conn:
         return await store.list_for_user(conn, who.tenant_id, user_id)

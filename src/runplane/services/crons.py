@@ -3,20 +3,19 @@
 import logging
 import uuid
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
 from runplane.domain.errors import Invalid, NotFound
-from runplane.domain.models import Principal, utcnow
+from runplane.domain.json import JSONObject
+from runplane.domain.models import CronRecord, Principal, utcnow
 from runplane.schemas.agent_protocol import CronCreate, CronPatch, CronSearch, RunCreateBody, ts
 from runplane.services import assistants as assistants_svc
 from runplane.services import graph_runs
 from runplane.services import threads as threads_svc
 from runplane.services.runtime import Runtime
 from runplane.store import graphs as store
-from runplane.store.db import Row
 
 log = logging.getLogger("runplane.crons")
 _PAYLOAD_FIELDS = set(RunCreateBody.model_fields) - {"assistant_id"}
@@ -34,16 +33,18 @@ def next_run(schedule: str, timezone: str | None, after: datetime) -> datetime:
     return due
 
 
-async def create(rt: Runtime, who: Principal, thread_id: str | None, body: CronCreate) -> Row:
+async def create(
+    rt: Runtime, who: Principal, thread_id: str | None, body: CronCreate
+) -> CronRecord:
     """Record a cron; its first run is at the schedule's next time."""
     assistant = await assistants_svc.get(rt, who, body.assistant_id)
     if thread_id is not None:
         await threads_svc.get(rt, who, thread_id)
     now = utcnow()
-    first = next_run(body.schedule, body.timezone, now)
-    if body.end_time is not None and first > body.end_time:
-        first = None  # type: ignore[assignment]
-    row = {
+    first: datetime | None = next_run(body.schedule, body.timezone, now)
+    if body.end_time is not None and first is not None and first > body.end_time:
+        first = None
+    row: CronRecord = {
         "id": str(uuid.uuid4()),
         "tenant_id": who.tenant_id,
         "assistant_id": assistant["id"],
@@ -65,7 +66,7 @@ async def create(rt: Runtime, who: Principal, thread_id: str | None, body: CronC
     return row
 
 
-async def get(rt: Runtime, who: Principal, cron_id: str) -> Row:
+async def get(rt: Runtime, who: Principal, cron_id: str) -> CronRecord:
     """One cron of the tenant."""
     async with rt.db.read() as conn:
         row = await store.get_cron(conn, who.tenant_id, cron_id)
@@ -74,19 +75,27 @@ async def get(rt: Runtime, who: Principal, cron_id: str) -> Row:
     return row
 
 
-async def update(rt: Runtime, who: Principal, cron_id: str, body: CronPatch) -> Row:
+async def update(rt: Runtime, who: Principal, cron_id: str, body: CronPatch) -> CronRecord:
     """Change a cron's schedule, payload or state."""
-    row = dict(await get(rt, who, cron_id))
-    changes = body.model_dump(exclude_unset=True)
+    row: CronRecord = {**await get(rt, who, cron_id)}
+    given = body.model_dump(exclude_unset=True)
     payload = dict(row["payload"])
     for key in ("input", "config", "context", "webhook"):
-        if key in changes:
-            payload[key] = changes.pop(key)
-    fields: dict[str, Any] = {"payload": payload, "updated_at": utcnow()}
-    for key in ("schedule", "timezone", "end_time", "enabled", "metadata"):
-        if key in changes and changes[key] is not None:
-            fields[key] = changes[key]
-    row.update(fields)
+        if key in given:
+            payload[key] = given[key]
+    now = utcnow()
+    row["payload"], row["updated_at"] = payload, now
+    fields: dict[str, object] = {"payload": payload, "updated_at": now}
+    if body.schedule is not None:
+        row["schedule"] = fields["schedule"] = body.schedule
+    if body.timezone is not None:
+        row["timezone"] = fields["timezone"] = body.timezone
+    if body.end_time is not None:
+        row["end_time"] = fields["end_time"] = body.end_time
+    if body.enabled is not None:
+        row["enabled"] = fields["enabled"] = body.enabled
+    if body.metadata is not None:
+        row["metadata"] = fields["metadata"] = body.metadata
     fields["next_run_date"] = row["next_run_date"] = next_run(
         row["schedule"], row["timezone"], utcnow()
     )
@@ -102,7 +111,7 @@ async def delete(rt: Runtime, who: Principal, cron_id: str) -> None:
         await store.delete_cron(conn, cron_id)
 
 
-async def search(rt: Runtime, who: Principal, body: CronSearch) -> list[Row]:
+async def search(rt: Runtime, who: Principal, body: CronSearch) -> list[CronRecord]:
     """Crons matching assistant, thread and enabled."""
     async with rt.db.read() as conn:
         rows = await store.list_crons(conn, who.tenant_id)
@@ -130,15 +139,20 @@ async def start_due(rt: Runtime) -> int:
         due = await store.due_crons(conn, now)
     started = 0
     for cron in due:
-        upcoming = next_run(cron["schedule"], cron["timezone"], now)
-        if cron["end_time"] is not None and upcoming > cron["end_time"]:
-            upcoming = None  # type: ignore[assignment]
+        due_at = cron["next_run_date"]
+        if due_at is None:
+            continue  # not scheduled (the query finds none such)
+        upcoming: datetime | None = next_run(cron["schedule"], cron["timezone"], now)
+        if cron["end_time"] is not None and upcoming is not None and upcoming > cron["end_time"]:
+            upcoming = None
         async with rt.db.write() as conn:
-            won = await store.claim_cron(conn, cron["id"], cron["next_run_date"], upcoming)
+            won = await store.claim_cron(conn, cron["id"], due_at, upcoming)
         if not won:
             continue
         who = Principal(tenant_id=cron["tenant_id"], key_id=f"cron:{cron['id']}")
-        body = RunCreateBody(assistant_id=cron["assistant_id"], **cron["payload"])
+        body = RunCreateBody.model_validate(
+            {**cron["payload"], "assistant_id": cron["assistant_id"]}
+        )
         if cron["thread_id"] is None and cron["on_run_completed"] == "keep":
             body.on_completion = "keep"
         try:
@@ -149,7 +163,7 @@ async def start_due(rt: Runtime) -> int:
     return started
 
 
-def cron_json(row: Row) -> dict[str, Any]:
+def cron_json(row: CronRecord) -> JSONObject:
     """A cron as the protocol shows it."""
     return {
         "cron_id": row["id"],

@@ -15,13 +15,22 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, cast
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from runplane.domain.errors import BadRequest, Gone
 from runplane.settings import Settings
 from runplane.store.dialect import is_sqlite, sqlite_path
+
+
+class LinkPayload(TypedDict):
+    """What an approval link's token carries: the approval, its tenant, its expiry, a nonce."""
+
+    a: str
+    t: str
+    e: int
+    n: str
 
 
 def data_dir(settings: Settings) -> Path:
@@ -88,7 +97,7 @@ class Keys:
         body = _b64(json.dumps(payload, separators=(",", ":")).encode())
         return f"{body}.{_b64(self._mac(body))}"
 
-    def read_link(self, token: str) -> dict[str, Any]:
+    def read_link(self, token: str) -> LinkPayload:
         """The payload of a token this server signed; 400 if forged, 410 if expired."""
         body, _, mac = token.partition(".")
         try:
@@ -103,7 +112,7 @@ class Keys:
             )
         if payload["e"] < time.time():
             raise Gone("the approval link has expired", [{"name": "token", "value": None}])
-        return payload
+        return cast(LinkPayload, payload)
 
     def _mac(self, body: str) -> bytes:
         return hmac.new(self.signing, body.encode(), hashlib.sha256).digest()

@@ -7,12 +7,14 @@ says what a new run does to the ones in progress.
 
 import asyncio
 from collections.abc import AsyncGenerator
-from typing import Any, NamedTuple
+from typing import NamedTuple, TypedDict
 
 from runplane.domain.errors import Conflict, NotFound
 from runplane.domain.ids import new_id
+from runplane.domain.json import JSON, JSONObject, as_object
 from runplane.domain.lifecycle import RunStatus
-from runplane.domain.models import Principal
+from runplane.domain.models import Principal, RunRecord
+from runplane.graphs.streams import RunStream
 from runplane.schemas import RunCreate
 from runplane.schemas.agent_protocol import RunCreateBody, ThreadCreate, ts
 from runplane.services import assistants as assistants_svc
@@ -20,17 +22,34 @@ from runplane.services import runs as runs_svc
 from runplane.services import threads as threads_svc
 from runplane.services.runtime import Runtime
 from runplane.store import graphs as store
-from runplane.store.db import Row
 
 WAIT_FOREVER = 600.0
 SETTLED = frozenset({RunStatus.PAUSED, RunStatus.AUTH_REQUIRED})
 _ENDED = {"succeeded", "failed", "canceled", "paused", "auth_required"}
 
 
-def _merge_config(base: dict[str, Any], over: dict[str, Any] | None) -> dict[str, Any]:
+class ProtocolRun(TypedDict):
+    """A run as the Agent Protocol shows it."""
+
+    run_id: str
+    thread_id: str
+    assistant_id: str | None
+    created_at: str | None
+    updated_at: str | None
+    status: str
+    metadata: JSONObject
+    multitask_strategy: JSON
+    kwargs: JSONObject
+    cancel_reason: str | None
+
+
+def _merge_config(base: JSONObject, over: JSONObject | None) -> JSONObject:
     over = over or {}
     merged = {**base, **over}
-    configurable = {**(base.get("configurable") or {}), **(over.get("configurable") or {})}
+    configurable = {
+        **as_object(base.get("configurable")),
+        **as_object(over.get("configurable")),
+    }
     if configurable:
         merged["configurable"] = configurable
     return merged
@@ -45,7 +64,7 @@ async def create(
     run_id: str | None = None,
     trigger: str = "api",
     wait: bool = False,
-) -> Row:
+) -> RunRecord:
     """Record and start a graph run (on a thread, or on a temporary one).
 
     With ``wait``, answer once the run has ended or paused.
@@ -57,7 +76,7 @@ async def create(
     continues = False
     if thread_id is not None:
         continues = await _prepare_thread(rt, who, thread_id, body)
-    opts = {
+    opts: dict[str, object] = {
         "stream_mode": body.modes(),
         "stream_subgraphs": body.stream_subgraphs,
         "interrupt_before": body.interrupt_before,
@@ -117,7 +136,7 @@ async def _prepare_thread(rt: Runtime, who: Principal, thread_id: str, body: Run
     return bool(thread["status"] == "interrupted" or active)
 
 
-async def get(rt: Runtime, who: Principal, thread_id: str, run_id: str) -> Row:
+async def get(rt: Runtime, who: Principal, thread_id: str, run_id: str) -> RunRecord:
     """A graph run of the thread (for a stateless run, its run id is its thread id)."""
     run = await runs_svc.get_run(rt, who, run_id)
     if run["assistant_id"] is None or (run["thread_id"] or run["id"]) != thread_id:
@@ -129,7 +148,7 @@ async def get(rt: Runtime, who: Principal, thread_id: str, run_id: str) -> Row:
 
 async def list_for_thread(
     rt: Runtime, who: Principal, thread_id: str, limit: int, offset: int, status: str | None
-) -> list[Row]:
+) -> list[RunRecord]:
     """A thread's runs, newest first."""
     await threads_svc.get(rt, who, thread_id)
     statuses = [s for s, lg in _STATUS.items() if lg == status] if status else None
@@ -139,12 +158,12 @@ async def list_for_thread(
         )
 
 
-async def wait(rt: Runtime, who: Principal, run: Row) -> Row:
+async def wait(rt: Runtime, who: Principal, run: RunRecord) -> RunRecord:
     """The run once it ended or paused."""
     return await _settled(rt, who, run)
 
 
-async def _settled(rt: Runtime, who: Principal, run: Row) -> Row:
+async def _settled(rt: Runtime, who: Principal, run: RunRecord) -> RunRecord:
     while run["status"] not in _ENDED:
         run = await runs_svc.wait_for_run(rt, who, run["id"], WAIT_FOREVER, until=SETTLED)
     return run
@@ -152,7 +171,7 @@ async def _settled(rt: Runtime, who: Principal, run: Row) -> Row:
 
 async def cancel(
     rt: Runtime, who: Principal, thread_id: str, run_id: str, *, wait: bool, action: str
-) -> Row:
+) -> RunRecord:
     """Stop a run: ``interrupt`` keeps what it did, ``rollback`` deletes it and its checkpoints."""
     run = await get(rt, who, thread_id, run_id)
     if not RunStatus(run["status"]).terminal:
@@ -177,31 +196,37 @@ async def delete(rt: Runtime, who: Principal, thread_id: str, run_id: str) -> No
     await runs_svc.delete_run(rt, who, run_id)
 
 
-def values_of(run: Row) -> Any:
+def values_of(run: RunRecord) -> JSON:
     """What ``/runs/wait`` and ``join`` answer: the final state, or the error."""
     status = run["status"]
     if status == RunStatus.FAILED:
-        error = run["error"] or {}
-        return {
-            "__error__": {"error": error.get("code", "error"), "message": error.get("message", "")}
-        }
+        return {"__error__": _error_of(run)}
     if status in (RunStatus.PAUSED, RunStatus.AUTH_REQUIRED):
         return (run["waiting_on"] or {}).get("values") or {}
-    result = run["result"] or {}
-    return result.get("content") if result.get("content") is not None else {}
+    result = run["result"]
+    content = result.get("content") if result is not None else None
+    return content if content is not None else {}
+
+
+def _error_of(run: RunRecord) -> JSONObject:
+    """A failed run's error as the protocol has it."""
+    error = run["error"]
+    if error is None:
+        return {"error": "error", "message": ""}
+    return {"error": error.get("code", "error"), "message": error.get("message", "")}
 
 
 class StreamPart(NamedTuple):
     """One part of a graph run's stream: the protocol's event name, its data, its number."""
 
     event: str
-    data: Any
+    data: object
     number: int | None = None
 
 
 async def stream(
     rt: Runtime, who: Principal, thread_id: str | None, body: RunCreateBody
-) -> tuple[Row, AsyncGenerator[StreamPart, None]]:
+) -> tuple[RunRecord, AsyncGenerator[StreamPart, None]]:
     """Start a run and stream its parts."""
     run_id = new_id("run")
     listener = rt.graphs.streams.listen(run_id)
@@ -219,15 +244,16 @@ async def join_stream(
     """Stream what a run produces from now on until it ends."""
     run = await get(rt, who, thread_id, run_id)
     listener = rt.graphs.streams.listen(run_id)
-    modes = (run["graph"] or {}).get("stream_mode") or ["values"]
+    stored = (run["graph"] or {}).get("stream_mode")
+    modes = [str(m) for m in stored] if isinstance(stored, list) and stored else ["values"]
     return _parts(rt, who, run, listener, modes, cancel_on_disconnect)
 
 
 async def _parts(
     rt: Runtime,
     who: Principal,
-    run: Row,
-    listener: Any,
+    run: RunRecord,
+    listener: RunStream,
     modes: list[str],
     cancel_on_disconnect: bool,
 ) -> AsyncGenerator[StreamPart, None]:
@@ -248,7 +274,7 @@ async def _parts(
         final = await runs_svc.get_run(rt, who, run_id)
         finished = final["status"] in _ENDED
         if final["status"] == RunStatus.FAILED:
-            yield StreamPart("error", values_of(final)["__error__"])
+            yield StreamPart("error", _error_of(final))
         elif seen == 0 and "values" in modes and final["status"] == RunStatus.SUCCEEDED:
             # The run went in another process: its final state is all we can give.
             yield StreamPart("values", values_of(final))
@@ -278,17 +304,17 @@ _STATUS = {
 }
 
 
-def status_of(run: Row) -> str:
+def status_of(run: RunRecord) -> str:
     """The protocol's status of a run."""
-    status = str(run["status"])
-    if status == "failed" and (run["error"] or {}).get("code") == "timeout":
+    status, error, result = str(run["status"]), run["error"], run["result"]
+    if status == "failed" and error is not None and error.get("code") == "timeout":
         return "timeout"
-    if status == "succeeded" and (run["result"] or {}).get("continued_by"):
+    if status == "succeeded" and result is not None and result.get("continued_by"):
         return "interrupted"  # it paused at an interrupt; a later run carried on
     return _STATUS.get(status, status)
 
 
-def run_json(run: Row) -> dict[str, Any]:
+def run_json(run: RunRecord) -> ProtocolRun:
     """A run as the protocol shows it."""
     opts = run["graph"] or {}
     return {

@@ -1,12 +1,14 @@
 """The services' side of a run's life, handed to the worker (``engine.ports.RunHooks``)."""
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from runplane.agents.registry import Project
+from runplane.domain.events import ApprovalRequiredData
 from runplane.domain.ids import new_id
-from runplane.domain.models import RunRecord, iso
+from runplane.domain.models import NewApproval, RunRecord, iso
 from runplane.engine.governance import Gate
+from runplane.engine.outcome import ApprovalAsk
 from runplane.providers import ModelProvider
 from runplane.services.crypto import Keys, token_hash
 from runplane.services.tooling import ToolGate
@@ -42,22 +44,23 @@ class ServiceHooks:
         """What the run's tool calls reach outside the run."""
         return ToolGate(self.db, self.keys, self.project.tools, self.provider, run)
 
-    def notify(self, run: RunRecord, event: str, data: dict[str, Any]) -> None:
+    def notify(self, run: RunRecord, event: str, data: Mapping[str, object]) -> None:
         """Tell the run's ``notify`` webhook, in the background."""
         self.webhooks.send(run, event, data)
 
     def new_approval(
-        self, run: RunRecord, asked: dict[str, Any], now: datetime
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        self, run: RunRecord, asked: ApprovalAsk, now: datetime
+    ) -> tuple[NewApproval, ApprovalRequiredData]:
         """The approval row for a wait, and the ``approval.required`` event data."""
         approval_id = new_id("apr")
-        expiry = run["approval_expiry"] or {}
-        expires_at = now + timedelta(seconds=expiry["seconds"]) if expiry.get("seconds") else None
+        expiry = run["approval_expiry"]
+        seconds = expiry.get("seconds") if expiry else None
+        expires_at = now + timedelta(seconds=seconds) if seconds else None
         link_until = now.timestamp() + self.settings.approval_link_ttl
         if expires_at is not None:
             link_until = min(link_until, expires_at.timestamp())
         token = self.keys.sign_link(approval_id, run["tenant_id"], link_until)
-        row = {
+        row: NewApproval = {
             "id": approval_id,
             "tenant_id": run["tenant_id"],
             "run_id": run["id"],
@@ -66,11 +69,11 @@ class ServiceHooks:
             "status": "pending",
             "request": asked["request"],
             "expires_at": expires_at,
-            "default_action": expiry.get("default_action") if expires_at else None,
+            "default_action": expiry.get("default_action") if expiry and expires_at else None,
             "token_hash": token_hash(token),
             "created_at": now,
         }
-        data = {
+        data: ApprovalRequiredData = {
             "approval_id": approval_id,
             "kind": asked["kind"],
             "request": asked["request"],

@@ -1,8 +1,9 @@
 """The store (long-term memory for graphs): items in namespaces, per tenant."""
 
-from typing import Any
+from langgraph.store.base import Item, SearchItem
 
 from runplane.domain.errors import Invalid, NotFound
+from runplane.domain.json import JSONObject
 from runplane.domain.models import Principal
 from runplane.graphs.tenant_store import TenantStore
 from runplane.schemas.agent_protocol import ItemPut, ItemSearch, NamespaceSearch, ts
@@ -22,16 +23,16 @@ def _ns(namespace: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(namespace)
 
 
-def item_json(item: Any) -> dict[str, Any]:
+def item_json(item: Item) -> JSONObject:
     """A store item as the protocol shows it."""
-    out = {
+    out: JSONObject = {
         "namespace": list(item.namespace),
         "key": item.key,
         "value": item.value,
         "created_at": ts(item.created_at),
         "updated_at": ts(item.updated_at),
     }
-    if getattr(item, "score", None) is not None:
+    if isinstance(item, SearchItem) and item.score is not None:
         out["score"] = item.score
     return out
 
@@ -41,7 +42,7 @@ async def put(rt: Runtime, who: Principal, body: ItemPut) -> None:
     await _store(rt, who).aput(_ns(body.namespace), body.key, body.value)
 
 
-async def get(rt: Runtime, who: Principal, namespace: list[str], key: str) -> dict[str, Any]:
+async def get(rt: Runtime, who: Principal, namespace: list[str], key: str) -> JSONObject:
     """Read an item, or NotFound."""
     item = await _store(rt, who).aget(_ns(namespace), key)
     if item is None:
@@ -54,7 +55,7 @@ async def delete(rt: Runtime, who: Principal, namespace: list[str], key: str) ->
     await _store(rt, who).adelete(_ns(namespace), key)
 
 
-async def search(rt: Runtime, who: Principal, body: ItemSearch) -> list[dict[str, Any]]:
+async def search(rt: Runtime, who: Principal, body: ItemSearch) -> list[JSONObject]:
     """Items under a namespace prefix, filtered by value fields."""
     items = await _store(rt, who).asearch(
         _ns(body.namespace_prefix),

@@ -4,23 +4,22 @@ import asyncio
 import functools
 import hashlib
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import jsonschema
 
 from runplane.domain.errors import Conflict, Invalid, NotFound
-from runplane.domain.events import ChainCheck, verify_chain
+from runplane.domain.events import ChainCheck, ChainLink, verify_chain
 from runplane.domain.ids import new_id
+from runplane.domain.json import JSON, as_list
 from runplane.domain.lifecycle import TERMINAL, RunStatus
-from runplane.domain.models import Principal, RunRecord, iso, utcnow
+from runplane.domain.models import EventRecord, Principal, RunRecord, StepRow, iso, utcnow
 from runplane.domain.policy import check_rules
 from runplane.engine.hub import Signal
 from runplane.schemas import RunCreate
 from runplane.services import agents as agents_svc
 from runplane.services.runtime import Runtime
 from runplane.store import runs as store
-from runplane.store.db import Row
 
 POLL_SECONDS = 0.25
 _TERMINAL = {str(s) for s in TERMINAL}
@@ -31,7 +30,7 @@ def _validator(schema_json: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(json.loads(schema_json))
 
 
-def validate_input(schema: dict[str, Any] | None, value: Any) -> None:
+def validate_input(schema: JSON, value: JSON) -> None:
     """Check a run's input against its agent's schema; 422 naming the field."""
     if schema is None:
         return
@@ -52,7 +51,7 @@ async def create_run(
     rerun_of: str | None = None,
     from_step: int | None = None,
     run_id: str | None = None,
-    extra: dict[str, Any] | None = None,
+    extra: Mapping[str, object] | None = None,
     wait_until: frozenset[str] = frozenset(),
 ) -> RunRecord:
     """Validate, record and start a run; with ``body.wait``, hold until it ends.
@@ -76,7 +75,7 @@ async def create_run(
         await get_run(rt, who, body.parent_run_id, field="parent_run_id")
     now = utcnow()
     run_id = run_id or new_id("run")
-    row = {
+    row: dict[str, object] = {
         "id": run_id,
         "tenant_id": who.tenant_id,
         "agent_id": agent["id"],
@@ -97,7 +96,7 @@ async def create_run(
         "parent_run_id": body.parent_run_id,
         "integrations": integrations,
         "approval": body.approval,
-        "approval_rules": _merge_rules(config.get("approval_rules") or [], rules),
+        "approval_rules": _merge_rules(as_list(config.get("approval_rules")), rules),
         "approval_expiry": body.approval_expiry.model_dump() if body.approval_expiry else None,
         "notify": body.notify.model_dump(exclude_none=True) if body.notify else None,
         "rerun_of": rerun_of,
@@ -124,26 +123,25 @@ async def create_run(
     return await get_run(rt, who, run_id)
 
 
-def _merge_rules(agent_rules: list[Any], run_rules: list[Any]) -> list[Any]:
+def _merge_rules(agent_rules: Sequence[object], run_rules: Sequence[object]) -> list[object]:
     return [*(r for r in agent_rules if r not in run_rules), *run_rules]
 
 
-def _integrations(
-    rt: Runtime, asked: list[str] | str | None, declared: list[str] | str | None
-) -> list[str] | str:
+def _integrations(rt: Runtime, asked: list[str] | str | None, declared: JSON) -> list[str] | str:
     """The run's allow-list: what it asked for, else what its agent declares."""
-    chosen = asked if asked is not None else (declared if declared is not None else [])
+    chosen: object = asked if asked is not None else (declared if declared is not None else [])
     if chosen == "*":
         return "*"
     known = rt.project.integrations
-    for name in chosen:
+    names = [str(n) for n in chosen] if isinstance(chosen, list) else [str(chosen)]
+    for name in names:
         if name not in known:
             raise Invalid.field(
                 "integrations",
                 f"unknown integration {name!r} (known: {', '.join(sorted(known))})",
                 name,
             )
-    return list(dict.fromkeys(chosen))
+    return list(dict.fromkeys(names))
 
 
 async def _wait_for_plan(rt: Runtime, who: Principal, run_id: str, timeout: float) -> RunRecord:
@@ -243,7 +241,7 @@ async def list_runs(
     continuation_token: str | None,
 ) -> tuple[list[RunRecord], str | None]:
     """A page of the tenant's runs, newest first."""
-    filters: dict[str, Any] = {"archived": bool(archived)}
+    filters: dict[str, object] = {"archived": bool(archived)}
     if agent_id:
         filters["agent_id"] = (await agents_svc.find_agent(rt, who, agent_id))["id"]
     if status:
@@ -267,7 +265,7 @@ async def list_runs(
     return rows, token
 
 
-async def list_steps(rt: Runtime, who: Principal, run_id: str) -> list[Row]:
+async def list_steps(rt: Runtime, who: Principal, run_id: str) -> list[StepRow]:
     """A run's steps."""
     await get_run(rt, who, run_id)
     async with rt.db.read() as conn:
@@ -276,7 +274,7 @@ async def list_steps(rt: Runtime, who: Principal, run_id: str) -> list[Row]:
 
 async def list_events(
     rt: Runtime, who: Principal, run_id: str, after: int, limit: int
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[EventRecord], str | None]:
     """A page of a run's events after ``after``."""
     await get_run(rt, who, run_id)
     async with rt.db.read() as conn:
@@ -289,7 +287,7 @@ async def list_events(
 
 async def follow_events(
     rt: Runtime, who: Principal, run_id: str, after: int
-) -> AsyncIterator[Row | None]:
+) -> AsyncIterator[EventRecord | None]:
     """A run's events after ``after``, then new ones as they come, until the run ends.
 
     Yields None each time it waited in vain, so a stream can send keep-alives.
@@ -337,11 +335,12 @@ async def rerun(
 
 
 async def duplicate(
-    rt: Runtime, who: Principal, run_id: str, overrides: dict[str, Any]
+    rt: Runtime, who: Principal, run_id: str, overrides: dict[str, object]
 ) -> RunRecord:
     """A new run from this one's configuration, with overrides."""
     run = await get_run(rt, who, run_id)
-    body = _body_from(run, wait=overrides.pop("wait", None))
+    wait = overrides.pop("wait", None)
+    body = _body_from(run, wait=float(wait) if isinstance(wait, int | float) else None)
     for key, value in overrides.items():
         if value is not None:
             setattr(body, key, value)
@@ -399,8 +398,18 @@ async def verify(rt: Runtime, who: Principal, run_id: str) -> ChainCheck:
     run = await get_run(rt, who, run_id)
     async with rt.db.read() as conn:
         rows = await store.list_events(conn, run_id)
-    events = [{**r, "at": iso(r["at"])} for r in rows]
-    return verify_chain(run_id, events, head=(run["last_seq"], run["last_hash"]))
+    links: list[ChainLink] = [
+        {
+            "seq": r["seq"],
+            "type": r["type"],
+            "at": iso(r["at"]),
+            "data": r["data"],
+            "hash": r["hash"],
+            "prev_hash": r["prev_hash"],
+        }
+        for r in rows
+    ]
+    return verify_chain(run_id, links, head=(run["last_seq"], run["last_hash"]))
 
 
 def parse_resume_point(after: int | None, last_event_id: str | None) -> int:

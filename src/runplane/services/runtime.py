@@ -4,7 +4,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from runplane.agents.registry import Project
-from runplane.domain.models import Principal
+from runplane.domain.models import AgentRecord, Principal, RevisionRecord
 from runplane.engine.base import Engine
 from runplane.engine.hub import EventHub
 from runplane.engine.worker import Worker
@@ -13,7 +13,7 @@ from runplane.providers import ModelProvider
 from runplane.services.crypto import Keys
 from runplane.services.hooks import ServiceHooks
 from runplane.settings import Settings
-from runplane.store.db import Database, Row
+from runplane.store.db import Database
 
 
 @dataclass
@@ -32,6 +32,6 @@ class Runtime:
     worker: Worker
     synced_tenants: set[str] = field(default_factory=set)
     key_cache: dict[str, tuple[float, Principal]] = field(default_factory=dict)
-    revision_cache: dict[tuple[str, str], Row] = field(default_factory=dict)
-    agent_cache: dict[tuple[str, str], tuple[float, Row]] = field(default_factory=dict)
+    revision_cache: dict[tuple[str, str], RevisionRecord] = field(default_factory=dict)
+    agent_cache: dict[tuple[str, str], tuple[float, AgentRecord]] = field(default_factory=dict)
     background_tasks: set[asyncio.Task[None]] = field(default_factory=set)

@@ -1,12 +1,16 @@
 """Threads: a graph's conversation state across runs, kept in checkpoints."""
 
 import uuid
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
+from typing import Protocol
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.errors import InvalidUpdateError
+from langgraph.types import StateSnapshot
 
 from runplane.domain.errors import Conflict, Invalid, NotFound
-from runplane.domain.models import Principal, utcnow
+from runplane.domain.json import JSON, JSONObject
+from runplane.domain.models import Principal, ThreadRecord, ThreadView, utcnow
 from runplane.graphs.wire import empty_state, jsonable, state_json
 from runplane.schemas.agent_protocol import (
     HistoryQuery,
@@ -17,10 +21,31 @@ from runplane.schemas.agent_protocol import (
 )
 from runplane.services.runtime import Runtime
 from runplane.store import graphs as store
-from runplane.store.db import Row
 
 
-async def create(rt: Runtime, who: Principal, body: ThreadCreate) -> Row:
+class ThreadGraph(Protocol):
+    """What is asked of a thread's compiled graph: its state, a change to it, its history."""
+
+    async def aget_state(self, config: RunnableConfig, *, subgraphs: bool = False) -> StateSnapshot:
+        """The state at the config's checkpoint (the latest without one)."""
+
+    async def aupdate_state(
+        self, config: RunnableConfig, values: object, as_node: str | None = None
+    ) -> RunnableConfig:
+        """Write values as if ``as_node`` had returned them; the new checkpoint's config."""
+
+    def aget_state_history(
+        self,
+        config: RunnableConfig,
+        *,
+        filter: JSONObject | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[StateSnapshot]:
+        """The states before the config's checkpoint, newest first."""
+
+
+async def create(rt: Runtime, who: Principal, body: ThreadCreate) -> ThreadView:
     """Create a thread (``if_exists``: raise a conflict, or return the existing one)."""
     thread_id = body.thread_id or str(uuid.uuid4())
     async with rt.db.read() as conn:
@@ -33,7 +58,7 @@ async def create(rt: Runtime, who: Principal, body: ThreadCreate) -> Row:
     metadata = dict(body.metadata)
     if body.graph_id:
         metadata.setdefault("graph_id", body.graph_id)
-    row = {
+    row: ThreadRecord = {
         "id": thread_id,
         "tenant_id": who.tenant_id,
         "status": "idle",
@@ -55,11 +80,11 @@ async def create(rt: Runtime, who: Principal, body: ThreadCreate) -> Row:
                     StateUpdate(values=update.get("values"), as_node=update.get("as_node")),
                 )
         async with rt.db.read() as conn:
-            row = dict(await store.get_thread(conn, None, thread_id) or row)
+            row = await store.get_thread(conn, None, thread_id) or row
     return {**row, "busy": False}
 
 
-async def get(rt: Runtime, who: Principal, thread_id: str) -> Row:
+async def get(rt: Runtime, who: Principal, thread_id: str) -> ThreadView:
     """One thread of the tenant, with its live status, or NotFound."""
     async with rt.db.read() as conn:
         row = await store.get_thread(conn, who.tenant_id, thread_id)
@@ -68,13 +93,13 @@ async def get(rt: Runtime, who: Principal, thread_id: str) -> Row:
     return await _with_status(rt, row)
 
 
-async def _with_status(rt: Runtime, row: Row) -> Row:
+async def _with_status(rt: Runtime, row: ThreadRecord) -> ThreadView:
     async with rt.db.read() as conn:
         busy = await store.busy_threads(conn, [row["id"]])
     return {**row, "busy": row["id"] in busy}
 
 
-async def update(rt: Runtime, who: Principal, thread_id: str, metadata: dict[str, Any]) -> Row:
+async def update(rt: Runtime, who: Principal, thread_id: str, metadata: JSONObject) -> ThreadView:
     """Merge metadata into a thread's."""
     row = await get(rt, who, thread_id)
     merged = {**row["metadata"], **metadata}
@@ -92,7 +117,7 @@ async def delete(rt: Runtime, who: Principal, thread_id: str) -> None:
     await rt.graphs.delete_checkpoints(thread_id)
 
 
-async def search(rt: Runtime, who: Principal, body: ThreadSearch) -> tuple[list[Row], bool]:
+async def search(rt: Runtime, who: Principal, body: ThreadSearch) -> tuple[list[ThreadView], bool]:
     """One page of the threads matching metadata, values, status and ids; and if more follow."""
     sort_by = body.sort_by if body.sort_by in store.THREAD_SORTS else "created_at"
     async with rt.db.read() as conn:
@@ -120,19 +145,21 @@ def _filter(body: ThreadSearch) -> store.ThreadFilter:
     )
 
 
-async def copy(rt: Runtime, who: Principal, thread_id: str) -> Row:
+async def copy(rt: Runtime, who: Principal, thread_id: str) -> ThreadView:
     """A new thread with this one's metadata, values and checkpoint history."""
     row = await get(rt, who, thread_id)
     new_id = str(uuid.uuid4())
     now = utcnow()
-    new_row = {
-        **{k: row[k] for k in ("tenant_id", "status", "metadata", "values", "interrupts")},
+    new_row: ThreadRecord = {
+        "tenant_id": row["tenant_id"],
+        "status": "idle" if row["status"] == "busy" else row["status"],
+        "metadata": row["metadata"],
+        "values": row["values"],
+        "interrupts": row["interrupts"],
         "id": new_id,
         "created_at": now,
         "updated_at": now,
     }
-    if new_row["status"] == "busy":
-        new_row["status"] = "idle"
     async with rt.db.write() as conn:
         await store.insert_thread(conn, new_row)
     saver = rt.graphs.saver
@@ -140,7 +167,7 @@ async def copy(rt: Runtime, who: Principal, thread_id: str) -> Row:
         history = [t async for t in saver.alist({"configurable": {"thread_id": thread_id}})]
         for t in reversed(history):
             conf = t.config["configurable"]
-            target = {
+            target: RunnableConfig = {
                 "configurable": {
                     "thread_id": new_id,
                     "checkpoint_ns": conf.get("checkpoint_ns", ""),
@@ -154,7 +181,7 @@ async def copy(rt: Runtime, who: Principal, thread_id: str) -> Row:
             stored = await saver.aput(
                 target, t.checkpoint, metadata, t.checkpoint["channel_versions"]
             )
-            by_task: dict[str, list[tuple[str, Any]]] = {}
+            by_task: dict[str, list[tuple[str, object]]] = {}
             for task_id, channel, value in t.pending_writes or []:
                 by_task.setdefault(task_id, []).append((channel, value))
             for task_id, writes in by_task.items():
@@ -162,12 +189,12 @@ async def copy(rt: Runtime, who: Principal, thread_id: str) -> Row:
     return {**new_row, "busy": False}
 
 
-def status_of(row: Row) -> str:
+def status_of(row: ThreadView) -> str:
     """idle, busy (a run queued or running), interrupted or error."""
-    return "busy" if row.get("busy") else row["status"]
+    return "busy" if row["busy"] else row["status"]
 
 
-def thread_json(row: Row) -> dict[str, Any]:
+def thread_json(row: ThreadView) -> JSONObject:
     """A thread as the protocol shows it."""
     return {
         "thread_id": row["id"],
@@ -180,20 +207,21 @@ def thread_json(row: Row) -> dict[str, Any]:
     }
 
 
-async def _graph(rt: Runtime, row: Row, config: dict[str, Any] | None = None) -> Any:
+async def _graph(rt: Runtime, row: ThreadRecord) -> ThreadGraph | None:
     graph_id = (row["metadata"] or {}).get("graph_id")
     if graph_id is None:
         # A thread notes its graph when its first run ends; until then, ask its runs.
         async with rt.db.read() as conn:
             latest = await store.thread_runs(conn, row["id"], limit=1)
         graph_id = latest[0]["agent_name"] if latest else None
-    if graph_id not in rt.project.graphs:
+    if not isinstance(graph_id, str) or graph_id not in rt.project.graphs:
         return None
-    return await rt.graphs.graph_for(graph_id, config or {}, False, row["tenant_id"])
+    graph: ThreadGraph = await rt.graphs.graph_for(graph_id, {}, False, row["tenant_id"])
+    return graph
 
 
-def _config(thread_id: str, checkpoint: dict[str, Any] | None = None) -> dict[str, Any]:
-    conf: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
+def _config(thread_id: str, checkpoint: Mapping[str, object] | None = None) -> RunnableConfig:
+    conf: dict[str, object] = {"thread_id": thread_id, "checkpoint_ns": ""}
     for key, value in (checkpoint or {}).items():
         if value is not None and key != "thread_id":
             conf[key] = value
@@ -204,9 +232,9 @@ async def get_state(
     rt: Runtime,
     who: Principal,
     thread_id: str,
-    checkpoint: dict[str, Any] | None = None,
+    checkpoint: Mapping[str, JSON] | None = None,
     subgraphs: bool = False,
-) -> dict[str, Any]:
+) -> JSONObject:
     """The thread's state now, or at a checkpoint."""
     row = await get(rt, who, thread_id)
     graph = await _graph(rt, row)
@@ -226,7 +254,7 @@ async def get_state(
 
 async def update_state(
     rt: Runtime, who: Principal, thread_id: str, body: StateUpdate
-) -> dict[str, Any]:
+) -> JSONObject:
     """Write values into the thread's state as if ``as_node`` had returned them."""
     row = await get(rt, who, thread_id)
     if row["busy"]:
@@ -268,7 +296,7 @@ async def update_state(
 
 async def history(
     rt: Runtime, who: Principal, thread_id: str, body: HistoryQuery
-) -> list[dict[str, Any]]:
+) -> list[JSONObject]:
     """The thread's past states, newest first."""
     row = await get(rt, who, thread_id)
     graph = await _graph(rt, row)

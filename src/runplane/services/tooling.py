@@ -2,12 +2,13 @@
 
 import builtins
 from collections.abc import Mapping
-from typing import Any
 
 from runplane.agents.tools import Records, ToolSpec
 from runplane.domain.ids import new_id
+from runplane.domain.json import JSONObject
 from runplane.domain.models import RunRecord, iso, utcnow
 from runplane.domain.policy import RateLimit
+from runplane.engine.governance import ModelReply
 from runplane.providers import ModelProvider
 from runplane.services.crypto import Keys
 from runplane.store import connections as connections_store
@@ -22,14 +23,14 @@ class TenantRecords:
         self.db = db
         self.tenant_id = tenant_id
 
-    async def add(self, collection: str, data: dict[str, Any]) -> dict[str, Any]:
+    async def add(self, collection: str, data: JSONObject) -> JSONObject:
         """Store a document; return it with its ``id`` and ``created_at``."""
         record_id, now = new_id("rec"), utcnow()
         async with self.db.write() as conn:
             await tool_records.add(conn, record_id, self.tenant_id, collection, data, now)
         return {**data, "id": record_id, "created_at": iso(now)}
 
-    async def list(self, collection: str) -> "builtins.list[dict[str, Any]]":
+    async def list(self, collection: str) -> "builtins.list[JSONObject]":
         """Every document of a collection, oldest first."""
         async with self.db.read() as conn:
             rows = await tool_records.list_collection(conn, self.tenant_id, collection)
@@ -70,15 +71,16 @@ class ToolGate:
             return await rate_limits.take(conn, self.tenant_id, key, limit, utcnow())
 
     async def complete(
-        self, messages: list[dict[str, Any]], json_mode: bool, model: dict[str, Any] | None
-    ) -> dict[str, Any]:
+        self, messages: list[JSONObject], json_mode: bool, model: JSONObject | None
+    ) -> ModelReply:
         """Ask the configured model provider."""
         assert self.provider is not None
         settings = model or {}
+        name, temperature = settings.get("name"), settings.get("temperature")
         done = await self.provider.complete(
             messages,
-            model=settings.get("name"),
-            temperature=settings.get("temperature"),
+            model=name if isinstance(name, str) else None,
+            temperature=temperature if isinstance(temperature, int | float) else None,
             json_mode=json_mode,
         )
         return {"text": done.text, "model": done.model, "usage": done.usage}

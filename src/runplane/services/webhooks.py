@@ -7,11 +7,10 @@ allowed to hold up the run.
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any
 
 import httpx
 
-from runplane.domain.models import iso, utcnow
+from runplane.domain.models import RunRecord, iso, utcnow
 
 log = logging.getLogger("runplane.webhooks")
 ATTEMPTS = 3
@@ -23,7 +22,7 @@ class Webhooks:
     def __init__(self) -> None:
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def send(self, run: Mapping[str, Any], event: str, data: dict[str, Any]) -> None:
+    def send(self, run: RunRecord, event: str, data: Mapping[str, object]) -> None:
         """Post ``{event, run_id, …}`` to the run's webhook, in the background."""
         url = (run["notify"] or {}).get("webhook")
         if not url:
@@ -35,7 +34,7 @@ class Webhooks:
         task.add_done_callback(self.tasks.discard)
 
 
-async def _post(url: str, body: dict[str, Any], about: dict[str, str]) -> None:
+async def _post(url: str, body: Mapping[str, object], about: dict[str, str]) -> None:
     # The URL is not logged: webhook URLs often carry a secret.
     async with httpx.AsyncClient(timeout=10) as client:
         for attempt in range(1, ATTEMPTS + 1):

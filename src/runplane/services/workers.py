@@ -100,7 +100,7 @@ class Background:
         before = utcnow() - ORPHAN_AFTER
         async with self.rt.db.read() as conn:
             ids = [(r, 0) for r in await runs_store.queued_before(conn, before)]
-            ids += [(r["id"], r["segment"]) for r in await runs_store.resumed_before(conn, before)]
+            ids += await runs_store.resumed_before(conn, before)
         for run_id, segment in ids:
             if await self.rt.engine.resubmit_if_lost(run_id, segment):
                 await self._log_requeued(run_id)

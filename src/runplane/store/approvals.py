@@ -1,31 +1,40 @@
 """Approvals: pending decisions that pause runs."""
 
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 import sqlalchemy as sa
 
-from runplane.store.db import Conn, Row
+from runplane.domain.models import ApprovalRecord, NewApproval
+from runplane.store.db import Conn
 from runplane.store.schema import approvals
 
 
-async def insert_approval(conn: Conn, row: dict[str, Any]) -> None:
+def as_approval(row: sa.RowMapping) -> ApprovalRecord:
+    """A row of ``approvals`` as the typed record."""
+    return cast(ApprovalRecord, dict(row))
+
+
+async def insert_approval(conn: Conn, row: NewApproval) -> None:
     """Record a new pending approval."""
     await conn.execute(approvals.insert().values(**row))
 
 
-async def get_approval(conn: Conn, tenant_id: str | None, approval_id: str) -> Row | None:
+async def get_approval(
+    conn: Conn, tenant_id: str | None, approval_id: str
+) -> ApprovalRecord | None:
     """One approval, scoped to the tenant unless ``tenant_id`` is None."""
     q = sa.select(approvals).where(approvals.c.id == approval_id)
     if tenant_id is not None:
         q = q.where(approvals.c.tenant_id == tenant_id)
-    return (await conn.execute(q)).mappings().first()
+    row = (await conn.execute(q)).mappings().first()
+    return None if row is None else as_approval(row)
 
 
-async def decided_for_run(conn: Conn, run_id: str) -> dict[str, Row]:
+async def decided_for_run(conn: Conn, run_id: str) -> dict[str, ApprovalRecord]:
     """A run's decided approvals by key: what a resumed run replays."""
     q = sa.select(approvals).where(approvals.c.run_id == run_id, approvals.c.status != "pending")
-    return {r["key"]: r for r in (await conn.execute(q)).mappings().all()}
+    return {r["key"]: as_approval(r) for r in (await conn.execute(q)).mappings().all()}
 
 
 async def list_approvals(
@@ -36,7 +45,7 @@ async def list_approvals(
     status: str | None,
     limit: int,
     after: tuple[datetime, str] | None,
-) -> list[Row]:
+) -> list[ApprovalRecord]:
     """Approvals newest first, keyset-paged; ``limit + 1`` rows tell if there is more."""
     q = sa.select(approvals).where(approvals.c.tenant_id == tenant_id)
     if run_id:
@@ -52,10 +61,10 @@ async def list_approvals(
             )
         )
     q = q.order_by(approvals.c.created_at.desc(), approvals.c.id.desc()).limit(limit + 1)
-    return list((await conn.execute(q)).mappings().all())
+    return [as_approval(r) for r in (await conn.execute(q)).mappings().all()]
 
 
-async def resolve(conn: Conn, approval_id: str, **values: Any) -> bool:
+async def resolve(conn: Conn, approval_id: str, **values: object) -> bool:
     """Decide a pending approval; False if it was no longer pending."""
     res = await conn.execute(
         approvals.update()
@@ -74,14 +83,14 @@ async def close_pending(conn: Conn, run_id: str, status: str, at: datetime) -> N
     )
 
 
-async def expired(conn: Conn, now: datetime, limit: int = 100) -> list[Row]:
+async def expired(conn: Conn, now: datetime, limit: int = 100) -> list[ApprovalRecord]:
     """Pending approvals whose expiry has passed."""
     q = (
         sa.select(approvals)
         .where(approvals.c.status == "pending", approvals.c.expires_at < now)
         .limit(limit)
     )
-    return list((await conn.execute(q)).mappings().all())
+    return [as_approval(r) for r in (await conn.execute(q)).mappings().all()]
 
 
 async def delete_for_run(conn: Conn, run_id: str) -> None:

@@ -8,13 +8,14 @@ SQLite would do anyway.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TypeAlias, TypeVarTuple, overload
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.sql.selectable import TypedReturnsRows
 
 from runplane.store.dialect import (
     async_url,
@@ -24,6 +25,10 @@ from runplane.store.dialect import (
     sync_url,
 )
 
+# A statement's bound values: one row of them, or many (executemany).
+Parameters: TypeAlias = Mapping[str, object] | Sequence[Mapping[str, object]]
+_Columns = TypeVarTuple("_Columns")
+
 
 class LoopConnection:
     """An async face on a sync SQLite connection, used on the loop thread."""
@@ -32,7 +37,19 @@ class LoopConnection:
         self._conn = conn
         self.dialect = conn.dialect
 
-    async def execute(self, statement: Any, parameters: Any = None) -> sa.CursorResult[Any]:
+    @overload
+    async def execute(
+        self, statement: TypedReturnsRows[*_Columns], parameters: Parameters | None = None
+    ) -> sa.CursorResult[*_Columns]: ...
+
+    @overload
+    async def execute(
+        self, statement: sa.Executable, parameters: Parameters | None = None
+    ) -> sa.CursorResult[*tuple[object, ...]]: ...
+
+    async def execute(
+        self, statement: sa.Executable, parameters: Parameters | None = None
+    ) -> sa.CursorResult[*tuple[object, ...]]:
         """Run a statement; the same call shape as ``AsyncConnection.execute``."""
         if parameters is None:
             return self._conn.execute(statement)
@@ -40,12 +57,9 @@ class LoopConnection:
 
 
 Conn = AsyncConnection | LoopConnection
-# A row as read, or as a service shapes it: columns by name (a run is the typed
-# ``RunRecord``). SQLAlchemy's rows key by name or column, hence the key type.
-Row = Mapping[Any, Any]
 
 
-def _json_dumps(value: Any) -> str:
+def _json_dumps(value: object) -> str:
     # JSON columns are written several times per run: orjson is ~10x the stdlib here.
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 

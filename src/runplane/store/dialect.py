@@ -2,12 +2,18 @@
 
 import functools
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from sqlite3 import Connection as SQLiteConnection
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.dml import Insert
+
+from runplane.domain.json import JSON
 
 
 def is_sqlite(url: str) -> bool:
@@ -58,7 +64,7 @@ def configure_sqlite(engine: sa.Engine, *, immediate: bool) -> None:
     """
 
     @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _on_connect(dbapi_conn: SQLiteConnection, _record: ConnectionPoolEntry) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -67,17 +73,29 @@ def configure_sqlite(engine: sa.Engine, *, immediate: bool) -> None:
         cur.close()
 
     @sa.event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
+    def _on_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def upsert(conn: Any, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]) -> Any:
+class HasDialect(Protocol):
+    """A connection, sync or async: what SQL it speaks."""
+
+    @property
+    def dialect(self) -> sa.Dialect:
+        """The connection's dialect."""
+
+
+def upsert(
+    conn: HasDialect, table: sa.Table, rows: Sequence[Mapping[str, object]], keys: list[str]
+) -> Insert:
     """INSERT … ON CONFLICT (keys) DO UPDATE, in the connection's dialect."""
     return _upsert(conn.dialect.name, table, tuple(rows[0]), tuple(keys))
 
 
 @functools.lru_cache(maxsize=256)
-def _upsert(dialect: str, table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> Any:
+def _upsert(
+    dialect: str, table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...]
+) -> Insert:
     # Building the statement (its `excluded` proxies) costs far more than running it.
     from sqlalchemy.dialects import postgresql, sqlite
 
@@ -87,7 +105,7 @@ def _upsert(dialect: str, table: sa.Table, columns: tuple[str, ...], keys: tuple
 
 
 def json_key_equals(
-    dialect: str, document: sa.ColumnElement[Any], key: str, value: Any
+    dialect: str, document: sa.ColumnElement[JSON], key: str, value: JSON
 ) -> sa.ColumnElement[bool]:
     """SQL for ``(document or {}).get(key) == value`` on a JSON column, in ``dialect``.
 
@@ -109,20 +127,20 @@ def json_key_equals(
     return _sqlite_has(document, key, value)
 
 
-def _sqlite_members(document: sa.ColumnElement[Any]) -> sa.TableValuedAlias:
+def _sqlite_members(document: sa.ColumnElement[JSON]) -> sa.TableValuedAlias:
     # json_each, not json_extract: its keys are decoded, so any key is reachable
     # (SQLite's path syntax cannot name a key with a double quote in it).
     return sa.func.json_each(document).table_valued("key", "value", "type", "atom").alias()
 
 
 def _sqlite_has(
-    document: sa.ColumnElement[Any], key: str | int, value: Any
+    document: sa.ColumnElement[JSON], key: str | int, value: JSON
 ) -> sa.ColumnElement[bool]:
     members = _sqlite_members(document)
     return sa.exists().where(members.c.key == key, _sqlite_equals(members, value))
 
 
-def _sqlite_equals(member: sa.TableValuedAlias, value: Any) -> sa.ColumnElement[bool]:
+def _sqlite_equals(member: sa.TableValuedAlias, value: JSON) -> sa.ColumnElement[bool]:
     """The JSON value in a row of ``json_each`` equals ``value``."""
     kind, atom, nested = member.c.type, member.c.atom, member.c.value
     if value is None:

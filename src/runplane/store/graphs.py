@@ -3,12 +3,23 @@
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 import sqlalchemy as sa
 
-from runplane.store.db import Conn, Row
+from runplane.domain.json import JSON
+from runplane.domain.models import (
+    AssistantRecord,
+    AssistantVersionRecord,
+    CronRecord,
+    RunInLine,
+    RunRecord,
+    ThreadRecord,
+    ThreadView,
+)
+from runplane.store.db import Conn
 from runplane.store.dialect import json_key_equals
+from runplane.store.runs import as_run
 from runplane.store.schema import assistant_versions, assistants, crons, runs, threads
 
 ACTIVE = ("queued", "running")
@@ -17,30 +28,38 @@ ACTIVE = ("queued", "running")
 # -- assistants ------------------------------------------------------------------------
 
 
-async def get_assistant(conn: Conn, tenant_id: str, assistant_id: str) -> Row | None:
+def as_assistant(row: sa.RowMapping) -> AssistantRecord:
+    """A row of ``assistants`` as the typed record."""
+    return cast(AssistantRecord, dict(row))
+
+
+async def get_assistant(conn: Conn, tenant_id: str, assistant_id: str) -> AssistantRecord | None:
     """One assistant of the tenant."""
     stmt = sa.select(assistants).where(
         assistants.c.tenant_id == tenant_id, assistants.c.id == assistant_id
     )
-    return (await conn.execute(stmt)).mappings().first()
+    row = (await conn.execute(stmt)).mappings().first()
+    return None if row is None else as_assistant(row)
 
 
-async def list_assistants(conn: Conn, tenant_id: str, graph_id: str | None = None) -> list[Row]:
+async def list_assistants(
+    conn: Conn, tenant_id: str, graph_id: str | None = None
+) -> list[AssistantRecord]:
     """The tenant's assistants, newest first."""
     stmt = sa.select(assistants).where(assistants.c.tenant_id == tenant_id)
     if graph_id is not None:
         stmt = stmt.where(assistants.c.graph_id == graph_id)
     stmt = stmt.order_by(assistants.c.created_at.desc(), assistants.c.id)
-    return list((await conn.execute(stmt)).mappings().all())
+    return [as_assistant(r) for r in (await conn.execute(stmt)).mappings().all()]
 
 
-async def insert_assistant(conn: Conn, row: dict[str, Any], revision_id: str) -> None:
+async def insert_assistant(conn: Conn, row: AssistantRecord, revision_id: str) -> None:
     """Create an assistant with its first version."""
     await conn.execute(assistants.insert(), row)
     await insert_version(conn, row, revision_id)
 
 
-async def insert_version(conn: Conn, row: Mapping[str, Any], revision_id: str) -> None:
+async def insert_version(conn: Conn, row: AssistantRecord, revision_id: str) -> None:
     """Record the assistant's current fields as its version ``row['version']``."""
     await conn.execute(
         assistant_versions.insert(),
@@ -58,7 +77,7 @@ async def insert_version(conn: Conn, row: Mapping[str, Any], revision_id: str) -
     )
 
 
-async def update_assistant(conn: Conn, assistant_id: str, **values: Any) -> None:
+async def update_assistant(conn: Conn, assistant_id: str, **values: object) -> None:
     """Change an assistant's columns."""
     await conn.execute(assistants.update().where(assistants.c.id == assistant_id).values(**values))
 
@@ -71,14 +90,15 @@ async def delete_assistant(conn: Conn, assistant_id: str) -> None:
     await conn.execute(assistants.delete().where(assistants.c.id == assistant_id))
 
 
-async def list_versions(conn: Conn, assistant_id: str) -> list[Row]:
+async def list_versions(conn: Conn, assistant_id: str) -> list[AssistantVersionRecord]:
     """An assistant's versions, newest first."""
     stmt = (
         sa.select(assistant_versions)
         .where(assistant_versions.c.assistant_id == assistant_id)
         .order_by(assistant_versions.c.version.desc())
     )
-    return list((await conn.execute(stmt)).mappings().all())
+    rows = (await conn.execute(stmt)).mappings().all()
+    return [cast(AssistantVersionRecord, dict(r)) for r in rows]
 
 
 async def max_version(conn: Conn, assistant_id: str) -> int:
@@ -92,12 +112,13 @@ async def max_version(conn: Conn, assistant_id: str) -> int:
 # -- threads ---------------------------------------------------------------------------
 
 
-async def get_thread(conn: Conn, tenant_id: str | None, thread_id: str) -> Row | None:
+async def get_thread(conn: Conn, tenant_id: str | None, thread_id: str) -> ThreadRecord | None:
     """One thread (of the tenant, unless ``tenant_id`` is None)."""
     stmt = sa.select(threads).where(threads.c.id == thread_id)
     if tenant_id is not None:
         stmt = stmt.where(threads.c.tenant_id == tenant_id)
-    return (await conn.execute(stmt)).mappings().first()
+    row = (await conn.execute(stmt)).mappings().first()
+    return None if row is None else cast(ThreadRecord, dict(row))
 
 
 THREAD_SORTS = {
@@ -114,8 +135,8 @@ class ThreadFilter:
 
     ids: Sequence[str] | None = None
     status: str | None = None
-    metadata: Mapping[str, Any] | None = None
-    values: Mapping[str, Any] | None = None
+    metadata: Mapping[str, JSON] | None = None
+    values: Mapping[str, JSON] | None = None
 
     def where(self, dialect: str, tenant_id: str) -> list[sa.ColumnElement[bool]]:
         """The conditions, in ``dialect``."""
@@ -151,7 +172,7 @@ async def search_threads(
     descending: bool = True,
     limit: int | None = None,
     offset: int = 0,
-) -> list[Row]:
+) -> list[ThreadView]:
     """The tenant's threads that match, each with ``busy``, sorted by a ``THREAD_SORTS`` key."""
     key = THREAD_SORTS[sort_by]
     stmt = (
@@ -165,7 +186,7 @@ async def search_threads(
     )
     if limit is not None:
         stmt = stmt.limit(limit)
-    return list((await conn.execute(stmt)).mappings().all())
+    return [cast(ThreadView, dict(r)) for r in (await conn.execute(stmt)).mappings().all()]
 
 
 async def count_threads(conn: Conn, tenant_id: str, wanted: ThreadFilter) -> int:
@@ -178,12 +199,12 @@ async def count_threads(conn: Conn, tenant_id: str, wanted: ThreadFilter) -> int
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def insert_thread(conn: Conn, row: dict[str, Any]) -> None:
+async def insert_thread(conn: Conn, row: ThreadRecord) -> None:
     """Create a thread."""
     await conn.execute(threads.insert(), row)
 
 
-async def update_thread(conn: Conn, thread_id: str, **values: Any) -> None:
+async def update_thread(conn: Conn, thread_id: str, **values: object) -> None:
     """Change a thread's columns."""
     await conn.execute(threads.update().where(threads.c.id == thread_id).values(**values))
 
@@ -215,7 +236,7 @@ async def thread_runs(
     statuses: Sequence[str] | None = None,
     limit: int | None = None,
     offset: int = 0,
-) -> list[Row]:
+) -> list[RunRecord]:
     """A thread's runs, newest first."""
     stmt = sa.select(runs).where(runs.c.thread_id == thread_id)
     if statuses is not None:
@@ -223,10 +244,12 @@ async def thread_runs(
     stmt = stmt.order_by(runs.c.created_at.desc(), runs.c.id.desc()).offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)
-    return list((await conn.execute(stmt)).mappings().all())
+    return [as_run(r) for r in (await conn.execute(stmt)).mappings().all()]
 
 
-async def runs_ahead(conn: Conn, thread_id: str, created_at: datetime, run_id: str) -> list[Row]:
+async def runs_ahead(
+    conn: Conn, thread_id: str, created_at: datetime, run_id: str
+) -> list[RunInLine]:
     """Runs of the thread created before this one that are still queued or running."""
     stmt = (
         sa.select(runs.c.id, runs.c.status)
@@ -240,34 +263,40 @@ async def runs_ahead(conn: Conn, thread_id: str, created_at: datetime, run_id: s
         )
         .order_by(runs.c.created_at, runs.c.id)
     )
-    return list((await conn.execute(stmt)).mappings().all())
+    return [cast(RunInLine, dict(r)) for r in (await conn.execute(stmt)).mappings().all()]
 
 
 # -- crons -----------------------------------------------------------------------------
 
 
-async def get_cron(conn: Conn, tenant_id: str, cron_id: str) -> Row | None:
+def as_cron(row: sa.RowMapping) -> CronRecord:
+    """A row of ``crons`` as the typed record."""
+    return cast(CronRecord, dict(row))
+
+
+async def get_cron(conn: Conn, tenant_id: str, cron_id: str) -> CronRecord | None:
     """One cron of the tenant."""
     stmt = sa.select(crons).where(crons.c.tenant_id == tenant_id, crons.c.id == cron_id)
-    return (await conn.execute(stmt)).mappings().first()
+    row = (await conn.execute(stmt)).mappings().first()
+    return None if row is None else as_cron(row)
 
 
-async def list_crons(conn: Conn, tenant_id: str) -> list[Row]:
+async def list_crons(conn: Conn, tenant_id: str) -> list[CronRecord]:
     """The tenant's crons, newest first."""
     stmt = (
         sa.select(crons)
         .where(crons.c.tenant_id == tenant_id)
         .order_by(crons.c.created_at.desc(), crons.c.id)
     )
-    return list((await conn.execute(stmt)).mappings().all())
+    return [as_cron(r) for r in (await conn.execute(stmt)).mappings().all()]
 
 
-async def insert_cron(conn: Conn, row: dict[str, Any]) -> None:
+async def insert_cron(conn: Conn, row: CronRecord) -> None:
     """Create a cron."""
     await conn.execute(crons.insert(), row)
 
 
-async def update_cron(conn: Conn, cron_id: str, **values: Any) -> None:
+async def update_cron(conn: Conn, cron_id: str, **values: object) -> None:
     """Change a cron's columns."""
     await conn.execute(crons.update().where(crons.c.id == cron_id).values(**values))
 
@@ -277,7 +306,7 @@ async def delete_cron(conn: Conn, cron_id: str) -> None:
     await conn.execute(crons.delete().where(crons.c.id == cron_id))
 
 
-async def due_crons(conn: Conn, now: datetime, limit: int = 50) -> list[Row]:
+async def due_crons(conn: Conn, now: datetime, limit: int = 50) -> list[CronRecord]:
     """Enabled crons whose next run is due."""
     stmt = (
         sa.select(crons)
@@ -285,7 +314,7 @@ async def due_crons(conn: Conn, now: datetime, limit: int = 50) -> list[Row]:
         .order_by(crons.c.next_run_date)
         .limit(limit)
     )
-    return list((await conn.execute(stmt)).mappings().all())
+    return [as_cron(r) for r in (await conn.execute(stmt)).mappings().all()]
 
 
 async def claim_cron(conn: Conn, cron_id: str, due: datetime, next_run: datetime | None) -> bool:

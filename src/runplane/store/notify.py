@@ -6,7 +6,6 @@ SQLite has no such channel; its processes fall back to polling.
 import logging
 import secrets
 from collections.abc import Callable
-from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
@@ -34,14 +33,14 @@ class Listener:
         u = make_url(database_url)
         self._dsn = u.set(drivername="postgresql").render_as_string(hide_password=False)
         self._on_change = on_change
-        self._conn: Any = None
+        self._conn: asyncpg.Connection | None = None
 
     async def start(self) -> None:
         """Open the connection and start listening."""
         self._conn = await asyncpg.connect(self._dsn)
         await self._conn.add_listener(CHANNEL, self._deliver)
 
-    def _deliver(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+    def _deliver(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         run_id, _, origin = payload.partition(" ")
         if origin != ORIGIN:
             self._on_change(run_id)

@@ -5,15 +5,23 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 import sqlalchemy as sa
 
 from runplane.domain.errors import BadRequest
-from runplane.domain.events import GENESIS, event_hash
+from runplane.domain.events import GENESIS, StatusNote, event_hash
 from runplane.domain.lifecycle import RunStatus, transition
-from runplane.domain.models import NewEvent, RunRecord, iso, utcnow
-from runplane.store.db import Conn, Row
+from runplane.domain.models import (
+    EventRecord,
+    IdempotencyRecord,
+    NewEvent,
+    RunRecord,
+    StepRow,
+    iso,
+    utcnow,
+)
+from runplane.store.db import Conn
 from runplane.store.dialect import upsert
 from runplane.store.schema import approvals, events, idempotency_keys, runs, steps
 
@@ -32,8 +40,8 @@ class Chain:
 
 def _event_rows(
     run_id: str, chain: Chain, new: Sequence[NewEvent]
-) -> tuple[list[dict[str, Any]], Chain]:
-    rows: list[dict[str, Any]] = []
+) -> tuple[list[dict[str, object]], Chain]:
+    rows: list[dict[str, object]] = []
     seq, prev = chain.last_seq, chain.last_hash
     for ev in new:
         seq += 1
@@ -59,7 +67,7 @@ class Move:
     """A change of a run's status, with what its ``status`` event says besides the status."""
 
     to: RunStatus
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: StatusNote = field(default_factory=lambda: StatusNote())
 
     def event(self) -> NewEvent:
         """The ``status`` event that records this move."""
@@ -79,12 +87,12 @@ _NEW_RUN = {
 }
 
 
-async def insert_run(conn: Conn, row: Mapping[str, Any]) -> RunRecord:
+async def insert_run(conn: Conn, row: Mapping[str, object]) -> RunRecord:
     """Insert a new run, queued, with its first ``status`` event; return it as stored."""
     if row["status"] != RunStatus.QUEUED:
         raise ValueError("a new run starts queued")
     first = [Move(RunStatus.QUEUED).event()]
-    ev_rows, chain = _event_rows(row["id"], Chain(0, GENESIS), first)
+    ev_rows, chain = _event_rows(str(row["id"]), Chain(0, GENESIS), first)
     row = {**row, "last_seq": chain.last_seq, "last_hash": chain.last_hash}
     # Parameters, not .values(): the compiled statement is cached, building it is not.
     await conn.execute(runs.insert(), row)
@@ -110,8 +118,8 @@ async def move_run(
     before: Move | None = None,
     after: Move | None = None,
     new_events: Sequence[NewEvent] = (),
-    step_rows: Sequence[Mapping[str, Any]] = (),
-    fields: Mapping[str, Any] | None = None,
+    step_rows: Sequence[Mapping[str, object]] = (),
+    fields: Mapping[str, object] | None = None,
 ) -> Chain:
     """The one writer of a run's status: check the move, write it with its events.
 
@@ -142,8 +150,8 @@ async def commit_changes(
     chain: Chain,
     *,
     new_events: Sequence[NewEvent] = (),
-    step_rows: Sequence[Mapping[str, Any]] = (),
-    fields: Mapping[str, Any] | None = None,
+    step_rows: Sequence[Mapping[str, object]] = (),
+    fields: Mapping[str, object] | None = None,
     expect_status: str | None = None,
 ) -> Chain:
     """Append events, upsert steps and update the run's other columns, as one unit.
@@ -162,12 +170,12 @@ async def _write(
     run_id: str,
     chain: Chain,
     new_events: Sequence[NewEvent],
-    step_rows: Sequence[Mapping[str, Any]],
-    fields: Mapping[str, Any],
+    step_rows: Sequence[Mapping[str, object]],
+    fields: Mapping[str, object],
     expect_status: str | None,
 ) -> Chain:
     ev_rows, new_chain = _event_rows(run_id, chain, new_events)
-    values: dict[str, Any] = dict(fields)
+    values: dict[str, object] = dict(fields)
     values["last_seq"] = new_chain.last_seq
     values["last_hash"] = new_chain.last_hash
     values["w_id"], values["w_seq"] = run_id, chain.last_seq
@@ -184,12 +192,12 @@ async def _write(
     return new_chain
 
 
-async def _upsert_steps(conn: Conn, step_rows: Sequence[Mapping[str, Any]]) -> None:
+async def _upsert_steps(conn: Conn, step_rows: Sequence[Mapping[str, object]]) -> None:
     """Upsert step rows, one statement per set of columns (executemany)."""
-    merged: dict[int, dict[str, Any]] = {}
+    merged: dict[object, dict[str, object]] = {}
     for r in step_rows:
         merged.setdefault(r["number"], {}).update(r)
-    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    by_columns: dict[tuple[str, ...], list[dict[str, object]]] = {}
     for r in merged.values():
         by_columns.setdefault(tuple(r), []).append(r)
     for rows in by_columns.values():
@@ -205,9 +213,19 @@ async def get_run(conn: Conn, tenant_id: str | None, run_id: str) -> RunRecord |
     return None if row is None else as_run(row)
 
 
-def as_run(row: Row) -> RunRecord:
+def as_run(row: sa.RowMapping) -> RunRecord:
     """A row of ``runs`` as the typed record."""
     return cast(RunRecord, dict(row))
+
+
+def as_step(row: sa.RowMapping) -> StepRow:
+    """A row of ``steps`` as the typed record."""
+    return cast(StepRow, dict(row))
+
+
+def as_event(row: sa.RowMapping) -> EventRecord:
+    """A row of ``events`` as the typed record."""
+    return cast(EventRecord, dict(row))
 
 
 def encode_token(created_at: datetime, run_id: str) -> str:
@@ -233,7 +251,7 @@ async def list_runs(
     conn: Conn,
     tenant_id: str,
     *,
-    filters: dict[str, Any],
+    filters: Mapping[str, object],
     q: str | None,
     limit: int,
     after: tuple[datetime, str] | None,
@@ -257,15 +275,15 @@ async def list_runs(
     return [as_run(r) for r in (await conn.execute(stmt)).mappings().all()]
 
 
-async def list_steps(conn: Conn, run_id: str) -> list[Row]:
+async def list_steps(conn: Conn, run_id: str) -> list[StepRow]:
     """A run's steps in order."""
     stmt = sa.select(steps).where(steps.c.run_id == run_id).order_by(steps.c.number)
-    return list((await conn.execute(stmt)).mappings().all())
+    return [as_step(r) for r in (await conn.execute(stmt)).mappings().all()]
 
 
 async def list_events(
     conn: Conn, run_id: str, after: int = 0, limit: int | None = None
-) -> list[Row]:
+) -> list[EventRecord]:
     """A run's events with seq greater than ``after``, in order."""
     stmt = (
         sa.select(events)
@@ -274,10 +292,10 @@ async def list_events(
     )
     if limit is not None:
         stmt = stmt.limit(limit)
-    return list((await conn.execute(stmt)).mappings().all())
+    return [as_event(r) for r in (await conn.execute(stmt)).mappings().all()]
 
 
-async def update_run(conn: Conn, run_id: str, **values: Any) -> None:
+async def update_run(conn: Conn, run_id: str, **values: object) -> None:
     """Change columns of a run that are not its status or log (archive, cancel request)."""
     if "status" in values or "last_seq" in values:
         raise ValueError("a run's status and log are written by move_run only")
@@ -319,12 +337,13 @@ async def copy_steps(conn: Conn, source_run: str, target_run: str, before: int) 
     return len(rows)
 
 
-async def find_idempotent(conn: Conn, tenant_id: str, key: str) -> Row | None:
+async def find_idempotent(conn: Conn, tenant_id: str, key: str) -> IdempotencyRecord | None:
     """The run an Idempotency-Key already created, if any."""
     stmt = sa.select(idempotency_keys).where(
         idempotency_keys.c.tenant_id == tenant_id, idempotency_keys.c.key == key
     )
-    return (await conn.execute(stmt)).mappings().first()
+    row = (await conn.execute(stmt)).mappings().first()
+    return None if row is None else cast(IdempotencyRecord, dict(row))
 
 
 async def remember_idempotent(
@@ -338,14 +357,14 @@ async def remember_idempotent(
     )
 
 
-async def cancel_requested(conn: Conn, run_ids: Sequence[str]) -> list[Row]:
-    """Of the given runs, those with a cancel request (for a worker's cancel poll)."""
+async def cancel_requested(conn: Conn, run_ids: Sequence[str]) -> list[str]:
+    """Of the given runs, the ids of those with a cancel request (for a worker's cancel poll)."""
     if not run_ids:
         return []
     stmt = sa.select(runs.c.id).where(
         runs.c.id.in_(list(run_ids)), runs.c.cancel_requested_at.is_not(None)
     )
-    return list((await conn.execute(stmt)).mappings().all())
+    return list((await conn.execute(stmt)).scalars().all())
 
 
 async def queued_before(conn: Conn, before: datetime, limit: int = 100) -> list[str]:
@@ -367,15 +386,15 @@ async def waiting_for_connection(
         runs.c.status == "auth_required",
         runs.c.user_id == user_id,
     )
-    rows = (await conn.execute(stmt)).mappings().all()
-    return [as_run(r) for r in rows if (r["waiting_on"] or {}).get("integration") == integration]
+    found = [as_run(r) for r in (await conn.execute(stmt)).mappings().all()]
+    return [r for r in found if (r["waiting_on"] or {}).get("integration") == integration]
 
 
-async def resumed_before(conn: Conn, before: datetime, limit: int = 100) -> list[Row]:
-    """Resumed runs still ``running`` that have not moved since ``before``."""
+async def resumed_before(conn: Conn, before: datetime, limit: int = 100) -> list[tuple[str, int]]:
+    """Resumed runs still ``running`` that have not moved since ``before``: (id, segment)."""
     stmt = (
         sa.select(runs.c.id, runs.c.segment)
         .where(runs.c.status == "running", runs.c.segment > 0, runs.c.updated_at < before)
         .limit(limit)
     )
-    return list((await conn.execute(stmt)).mappings().all())
+    return [(str(r.id), int(r.segment)) for r in (await conn.execute(stmt)).all()]

@@ -1,7 +1,6 @@
 """The tables, in SQLAlchemy Core; Alembic migrations must match this file."""
 
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -14,13 +13,13 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         """Store UTC."""
         if value is not None and value.tzinfo is not None:
             value = value.astimezone(UTC)
         return value
 
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         """Read back as aware UTC."""
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)

@@ -11,17 +11,16 @@ from runplane.api.deps import PrincipalDep, RuntimeDep
 from runplane.api.routes._protocol import json_answer, run_location
 from runplane.api.sse import sse_message, sse_response
 from runplane.domain.errors import Conflict
-from runplane.domain.models import Principal
+from runplane.domain.models import Principal, RunRecord
 from runplane.schemas.agent_protocol import RunCreateBody
 from runplane.services import graph_runs as svc
 from runplane.services import runs as runs_svc
 from runplane.services.runtime import Runtime
-from runplane.store.db import Row
 
 router = APIRouter(tags=["runs (Agent Protocol)"])
 
 
-def _created(run: Row) -> Response:
+def _created(run: RunRecord) -> Response:
     data = svc.run_json(run)
     return json_answer(data, headers=run_location(data["thread_id"], data["run_id"]))
 

@@ -47,7 +47,7 @@ async def run_page(request: Request, run_id: str, user: UserDep) -> Response:
     pending, _ = await approvals_svc.list_approvals(
         rt, user.who, run_id=run_id, status="pending", limit=50, continuation_token=None
     )
-    run_model = (run["model"] or {}).get("name")
+    run_model, result = (run["model"] or {}).get("name"), run["result"]
     overrides = [s for s in steps if s["model"] and s["model"] != run_model]
     return render(
         request,
@@ -63,7 +63,7 @@ async def run_page(request: Request, run_id: str, user: UserDep) -> Response:
         status_text=status_text(run, steps, events, pending),
         approvals=[_approval_view(a) for a in pending],
         overrides=overrides,
-        sources=[_source(s) for s in ((run["result"] or {}).get("sources") or [])],
+        sources=[_source(s) for s in (result.get("sources") or [] if result else [])],
     )
 
 
