@@ -148,6 +148,7 @@ def configure_logging(level: str, fmt: LogFormat, *, stream: TextIO | None = Non
         for own in [h for h in logger.handlers if not isinstance(h, logging.NullHandler)]:
             logger.removeHandler(own)
         logger.propagate = True
+        logger.disabled = False  # a logging config loaded earlier may have disabled it
     dbos = logging.getLogger("dbos")
     if not dbos.handlers:
         dbos.addHandler(logging.NullHandler())
