@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell python3 -c "import hashlib,sys;print(hashlib.sha256(open('pyproject.toml','rb').read()).hexdigest()[:12])")
 PORT   ?= 8000
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+# pytest-xdist workers per pass of the suite (0: all in one process, as when debugging).
+# Two fill the 2-core machine; more make timing-sensitive tests miss their deadlines.
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS)
 
 .PHONY: install chromium run test test-sqlite test-postgres lint bench clean
 
@@ -40,10 +44,10 @@ lint: install
 	$(BIN)/mypy
 
 test-sqlite: install chromium
-	RUNPLANE_TEST_DB=sqlite $(PY) -m pytest
+	RUNPLANE_TEST_DB=sqlite $(PYTEST)
 
 test-postgres: install
-	RUNPLANE_TEST_DB=postgres RUNPLANE_TEST_PG_URL=$(PG_URL) $(PY) -m pytest
+	RUNPLANE_TEST_DB=postgres RUNPLANE_TEST_PG_URL=$(PG_URL) $(PYTEST)
 
 test: lint test-sqlite test-postgres
 

@@ -67,6 +67,9 @@ def settings(
         max_body_bytes=1024 * 1024,
         cancel_poll_seconds=0.1,
         heartbeat_seconds=0.5,
+        # How long creating an ON_START run waits for its plan: it returns as soon as the
+        # plan is there, so a longer wait costs nothing unless the machine is loaded.
+        plan_wait_seconds=30,
     )
 
 

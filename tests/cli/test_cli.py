@@ -21,7 +21,7 @@ import pytest
 from runplane.client import Client
 from runplane.schemas import RunPublic
 from runplane.store import migrate
-from runplane.testing.server import LiveServer, free_port
+from runplane.testing.server import LiveServer, claim_port, free_port
 
 RUNPLANE = str(Path(sys.executable).parent / "runplane")
 PROJECT = Path(__file__).resolve().parents[2] / "runplane.toml"
@@ -429,9 +429,12 @@ def test_db_upgrade_of_an_unreachable_database_exits_1_without_a_traceback() -> 
 
 
 def test_serve_answers_healthz_and_exits_on_sigterm(
-    new_database: Callable[[str], str], tmp_path: Path
+    new_database: Callable[[str], str], tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    port = free_port()
+    # Claimed to the end: no server of a test running in parallel takes this port, which
+    # must be refused once ours has exited.
+    port, claim = claim_port()
+    request.addfinalizer(claim.close)
     url = new_database("cli_serve")
     log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen(

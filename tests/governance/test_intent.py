@@ -91,7 +91,10 @@ def fake_model() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
     app = fake_openai_app(reply)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    # Neither a log config nor a level: either would rewire this process's "uvicorn"
+    # loggers for good, and the logging tests that run after it in this process would fail.
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:

@@ -22,6 +22,8 @@ from lgsdk import (
 TENANT = "runs"
 ALL_STEPS = ["s1", "s2", "s3", "s4", "s5"]
 RUN_STATUSES = {"pending", "running", "error", "success", "timeout", "interrupted"}
+# A node sleep for runs that are canceled: long enough that they can't end first.
+LONG = 10 * SLEEP
 
 
 def values_of(parts: list[Any]) -> list[Any]:
@@ -325,13 +327,15 @@ async def test_metadata_config_and_context_are_accepted_and_kept(lg: LangGraphCl
 async def test_cancel_interrupt_stops_a_busy_run(lg: LangGraphClient) -> None:
     thread = await lg.threads.create()
     tid = thread["thread_id"]
-    run = await lg.runs.create(tid, "counter", input={"count": 0, "sleep": SLEEP})
+    # Nodes of LONG s: the run would take 5 x LONG s, so stopping well before that is
+    # told apart from running to the end even on a loaded machine.
+    run = await lg.runs.create(tid, "counter", input={"count": 0, "sleep": LONG})
     await wait_run_status(lg, tid, run["run_id"], "running", 5)
     started = time.monotonic()
     await lg.runs.cancel(tid, run["run_id"], action="interrupt")
     stopped = await wait_run_status(lg, tid, run["run_id"], "interrupted", 5)
     assert stopped["status"] == "interrupted"
-    assert time.monotonic() - started < 5 * SLEEP  # it did not run to the end
+    assert time.monotonic() - started < 2 * LONG  # it stopped inside a node, not at the end
     thread_now = await until(lambda: lg.threads.get(tid), lambda t: t["status"] != "busy", 5)
     assert thread_now["status"] == "idle"
     assert (await lg.threads.get_state(tid))["values"].get("count", 0) < 5
@@ -340,16 +344,17 @@ async def test_cancel_interrupt_stops_a_busy_run(lg: LangGraphClient) -> None:
 async def test_cancel_many_by_thread_by_run_ids_and_by_status(lg: LangGraphClient) -> None:
     tid_a = (await lg.threads.create())["thread_id"]
     tid_b = (await lg.threads.create())["thread_id"]
-    run_a = await lg.runs.create(tid_a, "counter", input={"count": 0, "sleep": SLEEP})
-    run_b = await lg.runs.create(tid_b, "counter", input={"count": 0, "sleep": SLEEP})
+    run_a = await lg.runs.create(tid_a, "counter", input={"count": 0, "sleep": LONG})
+    run_b = await lg.runs.create(tid_b, "counter", input={"count": 0, "sleep": LONG})
     queued_b = await lg.runs.create(tid_b, "counter", input={"count": 0, "sleep": 0})
     await wait_run_status(lg, tid_a, run_a["run_id"], "running", 5)
     await wait_run_status(lg, tid_b, run_b["run_id"], "running", 5)
     assert (await lg.runs.get(tid_b, queued_b["run_id"]))["status"] == "pending"
 
     await lg.runs.cancel_many(status="pending")
-    # a pending run ends at once; the running ones go on
-    await wait_run_status(lg, tid_b, queued_b["run_id"], "interrupted", 1)
+    # a pending run ends at once (run_b, still going, is what it would otherwise wait for);
+    # the running ones go on
+    await wait_run_status(lg, tid_b, queued_b["run_id"], "interrupted", 5)
     assert (await lg.runs.get(tid_b, run_b["run_id"]))["status"] == "running"
 
     await lg.runs.cancel_many(thread_id=tid_a)

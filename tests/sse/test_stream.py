@@ -19,6 +19,9 @@ from runplane.testing.server import create_key
 TERMINAL = ("succeeded", "failed", "canceled")
 # Well below the server's 15 s keep-alive: a stream the server forgets to close fails fast.
 READ_TIMEOUT = 8.0
+# "At once", with room for a loaded machine (the suite runs in parallel): a stream left
+# open, or a cancel that waited for the 30 s step, would take READ_TIMEOUT or more.
+PROMPTLY = READ_TIMEOUT / 2
 
 
 @dataclass
@@ -109,7 +112,7 @@ def test_a_stream_is_live_numbered_and_closed_after_the_terminal_status(
     assert sum(m.terminal for m in messages) == 1
     # Three steps of 0.2 s each: the events were spread over the run, not sent in one go.
     assert messages[-1].arrived - messages[0].arrived >= 0.4
-    assert ended - messages[-1].arrived < 1.0
+    assert ended - messages[-1].arrived < PROMPTLY
     started = [m.data["data"]["number"] for m in messages if m.event == "step.started"]
     assert started == [1, 2, 3]
     assert [m.data for m in messages] == events_of(api, run["id"])
@@ -159,7 +162,7 @@ def test_the_stream_of_an_ended_run_replays_everything_and_closes_at_once(
     with api.stream("GET", f"/v1/runs/{run['id']}/stream") as response:
         assert response.status_code == 200
         messages = list(sse_messages(response))
-    assert time.monotonic() - t0 < 1.0
+    assert time.monotonic() - t0 < PROMPTLY
     assert_well_formed(messages)
     assert [m.data for m in messages] == events_of(api, run["id"])
     assert messages[0].data["seq"] == 1 and messages[-1].terminal
@@ -203,7 +206,7 @@ def test_canceling_a_running_run_ends_its_stream_with_canceled(api: httpx.Client
     assert canceled_at is not None, [m.data for m in messages]
     last = messages[-1]
     assert last.terminal and last.data["data"]["status"] == "canceled"
-    assert last.arrived - canceled_at < 2.0
+    assert last.arrived - canceled_at < PROMPTLY
     assert_well_formed(messages)
     assert [m.data for m in messages] == events_of(api, run["id"])
     done = api.get(f"/v1/runs/{run['id']}").json()

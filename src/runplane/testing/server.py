@@ -14,11 +14,42 @@ import httpx
 LAUNCH = "from runplane.server import serve, run_worker; from runplane.settings import Settings; "
 
 
+def claim_port() -> tuple[int, socket.socket]:
+    """A free TCP port on the loopback interface, and a claim on it to hold until it is bound.
+
+    A port found free may be picked again by another process (tests run in parallel)
+    before our server binds it; ports claimed elsewhere are skipped here.
+    """
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        claim = _claim(port)
+        if claim is not None:
+            return port, claim
+    raise RuntimeError("no free port that no other process has claimed")
+
+
+def _claim(port: int) -> socket.socket | None:
+    """An abstract Unix socket named after the port, or None if another process holds it.
+
+    One process at a time can bind the name, and the kernel frees it when the socket is
+    closed or its process dies: no file is left behind.
+    """
+    claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        claim.bind(f"\0runplane-port-{port}")
+    except OSError:
+        claim.close()
+        return None
+    return claim
+
+
 def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free TCP port on the loopback interface, not claimed by a server starting elsewhere."""
+    port, claim = claim_port()
+    claim.close()
+    return port
 
 
 class LiveServer:
@@ -41,7 +72,13 @@ class LiveServer:
         self.worker = worker
         self.api = api
         self.extra_env = env or {}
-        self.port = port or free_port()
+        # A port of our choosing is claimed from here until stop(), across kill() and
+        # restarts: a crashed server comes back on the same port.
+        self._claimed = port is None
+        self._claim: socket.socket | None = None
+        if port is None:
+            port, self._claim = claim_port()
+        self.port = port
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.cwd / f"server-{self.port}.log"
@@ -67,6 +104,8 @@ class LiveServer:
     def start(self, timeout: float = 30.0) -> "LiveServer":
         """Start the process and wait until it answers (an API) or has launched (a worker)."""
         self.cwd.mkdir(parents=True, exist_ok=True)
+        if self._claimed and self._claim is None:  # started again after stop()
+            self._claim = _claim(self.port)
         entry = "serve(Settings())" if self.api else "run_worker(Settings())"
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.process = subprocess.Popen(
@@ -108,13 +147,16 @@ class LiveServer:
             self.process.wait(10)
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it lingers."""
+        """SIGTERM, then SIGKILL if it lingers; the port is given up."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self._claim is not None:
+            self._claim.close()
+            self._claim = None
 
     def __enter__(self) -> "LiveServer":
         return self.start()
