@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 from langgraph_sdk.client import LangGraphClient
-from langgraph_sdk.errors import ConflictError, NotFoundError
+from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
 from lgsdk import SLEEP, new_id, until
 
 TENANT = "threads"
@@ -139,6 +139,18 @@ async def test_history_is_newest_first_with_a_checkpoint_per_step(lg: LangGraphC
     ]
     before = await lg.threads.get_history(thread_id, limit=2, before=history[1]["checkpoint"])
     assert [h["metadata"]["step"] for h in before] == [3, 2]
+
+
+async def test_history_filters_by_metadata_and_refuses_keys_that_are_not_plain_names(
+    lg: LangGraphClient,
+) -> None:
+    thread_id = await steps_thread(lg)
+    steps = await lg.threads.get_history(thread_id, limit=20, metadata={"step": 3})
+    assert [h["metadata"]["step"] for h in steps] == [3]
+    for key in ("step') = 3 OR 1=1 --", "a b", "x;y", "$.step"):
+        with pytest.raises(UnprocessableEntityError):
+            await lg.threads.get_history(thread_id, limit=20, metadata={key: 1})
+    assert len(await lg.threads.get_history(thread_id, limit=20)) == 7
 
 
 async def test_get_state_at_a_checkpoint_id(lg: LangGraphClient) -> None:

@@ -1,5 +1,6 @@
 """Threads: a graph's conversation state across runs, kept in checkpoints."""
 
+import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
@@ -294,10 +295,20 @@ async def update_state(
     return {"checkpoint": config["configurable"]}
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
 async def history(
     rt: Runtime, who: Principal, thread_id: str, body: HistoryQuery
 ) -> list[JSONObject]:
     """The thread's past states, newest first."""
+    for key in body.metadata or {}:
+        # The checkpointer builds its filter's SQL from these keys (CVE-2025-67644 in
+        # langgraph-checkpoint-sqlite before 3.0.1): only plain names go through.
+        if not _PLAIN_KEY.fullmatch(key):
+            raise Invalid.field(
+                "metadata", f"metadata filter key {key!r} must match {_PLAIN_KEY.pattern}", key
+            )
     row = await get(rt, who, thread_id)
     graph = await _graph(rt, row)
     if graph is None:
