@@ -6,7 +6,7 @@ segment of its workflow, which replays the run up to where it stopped and carrie
 """
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 from runplane.domain.errors import Conflict
@@ -104,25 +104,10 @@ class Waits:
         """Move a waiting run back to ``running`` and submit its next segment."""
         segment, now = int(run["segment"]) + 1, utcnow()
         data: StatusNote = {"reason": reason} if reason else {}
+        fields = {"waiting_on": None, "segment": segment, "resumed_at": now, "updated_at": now}
         try:
             async with self.db.write() as conn:
-                if also is not None:
-                    await also(conn)
-                await runs_store.move_run(
-                    conn,
-                    run["id"],
-                    Chain(run["last_seq"], run["last_hash"]),
-                    run["status"],
-                    after=Move(RunStatus.RUNNING, data),
-                    new_events=events,
-                    fields={
-                        "waiting_on": None,
-                        "segment": segment,
-                        "resumed_at": now,
-                        "updated_at": now,
-                    },
-                )
-                await notify.announce(conn, run["id"])
+                await _move_idle(conn, run, Move(RunStatus.RUNNING, data), events, fields, also)
         except StaleRun as exc:
             raise Conflict(
                 f"run {run['id']} changed meanwhile; look again",
@@ -157,22 +142,29 @@ class Waits:
             fields["result"] = result
             events = [*events, NewEvent("result", result, now)]
         async with self.db.write() as conn:
-            if also is not None:
-                await also(conn)
-            await runs_store.move_run(
-                conn,
-                run["id"],
-                Chain(run["last_seq"], run["last_hash"]),
-                run["status"],
-                after=Move(final, data),
-                new_events=events,
-                fields=fields,
-            )
+            await _move_idle(conn, run, Move(final, data), events, fields, also)
             await approvals_store.close_pending(conn, run["id"], "canceled", now)
-            await notify.announce(conn, run["id"])
         self.hub.notify(run["id"], final)
         if run["notify"]:
             self.hooks.notify(run, "run.finished", {"status": str(final)})
+
+
+async def _move_idle(
+    conn: Conn,
+    run: RunRecord,
+    move: Move,
+    events: list[NewEvent],
+    fields: Mapping[str, object],
+    also: Write | None,
+) -> None:
+    """Move a run no attempt holds, from the row as read, with ``also`` in the same write."""
+    if also is not None:
+        await also(conn)
+    chain = Chain(run["last_seq"], run["last_hash"])
+    await runs_store.move_run(
+        conn, run["id"], chain, run["status"], after=move, new_events=events, fields=fields
+    )
+    await notify.announce(conn, run["id"])
 
 
 def cancel_receipt(requested: datetime, step: int | None = None) -> CancelReceipt:

@@ -30,7 +30,7 @@ from runplane.engine.hub import EventHub
 from runplane.engine.journal import FLUSH_DELAY, Journal, Replay, jsonable
 from runplane.engine.outcome import Suspend, error_info, failed_step
 from runplane.engine.ports import GraphRunner, RunHooks
-from runplane.engine.waits import Waits, Write, cancel_receipt
+from runplane.engine.waits import Waits, cancel_receipt
 from runplane.engine.writer import RunWriter
 from runplane.logs import bind_run
 from runplane.store import agents as agents_store
@@ -81,6 +81,9 @@ class Worker:
         self._completions_marked: dict[str, float] = {}
         self._revision_hashes: dict[str, str] = {}
         self._waits = Waits(db, hub, hooks, self._submit_segment)
+        # The services' doors to waiting runs: resume one, or end one no worker holds.
+        self.resume = self._waits.resume
+        self.end_idle = self._waits.end_idle
 
     # -- admission ----------------------------------------------------------------------
 
@@ -470,35 +473,6 @@ class Worker:
             return False
         self._completions_marked[agent_id] = now
         return True
-
-    # -- waits ------------------------------------------------------------------------
-
-    async def resume(
-        self,
-        run: RunRecord,
-        events: list[NewEvent],
-        *,
-        also: Write | None = None,
-        reason: str | None = None,
-    ) -> None:
-        """Move a waiting run back to ``running`` and submit its next segment."""
-        await self._waits.resume(run, events, also=also, reason=reason)
-
-    async def end_idle(
-        self,
-        run: RunRecord,
-        final: RunStatus,
-        events: list[NewEvent],
-        *,
-        receipt: CancelReceipt | None = None,
-        error: ErrorData | None = None,
-        result: ResultData | None = None,
-        also: Write | None = None,
-    ) -> None:
-        """End a run that no worker holds (queued or waiting), at once."""
-        await self._waits.end_idle(
-            run, final, events, receipt=receipt, error=error, result=result, also=also
-        )
 
 
 def _error(code: str, message: str, step: int | None, retryable: bool) -> ErrorData:
