@@ -10,7 +10,7 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 TEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest -n $(TEST_WORKERS)
 
-.PHONY: install chromium run test test-sqlite test-postgres lint bench clean
+.PHONY: install chromium pgbouncer run test test-sqlite test-postgres lint bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,6 +27,15 @@ chromium:
 	  echo "Installing Chromium for the browser tests (apt-get install chromium)"; \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
 	  || { $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }; \
+	fi
+
+# tests/scaling/test_pgbouncer.py runs runplane behind Debian's PgBouncer (skipped without it).
+pgbouncer:
+	@if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then \
+	  if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=; fi; \
+	  echo "Installing PgBouncer for the pooler tests (apt-get install pgbouncer)"; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y pgbouncer \
+	  || { $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y pgbouncer; }; \
 	fi
 
 run: install
@@ -46,7 +55,7 @@ lint: install
 test-sqlite: install chromium
 	RUNPLANE_TEST_DB=sqlite $(PYTEST)
 
-test-postgres: install
+test-postgres: install pgbouncer
 	RUNPLANE_TEST_DB=postgres RUNPLANE_TEST_PG_URL=$(PG_URL) $(PYTEST)
 
 test: lint test-sqlite test-postgres

@@ -325,7 +325,9 @@ async def bench_wait(
 
         w = warmup_count(args, concurrency, n)
         if w:
-            await pool(w, concurrency, lambda i: one(i, record=False), time.monotonic() + args.max_seconds)
+            await pool(
+                w, concurrency, lambda i: one(i, record=False), time.monotonic() + args.max_seconds
+            )
         with Meter(args.server_pid) as m:
             wall, issued, truncated = await pool(
                 n, concurrency, one, time.monotonic() + args.max_seconds
@@ -417,7 +419,9 @@ async def bench_stream(
 
         w = warmup_count(args, concurrency, n)
         if w:
-            await pool(w, concurrency, lambda i: one(i, record=False), time.monotonic() + args.max_seconds)
+            await pool(
+                w, concurrency, lambda i: one(i, record=False), time.monotonic() + args.max_seconds
+            )
         with Meter(args.server_pid) as m:
             wall, issued, truncated = await pool(
                 n, concurrency, one, time.monotonic() + args.max_seconds
@@ -759,11 +763,15 @@ async def suite(args: argparse.Namespace) -> dict[str, Any]:
         "bg_create_rps": get(f"background_{g1}", "create_rps"),
         "bg_completions_per_s": get(f"background_{g1}", "completions_per_s"),
         "bg_all_done_s": get(f"background_{g1}", "all_done_s"),
-        "bg_server_create_to_done_p50_ms": get(f"background_{g1}", "server_create_to_done_ms", "p50"),
+        "bg_server_create_to_done_p50_ms": get(
+            f"background_{g1}", "server_create_to_done_ms", "p50"
+        ),
         "bg_server_completions_per_s": get(f"background_{g1}", "server_completions_per_s"),
         "bg_poll_completions_per_s": get(f"background_poll_{g1}", "completions_per_s"),
         "bg_poll_all_done_s": get(f"background_poll_{g1}", "all_done_s"),
-        "bg_poll_server_completions_per_s": get(f"background_poll_{g1}", "server_completions_per_s"),
+        "bg_poll_server_completions_per_s": get(
+            f"background_poll_{g1}", "server_completions_per_s"
+        ),
         "per_step_ms_wait_p50": overhead["from_wait_p50_c1_ms"],
         "per_step_ms_stream_exec": overhead["from_stream_exec_p50_ms"],
         f"per_step_ms_wait_c{c}_throughput": overhead[f"from_wait_throughput_c{c}_ms"],
@@ -773,9 +781,7 @@ async def suite(args: argparse.Namespace) -> dict[str, Any]:
         "server_rss_before_mb": (mem0 or {}).get("vmrss_mb"),
         f"db_cpu_ms_per_run_c{c}": get(f"wait_{g1}_c{c}", "db_cpu_ms_per_run"),
         "db_tree_rss_after_mb": (db1 or {}).get("tree_vmrss_sum_mb"),
-        "total_errors": sum(
-            v.get("errors", 0) for v in res.values() if isinstance(v, dict)
-        ),
+        "total_errors": sum(v.get("errors", 0) for v in res.values() if isinstance(v, dict)),
     }
     return res
 
@@ -800,7 +806,9 @@ def aggregate(files: list[str]) -> dict[str, Any]:
     for f in files:
         with open(f) as fh:
             txt = fh.read().strip()
-        docs.append(json.loads(txt[txt.index("{") :]) if not txt.startswith("{") else json.loads(txt))
+        docs.append(
+            json.loads(txt[txt.index("{") :]) if not txt.startswith("{") else json.loads(txt)
+        )
 
     def merge(vals: list[Any]) -> Any:
         present = [v for v in vals if v is not None]
@@ -820,9 +828,7 @@ def aggregate(files: list[str]) -> dict[str, Any]:
     out = merge(docs)
     out["aggregate"] = {"files": files, "reps": len(docs), "method": "median per leaf"}
     if isinstance(out.get("summary"), dict):
-        out["summary_all_reps"] = {
-            k: [_dig(d, "summary", k) for d in docs] for k in out["summary"]
-        }
+        out["summary_all_reps"] = {k: [_dig(d, "summary", k) for d in docs] for k in out["summary"]}
     return out
 
 
@@ -866,8 +872,15 @@ def main() -> None:
     p.add_argument("--steps-graph", default="steps5", help="graph with --steps sequential nodes")
     p.add_argument("--steps", type=int, default=5, help="node count of --steps-graph (echo has 1)")
     p.add_argument("--concurrency", type=int, default=1, help="for wait/stream/background modes")
-    p.add_argument("--n", type=int, default=200, help="measured requests for wait/stream/background")
-    p.add_argument("--warmup", type=int, default=None, help="unmeasured requests first (default max(5, concurrency))")
+    p.add_argument(
+        "--n", type=int, default=200, help="measured requests for wait/stream/background"
+    )
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="unmeasured requests first (default max(5, concurrency))",
+    )
     p.add_argument("--input", default='{"message": "hi"}', help="run input JSON")
     p.add_argument("--stream-mode", default="values", help="comma-separated stream modes")
     p.add_argument("--bg-wait", default="join", choices=["join", "poll"])

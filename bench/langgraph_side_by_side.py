@@ -236,14 +236,17 @@ def fresh_database(db: str, tmp: Path) -> str:
     return f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
 
 
-def wait_processes(url: str, n: int, limit_s: float) -> set[str]:
+def wait_processes(url: str, n: int, limit_s: float, key: str) -> set[str]:
     """Until /healthz has answered from n executor ids (a new connection each time: the
     kernel hands it to whichever process accepts), so every process is up before load."""
     seen: set[str] = set()
     deadline = time.monotonic() + limit_s
     while len(seen) < n:
         try:
-            r = httpx.get(f"{url}/healthz", timeout=2.0, trust_env=False)
+            # An admin key: only it is told the executor id.
+            r = httpx.get(
+                f"{url}/healthz", headers={"x-api-key": key}, timeout=2.0, trust_env=False
+            )
             if r.status_code == 200 and r.json().get("executor_id"):
                 seen.add(r.json()["executor_id"])
         except httpx.HTTPError:
@@ -271,9 +274,9 @@ def runplane_server(
         env = {"RUNPLANE_PROCESSES": str(processes)}
         with running_server(url, port, tmp, extra_env=env) as proc:
             base = f"http://{HOST}:{port}"
-            if processes > 1:
-                wait_processes(base, processes, 60.0)
             key = create_api_key(Settings(database_url=url), tenant="bench")
+            if processes > 1:
+                wait_processes(base, processes, 60.0, key)
             yield proc, base, key, url
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,6 +1,9 @@
-"""Example agents: ``echo``, ``steps``, ``research``, ``fail`` and ``call_tools``."""
+"""Example agents: ``echo``, ``delegate``, ``steps``, ``research``, ``fail``, ``call_tools``, ``report``…"""
 
 import asyncio
+import csv
+import hashlib
+import io
 import os
 import re
 import secrets
@@ -11,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from examples.bm25 import BM25, corpus_index, load_corpus, tokenize
 from runplane import RunContext, RunError, ToolError, agent, tool
+from runplane.agents import office
 
 # Test hook: when this names a directory, each step of the ``steps`` agent appends
 # "<run_id> <index>" to <dir>/steps.log, so tests can count side effects across crashes.
@@ -32,6 +36,26 @@ async def _identity(value: Any) -> Any:
 async def echo(ctx: RunContext, input: dict[str, Any]) -> Any:
     """Return its input unchanged, from one durable step."""
     return await ctx.step("echo", _identity, input)
+
+
+# -- delegate --------------------------------------------------------------------------
+
+
+class DelegateInput(BaseModel):
+    agent: str = Field("echo", min_length=1)
+    input: Any = None
+    wait: bool = True
+
+
+@agent("delegate", input_schema=DelegateInput, output="json")
+async def delegate(ctx: RunContext, input: DelegateInput) -> Any:
+    """Run another agent (``echo`` by default) as a child run and return its result.
+
+    With ``{"wait": false}`` it returns the child's run id at once instead.
+    """
+    params = _coerce(DelegateInput, input)
+    child_input = params.input if params.input is not None else {"message": "hi"}
+    return await ctx.run_agent(params.agent, child_input, wait=params.wait)
 
 
 # -- steps -----------------------------------------------------------------------------
@@ -246,3 +270,140 @@ def _count(n: int, noun: str) -> str:
 def _join(words: list[str]) -> str:
     quoted = [f'"{word}"' for word in words]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+# -- files -----------------------------------------------------------------------------
+
+
+@agent("read_files", input_schema=ANY_OBJECT, output="json")
+async def read_files(ctx: RunContext, input: dict[str, Any]) -> Any:
+    """List the files the run was given (``file_ids``, ``site_ids``) with their bytes' hash."""
+    listed = []
+    for f in ctx.files:
+        data = await f.read()
+        listed.append(
+            {
+                "id": f.id,
+                "name": f.name,
+                "media_type": f.media_type,
+                "size": f.size,
+                "sha256": f.sha256,
+                "site_id": f.site_id,
+                "read_sha256": hashlib.sha256(data).hexdigest(),
+            }
+        )
+    return {"files": listed}
+
+
+class ArtifactsInput(BaseModel):
+    parts: int = Field(2, ge=1, le=20)
+    sleep: float = Field(0.0, ge=0, le=60)
+
+
+@agent("artifacts", input_schema=ArtifactsInput, output="json")
+async def artifacts(ctx: RunContext, input: ArtifactsInput) -> dict[str, Any]:
+    """Save one text file per step, each with that step's random output in it."""
+    for index in range(1, input.parts + 1):
+        out = await ctx.step(f"part-{index}", _numbered_step, ctx.run_id, index, input.sleep)
+        assert isinstance(out, dict)
+        await ctx.file(f"part-{index}.txt", f"part {index}: {out['nonce']}\n".encode())
+    return {"parts": input.parts}
+
+
+# -- report ----------------------------------------------------------------------------
+
+
+class ReportInput(BaseModel):
+    title: str = Field("Report", min_length=1, max_length=200)
+
+
+def _parse_tables(sources: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Each CSV as a table: its header, and rows of a label then numbers."""
+    tables = []
+    for source in sources:
+        rows = [r for r in csv.reader(io.StringIO(source["text"])) if r]
+        if not rows:
+            continue
+        header, body = rows[0], rows[1:]
+        parsed = [[r[0], *(_number(v) for v in r[1:])] for r in body]
+        tables.append({"name": source["name"], "header": header, "rows": parsed})
+    return tables
+
+
+def _number(value: str) -> float:
+    try:
+        return float(value.replace(",", ""))
+    except ValueError:
+        return 0.0
+
+
+def _summarize(tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per table and numeric column: its total, mean and best row."""
+    summary = []
+    for table in tables:
+        for col, name in enumerate(table["header"][1:], start=1):
+            values = [row[col] for row in table["rows"] if col < len(row)]
+            if not values:
+                continue
+            best = max(table["rows"], key=lambda row: row[col] if col < len(row) else 0)
+            summary.append(
+                {
+                    "file": table["name"],
+                    "column": name,
+                    "total": round(sum(values), 2),
+                    "mean": round(sum(values) / len(values), 2),
+                    "best": best[0],
+                }
+            )
+    return summary
+
+
+@agent("report", input_schema=ReportInput, output="json")
+async def report(ctx: RunContext, input: ReportInput) -> dict[str, Any]:
+    """Read the run's CSV files (its sites') and save a spreadsheet, a document and a deck."""
+    sources = [
+        {"name": f.name, "text": await f.text()}
+        for f in ctx.files
+        if f.media_type == "text/csv" or f.name.lower().endswith(".csv")
+    ]
+    if not sources:
+        raise RunError("give the run a site (site_ids) or files with CSV data", code="no_csv")
+    tables = await ctx.step("read", _parse_tables, sources)
+    summary = await ctx.step("summarize", _summarize, tables)
+    assert isinstance(tables, list) and isinstance(summary, list)
+    first = tables[0]
+    labels = [str(row[0]) for row in first["rows"]]
+    series = {
+        str(name): [row[col] for row in first["rows"]]
+        for col, name in enumerate(first["header"][1:], start=1)
+    }
+    chart = await asyncio.to_thread(
+        office.chart_png, f"{input.title}: {first['name']}", labels, series
+    )
+    await ctx.file("chart.png", chart, office.PNG)
+    summary_rows = [["File", "Column", "Total", "Mean", "Best"]] + [
+        [s["file"], s["column"], s["total"], s["mean"], s["best"]] for s in summary
+    ]
+    sheets = {"Summary": summary_rows}
+    for table in tables:
+        sheets[Path(table["name"]).stem[:31]] = [table["header"], *table["rows"]]
+    await ctx.file("report.xlsx", await asyncio.to_thread(office.spreadsheet, sheets), office.XLSX)
+    lines = [
+        f"{s['column']} in {s['file']}: total {s['total']}, mean {s['mean']}, best {s['best']}."
+        for s in summary
+    ]
+    sections = [
+        office.Section("Summary", lines, table=summary_rows),
+        office.Section(f"Chart: {first['name']}", [], picture=chart),
+    ]
+    doc = await asyncio.to_thread(office.document, input.title, sections)
+    await ctx.file("report.docx", doc, office.DOCX)
+    slides = [
+        office.Slide("Highlights", lines[:6]),
+        office.Slide(f"{first['name']}", [f"{len(labels)} rows"], picture=chart),
+    ]
+    deck = await asyncio.to_thread(
+        office.presentation, input.title, f"From {len(tables)} CSV files", slides
+    )
+    await ctx.file("report.pptx", deck, office.PPTX)
+    return {"title": input.title, "tables": len(tables), "summary": summary}

@@ -53,6 +53,8 @@ async def pay(
     _log_start(tool_ctx.run_id, "pay")
     await asyncio.sleep(float(os.environ.get(PAY_DELAY_ENV, "0")))
     payment = {"account": account, "to": to, "amount": amount, "reference": reference}
+    # What a payment API would be given to drop a repeat of this call (a takeover's).
+    payment["idempotency_key"] = tool_ctx.idempotency_key
     return await tool_ctx.records.add(LEDGER, payment)
 
 

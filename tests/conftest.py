@@ -20,6 +20,7 @@ from runplane.services import auth
 from runplane.services.runtime import Runtime
 from runplane.settings import Settings
 from runplane.testing.server import LiveServer, create_key
+from runplane.testing.webhooks import WebhookReceiver
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "runplane.toml"
@@ -29,6 +30,16 @@ PG_URL = os.environ.get("RUNPLANE_TEST_PG_URL", "postgresql://postgres@127.0.0.1
 
 def pytest_report_header() -> str:
     return f"runplane test database: {TEST_DB}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run what does not depend on the database once, in the SQLite pass, not twice."""
+    if TEST_DB == "sqlite":
+        return
+    once = pytest.mark.skip(reason="database-independent: it runs in the SQLite pass")
+    for item in items:
+        if item.get_closest_marker("database_independent"):
+            item.add_marker(once)
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +76,7 @@ def settings(
         project=PROJECT,
         executor_id=f"test-{uuid.uuid4().hex[:8]}",
         max_body_bytes=1024 * 1024,
+        db_connections=16,
         cancel_poll_seconds=0.1,
         heartbeat_seconds=0.5,
         # How long creating an ON_START run waits for its plan: it returns as soon as the
@@ -146,12 +158,23 @@ class Live:
 
 
 @pytest.fixture(scope="session")
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    """A webhook receiver on loopback for the session: the one internal address that the
+    live server is allowed to call (the suite otherwise keeps the safe default)."""
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
 def live_server(
-    new_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
+    new_database: Callable[[str], str],
+    tmp_path_factory: pytest.TempPathFactory,
+    webhook_receiver: WebhookReceiver,
 ) -> Iterator[Live]:
     """One real server on a free loopback port, for SSE, the CLI and the client."""
     url = new_database("live")
-    server = LiveServer(url, cwd=tmp_path_factory.mktemp("live"), project=PROJECT)
+    allow = {"RUNPLANE_OUTBOUND_ALLOW": webhook_receiver.allow_entry}
+    server = LiveServer(url, cwd=tmp_path_factory.mktemp("live"), project=PROJECT, env=allow)
     with server:
         yield Live(server, create_key(url, tenant="live"))
 

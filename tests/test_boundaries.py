@@ -3,6 +3,10 @@
 import ast
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
+
 SRC = Path(__file__).resolve().parents[1] / "src" / "runplane"
 
 
@@ -42,6 +46,18 @@ def test_the_client_imports_only_schemas_and_httpx() -> None:
                 )
 
 
+def test_only_the_outbound_fence_calls_out_over_http() -> None:
+    # Every call the server makes goes through runplane.outbound (the address fence); the
+    # Python client (the user's own calls) and the shipped test helpers are exempt.
+    exempt = ("outbound/", "client/", "testing/")
+    users = {
+        p.relative_to(SRC).as_posix()
+        for p in SRC.rglob("*.py")
+        if imports_of(p) & {"httpx", "httpx2", "httpcore", "requests", "aiohttp", "urllib3"}
+    }
+    assert {u for u in users if not u.startswith(exempt)} == set()
+
+
 def test_no_http_exceptions_below_the_api_layer() -> None:
     for pkg in ("services", "store", "engine", "domain", "agents"):
         for path in (SRC / pkg).rglob("*.py"):
@@ -56,6 +72,7 @@ def test_no_http_exceptions_below_the_api_layer() -> None:
 LAYERS: list[set[str]] = [
     {"domain", "version", "settings", "logs"},  # pure: no framework, no database
     {"schemas"},  # wire models, shared by the API and the client
+    {"outbound"},  # every outgoing HTTP call: fenced, pinned, signed
     {"store", "providers", "client"},  # the database, model vendors, the HTTP client
     {"agents"},  # what agents and tools are, and loading them
     {"engine"},  # durable execution: the worker, the journal, governance

@@ -215,7 +215,7 @@ def test_the_log_format_setting_reads_the_environment_and_refuses_other_values(
 async def test_a_requeued_orphan_run_is_logged_with_its_run_and_tenant(
     api: httpx.AsyncClient, rt: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="runplane.workers")
+    caplog.set_level(logging.WARNING, logger="runplane.reconcile")
     done = (await api.post("/v1/runs", json={"agent_id": "echo", "input": {}, "wait": 10})).json()
     async with rt.db.read() as conn:
         template = await runs_store.get_run(conn, None, done["id"])
@@ -228,9 +228,9 @@ async def test_a_requeued_orphan_run_is_logged_with_its_run_and_tenant(
     orphan = {
         **{k: template[k] for k in keep},
         **{"id": new_id("run"), "status": "queued", "last_hash": GENESIS},
-        **{"created_at": past, "updated_at": past},
+        **{"created_at": past, "updated_at": past, "admitted_at": past},
     }
-    async with rt.db.write() as conn:  # recorded, but its workflow never was
+    async with rt.db.write() as conn:  # admitted, but its workflow never was recorded
         await runs_store.insert_run(conn, orphan)
 
     async def requeued() -> logging.LogRecord:
@@ -242,7 +242,9 @@ async def test_a_requeued_orphan_run_is_logged_with_its_run_and_tenant(
 
     record = await asyncio.wait_for(requeued(), timeout=15)
     assert record.tenant == template["tenant_id"]  # type: ignore[attr-defined]
-    assert record.getMessage() == f"run {orphan['id']} had no workflow; queued it again"
+    assert record.getMessage() == (
+        f"run {orphan['id']} (queued): The run had no workflow; queued {orphan['id']} again"
+    )
 
 
 def test_a_live_server_logs_json_lines_naming_the_run_and_its_tenant(
@@ -251,10 +253,14 @@ def test_a_live_server_logs_json_lines_naming_the_run_and_its_tenant(
     url = new_database("logs")
     with ThreadPoolExecutor() as pool:
         key = pool.submit(create_key, url, tenant="logs-tenant")
-        server = start_server(
-            database_url=url, env={"RUNPLANE_LOG_FORMAT": "json", "RUNPLANE_LOG_LEVEL": "info"}
-        )
-    closed = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens: the webhook fails
+        closed_port = free_port()  # nothing listens there: the webhook fails
+        env = {
+            "RUNPLANE_LOG_FORMAT": "json",
+            "RUNPLANE_LOG_LEVEL": "info",
+            "RUNPLANE_OUTBOUND_ALLOW": f"127.0.0.1:{closed_port}",
+        }
+        server = start_server(database_url=url, env=env)
+    closed = f"http://127.0.0.1:{closed_port}/hook"
     headers = {"x-api-key": key.result()}
     body = {"agent_id": "echo", "input": {}, "notify": {"webhook": closed}, "wait": 20}
     r = httpx.post(f"{server.url}/v1/runs", json=body, headers=headers, timeout=30)
@@ -266,7 +272,7 @@ def test_a_live_server_logs_json_lines_naming_the_run_and_its_tenant(
 
     assert about_run[0]["tenant"] == tenant_id(url, "logs-tenant")
     assert about_run[0]["logger"] == "runplane.webhooks"
-    assert about_run[0]["message"].startswith("webhook call failed (attempt 1 of 3)")
+    assert about_run[0]["message"].startswith("webhook call failed (attempt 1)")
     every_line = server.log_path.read_text().splitlines()
     assert every_line, "the server wrote nothing"
     for line in every_line:

@@ -1,6 +1,10 @@
 """The public surface is small and pinned."""
 
+import pytest
+
 import runplane
+
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
 
 
 def test_public_names_are_pinned() -> None:

@@ -4,22 +4,36 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from runplane.api.dialects import agdev, kognitos, toolregistry
 from runplane.api.errors import install_error_handlers
 from runplane.api.limits import BodySizeLimit
+from runplane.api.openapi import install_openapi
 from runplane.api.routes import (
     agents,
     approvals,
     assistants,
+    audit,
     connections,
     crons,
+    customer_integrations,
+    files,
     graph_runs,
     health,
+    keys,
+    quotas,
     runs,
+    sites,
     store,
     threads,
     tools,
+    triggers,
+    webhook_deliveries,
+    webhook_endpoints,
+    webhook_secret,
 )
+from runplane.api.url_guard import RefuseNulInUrl
 from runplane.console import views as console
 from runplane.services.process import running_process
 from runplane.settings import Settings
@@ -42,7 +56,11 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # An upload may be as large as a file may be, with room for its form's other parts.
+    upload_limit = max(settings.max_body_bytes, settings.max_file_bytes + 2**20)
+    uploads = {"/v1/files": upload_limit, "/console/files": upload_limit}
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, paths=uploads)
+    app.add_middleware(RefuseNulInUrl)
     # The Agent Protocol (LangGraph's server API), at the root as LangGraph serves it;
     # its run routes go first, as routes are matched in order and these are the hottest.
     app.include_router(crons.router)
@@ -56,6 +74,24 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(runs.router)
     app.include_router(tools.router)
     app.include_router(connections.router)
+    app.include_router(customer_integrations.router)
+    app.include_router(sites.router)
+    app.include_router(files.router)
+    app.include_router(webhook_secret.router)
+    app.include_router(webhook_endpoints.router)
+    app.include_router(webhook_deliveries.router)
     app.include_router(agents.router)
+    app.include_router(keys.router)
+    app.include_router(audit.router)
+    app.include_router(quotas.router)
+    app.include_router(triggers.router)
+    # Other systems' APIs over the same services (docs/dialects.md).
+    app.include_router(kognitos.router)
+    app.include_router(toolregistry.router)
+    app.include_router(agdev.router)
     console.install(app)
+    install_openapi(app)
+    # Outermost, so that every layer sees the client's scheme and address: a request that
+    # reached a trusted proxy over https is https here (the console's Secure cookie).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     return app

@@ -1,8 +1,10 @@
-"""Process entry points: ``serve`` (API, and worker unless told not) and ``run_worker``."""
+"""Process entry points: ``serve`` (by role: API, worker or both) and ``run_worker``."""
 
 import asyncio
 import os
 import signal
+import threading
+import time
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -14,14 +16,18 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 _SETTINGS_ENV = "RUNPLANE_SERVE_SETTINGS"
+KEEP_ALIVE_SECONDS = 75
 
 
 def serve(settings: Settings) -> None:
-    """Run the HTTP API (and, unless ``settings.worker`` is False, execute runs).
+    """Run the process ``settings.role`` says: the HTTP API, a worker, or both in one.
 
     With ``settings.processes`` above 1, that many processes share the port; each is a
     whole server with its own executor id (a process is bound to one core by the GIL).
     """
+    if settings.role == "worker":
+        run_worker(settings)
+        return
     configure_logging(settings.log_level, settings.log_format)
     options = {
         "host": settings.host,
@@ -31,6 +37,13 @@ def serve(settings: Settings) -> None:
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": 5,
+        # Longer than clients keep an idle connection (httpx: 5 s, load balancers: 60 s):
+        # a server that closes first races the client's next request on it, which then
+        # breaks with no answer (a POST cannot be safely sent again).
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        # The app reads X-Forwarded-* itself (create_app), from RUNPLANE_FORWARDED_ALLOW_IPS
+        # only, so that it behaves the same however it is served.
+        "proxy_headers": False,
     }
     if settings.processes == 1:
         from runplane.app import create_app
@@ -53,17 +66,34 @@ def app_from_environment() -> "FastAPI":
     """The app of one of several server processes, from the settings ``serve`` passed on."""
     from runplane.app import create_app
 
+    _stop_when_orphaned()
     settings = Settings.model_validate_json(os.environ[_SETTINGS_ENV])
     # A fresh interpreter: the parent's logging setup did not come along.
     configure_logging(settings.log_level, settings.log_format)
     return create_app(settings)
 
 
+def _stop_when_orphaned() -> None:
+    """Shut this process down (as SIGTERM does) once the supervisor that started it is gone.
+
+    A supervisor killed outright (SIGKILL, the OOM killer) cannot stop its processes; left
+    alone they would go on serving and executing, unsupervised, until someone notices.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
 def run_worker(settings: Settings) -> None:
     """Execute runs from the queue, without an HTTP API, until SIGINT or SIGTERM."""
     from runplane.services.process import running_process
 
-    settings = settings.model_copy(update={"worker": True})
+    settings = settings.model_copy(update={"role": "worker"})
     configure_logging(settings.log_level, settings.log_format)
 
     async def _main() -> None:

@@ -1,6 +1,7 @@
 """The native runs API, in-process."""
 
 import asyncio
+import uuid
 
 import httpx
 import pytest
@@ -17,7 +18,12 @@ async def create(api: httpx.AsyncClient, agent: str, input: object, **extra: obj
 async def test_echo_run_returns_its_input_as_json(api: httpx.AsyncClient) -> None:
     run = await create(api, "echo", {"message": "hi"}, wait=10, name="first echo")
     assert run["status"] == "succeeded"
-    assert run["result"] == {"type": "json", "content": {"message": "hi"}, "sources": []}
+    assert run["result"] == {
+        "type": "json",
+        "content": {"message": "hi"},
+        "sources": [],
+        "files": [],
+    }
     assert run["name"] == "first echo"
     assert run["steps_finished"] == 1 and run["step_count"] == 1
     assert run["started_at"] and run["finished_at"] and run["trigger"] == "api"
@@ -185,6 +191,29 @@ async def test_idempotency_key_returns_the_first_run(api: httpx.AsyncClient) -> 
     assert a["id"] == b["id"]
     r = await api.post("/v1/runs", json={**body, "input": {"n": 2}}, headers=h)
     assert r.status_code == 409 and r.json()["details"][0]["name"] == "Idempotency-Key"
+
+
+async def test_creates_sent_at_once_with_one_idempotency_key_make_one_run(
+    api: httpx.AsyncClient,
+) -> None:
+    # What a client that timed out and retried sends: a repeat while the first is in flight.
+    body = {"agent_id": "echo", "input": {"n": 1}}
+    h = {"Idempotency-Key": f"race-{uuid.uuid4().hex}"}
+    answers = await asyncio.gather(*(api.post("/v1/runs", json=body, headers=h) for _ in range(8)))
+    assert [r.status_code for r in answers] == [201] * 8, [r.text for r in answers]
+    assert len({r.json()["id"] for r in answers}) == 1
+
+
+async def test_a_rerun_or_duplicate_sent_again_with_its_idempotency_key_makes_one_run(
+    api: httpx.AsyncClient,
+) -> None:
+    first = await create(api, "echo", {"n": 1}, wait=10)
+    for action in ("rerun", "duplicate"):
+        h = {"Idempotency-Key": f"{action}-{uuid.uuid4().hex}"}
+        a = await api.post(f"/v1/runs/{first['id']}/{action}", json={}, headers=h)
+        b = await api.post(f"/v1/runs/{first['id']}/{action}", json={}, headers=h)
+        assert (a.status_code, b.status_code) == (201, 201), b.text
+        assert a.json()["id"] == b.json()["id"] != first["id"]
 
 
 async def test_list_filters_and_pages(api: httpx.AsyncClient) -> None:

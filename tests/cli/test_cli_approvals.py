@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import urlparse
 
 import httpx
 import pytest
@@ -323,14 +323,25 @@ def test_the_link_of_an_approval_decides_it_once_and_a_second_use_is_a_conflict(
     )
     approval_id = pending_id(live, client, run_id)
     [event] = [e for e in client.runs.events(run_id).items if e.type == "approval.required"]
-    link = event.data["link"]
+    assert "link" not in event.data  # the log names the approval, never its link
+    shown = live.run("approvals", "show", approval_id)
+    found = re.search(r"^link:\s+(\S+)$", shown.stdout, re.M)
+    assert found, shown.stdout
+    link = found.group(1)
+    assert link == client.approvals.get(approval_id).link
 
-    # The link as sent, opened by someone with no API key.
-    seen = httpx.get(link, timeout=10)
-    first = httpx.post(link, json={"decision": "approve", "comment": "ok by mail"}, timeout=10)
-    second = httpx.post(link, json={"decision": "reject"}, timeout=10)
+    # The link as sent, opened by someone with no API key: a page that posts the token
+    # (the URL's fragment, which no request carries) in request bodies.
+    parts = urlparse(link)
+    page = httpx.get(f"{parts.scheme}://{parts.netloc}{parts.path}", timeout=10)
+    api = f"{parts.scheme}://{parts.netloc}/v1/runs/approval"
+    token = parts.fragment
+    seen = httpx.post(f"{api}/view", json={"token": token}, timeout=10)
+    body = {"token": token, "decision": "approve", "comment": "ok by mail"}
+    first = httpx.post(api, json=body, timeout=10)
+    second = httpx.post(api, json={"token": token, "decision": "reject"}, timeout=10)
 
-    assert parse_qs(urlparse(link).query)["token"][0]
+    assert token and not parts.query and page.status_code == 200
     assert seen.status_code == 200 and seen.json()["status"] == "pending", seen.text
     assert first.status_code == 200, first.text
     assert first.json()["id"] == approval_id and first.json()["decided_by"] == "link"
@@ -339,6 +350,7 @@ def test_the_link_of_an_approval_decides_it_once_and_a_second_use_is_a_conflict(
     assert client.runs.wait(run_id, timeout=15).status == "succeeded"
     shown = live.run("approvals", "show", approval_id)
     assert re.search(r"^decided by\s+link\s*$", shown.stdout, re.M), shown.stdout
+    assert re.search(r"^decided via\s+link\s*$", shown.stdout, re.M), shown.stdout
     assert re.search(r"^comment\s+ok by mail\s*$", shown.stdout, re.M), shown.stdout
 
 
@@ -393,7 +405,7 @@ def test_watch_shows_what_a_paused_run_waits_for_follows_it_on_and_exits_0(
     assert ("auth.required", "send_email needs alice's email connection") in events
     called = [s.split("(")[0] for kind, s in events if kind == "tool_call"]
     assert called == ["read_notes", "send_email"]
-    assert len(re.findall(r"^\s+link:\s+http://\S+/v1/runs/approval\?token=", stdout, re.M)) == 2
+    assert len(re.findall(r"^\s+link:\s+runplane approvals show apr_\w+$", stdout, re.M)) == 2
     assert f"{run_id} succeeded" in stdout.splitlines()
     assert client.runs.get(run_id).status == "succeeded"
 
@@ -509,3 +521,31 @@ def test_tools_ls_lists_each_tool_with_its_integration_needs_and_arguments(live:
     assert re.match(r"^get_balance\s+billing\s+≤2/s\s+account\s", rows["get_balance"])
     assert "[time]" in rows["create_event"]  # optional arguments in brackets
     assert {line.split()[0] for line in billing.stdout.splitlines()[1:]} == {"get_balance", "pay"}
+
+
+def test_a_new_link_replaces_the_old_one_and_a_revoked_link_is_gone(
+    live: Cli, client: Client
+) -> None:
+    run_id = new_run_id(
+        live.run("run", "call_tools", "--approval", "ON_TOOL_CALL", "--input", calls(NOTES))
+    )
+    approval_id = pending_id(live, client, run_id)
+    old = client.approvals.get(approval_id).link
+
+    made = live.run("approvals", "link", approval_id)
+    revoked = live.run("approvals", "revoke-link", approval_id)
+
+    assert made.returncode == 0, output_of(made)
+    new = made.stdout.strip()
+    assert old and "/console/approval-link#" in new and new != old
+    assert revoked.returncode == 0, output_of(revoked)
+    assert revoked.stdout.strip() == f"{approval_id}: link revoked (still pending)"
+    for link in (old, new):
+        token = urlparse(link).fragment
+        gone = httpx.post(
+            f"{live.url}/v1/runs/approval", json={"token": token, "decision": "approve"}
+        )
+        assert gone.status_code == 410, gone.text
+    assert client.approvals.get(approval_id).status == "pending"
+    client.approvals.approve(approval_id)
+    assert client.runs.wait(run_id, timeout=15).status == "succeeded"

@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import urlparse
 
 import pytest
 from pydantic import ValidationError as SchemaError
@@ -82,13 +82,10 @@ def pending(client: Client, run_id: str) -> ApprovalPublic:
 
 
 def link_token(client: Client, run_id: str, approval_id: str) -> str:
-    """The token of the signed link an ``approval.required`` event carries."""
-    [event] = [
-        e
-        for e in client.runs.events(run_id).items
-        if e.type == "approval.required" and e.data["approval_id"] == approval_id
-    ]
-    return parse_qs(urlparse(event.data["link"]).query)["token"][0]
+    """The token of an approval's link, as a key allowed to decide is shown it."""
+    approval = client.approvals.get(approval_id)
+    assert approval.run_id == run_id and approval.link is not None
+    return urlparse(approval.link).fragment
 
 
 def results(run: RunPublic) -> list[dict[str, Any]]:
@@ -240,8 +237,10 @@ def test_an_approval_link_decides_once_without_a_key_and_a_second_use_is_a_confl
     asked = pending(client, run.id)
     token = link_token(client, run.id, asked.id)
 
+    link = client.approvals.get(asked.id).link
+    assert link is not None and link.endswith("#" + token)
     with Client(live_server.url, None, timeout=10) as anonymous:
-        seen = anonymous.approvals.view_link(token)
+        seen = anonymous.approvals.view_link(link)  # the whole link or its token
         decided = anonymous.approvals.decide_link(token, "approve", comment="from the email")
         with pytest.raises(ConflictError) as again:
             anonymous.approvals.decide_link(token, "reject")
@@ -250,10 +249,28 @@ def test_an_approval_link_decides_once_without_a_key_and_a_second_use_is_a_confl
 
     assert seen.id == asked.id and seen.status == "pending"
     assert decided.status == "approved" and decided.decided_by == "link"
+    assert decided.decided_via == "link" and decided.decided_by_key_id is None
     assert decided.comment == "from the email"
     assert again.value.status_code == 409
     assert client.runs.wait(run.id, timeout=15).status == "succeeded"
     assert client.approvals.view_link(token).status == "approved"  # looking still works
+
+
+def test_a_revoked_link_is_gone_and_a_new_one_decides(client: Client) -> None:
+    run = call_tools(client, NOTES, approval="ON_TOOL_CALL")
+    asked = pending(client, run.id)
+    old = link_token(client, run.id, asked.id)
+
+    revoked = client.approvals.revoke_link(asked.id)
+    with pytest.raises(GoneError):
+        client.approvals.decide_link(old, "approve")
+    made = client.approvals.new_link(asked.id)
+    decided = client.approvals.decide_link(made.link, "approve")
+
+    assert revoked.link is None and revoked.link_revoked_at is not None
+    assert made.approval_id == asked.id and made.link.endswith("#" + made.token)
+    assert decided.status == "approved"
+    assert client.runs.wait(run.id, timeout=15).status == "succeeded"
 
 
 def test_a_forged_link_is_refused(client: Client) -> None:

@@ -3,10 +3,25 @@
 import inspect
 from typing import Any
 
+import pytest
+
 from runplane import AsyncClient, Client
 from runplane.client import _generate_sync
 
-RESOURCES = ("runs", "agents", "approvals", "connections", "tools", "integrations")
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
+
+RESOURCES = (
+    "runs",
+    "agents",
+    "approvals",
+    "connections",
+    "tools",
+    "integrations",
+    "sites",
+    "files",
+    "triggers",
+    "webhooks",
+)
 # The only names one client has and the other has not: how each closes and enters.
 ONLY_ASYNC = {"aclose", "__aenter__", "__aexit__"}
 ONLY_SYNC = {"__enter__", "__exit__"}

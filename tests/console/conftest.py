@@ -5,6 +5,7 @@ tenant per test, so the pages a test looks at hold only the runs it made.
 """
 
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -122,7 +123,12 @@ def sign_in(context: Any) -> Any:
     """
 
     def open_page(key: str) -> Any:
-        r = context.request.post("/console/login", form={"api_key": key}, max_redirects=0)
+        form = context.request.get("/console/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text())
+        assert token, "no CSRF token on the sign-in form"
+        r = context.request.post(
+            "/console/login", form={"api_key": key, "csrf": token.group(1)}, max_redirects=0
+        )
         assert r.status == 303, r.text()
         pg = context.new_page()
         pg.on("dialog", lambda dialog: dialog.accept())  # confirm() of destructive buttons

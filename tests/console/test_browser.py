@@ -250,6 +250,27 @@ def test_the_list_updates_statuses_live(page: Page, tenant: Any, screenshot: Any
     assert_not_reloaded(page)
 
 
+def test_upload_a_file_into_a_site_and_download_it(page: Page, tenant: Any) -> None:
+    r = tenant.api.post("/v1/sites", json={"name": "drop"})
+    assert r.status_code == 201, r.text
+    data = b"region,amount\nnorth,12\n"
+    page.goto("/console")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Files").click()
+    expect(page).to_have_url(re.compile(r"/console/files$"))
+    page.get_by_label("File", exact=True).set_input_files(
+        files=[{"name": "q3.csv", "mimeType": "text/csv", "buffer": data}]
+    )
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("status")).to_contain_text("Uploaded q3.csv (text/csv")
+    (f,) = tenant.api.get("/v1/files").json()["items"]
+    row = page.locator(f'tr[data-file="{f["id"]}"]')
+    expect(row).to_contain_text(f["sha256"][:12])
+    with page.expect_download() as download:
+        row.get_by_role("link", name="q3.csv").click()
+    path = download.value.path()
+    assert path is not None and open(path, "rb").read() == data
+
+
 @pytest.mark.skipif(
     os.environ.get("RUNPLANE_SCREENSHOTS") != "1", reason="set RUNPLANE_SCREENSHOTS=1"
 )

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from runplane.services import auth
 from runplane.services.runtime import Runtime
+from runplane.testing.console import csrf_of, sign_in
 
 
 @asynccontextmanager
@@ -22,15 +23,9 @@ async def console(
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://runplane.test", timeout=30
     ) as client:
-        r = await client.post("/console/login", data={"api_key": key, "next": "/console/runs"})
+        r = await sign_in(client, key)
         assert r.status_code == 303 and r.headers["location"] == "/console/runs", r.text
         yield client, key
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
 
 
 async def make_run(
@@ -62,13 +57,11 @@ async def test_pages_ask_for_sign_in_and_a_good_key_sets_a_strict_httponly_cooki
         r = await anon.get("/console/runs?status=failed")
         assert r.status_code == 303
         assert r.headers["location"].startswith("/console/login?next=/console/runs")
-        bad = await anon.post("/console/login", data={"api_key": "rp_nope", "next": "/console"})
+        bad = await sign_in(anon, "rp_nope", "/console")
         assert bad.status_code == 401 and "not valid" in bad.text
         assert "set-cookie" not in bad.headers
         key = await auth.create_key(rt.db, f"c-{uuid.uuid4().hex[:8]}", None, "member")
-        good = await anon.post(
-            "/console/login", data={"api_key": key, "next": "https://evil.example/"}
-        )
+        good = await sign_in(anon, key, "https://evil.example/")
         assert good.status_code == 303 and good.headers["location"] == "/console/runs"
         cookie = good.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie and "path=/console" in cookie
@@ -128,8 +121,9 @@ async def test_bulk_archive_and_delete_say_why_a_run_cannot_go(app: FastAPI, rt:
             "/console/runs/bulk",
             data={"action": "archive", "run_ids": [done["id"]], "csrf": token},
         )
-        assert r.status_code == 303 and "1+run+archived" in r.headers["location"]
-        assert "finished one" not in (await client.get("/console/runs")).text
+        assert r.status_code == 303 and r.headers["location"] == "/console/runs"
+        listed = (await client.get("/console/runs")).text
+        assert "1 run archived." in listed and "finished one" not in listed
         archived = (await client.get("/console/runs", params={"archived": "true"})).text
         assert "finished one" in archived
 

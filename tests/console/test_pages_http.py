@@ -16,6 +16,7 @@ from runplane.domain.models import Principal, utcnow
 from runplane.services import auth
 from runplane.services.runtime import Runtime
 from runplane.store import agents as agents_store
+from runplane.testing.console import sign_in
 
 BASE = "http://runplane.test"
 NOTES = {"calls": [{"tool": "read_notes", "arguments": {"day": "Monday"}}]}
@@ -74,7 +75,7 @@ async def signed_in(app: FastAPI, rt: Runtime, role: str = "admin") -> AsyncIter
             timeout=30,
         ) as api,
     ):
-        r = await browser.post("/console/login", data={"api_key": key, "next": "/console/runs"})
+        r = await sign_in(browser, key)
         assert r.status_code == 303, r.text
         yield Session(browser, api, await auth.authenticate(rt, key))
 
@@ -115,7 +116,7 @@ async def test_the_inbox_lists_a_pending_call_and_approving_it_resumes_the_run(
             f"/console/approvals/{approval['id']}/decide",
             data={"decision": "approve", "comment": "fine", "csrf": token},
         )
-        assert r.status_code == 303 and r.headers["location"].startswith("/console/approvals?")
+        assert r.status_code == 303 and r.headers["location"] == "/console/approvals"
         after = await s.browser.get(r.headers["location"])
         assert "Approved — the run goes on." in text_of(after)
         assert "Nothing waits for you" in after.text
@@ -381,7 +382,7 @@ async def test_publishing_a_draft_revision(app: FastAPI, rt: Runtime) -> None:
         r = await s.browser.post(
             f"/console/agents/echo/revisions/{draft_id}/publish", data={"csrf": token}
         )
-        assert r.status_code == 303 and r.headers["location"].startswith("/console/agents/echo?")
+        assert r.status_code == 303 and r.headers["location"] == "/console/agents/echo"
         shown = text_of(await s.browser.get(r.headers["location"]))
         assert f"Revision {draft_id} is published" in shown
         assert (await s.api.get("/v1/agents/echo")).json()["published_revision_id"] == draft_id

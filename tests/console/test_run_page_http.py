@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +12,7 @@ from fastapi import FastAPI
 
 from runplane.services import auth
 from runplane.services.runtime import Runtime
+from runplane.testing.console import csrf_of
 
 BASE = "http://runplane.test"
 
@@ -26,7 +26,9 @@ async def signed_in(
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url=BASE, timeout=30
     ) as client:
-        r = await client.post("/console/login", data={"api_key": key, "next": "/console/runs"})
+        form = await client.get("/console/login")
+        data = {"api_key": key, "next": "/console/runs", "csrf": csrf_of(form.text)}
+        r = await client.post("/console/login", data=data)
         assert r.status_code == 303, r.text
         yield client, key
 
@@ -55,12 +57,6 @@ async def run_status(app: FastAPI, key: str, run_id: str, wait: float = 0) -> di
         r = await api.get(f"/v1/runs/{run_id}", params={"wait": wait} if wait else None)
         assert r.status_code == 200, r.text
         return r.json()
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
 
 
 def sse_events(text: str) -> list[dict]:

@@ -6,6 +6,8 @@ import pytest
 
 from runplane.domain.events import GENESIS, ChainCheck, event_hash, verify_chain
 
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
+
 RUN = "run_01TEST"
 Event = dict[str, Any]
 

@@ -8,11 +8,14 @@ import pytest
 
 from runplane.domain.events import EVENT_TYPES, EVENTS, describe_event, event_label
 
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
+
 SRC = Path(__file__).resolve().parents[2] / "src" / "runplane"
 
 # A payload of each type, as the engine writes it.
 SAMPLES: dict[str, dict[str, Any]] = {
     "status": {"status": "queued"},
+    "takeover": {"executor": "worker-b", "previous": "worker-a", "epoch": 3},
     "planning": {"format": "text", "content": "Search, then write"},
     "reasoning": {"text": "The notes are short; one search will do."},
     "step.started": {"number": 1, "name": "search"},
@@ -33,7 +36,6 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "approval_id": "apr_1",
         "kind": "tool_call",
         "request": {"tool": "send_email", "arguments": {"to": "team"}, "reason": "always asks"},
-        "link": "http://127.0.0.1:8000/v1/runs/approval?token=t",
         "link_expires_at": "2026-01-01T00:00:00Z",
         "expires_at": None,
         "default_action": None,
@@ -56,14 +58,34 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "rate_limited": {"tool": "search", "key": "web", "limit": "2/s", "wait_seconds": 0.4166},
     "interrupt": {"interrupts": [{"value": "Proceed?", "id": "i1"}], "thread_id": "th_1"},
     "source": {"title": "Write-ahead logging", "url": "https://sqlite.org/wal.html"},
+    "file.created": {
+        "id": "fil_1",
+        "name": "report.xlsx",
+        "media_type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "size": 5120,
+        "sha256": "ab" * 32,
+        "step": 2,
+    },
     "result": {"type": "json", "content": {"answer": 42}, "sources": []},
     "error": {"code": "example_failure", "message": "it always fails", "step": 1},
+    "reconciled": {
+        "found": "ended",
+        "action": "restarted",
+        "workflow": "run_1.1",
+        "workflow_status": "ERROR",
+    },
 }
 
 
 # How each event type reads, from the CLI and on the console alike.
 WORDINGS: list[tuple[str, dict[str, Any], str]] = [
     ("status", {"status": "running"}, "Running"),
+    ("takeover", SAMPLES["takeover"], "Taken over by worker-b from worker-a (epoch 3)"),
+    (
+        "takeover",
+        {"executor": "worker-a", "previous": "worker-a", "epoch": 2},
+        "Resumed by worker-a (epoch 2)",
+    ),
     (
         "status",
         {"status": "paused", "waiting_on": {"approval": "tool:1", "approval_id": "apr_9"}},
@@ -137,6 +159,7 @@ WORDINGS: list[tuple[str, dict[str, Any], str]] = [
     ("rate_limited", SAMPLES["rate_limited"], "search is rate limited (2/s); waiting 0.42 s"),
     ("interrupt", SAMPLES["interrupt"], 'Paused at 1 interrupt: ["Proceed?"]'),
     ("source", SAMPLES["source"], "Write-ahead logging https://sqlite.org/wal.html"),
+    ("file.created", SAMPLES["file.created"], "Saved report.xlsx (5120 bytes) in step 2"),
     ("reasoning", SAMPLES["reasoning"], "The notes are short; one search will do."),
     ("result", SAMPLES["result"], '{"answer":42}'),
     (
@@ -145,6 +168,21 @@ WORDINGS: list[tuple[str, dict[str, Any], str]] = [
         "A document of 4 characters citing 2 sources",
     ),
     ("error", SAMPLES["error"], "it always fails (example_failure)"),
+    (
+        "reconciled",
+        SAMPLES["reconciled"],
+        "The run had a workflow that ended (ERROR); started it again as run_1.1",
+    ),
+    (
+        "reconciled",
+        {"found": "missing", "action": "queued", "workflow": "run_1", "workflow_status": None},
+        "The run had no workflow; queued run_1 again",
+    ),
+    (
+        "reconciled",
+        {"found": "ended", "action": "failed", "workflow": "run_1.3", "workflow_status": "ERROR"},
+        "The run had a workflow that ended (ERROR); the run failed: it was started again too often",
+    ),
     (
         "planning",
         {"format": "json", "content": ["search", "write"]},
@@ -211,8 +249,8 @@ def test_events_read_as_people_say_them(type_: str, data: dict[str, Any], wordin
 def test_an_agents_own_event_type_reads_by_its_text_or_its_json(
     data: dict[str, Any] | None, wording: str
 ) -> None:
-    assert describe_event("file.created", data) == wording
-    assert event_label("file.created") == "file.created"
+    assert describe_event("draft.saved", data) == wording
+    assert event_label("draft.saved") == "draft.saved"
 
 
 def test_a_long_or_multiline_wording_becomes_one_cut_line() -> None:

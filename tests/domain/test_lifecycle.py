@@ -8,6 +8,8 @@ from runplane.domain import lifecycle
 from runplane.domain.errors import Conflict
 from runplane.domain.lifecycle import TERMINAL, RunStatus, can_transition, transition
 
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
+
 Q, R, P, A = RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.AUTH_REQUIRED
 S, F, C = RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED
 

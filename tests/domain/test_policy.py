@@ -8,12 +8,15 @@ from runplane.domain.errors import Invalid
 from runplane.domain.policy import (
     Condition,
     RateLimit,
+    Unchecked,
     check_rules,
     matching_rule,
     parse_condition,
     parse_rate_limit,
     take_token,
 )
+
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
 
 # -- conditions ------------------------------------------------------------------------
 
@@ -78,20 +81,49 @@ def test_anything_else_is_invalid_and_never_evaluated(text: str, says: str) -> N
         ('country in ["FR", "DE"]', {"country": "US"}, False),
         ("order.total > 100", {"order": {"total": 150}}, True),
         ("order.total > 100", {"order": {"total": 50}}, False),
-        # A missing argument never meets a condition, not even a negative one.
-        ("amount > 500", {}, False),
-        ('to != "a@x"', {}, False),
-        ("cc == null", {}, False),
-        ("order.total > 100", {"order": 150}, False),
-        ("order.total > 100", {"order": {}}, False),
-        # Values that cannot be compared do not meet it either.
-        ("amount > 500", {"amount": "lots"}, False),
-        ("amount > 500", {"amount": None}, False),
-        ("tags in [1]", {"tags": {"unhashable": []}}, False),
+        ("cc != null", {"cc": "x"}, True),
+        ("cc == null", {"cc": 5}, False),
+        ("items == [1, 2]", {"items": [1, 2]}, True),
+        ('name > "m"', {"name": "z"}, True),
+        ("tags in []", {"tags": 5}, False),
     ],
 )
 def test_a_condition_holds_for_arguments(text: str, arguments: dict[str, Any], holds: bool) -> None:
     assert parse_condition(text).holds(arguments) is holds
+
+
+@pytest.mark.parametrize(
+    ("text", "arguments", "why"),
+    [
+        # A missing argument cannot be checked, not even against a negative condition.
+        ("amount > 500", {}, "'amount' is missing"),
+        ('to != "a@x"', {}, "'to' is missing"),
+        ("cc == null", {}, "'cc' is missing"),
+        ("order.total > 100", {"order": 150}, "'order.total' is missing"),
+        ("order.total > 100", {"order": {}}, "'order.total' is missing"),
+        # Nor can values of another JSON type than the condition's.
+        ("amount > 500", {"amount": "600"}, "'amount' is a string, not a number"),
+        ("amount > 500", {"amount": None}, "'amount' is a null, not a number"),
+        ("amount == 500", {"amount": "500"}, "'amount' is a string, not a number"),
+        ("amount != 500", {"amount": "500"}, "'amount' is a string, not a number"),
+        ("urgent == true", {"urgent": 1}, "'urgent' is a number, not a boolean"),
+        ("amount > 500", {"amount": True}, "'amount' is a boolean, not a number"),
+        ("tags in [1]", {"tags": {"unhashable": []}}, "'tags' is a object, the list holds number"),
+        ('country in ["FR"]', {"country": 33}, "'country' is a number, the list holds string"),
+        ("items > [1]", {"items": [2]}, "'items' is a list, which has no order"),
+    ],
+)
+def test_a_condition_that_cannot_be_checked_says_why(
+    text: str, arguments: dict[str, Any], why: str
+) -> None:
+    with pytest.raises(Unchecked) as unchecked:
+        parse_condition(text).holds(arguments)
+    assert why in unchecked.value.why
+
+
+def test_an_unknown_operator_cannot_be_checked() -> None:
+    with pytest.raises(Unchecked, match="unknown operator"):
+        Condition("amount", "=~", 5).holds({"amount": 5})
 
 
 # -- rules -----------------------------------------------------------------------------
@@ -130,16 +162,48 @@ def test_the_first_rule_that_asks_wins() -> None:
     ]
 
     def asks(tool: str, arguments: dict[str, Any]) -> str | None:
-        rule = matching_rule(rules, tool, arguments)
-        return None if rule is None else str(rule["id"])
+        match = matching_rule(rules, tool, arguments)
+        return None if match is None else str(match.rule["id"])
 
     assert asks("pay", {"amount": 5000, "currency": "BTC"}) == "big"
     assert asks("pay", {"amount": 5, "currency": "BTC"}) == "crypto"
-    assert asks("pay", {"amount": 5, "dry_run": False}) == "any-real"
+    assert asks("pay", {"amount": 5, "currency": "EUR", "dry_run": False}) == "any-real"
     assert asks("send_email", {"dry_run": True}) == "every-email"
-    assert asks("pay", {"amount": 5, "dry_run": True}) is None
-    assert asks("search", {}) is None
+    assert asks("pay", {"amount": 5, "currency": "EUR", "dry_run": True}) is None
+    assert asks("search", {"dry_run": True}) is None
     assert matching_rule([], "pay", {"amount": 10**9}) is None
+
+
+def test_a_rule_that_holds_wins_over_one_that_cannot_be_checked() -> None:
+    rules = [
+        {"tool": "pay", "when": 'currency == "BTC"', "id": "crypto"},
+        {"tool": "pay", "when": "amount > 1000", "id": "big"},
+    ]
+    match = matching_rule(rules, "pay", {"amount": 5000})
+    assert match is not None and match.rule["id"] == "big" and match.unchecked is None
+    assert match.reason == "approval rule: pay when amount > 1000"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "why"),
+    [
+        ({}, "the argument 'amount' is missing"),
+        ({"amount": "600"}, "'amount' is a string, not a number like 500"),
+        ({"amount": None}, "'amount' is a null, not a number like 500"),
+    ],
+)
+def test_rules_fail_closed_and_the_request_says_why(arguments: dict[str, Any], why: str) -> None:
+    match = matching_rule([{"tool": "pay", "when": "amount > 500"}], "pay", arguments)
+    assert match is not None and match.unchecked == why
+    assert match.reason == (
+        f"approval rule: pay when amount > 500 could not be checked ({why}), so a person decides"
+    )
+
+
+def test_a_stored_rule_that_cannot_be_read_fails_closed() -> None:
+    # Rules are checked when given; one stored before a stricter reader still asks.
+    match = matching_rule([{"tool": "pay", "when": "amount ~ 5"}], "pay", {"amount": 1})
+    assert match is not None and "cannot read condition" in (match.unchecked or "")
 
 
 # -- rate limits -----------------------------------------------------------------------

@@ -28,6 +28,9 @@ DOCUMENTED = {
     "reason",
     "source",
     "emit",
+    "files",
+    "file",
+    "run_agent",
 }
 
 
@@ -43,6 +46,9 @@ class Recorded:
         self, events: list[NewEvent], steps: list[StepRecord], last_op: int, fields: dict[str, Any]
     ) -> None:
         self.writes.append([e.type for e in events])
+
+    async def hold(self) -> None:
+        return None
 
 
 def _context() -> tuple[RunContext, Recorded]:

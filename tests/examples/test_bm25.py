@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 from examples.bm25 import BM25, CORPUS_DIR, load_corpus, tokenize
 
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
+
 
 def test_tokenize_lowercases_and_drops_stopwords():
     assert tokenize("How do Durable workflows recover after a CRASH?") == [

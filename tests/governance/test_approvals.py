@@ -1,24 +1,23 @@
 """Approval strategies, rules, expiry and signed links, over HTTP."""
 
 import asyncio
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import urlparse
 
 import httpx
 import pytest
 from flows import calls, events, only_pending, pending, start, until
 
 from runplane.services.runtime import Runtime
+from runplane.testing.webhooks import WebhookReceiver
 
 NOTES = ("read_notes", {"day": "Monday"})
 
 
-def token_of(event: dict) -> str:
-    return parse_qs(urlparse(event["data"]["link"]).query)["token"][0]
+def token_of(approval: dict) -> str:
+    """The token of an approval's link, as a key allowed to decide is shown it."""
+    return urlparse(approval["link"]).fragment
 
 
 async def test_on_tool_call_pauses_before_each_call_until_approved(
@@ -192,18 +191,15 @@ async def test_approval_required_carries_a_link_that_decides_once(
     run = await start(api, "call_tools", calls(NOTES), approval="ON_TOOL_CALL")
     approval = await only_pending(api, run["id"])
     event = (await events(api, run["id"], "approval.required"))[0]
-    assert event["data"]["approval_id"] == approval["id"]
-    token = token_of(event)
-    seen = await anonymous.get("/v1/runs/approval", params={"token": token})
+    assert event["data"]["approval_id"] == approval["id"] and "link" not in event["data"]
+    token = token_of(approval)
+    seen = await anonymous.post("/v1/runs/approval/view", json={"token": token})
     assert seen.status_code == 200 and seen.json()["id"] == approval["id"]
-    r = await anonymous.post(
-        "/v1/runs/approval", params={"token": token}, json={"decision": "approve"}
-    )
+    r = await anonymous.post("/v1/runs/approval", json={"token": token, "decision": "approve"})
     assert r.status_code == 200 and r.json()["decided_by"] == "link"
+    assert r.json()["decided_via"] == "link" and r.json()["decided_by_key_id"] is None
     await until(api, run["id"], "succeeded")
-    again = await anonymous.post(
-        "/v1/runs/approval", params={"token": token}, json={"decision": "reject"}
-    )
+    again = await anonymous.post("/v1/runs/approval", json={"token": token, "decision": "reject"})
     assert again.status_code == 409
     assert set(again.json()) == {"status_code", "message", "details"}
 
@@ -213,21 +209,22 @@ async def test_forged_expired_and_foreign_links_change_nothing(
 ) -> None:
     run = await start(api, "call_tools", calls(NOTES), approval="ON_TOOL_CALL")
     approval = await only_pending(api, run["id"])
-    token = token_of((await events(api, run["id"], "approval.required"))[0])
+    token = token_of(approval)
     body = {"decision": "approve"}
 
     body_part, _, mac = token.partition(".")
     forged = f"{body_part}.{mac[::-1]}"
-    r = await anonymous.post("/v1/runs/approval", params={"token": forged}, json=body)
+    r = await anonymous.post("/v1/runs/approval", json={**body, "token": forged})
     assert r.status_code == 400 and r.json()["details"][0]["name"] == "token"
-    assert (await anonymous.get("/v1/runs/approval", params={"token": "junk"})).status_code == 400
+    junk = await anonymous.post("/v1/runs/approval/view", json={"token": "junk"})
+    assert junk.status_code == 400
 
     expired = rt.keys.sign_link(approval["id"], approval_tenant(rt, api), time.time() - 1)
-    r = await anonymous.post("/v1/runs/approval", params={"token": expired}, json=body)
+    r = await anonymous.post("/v1/runs/approval", json={**body, "token": expired})
     assert r.status_code == 410
 
     other = await make_client()
-    r = await other.post("/v1/runs/approval", params={"token": token}, json=body)
+    r = await other.post("/v1/runs/approval", json={**body, "token": token})
     assert r.status_code == 404
     assert (await other.post(f"/v1/approvals/{approval['id']}", json=body)).status_code == 404
     assert (await other.get("/v1/approvals")).json()["items"] == []
@@ -256,28 +253,12 @@ async def test_a_decision_needs_a_valid_body(api: httpx.AsyncClient) -> None:
     assert r.status_code == 404
 
 
-class _Hook(BaseHTTPRequestHandler):
-    received: list[dict] = []
-
-    def do_POST(self) -> None:  # noqa: N802 - the http.server API
-        length = int(self.headers["Content-Length"])
-        _Hook.received.append(json.loads(self.rfile.read(length)))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def webhook() -> Iterator[tuple[str, list[dict]]]:
-    """A local webhook receiver; yields its URL and what it received."""
-    _Hook.received = []
-    server = HTTPServer(("127.0.0.1", 0), _Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", _Hook.received
-    server.shutdown()
+def webhook(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[dict]]]:
+    """A local webhook receiver, which the app is allowed to call; its URL and what it got."""
+    with WebhookReceiver() as receiver:
+        monkeypatch.setattr(rt.settings, "outbound_allow", [receiver.allow_entry])
+        yield receiver.url, receiver.received
 
 
 async def test_the_notify_webhook_hears_of_approvals_and_the_end(
@@ -292,13 +273,15 @@ async def test_the_notify_webhook_hears_of_approvals_and_the_end(
         if received:
             break
         await asyncio.sleep(0.02)
-    assert received[0]["event"] == "approval.required" and received[0]["run_id"] == run["id"]
-    assert received[0]["approval"]["approval_id"] == approval["id"]
-    assert received[0]["approval"]["link"].startswith("http")
+    first = received[0]["body"]
+    assert first["event"] == "approval.required" and first["run_id"] == run["id"]
+    assert first["approval"]["approval_id"] == approval["id"]
+    assert first["approval"]["link"].startswith("http")
     await api.post(f"/v1/approvals/{approval['id']}", json={"decision": "approve"})
     await until(api, run["id"], "succeeded")
     for _ in range(100):
         if len(received) > 1:
             break
         await asyncio.sleep(0.02)
-    assert received[1] == {**received[1], "event": "run.finished", "status": "succeeded"}
+    second = received[1]["body"]
+    assert second == {**second, "event": "run.finished", "status": "succeeded"}

@@ -112,6 +112,8 @@ def test_with_a_model_configured_the_plan_comes_from_the_model(
         "RUNPLANE_MODEL_PROVIDER": "openai",
         "RUNPLANE_MODEL_BASE_URL": url,
         "RUNPLANE_MODEL_NAME": "planner-1",
+        # A model server on loopback (as Ollama would be): allowed explicitly.
+        "RUNPLANE_ALLOW_PRIVATE_NETWORKS": "true",
     }
     server = start_server(env=env)
     key = create_key(server.database_url, tenant="llm")

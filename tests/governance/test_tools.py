@@ -92,3 +92,14 @@ async def test_rate_limited_calls_wait_and_say_so(api: httpx.AsyncClient) -> Non
     assert waits and waits[0]["data"]["key"] == "billing" and waits[0]["data"]["wait_seconds"] > 0
     started = [e["at"] for e in await events(api, run["id"], "step.started")]
     assert len(started) == 4
+
+
+async def test_a_tool_call_has_an_idempotency_key_its_retries_share(
+    api: httpx.AsyncClient,
+) -> None:
+    payment = {"account": "ops", "to": "acme", "amount": 5, "reference": "idem-1"}
+    run = await start(api, "call_tools", calls(("pay", payment)), integrations="*", wait=10)
+    assert run["status"] == "succeeded", run
+    (paid,) = run["result"]["content"]["results"]
+    # The run id and the call's step number: what a takeover's repeat of it would carry.
+    assert paid["output"]["idempotency_key"] == f"{run['id']}:1"

@@ -1,12 +1,10 @@
-"""Helpers shared by the LangGraph SDK tests: keys, polling, a webhook receiver, stream parts."""
+"""Helpers shared by the LangGraph SDK tests: keys, polling, stream parts."""
 
 import asyncio
 import contextlib
-import http.server
 import json
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -96,41 +94,6 @@ async def collect(stream: Any) -> list[Any]:
 def events(parts: list[Any]) -> list[str]:
     """The event names of stream parts, without the final ``end`` some servers send."""
     return [p.event for p in parts if p.event != "end"]
-
-
-class WebhookReceiver:
-    """A tiny HTTP server on 127.0.0.1 that records the JSON bodies POSTed to it."""
-
-    def __init__(self) -> None:
-        received: list[dict[str, Any]] = []
-        self.received = received
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                try:
-                    received.append({"path": self.path, "body": json.loads(body)})
-                except ValueError:
-                    received.append({"path": self.path, "body": body.decode(errors="replace")})
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "WebhookReceiver":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def runplane_api(url: str, key: str) -> httpx.AsyncClient:

@@ -10,7 +10,6 @@ from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import NotFoundError
 from lgsdk import (
     SLEEP,
-    WebhookReceiver,
     collect,
     events,
     new_id,
@@ -18,6 +17,8 @@ from lgsdk import (
     until,
     wait_run_status,
 )
+
+from runplane.testing.webhooks import WebhookReceiver
 
 TENANT = "runs"
 ALL_STEPS = ["s1", "s2", "s3", "s4", "s5"]
@@ -471,18 +472,26 @@ async def test_run_of_another_thread_is_404(lg: LangGraphClient) -> None:
         await lg.runs.get(a, "run_" + uuid.uuid4().hex)
 
 
-async def test_webhook_is_called_when_the_run_ends(lg: LangGraphClient) -> None:
-    with WebhookReceiver() as hook:
-        thread = await lg.threads.create()
-        tid = thread["thread_id"]
-        run = await lg.runs.create(tid, "lg_echo", input={"message": "hook"}, webhook=hook.url)
-        await lg.runs.join(tid, run["run_id"])
-        await until(lambda: asyncio.sleep(0, hook.received), bool, 5)
-        stateless = await lg.runs.wait(None, "lg_echo", input={"message": "h2"}, webhook=hook.url)
-        assert stateless == {"message": "h2"}
-        await until(lambda: asyncio.sleep(0, hook.received), lambda r: len(r) >= 2, 5)
+async def test_webhook_is_called_when_the_run_ends(
+    lg: LangGraphClient, webhook_receiver: WebhookReceiver
+) -> None:
+    # The receiver the live server is allowed to call; a path of this test's own.
+    path = f"/hook/{uuid.uuid4().hex}"
+    url = f"http://{webhook_receiver.allow_entry}{path}"
 
-    first = next(r["body"] for r in hook.received if r["body"].get("run_id") == run["run_id"])
-    assert first["event"] == "run.finished"
-    assert first["status"] == "succeeded"
-    assert all(r["path"] == "/hook" for r in hook.received)
+    async def mine() -> list[dict[str, Any]]:
+        return [r for r in webhook_receiver.received if r["path"] == path]
+
+    thread = await lg.threads.create()
+    tid = thread["thread_id"]
+    run = await lg.runs.create(tid, "lg_echo", input={"message": "hook"}, webhook=url)
+    await lg.runs.join(tid, run["run_id"])
+    await until(mine, bool, 5)
+    stateless = await lg.runs.wait(None, "lg_echo", input={"message": "h2"}, webhook=url)
+    assert stateless == {"message": "h2"}
+    await until(mine, lambda r: len(r) >= 2, 5)
+
+    first = next(r for r in await mine() if r["body"].get("run_id") == run["run_id"])
+    assert first["body"]["event"] == "run.finished"
+    assert first["body"]["status"] == "succeeded"
+    assert {"webhook-id", "webhook-timestamp", "webhook-signature"} <= first["headers"].keys()

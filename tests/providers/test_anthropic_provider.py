@@ -3,8 +3,12 @@
 import json
 from typing import Any
 
+import pytest
+
 from runplane.providers.anthropic import JSON_INSTRUCTION, AnthropicProvider, split_system
 from runplane.testing.fake_model import asgi_transport, fake_anthropic_app
+
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
 
 
 def provider_for(app: Any) -> AnthropicProvider:

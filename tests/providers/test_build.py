@@ -8,6 +8,8 @@ from runplane.providers.anthropic import AnthropicProvider
 from runplane.providers.openai import OpenAIProvider
 from runplane.settings import Settings
 
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
+
 
 def test_offline_means_no_provider():
     assert build_provider(Settings(model_provider="offline")) is None

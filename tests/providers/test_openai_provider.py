@@ -10,6 +10,8 @@ from runplane.domain.errors import RunError
 from runplane.providers.openai import OpenAIProvider
 from runplane.testing.fake_model import FakeModelError, asgi_transport, fake_openai_app
 
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
+
 
 def provider_for(app: Any, **options: Any) -> OpenAIProvider:
     return OpenAIProvider(

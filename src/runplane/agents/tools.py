@@ -32,7 +32,12 @@ class Records(Protocol):
 
 @dataclass
 class ToolContext:
-    """What a tool receives besides its arguments: who it acts for, and with what."""
+    """What a tool receives besides its arguments: who it acts for, and with what.
+
+    ``idempotency_key`` names this call of the run, the same on every attempt and on any
+    worker (a retry after a crash, a takeover): give it to an external API that drops
+    repeats, and a call that ran twice (one attempt cut off in it) takes effect once.
+    """
 
     run_id: str
     tenant_id: str
@@ -40,6 +45,7 @@ class ToolContext:
     integration: str | None
     credential: str | None
     records: Records
+    idempotency_key: str = ""
 
 
 @dataclass

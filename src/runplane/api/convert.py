@@ -18,17 +18,20 @@ Row = Any
 
 
 def run_public(row: Row, who: Principal) -> RunPublic:
-    """A run; its hidden ``context`` only for admin keys."""
+    """A run; its hidden ``context`` and its executor (which names a host) only for admin keys."""
     data = dict(row)
     data["context"] = data["context"] if who.is_admin else None
+    data["executor_id"] = data.get("executor_id") if who.is_admin else None
     data["integrations"] = data["integrations"] if data["integrations"] is not None else []
     data["approval_rules"] = data["approval_rules"] or []
+    data["file_ids"] = data.get("file_ids") or []
+    data["site_ids"] = data.get("site_ids") or []
     return RunPublic.model_validate(data)
 
 
-def step_public(row: Row) -> StepPublic:
-    """A step."""
-    return StepPublic.model_validate(dict(row))
+def step_public(row: Row, files: list[Row] | None = None) -> StepPublic:
+    """A step, with the files it saved."""
+    return StepPublic.model_validate({**dict(row), "files": [dict(f) for f in files or []]})
 
 
 def event_public(row: Row) -> EventPublic:
@@ -64,9 +67,13 @@ def verify_public(check: Any) -> VerifyResult:
     return VerifyResult(ok=check.ok, events=check.events, first_bad_seq=check.first_bad_seq)
 
 
-def approval_public(row: Row) -> ApprovalPublic:
-    """An approval (its link token is never shown again)."""
-    return ApprovalPublic.model_validate(dict(row))
+def approval_public(row: Row, link: str | None = None) -> ApprovalPublic:
+    """An approval; its ``link`` only when given (to keys that may decide it)."""
+    data = dict(row)
+    data["link"] = link
+    if link is None:
+        data["link_expires_at"] = None
+    return ApprovalPublic.model_validate(data)
 
 
 def connection_public(row: Row, resumed: list[str] | None = None) -> ConnectionPublic:

@@ -2,7 +2,8 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from runplane.domain.models import Principal
 from runplane.services import auth
@@ -15,28 +16,39 @@ def get_runtime(request: Request) -> Runtime:
     return rt
 
 
-async def get_principal(
-    request: Request,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Principal:
+# The two ways to send a key, declared so that OpenAPI documents them on every operation
+# that needs one; they never fail by themselves: ``get_principal`` decides.
+BEARER = HTTPBearer(
+    auto_error=False, scheme_name="bearer", description="`Authorization: Bearer KEY`"
+)
+API_KEY = APIKeyHeader(
+    name="x-api-key", auto_error=False, scheme_name="apiKey", description="`x-api-key: KEY`"
+)
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+ApiKey = Annotated[str | None, Depends(API_KEY)]
+
+
+def _key(request: Request, x_api_key: str | None) -> str | None:
+    """The key a request carries; an ``Authorization`` of another scheme carries none."""
+    authorization = request.headers.get("authorization")
+    if not authorization:
+        return x_api_key
+    scheme, _, value = authorization.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+async def get_principal(request: Request, _: Bearer, x_api_key: ApiKey) -> Principal:
     """Authenticate ``Authorization: Bearer KEY`` or ``x-api-key: KEY``."""
-    key = x_api_key
-    if authorization:
-        scheme, _, value = authorization.partition(" ")
-        key = value.strip() if scheme.lower() == "bearer" else None
-    return await auth.authenticate(get_runtime(request), key)
+    return await auth.authenticate(get_runtime(request), _key(request, x_api_key))
 
 
 async def get_optional_principal(
-    request: Request,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+    request: Request, _: Bearer, x_api_key: ApiKey
 ) -> Principal | None:
     """The caller if a key is given (signed links work without one)."""
-    if not authorization and not x_api_key:
+    if not request.headers.get("authorization") and not x_api_key:
         return None
-    return await get_principal(request, authorization, x_api_key)
+    return await auth.authenticate(get_runtime(request), _key(request, x_api_key))
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

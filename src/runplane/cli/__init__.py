@@ -2,7 +2,18 @@
 
 import typer
 
-from runplane.cli import approvals, connections, db, keys, runs, server, tools
+from runplane.cli import (
+    approvals,
+    connections,
+    db,
+    keys,
+    quotas,
+    runs,
+    server,
+    tools,
+    triggers,
+    webhooks,
+)
 from runplane.cli._context import Connection
 
 app = typer.Typer(
@@ -39,6 +50,9 @@ connections.register(app)
 tools.register(app)
 db.register(app)
 keys.register(app)
+quotas.register(app)
+triggers.register(app)
+webhooks.register(app)
 
 
 def main() -> None:

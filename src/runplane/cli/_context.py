@@ -13,7 +13,7 @@ from pydantic import ValidationError as SchemaError
 from rich.console import Console
 from rich.text import Text
 
-from runplane.client import Client, RunplaneAPIError, RunplaneConnectionError
+from runplane.client import Client, RetryNote, RunplaneAPIError, RunplaneConnectionError
 
 if TYPE_CHECKING:
     from runplane.settings import Settings
@@ -30,8 +30,14 @@ class Connection:
     api_key: str | None = None
 
     def client(self) -> Client:
-        """Open a client of the server."""
-        return Client(self.url, self.api_key)
+        """Open a client of the server; it says on stderr when it sends a call again."""
+        return Client(self.url, self.api_key, on_retry=note_retry)
+
+
+def note_retry(note: RetryNote) -> None:
+    """Say on stderr that a call failed for now and when it goes again."""
+    text = f"retrying in {note.delay:.1f} s ({note.reason})"
+    console(stderr=True).print(Text(text, style="yellow"), soft_wrap=True)
 
 
 def connection(ctx: typer.Context) -> Connection:

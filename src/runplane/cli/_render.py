@@ -216,8 +216,9 @@ def event_notes(event: EventPublic) -> list[Text]:
             f"approve: {approve_command(approval_id)}",
             f"reject:  runplane approvals reject {approval_id} --comment …",
         ]
-        if data.get("link"):
-            notes.append(f"link:    {data['link']}")
+        # The event names the approval, not its link: `approvals show` gives the link
+        # to keys allowed to decide.
+        notes.append(f"link:    runplane approvals show {approval_id}")
         if data.get("expires_at"):
             notes.append(f"expires: {data['expires_at']} ({data.get('default_action')} then)")
         return [_note(line) for line in notes]
@@ -302,6 +303,7 @@ def approval_details(approval: ApprovalPublic) -> Table:
         ("arguments", compact(approval.arguments) if approval.arguments is not None else None),
         ("comment", approval.comment),
         ("decided by", approval.decided_by),
+        ("decided via", approval.decided_via),
         ("decided", format_time(approval.decided_at)),
     ]
     for name, value in rows:

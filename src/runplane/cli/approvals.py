@@ -1,4 +1,4 @@
-"""``runplane approvals ls|show|approve|reject``: the decisions runs wait for."""
+"""``runplane approvals ls|show|approve|reject|link|revoke-link``: the decisions runs wait for."""
 
 from enum import StrEnum
 from typing import Any
@@ -12,6 +12,7 @@ from runplane.cli._render import (
     approvals_table,
     approve_command,
     decided_line,
+    format_time,
 )
 
 
@@ -60,6 +61,10 @@ def show_approval(
         out.print(Text(f"approve: {approve_command(approval.id)}", style="yellow"), soft_wrap=True)
         reject = f"reject:  runplane approvals reject {approval.id} --comment …"
         out.print(Text(reject, style="yellow"), soft_wrap=True)
+    if approval.link:  # shown to keys allowed to decide only; one line, never wrapped
+        until = format_time(approval.link_expires_at)
+        out.print(Text(f"link:    {approval.link}", style="yellow"), soft_wrap=True)
+        out.print(Text(f"         (works once, until {until})", style="dim"), soft_wrap=True)
 
 
 def approve(
@@ -94,6 +99,24 @@ def reject(
     console().print(decided_line(approval), soft_wrap=True)
 
 
+def new_link(
+    ctx: typer.Context, approval_id: str = typer.Argument(..., help="The approval's id.")
+) -> None:
+    """Give a pending approval a new link (the previous one stops working); print it once."""
+    with reporting_errors(), connection(ctx).client() as client:
+        made = client.approvals.new_link(approval_id)
+    console().print(Text(made.link), soft_wrap=True)
+
+
+def revoke_link(
+    ctx: typer.Context, approval_id: str = typer.Argument(..., help="The approval's id.")
+) -> None:
+    """Revoke a pending approval's link; the approval stays pending."""
+    with reporting_errors(), connection(ctx).client() as client:
+        approval = client.approvals.revoke_link(approval_id)
+    console().print(Text(f"{approval.id}: link revoked (still {approval.status})"))
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``approvals`` group to the root command."""
     group = typer.Typer(
@@ -103,4 +126,6 @@ def register(app: typer.Typer) -> None:
     group.command("show")(show_approval)
     group.command("approve")(approve)
     group.command("reject")(reject)
+    group.command("link")(new_link)
+    group.command("revoke-link")(revoke_link)
     app.add_typer(group, name="approvals")

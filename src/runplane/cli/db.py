@@ -12,7 +12,7 @@ def upgrade(
 ) -> None:
     """Bring the database schema up to date; print the revision it is at."""
     with reporting_errors():
-        url = database_url or build_settings().database_url
+        url = database_url or build_settings().session_url
         # Imported here so that `runplane --help` does not load SQLAlchemy and Alembic.
         from runplane.store.migrate import upgrade as upgrade_schema
 

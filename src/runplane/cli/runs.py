@@ -23,6 +23,7 @@ from runplane.cli._render import (
     steps_table,
 )
 from runplane.cli._watch import follow_run
+from runplane.cli.files import register as register_file_commands
 from runplane.client import Client
 from runplane.schemas import RunPublic
 
@@ -84,6 +85,12 @@ def start_run(
     context_json: str | None = typer.Option(
         None, "--context", help="Facts for the agent (a JSON object), e.g. who 'the team' is."
     ),
+    file: list[str] | None = typer.Option(
+        None, "--file", help="A file (fil_…) for the agent to read; repeatable."
+    ),
+    site: list[str] | None = typer.Option(
+        None, "--site", help="A site (id or name) whose files the agent reads; repeatable."
+    ),
     wait: bool = typer.Option(False, "--wait", help="Wait for the run to end; print its result."),
     watch: bool = typer.Option(False, "--watch", help="Follow the run live; print its result."),
 ) -> None:
@@ -105,6 +112,8 @@ def start_run(
         "user_id": user,
         "integrations": parse_integrations(integrations) if integrations is not None else None,
         "context": context,
+        "file_ids": file or None,
+        "site_ids": site or None,
     }
     with reporting_errors(), connection(ctx).client() as client:
         run = client.runs.create(
@@ -200,7 +209,7 @@ def rerun_run(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``run`` and the ``runs`` group to the root command."""
+    """Add ``run``, the ``runs`` group (with ``runs files``), ``sites`` and ``files``."""
     app.command("run")(start_run)
     group = typer.Typer(help="List, inspect, cancel and rerun runs.", no_args_is_help=True)
     group.command("ls")(list_runs)
@@ -208,3 +217,4 @@ def register(app: typer.Typer) -> None:
     group.command("cancel")(cancel_run)
     group.command("rerun")(rerun_run)
     app.add_typer(group, name="runs")
+    register_file_commands(app, group)

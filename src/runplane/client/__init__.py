@@ -15,7 +15,9 @@ from runplane.client._errors import (
     ServerError,
     ValidationError,
 )
+from runplane.client._retry import RetryNote
 from runplane.client._sync import Client
+from runplane.schemas.webhooks import WebhookVerificationError, verify_webhook
 
 __all__ = [
     "AsyncClient",
@@ -26,10 +28,13 @@ __all__ = [
     "GoneError",
     "NotFoundError",
     "PayloadTooLargeError",
+    "RetryNote",
     "RunplaneAPIError",
     "RunplaneClientError",
     "RunplaneConnectionError",
     "SSEParser",
     "ServerError",
     "ValidationError",
+    "WebhookVerificationError",
+    "verify_webhook",
 ]

@@ -12,36 +12,52 @@ from typing import Any, Literal, TypeVar
 import httpx
 
 from runplane.client._base import (
+    CONNECTION_LIMITS,
     AgentCalls,
     ApprovalCalls,
     BaseClient,
     Call,
     ConnectionCalls,
     Deadline,
+    FileCalls,
+    KeyCalls,
     RunCalls,
     StreamResume,
     ToolCalls,
+    TriggerCalls,
+    WebhookCalls,
     is_terminal,
     next_page,
     wait_timed_out,
 )
 from runplane.client._errors import connection_error, error_from_response
+from runplane.client._retry import OnRetry
 from runplane.schemas import (
     AgentPublic,
     ApprovalExpiry,
+    ApprovalLink,
     ApprovalPublic,
     ApprovalRule,
+    AuditEventPublic,
     ConnectionPublic,
     EventPublic,
+    FilePublic,
     IntegrationPublic,
+    KeyCreated,
+    KeyPublic,
     Notify,
     Page,
     RevisionPublic,
     RunPublic,
+    SitePublic,
     StepPublic,
     ToolPublic,
     VerifyResult,
+    WebhookDeliveryPublic,
+    WebhookEndpointPublic,
 )
+from runplane.schemas.triggers import TriggerPublic
+from runplane.schemas.webhooks import WebhookSecretPublic
 
 T = TypeVar("T")
 
@@ -55,20 +71,40 @@ class AsyncClient(BaseClient):
         api_key: str | None = None,
         *,
         timeout: float = 30,
+        max_retries: int | None = None,
+        on_retry: OnRetry | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(base_url, api_key, timeout)
-        self._http = httpx.AsyncClient(transport=transport)
+        """Connect to ``base_url`` (default ``RUNPLANE_URL``) with ``api_key``.
+
+        A call the server refuses for now (503, 429) or that loses its connection is sent
+        again up to ``max_retries`` times (default ``RUNPLANE_MAX_RETRIES`` or 3; 0: never)
+        when that cannot do anything twice; ``on_retry`` is told before each retry.
+        """
+        super().__init__(base_url, api_key, timeout, max_retries, on_retry)
+        self._http = httpx.AsyncClient(transport=transport, limits=CONNECTION_LIMITS)
         self.runs = AsyncRuns(self)
         self.agents = AsyncAgents(self)
         self.approvals = AsyncApprovals(self)
+        self.sites = AsyncSites(self)
+        self.files = AsyncFiles(self)
         self.connections = AsyncConnections(self)
         self.tools = AsyncTools(self)
         self.integrations = AsyncIntegrations(self)
+        self.keys = AsyncKeys(self)
+        self.triggers = AsyncTriggers(self)
+        self.webhooks = AsyncWebhooks(self)
 
     async def health(self) -> dict[str, Any]:
         """Return the server's health (``{"status": "ok", ...}``)."""
         return await self._send(self.health_call())
+
+    async def rotate_webhook_secret(self, grace_seconds: int | None = None) -> WebhookSecretPublic:
+        """Make a new webhook signing secret (admin key) and return it: it is shown only now.
+
+        For ``grace_seconds`` (default a day) webhooks are signed with the old secret too.
+        """
+        return await self._send(self.webhook_secret_call(grace_seconds))
 
     async def close(self) -> None:
         """Close the connections this client holds."""
@@ -93,11 +129,19 @@ class AsyncClient(BaseClient):
         await self.close()
 
     async def _send(self, call: Call[T]) -> T:
-        try:
-            response = await self._http.send(call.request)
-        except httpx.TransportError as exc:
-            raise connection_error(exc, self.base_url) from exc
-        return call.read(response)
+        attempts = self.attempts(call.request)
+        while True:
+            try:
+                response = await self._http.send(call.request)
+            except httpx.TransportError as exc:
+                pause = attempts.after_error(exc)
+                if pause is None:
+                    raise connection_error(exc, self.base_url) from exc
+            else:
+                pause = attempts.after_response(response)
+                if pause is None:
+                    return call.read(response)
+            await asyncio.sleep(pause)
 
     async def _items(self, call: Call[Page[T]]) -> AsyncIterator[T]:
         """Send ``call``, then the calls of the pages after it; yield every item."""
@@ -209,6 +253,10 @@ class AsyncRuns:
         """Return a run's steps."""
         return await self._client._send(self._calls.steps(run_id))
 
+    async def files(self, run_id: str) -> Page[FilePublic]:
+        """Return the files a run's steps saved."""
+        return await self._client._send(FileCalls(self._client).of_run(run_id))
+
     async def events(
         self, run_id: str, after: int = 0, limit: int | None = None
     ) -> Page[EventPublic]:
@@ -219,29 +267,34 @@ class AsyncRuns:
         """Follow a run's events live until its terminal event, reconnecting if cut off."""
         resume = StreamResume(run_id, after, self._client.base_url)
         http = self._client._http
+        refusals = self._client.attempts(self._calls.stream(resume))
         while True:
-            cause: Exception | None = None
             try:
                 response = await http.send(self._calls.stream(resume), stream=True)
             except httpx.TransportError as exc:
                 await asyncio.sleep(resume.dropped(exc))
                 continue
-            resume.connected()
+            cause: Exception | None = None
+            pause: float | None = None
             try:
                 if response.is_error:
                     await response.aread()
-                    raise error_from_response(response)
-                async for line in response.aiter_lines():
-                    event = resume.feed(line)
-                    if event is not None:
-                        yield event
-                        if resume.ended:
-                            return
+                    pause = refusals.after_response(response)
+                    if pause is None:
+                        raise error_from_response(response)
+                else:
+                    resume.connected()
+                    async for line in response.aiter_lines():
+                        event = resume.feed(line)
+                        if event is not None:
+                            yield event
+                            if resume.ended:
+                                return
             except httpx.TransportError as exc:
                 cause = exc
             finally:
                 await response.aclose()
-            await asyncio.sleep(resume.dropped(cause))
+            await asyncio.sleep(resume.dropped(cause) if pause is None else pause)
 
     async def wait(self, run_id: str, timeout: float | None = None) -> RunPublic:
         """Return the run once it has ended; raise ``TimeoutError`` after ``timeout`` seconds.
@@ -368,7 +421,7 @@ class AsyncApprovals:
         return await self._client._send(self._calls.decide(approval_id, body))
 
     async def view_link(self, token: str) -> ApprovalPublic:
-        """Return the approval a signed link names, without using the link up."""
+        """Return the approval a signed link (or its token) names, without using it up."""
         return await self._client._send(self._calls.view_link(token))
 
     async def decide_link(
@@ -377,9 +430,17 @@ class AsyncApprovals:
         decision: Literal["approve", "reject"] | None = None,
         **body: Any,
     ) -> ApprovalPublic:
-        """Decide by a signed link; it works once (again: ``ConflictError``)."""
+        """Decide by a signed link (or its token); it works once (again: ``ConflictError``)."""
         call = self._calls.decide_link(token, {"decision": decision, **body})
         return await self._client._send(call)
+
+    async def new_link(self, approval_id: str) -> ApprovalLink:
+        """Give a pending approval a new link (shown only now); the previous one stops working."""
+        return await self._client._send(self._calls.new_link(approval_id))
+
+    async def revoke_link(self, approval_id: str) -> ApprovalPublic:
+        """Revoke a pending approval's link (using it is then a 410); it stays pending."""
+        return await self._client._send(self._calls.revoke_link(approval_id))
 
 
 class AsyncConnections:
@@ -400,6 +461,36 @@ class AsyncConnections:
     async def delete(self, user_id: str, integration: str) -> None:
         """Revoke a user's credential for an integration."""
         await self._client._send(self._calls.delete(user_id, integration))
+
+
+class AsyncKeys:
+    """The tenant's API keys and its audit log (admin keys only)."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = KeyCalls(client)
+
+    async def create(
+        self,
+        role: Literal["admin", "member", "approver", "viewer"] = "member",
+        *,
+        name: str | None = None,
+        user_id: str | None = None,
+    ) -> KeyCreated:
+        """Create a key (bound to ``user_id`` if given); ``.key`` holds it, shown only now."""
+        return await self._client._send(self._calls.create(name, role, user_id))
+
+    async def list(self) -> Page[KeyPublic]:
+        """Return the tenant's keys, live and revoked (never their secrets)."""
+        return await self._client._send(self._calls.list())
+
+    async def revoke(self, key_id: str) -> None:
+        """Revoke a key: its next request is refused."""
+        await self._client._send(self._calls.revoke(key_id))
+
+    async def audit_events(self, limit: int | None = None) -> Page[AuditEventPublic]:
+        """Return the newest page of the tenant's audit events (key changes and more)."""
+        return await self._client._send(self._calls.audit_events(limit))
 
 
 class AsyncTools:
@@ -424,3 +515,202 @@ class AsyncIntegrations:
     async def list(self) -> Page[IntegrationPublic]:
         """Return every integration, whether it needs a connection, and its tools."""
         return await self._client._send(self._calls.integrations())
+
+
+class AsyncSites:
+    """Sites: named collections of files that runs read."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = FileCalls(client)
+
+    async def create(self, name: str, description: str | None = None) -> SitePublic:
+        """Create a site."""
+        return await self._client._send(self._calls.create_site(name, description))
+
+    async def list(self) -> Page[SitePublic]:
+        """Return every site."""
+        return await self._client._send(self._calls.sites())
+
+    async def get(self, site: str) -> SitePublic:
+        """Return a site, by id or name."""
+        return await self._client._send(self._calls.site(site))
+
+    async def delete(self, site: str) -> None:
+        """Delete an empty site."""
+        await self._client._send(self._calls.delete_site(site))
+
+
+class AsyncFiles:
+    """Files: upload into a site, list, read, download, delete."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = FileCalls(client)
+
+    async def upload(
+        self, site: str, name: str, content: bytes, media_type: str | None = None
+    ) -> FilePublic:
+        """Upload ``content`` as a file called ``name`` into ``site``."""
+        return await self._client._send(self._calls.upload(site, name, content, media_type))
+
+    async def list(
+        self,
+        *,
+        site_id: str | None = None,
+        run_id: str | None = None,
+        limit: int = 20,
+        continuation_token: str | None = None,
+    ) -> Page[FilePublic]:
+        """Return one page of files, newest first."""
+        filters = {
+            "site_id": site_id,
+            "run_id": run_id,
+            "limit": limit,
+            "continuation_token": continuation_token,
+        }
+        return await self._client._send(self._calls.list(filters))
+
+    async def get(self, file_id: str) -> FilePublic:
+        """Return a file's metadata."""
+        return await self._client._send(self._calls.get(file_id))
+
+    async def download(self, file_id: str) -> bytes:
+        """Return a file's bytes."""
+        return await self._client._send(self._calls.content(file_id))
+
+    async def delete(self, file_id: str) -> None:
+        """Delete a file (409 while it is on hold or a run uses it)."""
+        await self._client._send(self._calls.delete(file_id))
+
+    async def hold(self, file_id: str, reason: str) -> FilePublic:
+        """Put a file on legal hold (admin keys); return it, with its ``hold``."""
+        return await self._client._send(self._calls.hold(file_id, reason))
+
+    async def release(self, file_id: str) -> FilePublic:
+        """Release a file's legal hold (admin keys); return it."""
+        return await self._client._send(self._calls.release(file_id))
+
+
+class AsyncTriggers:
+    """Schedules and signed webhooks that start runs of an agent."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = TriggerCalls(client)
+
+    async def create(
+        self, kind: Literal["schedule", "webhook", "upload"], agent: str, **fields: Any
+    ) -> TriggerPublic:
+        """Make a trigger (``schedule=``, ``mapping=``, ``site_id=``, ``glob=``, ``input=`` …); a
+        webhook trigger's ``.secret`` is shown only in this answer."""
+        return await self._client._send(
+            self._calls.create({**fields, "kind": kind, "agent_id": agent})
+        )
+
+    async def list(
+        self,
+        *,
+        kind: str | None = None,
+        agent: str | None = None,
+        enabled: bool | None = None,
+        limit: int | None = None,
+        continuation_token: str | None = None,
+    ) -> Page[TriggerPublic]:
+        """Return a page of the tenant's triggers, oldest first."""
+        filters = {
+            "kind": kind,
+            "agent_id": agent,
+            "enabled": enabled,
+            "limit": limit,
+            "continuation_token": continuation_token,
+        }
+        return await self._client._send(self._calls.list(filters))
+
+    async def get(self, trigger_id: str) -> TriggerPublic:
+        """Return a trigger, with a schedule's next fire times."""
+        return await self._client._send(self._calls.get(trigger_id))
+
+    async def update(self, trigger_id: str, **fields: Any) -> TriggerPublic:
+        """Change a trigger's input, variables, revision, schedule or mapping."""
+        return await self._client._send(self._calls.update(trigger_id, fields))
+
+    async def enable(self, trigger_id: str) -> TriggerPublic:
+        """Enable a trigger."""
+        return await self._client._send(self._calls.act(trigger_id, "enable"))
+
+    async def disable(self, trigger_id: str) -> TriggerPublic:
+        """Disable a trigger: it starts no run until enabled."""
+        return await self._client._send(self._calls.act(trigger_id, "disable"))
+
+    async def pause(self, trigger_id: str) -> TriggerPublic:
+        """Pause a schedule."""
+        return await self._client._send(self._calls.act(trigger_id, "pause"))
+
+    async def resume(self, trigger_id: str) -> TriggerPublic:
+        """Resume a paused schedule from its next tick after now."""
+        return await self._client._send(self._calls.act(trigger_id, "resume"))
+
+    async def delete(self, trigger_id: str) -> None:
+        """Delete a trigger; the runs it started stay."""
+        await self._client._send(self._calls.delete(trigger_id))
+
+
+class AsyncWebhooks:
+    """Lifecycle webhooks: the tenant's endpoints and the outbox's deliveries (admin keys)."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = WebhookCalls(client)
+
+    async def create_endpoint(
+        self,
+        url: str,
+        events: list[str] | None = None,
+        *,
+        secret: str | None = None,
+        enabled: bool = True,
+        description: str | None = None,
+    ) -> WebhookEndpointPublic:
+        """Add an endpoint for ``events`` (default every one, ``*``); its secret is never shown."""
+        body: dict[str, Any] = {"url": url, "enabled": enabled}
+        for name, value in (("events", events), ("secret", secret), ("description", description)):
+            if value is not None:
+                body[name] = value
+        return await self._client._send(self._calls.create_endpoint(body))
+
+    async def list_endpoints(self) -> Page[WebhookEndpointPublic]:
+        """Return the tenant's endpoints, oldest first."""
+        return await self._client._send(self._calls.list_endpoints())
+
+    async def get_endpoint(self, endpoint_id: str) -> WebhookEndpointPublic:
+        """Return one endpoint."""
+        return await self._client._send(self._calls.get_endpoint(endpoint_id))
+
+    async def update_endpoint(self, endpoint_id: str, **changes: Any) -> WebhookEndpointPublic:
+        """Change an endpoint (``url``, ``events``, ``secret``, ``enabled``, ``description``)."""
+        return await self._client._send(self._calls.update_endpoint(endpoint_id, changes))
+
+    async def delete_endpoint(self, endpoint_id: str) -> None:
+        """Remove an endpoint."""
+        await self._client._send(self._calls.delete_endpoint(endpoint_id))
+
+    async def deliveries(
+        self,
+        *,
+        endpoint_id: str | None = None,
+        run_id: str | None = None,
+        status: Literal["pending", "delivered", "failed"] | None = None,
+        limit: int | None = None,
+    ) -> Page[WebhookDeliveryPublic]:
+        """Return the newest page of deliveries, filtered by endpoint, run and status."""
+        params = {"endpoint_id": endpoint_id, "run_id": run_id, "status": status, "limit": limit}
+        return await self._client._send(self._calls.deliveries(params))
+
+    async def delivery(self, delivery_id: str) -> WebhookDeliveryPublic:
+        """Return one delivery with its attempts."""
+        return await self._client._send(self._calls.delivery(delivery_id))
+
+    async def redeliver(self, delivery_id: str) -> WebhookDeliveryPublic:
+        """Send a delivery again, with the same ``webhook-id``."""
+        return await self._client._send(self._calls.redeliver(delivery_id))

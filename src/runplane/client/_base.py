@@ -6,6 +6,7 @@ function that reads its answer); ``Client`` and ``AsyncClient`` only send them.
 
 import os
 import time
+import uuid
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -22,24 +23,39 @@ from runplane.client._errors import (
     connection_error,
     error_from_response,
 )
+from runplane.client._retry import Attempts, OnRetry, policy_from
 from runplane.schemas import (
     AgentPublic,
     ApprovalDecision,
+    ApprovalLink,
     ApprovalPublic,
+    AuditEventPublic,
     ConnectionPublic,
     ConnectionPut,
     EventPublic,
+    FilePublic,
     IntegrationPublic,
+    KeyCreate,
+    KeyCreated,
+    KeyPublic,
     Page,
     RevisionPublic,
     RunCreate,
     RunDuplicate,
     RunPublic,
     RunRerun,
+    SiteCreate,
+    SitePublic,
     StepPublic,
     ToolPublic,
     VerifyResult,
+    WebhookDeliveryPublic,
+    WebhookEndpointCreate,
+    WebhookEndpointPublic,
+    WebhookEndpointUpdate,
 )
+from runplane.schemas.triggers import TriggerCreate, TriggerPatch, TriggerPublic
+from runplane.schemas.webhooks import WebhookSecretPublic
 from runplane.schemas.wire import ErrorDetail
 
 T = TypeVar("T")
@@ -50,6 +66,12 @@ MAX_SERVER_WAIT = 60.0
 # The server sends a keep-alive comment every 15 s; a stream silent this long is dead.
 STREAM_READ_TIMEOUT = 120.0
 RECONNECT_DELAYS = (0.1, 0.5, 1.0)
+# A server or proxy closes idle connections (uvicorn's default: after 5 s; runplane's
+# own waits 75 s); one the client reused just then would break under a request it may
+# not send again (a POST without an Idempotency-Key), so the client drops them first.
+CONNECTION_LIMITS = httpx.Limits(
+    max_connections=100, max_keepalive_connections=20, keepalive_expiry=3.0
+)
 POLL_PAUSE = 0.2
 
 # -- reading answers --------------------------------------------------------------------
@@ -261,10 +283,19 @@ def _segment(value: str) -> str:
 class BaseClient:
     """Configuration and request building shared by ``Client`` and ``AsyncClient``."""
 
-    def __init__(self, base_url: str | None, api_key: str | None, timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: str | None,
+        api_key: str | None,
+        timeout: float,
+        max_retries: int | None = None,
+        on_retry: OnRetry | None = None,
+    ) -> None:
         self.base_url = (base_url or os.environ.get("RUNPLANE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.api_key = api_key or os.environ.get("RUNPLANE_API_KEY") or None
         self.timeout = timeout
+        self.retry_policy = policy_from(max_retries)
+        self.on_retry = on_retry
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r})"
@@ -278,8 +309,10 @@ class BaseClient:
         json: Any = None,
         headers: Mapping[str, str | None] | None = None,
         read_timeout: float | None = None,
+        files: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | None = None,
     ) -> httpx.Request:
-        """Build a request: auth, JSON body, params and headers without ``None`` values."""
+        """Build a request: auth, JSON or multipart body, params and headers without ``None``."""
         sent = {"Accept": "application/json", "User-Agent": "runplane-python"}
         if self.api_key:
             sent["Authorization"] = f"Bearer {self.api_key}"
@@ -291,9 +324,15 @@ class BaseClient:
             self.base_url + path,
             params=query,
             json=json,
+            files=files,
+            data=data,
             headers=sent,
             extensions={"timeout": timeout.as_dict()},
         )
+
+    def attempts(self, request: httpx.Request) -> Attempts:
+        """Start counting the attempts at ``request`` under this client's retry policy."""
+        return self.retry_policy.start(request, self.on_retry)
 
     def call(self, method: str, path: str, type_: type[T], **options: Any) -> Call[T]:
         """Build a call whose answer is read as ``type_``."""
@@ -302,6 +341,11 @@ class BaseClient:
     def health_call(self) -> Call[dict[str, Any]]:
         """``GET /healthz``."""
         return self.call("GET", "/healthz", dict[str, Any])
+
+    def webhook_secret_call(self, grace_seconds: int | None) -> Call[WebhookSecretPublic]:
+        """``POST /v1/webhook-secret``."""
+        body = {} if grace_seconds is None else {"grace_seconds": grace_seconds}
+        return self.call("POST", "/v1/webhook-secret", WebhookSecretPublic, json=body)
 
     def held_timeout(self, wait: float | None) -> float | None:
         """The read timeout of a request the server may hold for ``wait`` seconds."""
@@ -314,6 +358,11 @@ def _param(value: Any) -> str | int | float:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value if isinstance(value, int | float) else str(value)
+
+
+def new_idempotency_key() -> str:
+    """A fresh ``Idempotency-Key``: a create sent again with it makes nothing new."""
+    return f"rp-{uuid.uuid4().hex}"
 
 
 def _body(model: Any) -> dict[str, Any]:
@@ -343,7 +392,9 @@ class RunCalls:
             "/v1/runs",
             RunPublic,
             json=_body(body),
-            headers={"Idempotency-Key": idempotency_key},
+            # Always one: a create is then safe to send again after a 503 or a broken
+            # connection (the server answers a repeat with the run the first one made).
+            headers={"Idempotency-Key": idempotency_key or new_idempotency_key()},
             read_timeout=self._base.held_timeout(wait),
         )
 
@@ -394,14 +445,21 @@ class RunCalls:
         """``POST /v1/runs/{id}/rerun``, reusing the steps before ``from_step``."""
         body = RunRerun(from_step=from_step) if from_step is not None else RunRerun()
         path = f"/v1/runs/{_segment(run_id)}/rerun"
-        return self._base.call("POST", path, RunPublic, json=_body(body))
+        headers = {"Idempotency-Key": new_idempotency_key()}
+        return self._base.call("POST", path, RunPublic, json=_body(body), headers=headers)
 
     def duplicate(self, run_id: str, overrides: Mapping[str, Any]) -> Call[RunPublic]:
         """``POST /v1/runs/{id}/duplicate`` with overrides of the original."""
         body = RunDuplicate.model_validate(dict(overrides))
         path = f"/v1/runs/{_segment(run_id)}/duplicate"
-        read_timeout = self._base.held_timeout(body.wait)
-        return self._base.call("POST", path, RunPublic, json=_body(body), read_timeout=read_timeout)
+        return self._base.call(
+            "POST",
+            path,
+            RunPublic,
+            json=_body(body),
+            headers={"Idempotency-Key": new_idempotency_key()},
+            read_timeout=self._base.held_timeout(body.wait),
+        )
 
     def archive(self, run_id: str, archived: bool) -> Call[RunPublic]:
         """``POST /v1/runs/{id}/archive`` (or ``/unarchive``)."""
@@ -471,19 +529,32 @@ class ApprovalCalls:
         return self._base.call("POST", path, ApprovalPublic, json=_decision(fields))
 
     def view_link(self, token: str) -> Call[ApprovalPublic]:
-        """``GET /v1/runs/approval?token=…``: look at what a signed link asks (not using it up)."""
-        params = {"token": token}
-        return self._base.call("GET", "/v1/runs/approval", ApprovalPublic, params=params)
+        """``POST /v1/runs/approval/view``: what a signed link asks (not using it up).
+
+        ``token`` is the token or the whole link; it goes in the body, never in a URL.
+        """
+        body = {"token": link_token(token)}
+        return self._base.call("POST", "/v1/runs/approval/view", ApprovalPublic, json=body)
 
     def decide_link(self, token: str, fields: Mapping[str, Any]) -> Call[ApprovalPublic]:
-        """``POST /v1/runs/approval?token=…``: decide by a single-use signed link."""
-        return self._base.call(
-            "POST",
-            "/v1/runs/approval",
-            ApprovalPublic,
-            params={"token": token},
-            json=_decision(fields),
-        )
+        """``POST /v1/runs/approval``: decide by a single-use signed link (token in the body)."""
+        body = {**_decision(fields), "token": link_token(token)}
+        return self._base.call("POST", "/v1/runs/approval", ApprovalPublic, json=body)
+
+    def new_link(self, approval_id: str) -> Call[ApprovalLink]:
+        """``POST /v1/approvals/{id}/link``: a new link; the previous one stops working."""
+        path = f"/v1/approvals/{_segment(approval_id)}/link"
+        return self._base.call("POST", path, ApprovalLink)
+
+    def revoke_link(self, approval_id: str) -> Call[ApprovalPublic]:
+        """``POST /v1/approvals/{id}/link/revoke``: the link stops working; still pending."""
+        path = f"/v1/approvals/{_segment(approval_id)}/link/revoke"
+        return self._base.call("POST", path, ApprovalPublic)
+
+
+def link_token(link_or_token: str) -> str:
+    """The token of an approval link (its fragment), or the token itself."""
+    return link_or_token.partition("#")[2] if "#" in link_or_token else link_or_token
 
 
 class ConnectionCalls:
@@ -512,6 +583,32 @@ class ConnectionCalls:
         return Call(request, raise_for_error)
 
 
+class KeyCalls:
+    """The calls that manage API keys and read the audit log (admin keys), built but not sent."""
+
+    def __init__(self, base: BaseClient) -> None:
+        self._base = base
+
+    def create(self, name: str | None, role: str, user_id: str | None) -> Call[KeyCreated]:
+        """``POST /v1/keys``: a new key, returned once."""
+        body = _body(KeyCreate.model_validate({"name": name, "role": role, "user_id": user_id}))
+        return self._base.call("POST", "/v1/keys", KeyCreated, json=body)
+
+    def list(self) -> Call[Page[KeyPublic]]:
+        """``GET /v1/keys``."""
+        return self._base.call("GET", "/v1/keys", Page[KeyPublic])
+
+    def revoke(self, key_id: str) -> Call[None]:
+        """``DELETE /v1/keys/{key_id}``."""
+        request = self._base.build_request("DELETE", f"/v1/keys/{_segment(key_id)}")
+        return Call(request, raise_for_error)
+
+    def audit_events(self, limit: int | None = None) -> Call[Page[AuditEventPublic]]:
+        """``GET /v1/audit-events``."""
+        params = {} if limit is None else {"limit": limit}
+        return self._base.call("GET", "/v1/audit-events", Page[AuditEventPublic], params=params)
+
+
 class ToolCalls:
     """The calls that list tools and integrations, built but not sent."""
 
@@ -525,3 +622,161 @@ class ToolCalls:
     def integrations(self) -> Call[Page[IntegrationPublic]]:
         """``GET /v1/integrations``."""
         return self._base.call("GET", "/v1/integrations", Page[IntegrationPublic])
+
+
+def read_bytes(response: httpx.Response) -> bytes:
+    """Check a response and return its body's bytes."""
+    raise_for_error(response)
+    return response.content
+
+
+class FileCalls:
+    """The calls of the sites and files API, built but not sent."""
+
+    def __init__(self, base: BaseClient) -> None:
+        self._base = base
+
+    def create_site(self, name: str, description: str | None) -> Call[SitePublic]:
+        """``POST /v1/sites``."""
+        body = SiteCreate(name=name, description=description)
+        return self._base.call("POST", "/v1/sites", SitePublic, json=_body(body))
+
+    def sites(self) -> Call[Page[SitePublic]]:
+        """``GET /v1/sites``."""
+        return self._base.call("GET", "/v1/sites", Page[SitePublic])
+
+    def site(self, site_id: str) -> Call[SitePublic]:
+        """``GET /v1/sites/{id}`` (an id or a name)."""
+        return self._base.call("GET", f"/v1/sites/{_segment(site_id)}", SitePublic)
+
+    def delete_site(self, site_id: str) -> Call[None]:
+        """``DELETE /v1/sites/{id}``."""
+        request = self._base.build_request("DELETE", f"/v1/sites/{_segment(site_id)}")
+        return Call(request, raise_for_error)
+
+    def upload(
+        self, site_id: str, name: str, content: bytes, media_type: str | None
+    ) -> Call[FilePublic]:
+        """``POST /v1/files``: multipart, the file's bytes and its site."""
+        part = (name, content) if media_type is None else (name, content, media_type)
+        return self._base.call(
+            "POST", "/v1/files", FilePublic, files={"file": part}, data={"site_id": site_id}
+        )
+
+    def list(self, filters: Mapping[str, Any]) -> Call[Page[FilePublic]]:
+        """``GET /v1/files`` with ``site_id``, ``run_id``, ``limit``, ``continuation_token``."""
+        return self._base.call("GET", "/v1/files", Page[FilePublic], params=filters)
+
+    def get(self, file_id: str) -> Call[FilePublic]:
+        """``GET /v1/files/{id}``."""
+        return self._base.call("GET", f"/v1/files/{_segment(file_id)}", FilePublic)
+
+    def content(self, file_id: str) -> Call[bytes]:
+        """``GET /v1/files/{id}/content``."""
+        path = f"/v1/files/{_segment(file_id)}/content"
+        return Call(self._base.build_request("GET", path), read_bytes)
+
+    def delete(self, file_id: str) -> Call[None]:
+        """``DELETE /v1/files/{id}``."""
+        request = self._base.build_request("DELETE", f"/v1/files/{_segment(file_id)}")
+        return Call(request, raise_for_error)
+
+    def hold(self, file_id: str, reason: str) -> Call[FilePublic]:
+        """``POST /v1/files/{id}/hold``: a legal hold, with its reason."""
+        path = f"/v1/files/{_segment(file_id)}/hold"
+        return self._base.call("POST", path, FilePublic, json={"reason": reason})
+
+    def release(self, file_id: str) -> Call[FilePublic]:
+        """``DELETE /v1/files/{id}/hold``."""
+        return self._base.call("DELETE", f"/v1/files/{_segment(file_id)}/hold", FilePublic)
+
+    def of_run(self, run_id: str) -> Call[Page[FilePublic]]:
+        """``GET /v1/runs/{id}/files``."""
+        return self._base.call("GET", f"/v1/runs/{_segment(run_id)}/files", Page[FilePublic])
+
+
+class TriggerCalls:
+    """The calls that manage triggers (schedules, webhooks, uploads), built but not sent."""
+
+    def __init__(self, base: BaseClient) -> None:
+        self._base = base
+
+    def create(self, fields: Mapping[str, Any]) -> Call[TriggerPublic]:
+        """``POST /v1/triggers``: a webhook trigger's ``secret`` is in this answer only."""
+        body = _body(TriggerCreate.model_validate(fields))
+        return self._base.call("POST", "/v1/triggers", TriggerPublic, json=body)
+
+    def list(self, filters: Mapping[str, Any]) -> Call[Page[TriggerPublic]]:
+        """``GET /v1/triggers``."""
+        return self._base.call("GET", "/v1/triggers", Page[TriggerPublic], params=filters)
+
+    def get(self, trigger_id: str) -> Call[TriggerPublic]:
+        """``GET /v1/triggers/{id}``."""
+        return self._base.call("GET", f"/v1/triggers/{_segment(trigger_id)}", TriggerPublic)
+
+    def update(self, trigger_id: str, fields: Mapping[str, Any]) -> Call[TriggerPublic]:
+        """``PATCH /v1/triggers/{id}``."""
+        body = _body(TriggerPatch.model_validate(fields))
+        path = f"/v1/triggers/{_segment(trigger_id)}"
+        return self._base.call("PATCH", path, TriggerPublic, json=body)
+
+    def act(self, trigger_id: str, action: str) -> Call[TriggerPublic]:
+        """``POST /v1/triggers/{id}/{enable|disable|pause|resume}``."""
+        path = f"/v1/triggers/{_segment(trigger_id)}/{action}"
+        return self._base.call("POST", path, TriggerPublic)
+
+    def delete(self, trigger_id: str) -> Call[None]:
+        """``DELETE /v1/triggers/{id}``."""
+        request = self._base.build_request("DELETE", f"/v1/triggers/{_segment(trigger_id)}")
+        return Call(request, raise_for_error)
+
+
+class WebhookCalls:
+    """The calls of lifecycle webhook endpoints and deliveries (admin keys), built but not sent."""
+
+    def __init__(self, base: BaseClient) -> None:
+        self._base = base
+
+    def create_endpoint(self, body: dict[str, Any]) -> Call[WebhookEndpointPublic]:
+        """``POST /v1/webhook-endpoints``."""
+        checked = _body(WebhookEndpointCreate.model_validate(body))
+        return self._base.call("POST", "/v1/webhook-endpoints", WebhookEndpointPublic, json=checked)
+
+    def list_endpoints(self) -> Call[Page[WebhookEndpointPublic]]:
+        """``GET /v1/webhook-endpoints``."""
+        return self._base.call("GET", "/v1/webhook-endpoints", Page[WebhookEndpointPublic])
+
+    def get_endpoint(self, endpoint_id: str) -> Call[WebhookEndpointPublic]:
+        """``GET /v1/webhook-endpoints/{id}``."""
+        path = f"/v1/webhook-endpoints/{_segment(endpoint_id)}"
+        return self._base.call("GET", path, WebhookEndpointPublic)
+
+    def update_endpoint(
+        self, endpoint_id: str, changes: dict[str, Any]
+    ) -> Call[WebhookEndpointPublic]:
+        """``PATCH /v1/webhook-endpoints/{id}``."""
+        body = _body(WebhookEndpointUpdate.model_validate(changes))
+        path = f"/v1/webhook-endpoints/{_segment(endpoint_id)}"
+        return self._base.call("PATCH", path, WebhookEndpointPublic, json=body)
+
+    def delete_endpoint(self, endpoint_id: str) -> Call[None]:
+        """``DELETE /v1/webhook-endpoints/{id}``."""
+        path = f"/v1/webhook-endpoints/{_segment(endpoint_id)}"
+        return Call(self._base.build_request("DELETE", path), raise_for_error)
+
+    def deliveries(self, params: dict[str, Any]) -> Call[Page[WebhookDeliveryPublic]]:
+        """``GET /v1/webhooks/deliveries``."""
+        query = {k: _param(v) for k, v in params.items() if v is not None}
+        return self._base.call(
+            "GET", "/v1/webhooks/deliveries", Page[WebhookDeliveryPublic], params=query
+        )
+
+    def delivery(self, delivery_id: str) -> Call[WebhookDeliveryPublic]:
+        """``GET /v1/webhooks/deliveries/{id}``: with its attempts."""
+        path = f"/v1/webhooks/deliveries/{_segment(delivery_id)}"
+        return self._base.call("GET", path, WebhookDeliveryPublic)
+
+    def redeliver(self, delivery_id: str) -> Call[WebhookDeliveryPublic]:
+        """``POST /v1/webhooks/deliveries/{id}/redeliver``."""
+        path = f"/v1/webhooks/deliveries/{_segment(delivery_id)}/redeliver"
+        return self._base.call("POST", path, WebhookDeliveryPublic)

@@ -15,36 +15,52 @@ from typing import Any, Literal, TypeVar
 import httpx
 
 from runplane.client._base import (
+    CONNECTION_LIMITS,
     AgentCalls,
     ApprovalCalls,
     BaseClient,
     Call,
     ConnectionCalls,
     Deadline,
+    FileCalls,
+    KeyCalls,
     RunCalls,
     StreamResume,
     ToolCalls,
+    TriggerCalls,
+    WebhookCalls,
     is_terminal,
     next_page,
     wait_timed_out,
 )
 from runplane.client._errors import connection_error, error_from_response
+from runplane.client._retry import OnRetry
 from runplane.schemas import (
     AgentPublic,
     ApprovalExpiry,
+    ApprovalLink,
     ApprovalPublic,
     ApprovalRule,
+    AuditEventPublic,
     ConnectionPublic,
     EventPublic,
+    FilePublic,
     IntegrationPublic,
+    KeyCreated,
+    KeyPublic,
     Notify,
     Page,
     RevisionPublic,
     RunPublic,
+    SitePublic,
     StepPublic,
     ToolPublic,
     VerifyResult,
+    WebhookDeliveryPublic,
+    WebhookEndpointPublic,
 )
+from runplane.schemas.triggers import TriggerPublic
+from runplane.schemas.webhooks import WebhookSecretPublic
 
 T = TypeVar("T")
 
@@ -58,20 +74,40 @@ class Client(BaseClient):
         api_key: str | None = None,
         *,
         timeout: float = 30,
+        max_retries: int | None = None,
+        on_retry: OnRetry | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        super().__init__(base_url, api_key, timeout)
-        self._http = httpx.Client(transport=transport)
+        """Connect to ``base_url`` (default ``RUNPLANE_URL``) with ``api_key``.
+
+        A call the server refuses for now (503, 429) or that loses its connection is sent
+        again up to ``max_retries`` times (default ``RUNPLANE_MAX_RETRIES`` or 3; 0: never)
+        when that cannot do anything twice; ``on_retry`` is told before each retry.
+        """
+        super().__init__(base_url, api_key, timeout, max_retries, on_retry)
+        self._http = httpx.Client(transport=transport, limits=CONNECTION_LIMITS)
         self.runs = Runs(self)
         self.agents = Agents(self)
         self.approvals = Approvals(self)
+        self.sites = Sites(self)
+        self.files = Files(self)
         self.connections = Connections(self)
         self.tools = Tools(self)
         self.integrations = Integrations(self)
+        self.keys = Keys(self)
+        self.triggers = Triggers(self)
+        self.webhooks = Webhooks(self)
 
     def health(self) -> dict[str, Any]:
         """Return the server's health (``{"status": "ok", ...}``)."""
         return self._send(self.health_call())
+
+    def rotate_webhook_secret(self, grace_seconds: int | None = None) -> WebhookSecretPublic:
+        """Make a new webhook signing secret (admin key) and return it: it is shown only now.
+
+        For ``grace_seconds`` (default a day) webhooks are signed with the old secret too.
+        """
+        return self._send(self.webhook_secret_call(grace_seconds))
 
     def close(self) -> None:
         """Close the connections this client holds."""
@@ -89,11 +125,19 @@ class Client(BaseClient):
         self.close()
 
     def _send(self, call: Call[T]) -> T:
-        try:
-            response = self._http.send(call.request)
-        except httpx.TransportError as exc:
-            raise connection_error(exc, self.base_url) from exc
-        return call.read(response)
+        attempts = self.attempts(call.request)
+        while True:
+            try:
+                response = self._http.send(call.request)
+            except httpx.TransportError as exc:
+                pause = attempts.after_error(exc)
+                if pause is None:
+                    raise connection_error(exc, self.base_url) from exc
+            else:
+                pause = attempts.after_response(response)
+                if pause is None:
+                    return call.read(response)
+            time.sleep(pause)
 
     def _items(self, call: Call[Page[T]]) -> Iterator[T]:
         """Send ``call``, then the calls of the pages after it; yield every item."""
@@ -205,6 +249,10 @@ class Runs:
         """Return a run's steps."""
         return self._client._send(self._calls.steps(run_id))
 
+    def files(self, run_id: str) -> Page[FilePublic]:
+        """Return the files a run's steps saved."""
+        return self._client._send(FileCalls(self._client).of_run(run_id))
+
     def events(self, run_id: str, after: int = 0, limit: int | None = None) -> Page[EventPublic]:
         """Return a run's events with ``seq`` above ``after``."""
         return self._client._send(self._calls.events(run_id, after, limit))
@@ -213,29 +261,34 @@ class Runs:
         """Follow a run's events live until its terminal event, reconnecting if cut off."""
         resume = StreamResume(run_id, after, self._client.base_url)
         http = self._client._http
+        refusals = self._client.attempts(self._calls.stream(resume))
         while True:
-            cause: Exception | None = None
             try:
                 response = http.send(self._calls.stream(resume), stream=True)
             except httpx.TransportError as exc:
                 time.sleep(resume.dropped(exc))
                 continue
-            resume.connected()
+            cause: Exception | None = None
+            pause: float | None = None
             try:
                 if response.is_error:
                     response.read()
-                    raise error_from_response(response)
-                for line in response.iter_lines():
-                    event = resume.feed(line)
-                    if event is not None:
-                        yield event
-                        if resume.ended:
-                            return
+                    pause = refusals.after_response(response)
+                    if pause is None:
+                        raise error_from_response(response)
+                else:
+                    resume.connected()
+                    for line in response.iter_lines():
+                        event = resume.feed(line)
+                        if event is not None:
+                            yield event
+                            if resume.ended:
+                                return
             except httpx.TransportError as exc:
                 cause = exc
             finally:
                 response.close()
-            time.sleep(resume.dropped(cause))
+            time.sleep(resume.dropped(cause) if pause is None else pause)
 
     def wait(self, run_id: str, timeout: float | None = None) -> RunPublic:
         """Return the run once it has ended; raise ``TimeoutError`` after ``timeout`` seconds.
@@ -360,7 +413,7 @@ class Approvals:
         return self._client._send(self._calls.decide(approval_id, body))
 
     def view_link(self, token: str) -> ApprovalPublic:
-        """Return the approval a signed link names, without using the link up."""
+        """Return the approval a signed link (or its token) names, without using it up."""
         return self._client._send(self._calls.view_link(token))
 
     def decide_link(
@@ -369,9 +422,17 @@ class Approvals:
         decision: Literal["approve", "reject"] | None = None,
         **body: Any,
     ) -> ApprovalPublic:
-        """Decide by a signed link; it works once (again: ``ConflictError``)."""
+        """Decide by a signed link (or its token); it works once (again: ``ConflictError``)."""
         call = self._calls.decide_link(token, {"decision": decision, **body})
         return self._client._send(call)
+
+    def new_link(self, approval_id: str) -> ApprovalLink:
+        """Give a pending approval a new link (shown only now); the previous one stops working."""
+        return self._client._send(self._calls.new_link(approval_id))
+
+    def revoke_link(self, approval_id: str) -> ApprovalPublic:
+        """Revoke a pending approval's link (using it is then a 410); it stays pending."""
+        return self._client._send(self._calls.revoke_link(approval_id))
 
 
 class Connections:
@@ -392,6 +453,36 @@ class Connections:
     def delete(self, user_id: str, integration: str) -> None:
         """Revoke a user's credential for an integration."""
         self._client._send(self._calls.delete(user_id, integration))
+
+
+class Keys:
+    """The tenant's API keys and its audit log (admin keys only)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._calls = KeyCalls(client)
+
+    def create(
+        self,
+        role: Literal["admin", "member", "approver", "viewer"] = "member",
+        *,
+        name: str | None = None,
+        user_id: str | None = None,
+    ) -> KeyCreated:
+        """Create a key (bound to ``user_id`` if given); ``.key`` holds it, shown only now."""
+        return self._client._send(self._calls.create(name, role, user_id))
+
+    def list(self) -> Page[KeyPublic]:
+        """Return the tenant's keys, live and revoked (never their secrets)."""
+        return self._client._send(self._calls.list())
+
+    def revoke(self, key_id: str) -> None:
+        """Revoke a key: its next request is refused."""
+        self._client._send(self._calls.revoke(key_id))
+
+    def audit_events(self, limit: int | None = None) -> Page[AuditEventPublic]:
+        """Return the newest page of the tenant's audit events (key changes and more)."""
+        return self._client._send(self._calls.audit_events(limit))
 
 
 class Tools:
@@ -416,3 +507,200 @@ class Integrations:
     def list(self) -> Page[IntegrationPublic]:
         """Return every integration, whether it needs a connection, and its tools."""
         return self._client._send(self._calls.integrations())
+
+
+class Sites:
+    """Sites: named collections of files that runs read."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._calls = FileCalls(client)
+
+    def create(self, name: str, description: str | None = None) -> SitePublic:
+        """Create a site."""
+        return self._client._send(self._calls.create_site(name, description))
+
+    def list(self) -> Page[SitePublic]:
+        """Return every site."""
+        return self._client._send(self._calls.sites())
+
+    def get(self, site: str) -> SitePublic:
+        """Return a site, by id or name."""
+        return self._client._send(self._calls.site(site))
+
+    def delete(self, site: str) -> None:
+        """Delete an empty site."""
+        self._client._send(self._calls.delete_site(site))
+
+
+class Files:
+    """Files: upload into a site, list, read, download, delete."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._calls = FileCalls(client)
+
+    def upload(
+        self, site: str, name: str, content: bytes, media_type: str | None = None
+    ) -> FilePublic:
+        """Upload ``content`` as a file called ``name`` into ``site``."""
+        return self._client._send(self._calls.upload(site, name, content, media_type))
+
+    def list(
+        self,
+        *,
+        site_id: str | None = None,
+        run_id: str | None = None,
+        limit: int = 20,
+        continuation_token: str | None = None,
+    ) -> Page[FilePublic]:
+        """Return one page of files, newest first."""
+        filters = {
+            "site_id": site_id,
+            "run_id": run_id,
+            "limit": limit,
+            "continuation_token": continuation_token,
+        }
+        return self._client._send(self._calls.list(filters))
+
+    def get(self, file_id: str) -> FilePublic:
+        """Return a file's metadata."""
+        return self._client._send(self._calls.get(file_id))
+
+    def download(self, file_id: str) -> bytes:
+        """Return a file's bytes."""
+        return self._client._send(self._calls.content(file_id))
+
+    def delete(self, file_id: str) -> None:
+        """Delete a file (409 while it is on hold or a run uses it)."""
+        self._client._send(self._calls.delete(file_id))
+
+    def hold(self, file_id: str, reason: str) -> FilePublic:
+        """Put a file on legal hold (admin keys); return it, with its ``hold``."""
+        return self._client._send(self._calls.hold(file_id, reason))
+
+    def release(self, file_id: str) -> FilePublic:
+        """Release a file's legal hold (admin keys); return it."""
+        return self._client._send(self._calls.release(file_id))
+
+
+class Triggers:
+    """Schedules and signed webhooks that start runs of an agent."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._calls = TriggerCalls(client)
+
+    def create(
+        self, kind: Literal["schedule", "webhook", "upload"], agent: str, **fields: Any
+    ) -> TriggerPublic:
+        """Make a trigger (``schedule=``, ``mapping=``, ``site_id=``, ``glob=``, ``input=`` …); a
+        webhook trigger's ``.secret`` is shown only in this answer."""
+        return self._client._send(self._calls.create({**fields, "kind": kind, "agent_id": agent}))
+
+    def list(
+        self,
+        *,
+        kind: str | None = None,
+        agent: str | None = None,
+        enabled: bool | None = None,
+        limit: int | None = None,
+        continuation_token: str | None = None,
+    ) -> Page[TriggerPublic]:
+        """Return a page of the tenant's triggers, oldest first."""
+        filters = {
+            "kind": kind,
+            "agent_id": agent,
+            "enabled": enabled,
+            "limit": limit,
+            "continuation_token": continuation_token,
+        }
+        return self._client._send(self._calls.list(filters))
+
+    def get(self, trigger_id: str) -> TriggerPublic:
+        """Return a trigger, with a schedule's next fire times."""
+        return self._client._send(self._calls.get(trigger_id))
+
+    def update(self, trigger_id: str, **fields: Any) -> TriggerPublic:
+        """Change a trigger's input, variables, revision, schedule or mapping."""
+        return self._client._send(self._calls.update(trigger_id, fields))
+
+    def enable(self, trigger_id: str) -> TriggerPublic:
+        """Enable a trigger."""
+        return self._client._send(self._calls.act(trigger_id, "enable"))
+
+    def disable(self, trigger_id: str) -> TriggerPublic:
+        """Disable a trigger: it starts no run until enabled."""
+        return self._client._send(self._calls.act(trigger_id, "disable"))
+
+    def pause(self, trigger_id: str) -> TriggerPublic:
+        """Pause a schedule."""
+        return self._client._send(self._calls.act(trigger_id, "pause"))
+
+    def resume(self, trigger_id: str) -> TriggerPublic:
+        """Resume a paused schedule from its next tick after now."""
+        return self._client._send(self._calls.act(trigger_id, "resume"))
+
+    def delete(self, trigger_id: str) -> None:
+        """Delete a trigger; the runs it started stay."""
+        self._client._send(self._calls.delete(trigger_id))
+
+
+class Webhooks:
+    """Lifecycle webhooks: the tenant's endpoints and the outbox's deliveries (admin keys)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._calls = WebhookCalls(client)
+
+    def create_endpoint(
+        self,
+        url: str,
+        events: list[str] | None = None,
+        *,
+        secret: str | None = None,
+        enabled: bool = True,
+        description: str | None = None,
+    ) -> WebhookEndpointPublic:
+        """Add an endpoint for ``events`` (default every one, ``*``); its secret is never shown."""
+        body: dict[str, Any] = {"url": url, "enabled": enabled}
+        for name, value in (("events", events), ("secret", secret), ("description", description)):
+            if value is not None:
+                body[name] = value
+        return self._client._send(self._calls.create_endpoint(body))
+
+    def list_endpoints(self) -> Page[WebhookEndpointPublic]:
+        """Return the tenant's endpoints, oldest first."""
+        return self._client._send(self._calls.list_endpoints())
+
+    def get_endpoint(self, endpoint_id: str) -> WebhookEndpointPublic:
+        """Return one endpoint."""
+        return self._client._send(self._calls.get_endpoint(endpoint_id))
+
+    def update_endpoint(self, endpoint_id: str, **changes: Any) -> WebhookEndpointPublic:
+        """Change an endpoint (``url``, ``events``, ``secret``, ``enabled``, ``description``)."""
+        return self._client._send(self._calls.update_endpoint(endpoint_id, changes))
+
+    def delete_endpoint(self, endpoint_id: str) -> None:
+        """Remove an endpoint."""
+        self._client._send(self._calls.delete_endpoint(endpoint_id))
+
+    def deliveries(
+        self,
+        *,
+        endpoint_id: str | None = None,
+        run_id: str | None = None,
+        status: Literal["pending", "delivered", "failed"] | None = None,
+        limit: int | None = None,
+    ) -> Page[WebhookDeliveryPublic]:
+        """Return the newest page of deliveries, filtered by endpoint, run and status."""
+        params = {"endpoint_id": endpoint_id, "run_id": run_id, "status": status, "limit": limit}
+        return self._client._send(self._calls.deliveries(params))
+
+    def delivery(self, delivery_id: str) -> WebhookDeliveryPublic:
+        """Return one delivery with its attempts."""
+        return self._client._send(self._calls.delivery(delivery_id))
+
+    def redeliver(self, delivery_id: str) -> WebhookDeliveryPublic:
+        """Send a delivery again, with the same ``webhook-id``."""
+        return self._client._send(self._calls.redeliver(delivery_id))

@@ -61,6 +61,13 @@ class Unauthorized(RunplaneError):
     code = "unauthorized"
 
 
+class Forbidden(RunplaneError):
+    """The key is valid but its role (or binding) does not allow this."""
+
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(RunplaneError):
     """The resource does not exist for this tenant."""
 
@@ -87,6 +94,30 @@ class PayloadTooLarge(RunplaneError):
 
     status = 413
     code = "payload_too_large"
+
+
+class TooManyRequests(RunplaneError):
+    """A quota or rate limit was hit; ``retry_after`` says when to try again."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(
+        self, message: str, retry_after: float = 1.0, details: list[ErrorDetail] | None = None
+    ) -> None:
+        super().__init__(message, details)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(RunplaneError):
+    """The database cannot be had right now; nothing was changed; try again later."""
+
+    status = 503
+    code = "service_unavailable"
+
+    def __init__(self, message: str, retry_after: float = 2.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class RunError(Exception):

@@ -39,6 +39,7 @@ class WaitingOn(TypedDict, total=False):
     user_id: str
     interrupt: JSONObject  # a graph's interrupt: ``thread_id``, ``interrupts``
     values: JSON  # a graph's state where it stopped
+    child_run_id: str  # a child run (``ctx.run_agent``) whose end the run waits for
 
 
 class CancelReceipt(TypedDict):
@@ -63,6 +64,19 @@ class StatusData(StatusNote):
     """``status``: the run moved to ``status`` (every transition appends one)."""
 
     status: str
+
+
+class TakeoverData(TypedDict):
+    """``takeover``: an attempt claimed a run whose previous attempt never ended.
+
+    ``previous`` died or was cut off (and was declared dead); its writes are refused
+    from ``epoch`` on. The same executor in both is a process that restarted, or that
+    made an attempt again after a database failure.
+    """
+
+    executor: str
+    previous: str | None
+    epoch: int
 
 
 class PlanningData(TypedDict):
@@ -137,12 +151,15 @@ class ApprovalRequest(TypedDict, total=False):
 
 
 class ApprovalRequiredData(TypedDict):
-    """``approval.required``: the run waits for a person to decide ``request``."""
+    """``approval.required``: the run waits for a person to decide ``request``.
+
+    It names the approval, never its link: every key of the tenant reads the log, and
+    only keys allowed to decide get the link (``GET /v1/approvals/{id}``).
+    """
 
     approval_id: str
     kind: Literal["plan", "tool_call", "in_doubt"]
     request: ApprovalRequest
-    link: str
     link_expires_at: str
     expires_at: str | None
     default_action: str | None
@@ -157,6 +174,8 @@ class ApprovalResolvedData(TypedDict):
     edited_arguments: NotRequired[JSONObject | None]
     comment: str | None
     decided_by: str
+    decided_by_key_id: NotRequired[str | None]  # the key (a console session's key) that decided
+    decided_via: NotRequired[str | None]  # api, console, link; None for the system
     decided_at: str
 
 
@@ -192,18 +211,46 @@ class SourceData(TypedDict):
     url: str | None
 
 
+class FileCreatedData(TypedDict):
+    """``file.created``: a step of the run saved a file (``ctx.file``)."""
+
+    id: str
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    step: int
+
+
 class ResultData(TypedDict):
     """``result``: the run's result."""
 
     type: Literal["document", "json"]
     content: JSON
     sources: list[JSONObject]
+    files: NotRequired[list[JSONObject]]  # what its steps saved (``ctx.file``)
     continued_by: NotRequired[str]  # a graph run that paused, then another carried on
+
+
+class ReconciledData(TypedDict):
+    """``reconciled``: the run's workflow disagreed with the run, and what was done.
+
+    ``found`` is ``missing`` (no workflow), ``ended`` (it stopped, the run had not) or
+    ``orphaned`` (pending on a process that is gone); ``action`` is ``queued`` (the same
+    workflow, queued again), ``restarted`` (a new workflow, ``workflow`` says which) or
+    ``failed`` (the run was ended: it was restarted too often).
+    """
+
+    found: Literal["missing", "ended", "orphaned"]
+    action: Literal["queued", "restarted", "failed"]
+    workflow: str
+    workflow_status: str | None  # as the engine said it (ERROR, SUCCESS, PENDING, ...)
 
 
 # What an event carries: the payload of one of the types above, or an agent's own object.
 EventData: TypeAlias = (
     StatusData
+    | TakeoverData
     | PlanningData
     | ReasoningData
     | StepStartedData
@@ -217,8 +264,10 @@ EventData: TypeAlias = (
     | RateLimitedData
     | InterruptData
     | SourceData
+    | FileCreatedData
     | ResultData
     | ErrorData
+    | ReconciledData
     | JSONObject
 )
 
@@ -309,6 +358,13 @@ def _status(d: Data) -> str:
     if d.get("reason"):
         text += f" ({d['reason']})"
     return text
+
+
+def _takeover(d: Data) -> str:
+    executor, previous = d.get("executor"), d.get("previous")
+    if previous is None or previous == executor:
+        return f"Resumed by {executor} (epoch {d.get('epoch')})"
+    return f"Taken over by {executor} from {previous} (epoch {d.get('epoch')})"
 
 
 def _planning(d: Data) -> str:
@@ -407,6 +463,26 @@ def _result(d: Data) -> str:
     return f"Continued by {d['continued_by']}: {text}" if d.get("continued_by") else text
 
 
+_FOUND = {
+    "missing": "had no workflow",
+    "ended": "had a workflow that ended",
+    "orphaned": "had a workflow left on a process that is gone",
+}
+
+
+def _reconciled(d: Data) -> str:
+    found = _FOUND.get(str(d.get("found")), str(d.get("found")))
+    status = f" ({d['workflow_status']})" if d.get("workflow_status") else ""
+    workflow, action = d.get("workflow"), d.get("action")
+    if action == "queued":
+        done = f"queued {workflow} again"
+    elif action == "restarted":
+        done = f"started it again as {workflow}"
+    else:
+        done = "the run failed: it was started again too often"
+    return f"The run {found}{status}; {done}"
+
+
 def _other(d: Data) -> str:
     for key in ("text", "message", "content"):
         if isinstance(d.get(key), str):
@@ -428,6 +504,7 @@ class EventKind:
 
 EVENTS: dict[str, EventKind] = {
     "status": EventKind(StatusData, "Status", _status),
+    "takeover": EventKind(TakeoverData, "Takeover", _takeover),
     "planning": EventKind(PlanningData, "Plan", _planning),
     "reasoning": EventKind(ReasoningData, "Reasoning", lambda d: _text(d.get("text", ""))),
     "step.started": EventKind(StepStartedData, "Step started", lambda d: f"{_step(d)} started"),
@@ -443,8 +520,14 @@ EVENTS: dict[str, EventKind] = {
     "rate_limited": EventKind(RateLimitedData, "Rate limited", _rate_limited),
     "interrupt": EventKind(InterruptData, "Interrupt", _interrupt),
     "source": EventKind(SourceData, "Source", _source),
+    "file.created": EventKind(
+        FileCreatedData,
+        "File",
+        lambda d: f"Saved {d.get('name')} ({d.get('size')} bytes) in step {d.get('step')}",
+    ),
     "result": EventKind(ResultData, "Result", _result),
     "error": EventKind(ErrorData, "Error", _error),
+    "reconciled": EventKind(ReconciledData, "Reconciled", _reconciled),
 }
 EVENT_TYPES = frozenset(EVENTS)
 

@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
+from runplane.domain.errors import Forbidden
 from runplane.domain.events import (
     ApprovalRequest,
     CancelReceipt,
@@ -15,6 +16,7 @@ from runplane.domain.events import (
 )
 from runplane.domain.json import JSON, JSONObject
 from runplane.domain.policy import ApprovalRule
+from runplane.domain.roles import Permission, allows
 
 
 def utcnow() -> datetime:
@@ -31,16 +33,26 @@ def iso(value: datetime) -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the tenant, the key and its role."""
+    """Who is calling: the tenant, the key, its role and the user it is bound to, if any."""
 
     tenant_id: str
     key_id: str
     role: str = "member"
+    user_id: str | None = None
+
+    def can(self, permission: Permission) -> bool:
+        """Tell whether this key's role allows ``permission``."""
+        return allows(self.role, permission)
+
+    def require(self, permission: Permission) -> None:
+        """Raise Forbidden unless this key's role allows ``permission``."""
+        if not allows(self.role, permission):
+            raise Forbidden(f"a {self.role} key may not do this (needs {permission.value})")
 
     @property
     def is_admin(self) -> bool:
-        """Tell whether this key may see hidden run context."""
-        return self.role == "admin"
+        """Tell whether this key may see hidden context (admin keys only)."""
+        return self.can(Permission.SEE_CONTEXT)
 
 
 @dataclass(frozen=True)
@@ -109,10 +121,19 @@ class RunRecord(TypedDict):
     thread_id: str | None
     assistant_id: str | None
     graph: JSONObject | None  # a graph run's Agent Protocol options
+    created_by_key_id: str | None  # the key that started it (None: before it was recorded)
+    file_ids: list[str] | None  # files it was given to read
+    site_ids: list[str] | None  # sites whose files it reads
+    admitted_at: datetime | None  # handed to the engine; None while held (quota, not_before)
+    not_before: datetime | None  # a scheduled start (``after_seconds``)
+    executor_id: str | None  # the process executing it (or that executed its last attempt)
     created_at: datetime
     started_at: datetime | None
     updated_at: datetime
     finished_at: datetime | None
+    owner: str | None  # the executor whose attempt holds the run (fencing)
+    epoch: int  # what every write of that attempt must find; a new attempt moves it on
+    trigger_id: str | None  # the trigger that started it (its kind is ``trigger``)
 
 
 @dataclass
@@ -179,6 +200,11 @@ class ApprovalRecord(TypedDict):
     default_action: str | None
     token_hash: str | None
     token_used_at: datetime | None
+    decided_by_key_id: str | None
+    decided_via: str | None  # api, console, link; None for the system (expiry, run ended)
+    link_sealed: str | None
+    link_expires_at: datetime | None
+    link_revoked_at: datetime | None
     created_at: datetime
 
 
@@ -195,6 +221,8 @@ class NewApproval(TypedDict):
     expires_at: datetime | None
     default_action: str | None
     token_hash: str
+    link_sealed: str
+    link_expires_at: datetime
     created_at: datetime
 
 
@@ -233,6 +261,8 @@ class TenantRecord(TypedDict):
     name: str
     policy_version: int
     created_at: datetime
+    max_running: int | None  # quota overrides; None: the server's default
+    max_queued: int | None
 
 
 class ApiKeyRecord(TypedDict):
@@ -244,8 +274,22 @@ class ApiKeyRecord(TypedDict):
     prefix: str
     key_hash: str
     role: str
+    user_id: str | None
     created_at: datetime
     revoked_at: datetime | None
+
+
+class AuditEventRecord(TypedDict):
+    """A row of ``audit_events``: who changed what, when (``data`` says how)."""
+
+    id: str
+    tenant_id: str
+    at: datetime
+    actor_key_id: str | None
+    action: str
+    target_type: str
+    target_id: str | None
+    data: JSONObject
 
 
 class IdempotencyRecord(TypedDict):
@@ -258,6 +302,16 @@ class IdempotencyRecord(TypedDict):
     created_at: datetime
 
 
+class WebhookSecretRecord(TypedDict):
+    """A row of ``webhook_secrets``: a tenant's sealed signing secret, and the one it replaced."""
+
+    tenant_id: str
+    secret: str
+    previous_secret: str | None
+    previous_valid_until: datetime | None
+    created_at: datetime
+
+
 class ConnectionRecord(TypedDict):
     """A row of ``connections``: a user's sealed credential for an integration."""
 
@@ -267,6 +321,126 @@ class ConnectionRecord(TypedDict):
     secret: str
     created_at: datetime
     updated_at: datetime
+
+
+class WebhookEndpointRecord(TypedDict):
+    """A row of ``webhook_endpoints``: where a tenant's lifecycle webhooks go."""
+
+    tenant_id: str
+    id: str
+    url: str
+    events: list[str]
+    secret: str | None  # sealed
+    enabled: bool
+    description: str | None
+    disabled_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookDeliveryRecord(TypedDict):
+    """A row of ``webhook_deliveries``: one event for one target, in the outbox until sent."""
+
+    id: str
+    tenant_id: str
+    run_id: str
+    target: str
+    event: str
+    payload: JSONObject
+    position: int
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    retry_until: datetime
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class WebhookAttemptRecord(TypedDict):
+    """A row of ``webhook_attempts``: one try of a delivery and how it went."""
+
+    delivery_id: str
+    number: int
+    tenant_id: str
+    at: datetime
+    status_code: int | None
+    latency_ms: float
+    response: str | None
+    error: str | None
+
+
+class CustomerIntegrationRecord(TypedDict):
+    """A row of ``customer_integrations``: an integration of the catalog a tenant installed."""
+
+    tenant_id: str
+    id: str
+    integration: str
+    name: str
+    active: bool
+    settings: JSONObject
+    created_at: datetime
+    updated_at: datetime
+
+
+class SiteRecord(TypedDict):
+    """A row of ``sites``: a named collection of a tenant's files."""
+
+    id: str
+    tenant_id: str
+    name: str
+    description: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TriggerRecord(TypedDict):
+    """A row of ``triggers``: what starts runs of an agent on a schedule or a webhook."""
+
+    id: str
+    tenant_id: str
+    kind: str
+    name: str | None
+    agent_id: str
+    revision_id: str | None
+    input: JSON
+    variables: JSONObject
+    enabled: bool
+    user_id: str | None
+    created_by_key_id: str | None
+    schedule: str | None
+    timezone: str | None
+    start_at: datetime | None
+    end_at: datetime | None
+    catch_up: str | None
+    paused: bool
+    next_fire_at: datetime | None
+    last_fired_at: datetime | None
+    secret: str | None  # sealed (services/crypto.Keys.seal); shown once at creation
+    mapping: dict[str, str] | None
+    options: JSONObject
+    last_run_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class FileRecord(TypedDict):
+    """A row of ``files``: an upload into a site, or an artifact of a run's step."""
+
+    id: str
+    tenant_id: str
+    site_id: str | None
+    run_id: str | None  # the run whose step made it (None: uploaded)
+    step: int | None  # that step's number (0: before the first step)
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+    hold_reason: NotRequired[str | None]  # a legal hold's reason (None: not held)
+    hold_by: NotRequired[str | None]  # the key id that put the hold
+    hold_at: NotRequired[datetime | None]
 
 
 class ToolDocument(TypedDict):

@@ -3,7 +3,9 @@
 A rule asks for approval of a tool call: ``{"tool": "send_email"}`` for every call,
 ``{"tool": "pay", "when": "amount > 500"}`` when a condition on an argument holds.
 A condition is ``ARGUMENT OP VALUE`` with OP one of ``> >= < <= == != in``; VALUE is
-JSON (a number, a quoted string, true/false/null, a list for ``in``).
+JSON (a number, a quoted string, true/false/null, a list for ``in``). Rules fail
+closed: a condition that cannot be checked (the argument is missing, or of another JSON
+type than the value) asks for approval, and the request says why.
 """
 
 import json
@@ -39,6 +41,37 @@ class ApprovalRule(TypedDict):
     when: NotRequired[str | None]
 
 
+class Unchecked(Exception):  # noqa: N818 - an outcome of a check, not a failure of ours
+    """A condition could not be checked against a call's arguments (missing, mistyped…)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+def _kind(value: object) -> str:
+    """The JSON type of a value: what a condition's two sides must share to be compared."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "list" if isinstance(value, list) else "object"
+
+
+_COMPARE = {
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+
+
 @dataclass(frozen=True)
 class Condition:
     """``argument op value``, checked against a tool call's arguments."""
@@ -48,27 +81,41 @@ class Condition:
     value: JSON
 
     def holds(self, arguments: Mapping[str, JSON]) -> bool:
-        """Tell whether the arguments meet the condition (a missing argument never does)."""
+        """Tell whether the arguments meet the condition.
+
+        Raises ``Unchecked`` when they cannot tell: the argument is missing, or its JSON
+        type is not the value's (``amount > 500`` with ``amount`` a string), so that the
+        rule fails closed (a person decides) instead of silently asking nothing.
+        """
         actual: object = arguments
         for part in self.argument.split("."):
             if not isinstance(actual, Mapping) or part not in actual:
-                return False
+                raise Unchecked(f"the argument {self.argument!r} is missing")
             actual = actual[part]
-        try:
-            if self.op == "in":
-                return isinstance(self.value, list) and actual in self.value
-            return bool(
-                {
-                    ">": lambda a, b: a > b,
-                    ">=": lambda a, b: a >= b,
-                    "<": lambda a, b: a < b,
-                    "<=": lambda a, b: a <= b,
-                    "==": lambda a, b: a == b,
-                    "!=": lambda a, b: a != b,
-                }[self.op](actual, self.value)
+        kind = _kind(actual)
+        if self.op == "in":
+            if not isinstance(self.value, list):
+                raise Unchecked(f"'in' needs a list, not {_kind(self.value)}")
+            kinds = {_kind(v) for v in self.value}
+            if kinds and kind not in kinds:
+                raise Unchecked(f"{self.argument!r} is a {kind}, the list holds {_names(kinds)}")
+            return actual in self.value
+        compare = _COMPARE.get(self.op)
+        if compare is None:
+            raise Unchecked(f"unknown operator {self.op!r}")
+        # ``x == null`` and ``x != null`` ask whether a value was given: any type compares.
+        nullable = self.op in ("==", "!=") and self.value is None
+        if not nullable and kind != _kind(self.value):
+            raise Unchecked(
+                f"{self.argument!r} is a {kind}, not a {_kind(self.value)} like {self.value!r}"
             )
-        except TypeError:
-            return False
+        if self.op not in ("==", "!=") and kind not in ("number", "string"):
+            raise Unchecked(f"{self.argument!r} is a {kind}, which has no order")
+        return bool(compare(actual, self.value))
+
+
+def _names(kinds: set[str]) -> str:
+    return " or ".join(sorted(kinds))
 
 
 def parse_condition(text: str) -> Condition:
@@ -98,17 +145,47 @@ def check_rules(rules: list[JSONObject]) -> list[ApprovalRule]:
     return cast(list[ApprovalRule], rules)
 
 
+@dataclass(frozen=True)
+class RuleMatch:
+    """A rule that asks for approval of a call; ``unchecked`` says why it could not be checked."""
+
+    rule: ApprovalRule
+    unchecked: str | None = None
+
+    @property
+    def reason(self) -> str:
+        """What the approval request tells the person deciding."""
+        when = self.rule.get("when")
+        text = f"approval rule: {self.rule.get('tool')}" + (f" when {when}" if when else "")
+        if self.unchecked is not None:
+            text += f" could not be checked ({self.unchecked}), so a person decides"
+        return text
+
+
 def matching_rule(
     rules: Sequence[ApprovalRule], tool: str, arguments: Mapping[str, JSON]
-) -> ApprovalRule | None:
-    """The first rule that asks for approval of this call, if any."""
+) -> RuleMatch | None:
+    """The rule that asks for approval of this call, if any: rules fail closed.
+
+    The first rule whose condition holds wins; else the first whose condition cannot be
+    checked (a missing or mistyped argument, a condition that cannot be read), since a
+    rule that cannot tell must not let the call through unasked.
+    """
+    unchecked: RuleMatch | None = None
     for rule in rules:
         if rule.get("tool") not in (tool, "*"):
             continue
         when = rule.get("when")
-        if when is None or parse_condition(str(when)).holds(arguments):
-            return rule
-    return None
+        if when is None:
+            return RuleMatch(rule)
+        try:
+            if parse_condition(str(when)).holds(arguments):
+                return RuleMatch(rule)
+        except Unchecked as exc:
+            unchecked = unchecked or RuleMatch(rule, exc.why)
+        except Invalid as exc:
+            unchecked = unchecked or RuleMatch(rule, exc.message)
+    return unchecked
 
 
 @dataclass(frozen=True)

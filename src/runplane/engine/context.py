@@ -6,11 +6,14 @@ journaled lives in ``engine/journal.py``; how tool calls are governed, in
 ``engine/governance.py``.
 """
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import ParamSpec
 
 from runplane.domain.errors import RunError
 from runplane.domain.json import JSON, JSONObject
+from runplane.engine.children import Children
+from runplane.engine.files import FileHandle, RunFiles
 from runplane.engine.governance import Governor
 from runplane.engine.journal import Journal
 
@@ -20,6 +23,7 @@ P = ParamSpec("P")
 ENGINE_EVENTS = frozenset(
     {
         "status",
+        "takeover",
         "plan",
         "planning",
         "step.started",
@@ -34,6 +38,8 @@ ENGINE_EVENTS = frozenset(
         "interrupt",
         "result",
         "error",
+        "reconciled",
+        "file.created",
     }
 )
 
@@ -54,6 +60,9 @@ class RunContext:
         model: JSONObject | None,
         journal: Journal,
         governor: Governor,
+        files: Sequence[FileHandle] = (),
+        saver: RunFiles | None = None,
+        children: Children | None = None,
     ) -> None:
         self.run_id = run_id
         self.tenant_id = tenant_id
@@ -63,8 +72,13 @@ class RunContext:
         self.user_id = user_id
         self.metadata = metadata
         self.model = model
+        # The files the run was given (``file_ids``, then its ``site_ids``' files).
+        self.files: list[FileHandle] = list(files)
         self._journal = journal
         self._governor = governor
+        self._saver = saver
+        # How the run starts child runs (``run_agent``).
+        self._children = children
 
     async def step(
         self, name: str, fn: Callable[P, object], *args: P.args, **kwargs: P.kwargs
@@ -126,6 +140,34 @@ class RunContext:
         entry: JSONObject = {"title": title, "url": url, **extra}
         self._journal.sources.append(entry)
         await self.emit("source", entry)
+
+    async def file(
+        self,
+        name: str,
+        data: bytes | bytearray | str | os.PathLike[str],
+        media_type: str | None = None,
+    ) -> FileHandle:
+        """Save a file (bytes, or the path of one) on the current step; return its handle.
+
+        The media type is told from the content (a ``media_type`` that lies about it fails
+        the run); a step replayed after a crash, or reused by a rerun, does not save it
+        twice. Saved files are listed with their step and in the run's result.
+        """
+        if self._saver is None:
+            raise RunError("this run cannot save files", code="no_file_store")
+        return await self._saver.save(name, data, media_type)
+
+    async def run_agent(self, name: str, input: JSON = None, wait: bool = True) -> JSON:
+        """Start a run of agent ``name`` as a child of this one (``trigger="agent"``).
+
+        The start is a durable step: a replay after a crash finds the same child and
+        never starts a second. With ``wait`` the run waits for the child without holding
+        a slot and returns its ``result.content``; a child that failed or was canceled
+        raises ``RunError`` with its error code. Without ``wait``, returns the child's id.
+        """
+        if self._children is None:
+            raise RunError("this run cannot start other runs", code="no_child_runs")
+        return await self._children.run_agent(name, input, wait)
 
     async def emit(self, type: str, data: Mapping[str, JSON] | None = None) -> None:
         """Append an event of the agent's own to the run's log (not one the engine writes)."""

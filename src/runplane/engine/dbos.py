@@ -10,25 +10,37 @@ when it restarts. What the DBOS 3.4 spike showed, and how this module answers it
   ``application_version`` (the default "local" id re-runs live workflows, and the
   default version orphans pending runs on any code change);
 - open-source DBOS does not take over a dead process's runs: ``take_over`` resumes
-  them, called by our heartbeat sweeper;
+  them, called by our heartbeat sweeper once it has fenced them (docs/architecture.md,
+  Failover);
 - a run that waits for a person ends its workflow; resuming starts a new one
   (``workflow_id``), so waiting holds no coroutine and no queue slot;
 - steps and the event log are our own tables, written in one transaction per step
   boundary, so the workflow body calls no DBOS step at all.
 """
 
+import asyncio
 import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from sqlite3 import Connection as SQLiteConnection
 
 import sqlalchemy as sa
-from dbos import DBOS, DBOSConfig, SetWorkflowID
+from dbos import DBOS, DBOSConfig, SetEnqueueOptions, SetWorkflowID
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from runplane.engine.base import Engine, Execute
-from runplane.store.dialect import is_sqlite, plain_url, sqlite_path
+from runplane.engine.base import Engine, Execute, WorkflowState, workflow_id
+from runplane.store.dialect import (
+    is_sqlite,
+    plain_url,
+    prepare_sqlite_file,
+    psycopg_pooler_args,
+    sqlite_path,
+)
 
 APPLICATION_VERSION = "runplane-1"
 QUEUE = "runplane-runs"
+# DBOS's bounds on a queued workflow's priority (lower starts first; unset is 0).
+MAX_PRIORITY = 2**31 - 1
 
 # DBOS is one instance per process, so the engine that serves it is too.
 _ACTIVE: dict[str, "DbosEngine"] = {}
@@ -39,14 +51,6 @@ async def run_workflow(run_id: str) -> str:
     """The durable workflow of one run: hand it to the executor until it returns."""
     engine: DbosEngine = _ACTIVE["engine"]
     return await engine.execute(run_id)
-
-
-def workflow_id(run_id: str, segment: int) -> str:
-    """The workflow of a run's segment: the run id, then ``run_….1``, ``.2`` after waits.
-
-    A waiting run's workflow has ended (so it holds nothing); resuming starts the next.
-    """
-    return run_id if segment == 0 else f"{run_id}.{segment}"
 
 
 def system_database_url(database_url: str) -> str:
@@ -68,8 +72,19 @@ class DbosEngine(Engine):
         worker: bool,
         concurrency: int,
         polling_interval: float,
+        pool_size: int = 4,
+        wait_seconds: float = 30.0,
+        application_name: str = "runplane",
+        session_url: str | None = None,
+        idle_transaction_seconds: float = 60.0,
     ) -> None:
         self.database_url = database_url
+        # Set when ``database_url`` is a transaction-mode pooler (docs/scaling.md).
+        self.session_url = session_url
+        self.pool_size = pool_size
+        self.wait_seconds = wait_seconds
+        self.idle_transaction_seconds = idle_transaction_seconds
+        self.application_name = application_name
         self.executor_id = executor_id
         self.worker = worker
         self.concurrency = concurrency
@@ -99,6 +114,27 @@ class DbosEngine(Engine):
         }
         if is_sqlite(url):
             config["system_database_engine"] = _sqlite_system_engine(url)
+        else:
+            # DBOS's pool is the process's share of its connection budget (store/budget.py);
+            # its LISTEN connection is counted there too. DBOS retries a pool timeout.
+            config["sys_db_pool_size"] = self.pool_size
+            connect_args: dict[str, object] = {"application_name": self.application_name}
+            if self.session_url is not None:
+                connect_args.update(psycopg_pooler_args())
+                # DBOS migrates under a session-level advisory lock, which a transaction
+                # pooler would take on one server connection and release on another: it
+                # migrates here, directly, so that launch() finds nothing to do.
+                await asyncio.to_thread(DBOS.migrate, system_database_url(self.session_url))
+            # A process cut off inside a transaction holds its locks until Postgres ends
+            # the session; no later than it would be declared dead, so takeover never waits.
+            config["sys_db_idle_transaction_timeout_sec"] = self.idle_transaction_seconds
+            config["db_engine_kwargs"] = {
+                "pool_size": self.pool_size,
+                "max_overflow": 0,
+                "pool_timeout": self.wait_seconds,
+                "pool_pre_ping": True,
+                "connect_args": connect_args,
+            }
         DBOS(config=config)
         _allow_internal_queue(self.worker)
         if not self.worker:
@@ -117,33 +153,78 @@ class DbosEngine(Engine):
             DBOS.destroy()
             _ACTIVE.pop("engine", None)
 
-    async def submit(self, run_id: str, *, here: bool, segment: int = 0) -> None:
-        """Start the workflow now on this loop, or enqueue it for any worker."""
+    async def submit(
+        self, run_id: str, *, here: bool, segment: int = 0, priority: int | None = None
+    ) -> None:
+        """Start the workflow now on this loop, or enqueue it for any worker.
+
+        The queue serves the lowest ``priority`` first, then the oldest: admission's
+        round-robin order across tenants (``engine/admission.py``).
+        """
         with SetWorkflowID(workflow_id(run_id, segment)):
             if here:
                 await DBOS.start_workflow_async(run_workflow, run_id)
-            else:
+            elif priority is None:
                 await DBOS.enqueue_workflow_async(QUEUE, run_workflow, run_id)
+            else:
+                with SetEnqueueOptions(priority=max(1, min(priority, MAX_PRIORITY))):
+                    await DBOS.enqueue_workflow_async(QUEUE, run_workflow, run_id)
 
-    async def resubmit_if_lost(self, run_id: str, segment: int = 0) -> bool:
-        """Enqueue the run's workflow if DBOS has never heard of it."""
-        if await DBOS.get_workflow_status_async(workflow_id(run_id, segment)) is not None:
-            return False
-        await self.submit(run_id, here=False, segment=segment)
-        return True
+    async def workflows(self, segments: Sequence[tuple[str, int]]) -> dict[str, WorkflowState]:
+        """The workflows of the given (run id, segment) pairs, by run id; unknown ones left out."""
+        if not segments:
+            return {}
+        runs = {workflow_id(run_id, segment): run_id for run_id, segment in segments}
+        found = await DBOS.list_workflows_async(
+            workflow_ids=list(runs), load_input=False, load_output=False
+        )
+        return {
+            runs[wf.workflow_id]: WorkflowState(
+                workflow_id=wf.workflow_id,
+                status=str(wf.status),
+                executor_id=wf.executor_id,
+                updated_at=_from_epoch_ms(wf.updated_at),
+            )
+            for wf in found
+            if wf.workflow_id in runs
+        }
+
+    def running_here(self, run_id: str, segment: int) -> bool:
+        """Whether this process executes the workflow now (or has claimed it to)."""
+        from dbos._dbos import _get_dbos_instance
+
+        # DBOS's own register of the executions in this process (no public API has it).
+        active = _get_dbos_instance()._active_workflows_set.activeList()
+        return workflow_id(run_id, segment) in active
+
+    async def resume(self, run_id: str, segment: int) -> None:
+        """Queue again a started workflow that no live process runs (its executor is gone)."""
+        # On the run queue, polled by workers only (as in ``take_over``).
+        await DBOS.resume_workflow_async(workflow_id(run_id, segment), queue_name=QUEUE)
 
     async def discard(self, run_id: str) -> None:
         """Cancel the workflow of a run that never started."""
         await DBOS.cancel_workflow_async(run_id)
 
     async def take_over(self, executor_id: str) -> int:
-        """Resume every pending workflow of a dead executor on the run queue."""
-        pending = await DBOS.list_workflows_async(status="PENDING", executor_id=executor_id)
+        """Resume every pending workflow of a dead executor on the run queue.
+
+        DBOS's own ``_recover_pending_workflows([id])`` would do the same, but puts directly
+        started workflows on its internal queue, polled once a second and with no
+        per-worker limit; ``resume_workflow`` names our queue (0.05 s, ``concurrency``).
+        Either gives the workflow a new owner token, so the dead executor's DBOS
+        checkpoints are refused too; our own writes are fenced by the run's epoch first.
+        """
+        pending = await DBOS.list_workflows_async(
+            status="PENDING", executor_id=executor_id, load_input=False, load_output=False
+        )
         for wf in pending:
-            # Without a queue name DBOS resumes onto its internal queue, which every
-            # process polls; the run queue is polled by workers only.
             await DBOS.resume_workflow_async(wf.workflow_id, queue_name=QUEUE)
         return len(pending)
+
+
+def _from_epoch_ms(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 def _allow_internal_queue(worker: bool) -> None:
@@ -166,6 +247,7 @@ def _sqlite_system_engine(url: str) -> sa.Engine:
     costs about 10 ms per write here; WAL with NORMAL sync survives any process crash
     (only an OS crash or power loss can drop the last commits).
     """
+    prepare_sqlite_file(url)
     engine = sa.create_engine(url)
 
     @sa.event.listens_for(engine, "connect")

@@ -81,11 +81,8 @@ class RunPolicy:
             return "the run's approval strategy is ON_TOOL_CALL"
         if spec.always_approve:
             return f"{spec.name} always asks for approval"
-        rule = matching_rule(self.rules, spec.name, arguments)
-        if rule is not None:
-            when = f" when {rule['when']}" if rule.get("when") else ""
-            return f"approval rule: {rule['tool']}{when}"
-        return None
+        match = matching_rule(self.rules, spec.name, arguments)
+        return None if match is None else match.reason
 
 
 @dataclass(frozen=True)
@@ -184,6 +181,7 @@ class Governor:
             integration=spec.integration,
             credential=credential,
             records=self.gate.records,
+            idempotency_key=f"{self.caller.run_id}:{number}",
         )
         if recorded is not None and recorded.status == "running" and not spec.idempotent:
             settled = await self._settle_in_doubt(spec, number, args, tool_ctx)

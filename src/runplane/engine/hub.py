@@ -54,6 +54,11 @@ class EventHub:
                 ev.next = self.signal(run_id)
             ev.set()
 
+    def notify_all(self) -> None:
+        """Wake every waiter, each to look for itself (changes may have gone unannounced)."""
+        for run_id in list(self._signals):
+            self.notify(run_id)
+
     async def wait(self, signal: asyncio.Event, timeout: float) -> None:
         """Wait for a signal taken with ``signal()``, at most ``timeout`` seconds."""
         with contextlib.suppress(TimeoutError):

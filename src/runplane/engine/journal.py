@@ -8,6 +8,7 @@ written in one transaction at each step boundary, together with the step's row.
 """
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,8 +25,9 @@ from runplane.domain.events import (
 )
 from runplane.domain.json import JSON, JSONObject
 from runplane.domain.models import ApprovalRecord, NewEvent, StepRecord, utcnow
-from runplane.engine.outcome import error_info
+from runplane.engine.outcome import WriteFailed, error_info
 from runplane.store.db import Conn
+from runplane.store.runs import Fenced
 
 FLUSH_DELAY = 0.02
 # A write of other tables that commits with the run's end (or its pause).
@@ -50,6 +52,9 @@ class Sink(Protocol):
     ) -> None:
         """Write buffered events, step rows, run fields and the op position in one transaction."""
 
+    async def hold(self) -> None:
+        """Return when a side effect may start: raise ``Fenced`` if the run is not ours."""
+
 
 @dataclass
 class Replay:
@@ -70,6 +75,8 @@ class Journal:
         self.current_step: int | None = None
         self.steps_finished = 0
         self.sources: list[JSONObject] = []
+        # The files the run's steps saved (``ctx.file``), for its result.
+        self.files: list[JSONObject] = []
         self._sink = sink
         self._op = 0
         self._buffered_op = 0
@@ -82,6 +89,8 @@ class Journal:
         self._lock = asyncio.Lock()
         self._flush_task: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
+        # The error of a write that failed for good: the attempt cannot go on.
+        self._failed: Exception | None = None
 
     # -- numbering ----------------------------------------------------------------------
 
@@ -97,6 +106,10 @@ class Journal:
     def take_step_number(self, number: int) -> None:
         """Say that the step ``number`` is being run (or replayed) now."""
         self._step_number = number
+
+    def artifact_step(self) -> int:
+        """The step a file saved now belongs to: the one running, else the last (0: none)."""
+        return self.current_step if self.current_step is not None else self._step_number
 
     def continue_numbering(self) -> None:
         """Number new steps and events after what earlier attempts recorded."""
@@ -152,6 +165,8 @@ class Journal:
             # Nothing to protect yet: the start rides with the next write (a one-step
             # run makes a single transaction), or goes alone after the flush delay.
             self.schedule_flush()
+        # A process cut off from the others starts no new step (self-fencing).
+        await self._sink.hold()
         try:
             output = await call(fn, args, kwargs)
         except Exception as exc:
@@ -245,12 +260,22 @@ class Journal:
     # -- writing ------------------------------------------------------------------------
 
     async def flush(self) -> None:
-        """Write what is buffered now, in one transaction."""
+        """Write what is buffered now, in one transaction.
+
+        Once a write has failed, every later one raises ``WriteFailed``: what the failed
+        write held is gone from the buffer, so nothing may be written after it.
+        """
         async with self._lock:
+            if self._failed is not None:
+                raise WriteFailed(self._failed)
             if self._events or self._steps or self._fields or self._sink.starting:
                 self._unsaved_output = False
                 events, steps, last_op = self.take_pending()
-                await self._sink.flush(events, steps, last_op, self.take_fields())
+                try:
+                    await self._sink.flush(events, steps, last_op, self.take_fields())
+                except Exception as exc:
+                    self._failed = exc
+                    raise WriteFailed(exc) from exc
 
     def schedule_flush(self) -> None:
         """Write what is buffered after the flush delay, unless a write takes it first."""
@@ -264,7 +289,11 @@ class Journal:
         try:
             await asyncio.wait_for(self._closing.wait(), self.flush_delay)
         except TimeoutError:
-            await self.flush()
+            # A failure is kept (``_failed``) and raised to the attempt by the next flush
+            # or by ``close``, not left in this task for nobody to see; a fenced writer
+            # refuses the rest and has the attempt stopped.
+            with contextlib.suppress(WriteFailed, Fenced):
+                await self.flush()
 
     def take_fields(self) -> dict[str, object]:
         """Run columns set (the plan) and not yet written."""
@@ -298,6 +327,8 @@ class Journal:
                 await asyncio.shield(task)
             except asyncio.CancelledError:
                 pass
+        if self._failed is not None:
+            raise WriteFailed(self._failed)
 
     def _buffer(self, type_: str, data: EventData, step: StepRecord | None, op: int) -> None:
         self._buffered_op = op

@@ -39,6 +39,19 @@ class Suspend(BaseException):  # noqa: N818 - a signal, not an error
         self.waiting_on: WaitingOn = waiting_on or {}
 
 
+class WriteFailed(BaseException):  # noqa: N818 - a signal, not an error of the agent
+    """The journal could not write the run (the database stayed out past every retry).
+
+    A ``BaseException``, so that agent code catching ``Exception`` cannot swallow it and
+    carry on without a log: the attempt stops, and the run is tried again from what it
+    recorded (``Worker.execute``, then the reconciler).
+    """
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(f"writing the run failed: {cause}")
+        self.cause = cause
+
+
 def error_info(exc: BaseException, step: int | None) -> ErrorData:
     """The structured ``error`` of a run or step that raised ``exc``."""
     if isinstance(exc, RunError):

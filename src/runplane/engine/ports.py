@@ -4,7 +4,7 @@ The engine imports nothing above it: the services implement ``RunHooks`` (approv
 links, webhooks, the tool gate) and the graph host implements ``GraphRunner``.
 """
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -12,7 +12,7 @@ from runplane.agents.spec import AgentSpec
 from runplane.domain.events import ApprovalRequiredData, ResultData
 from runplane.domain.json import JSON
 from runplane.domain.lifecycle import RunStatus
-from runplane.domain.models import NewApproval, NewEvent, RunRecord
+from runplane.domain.models import NewApproval, NewEvent, RunRecord, WebhookDeliveryRecord
 from runplane.engine.governance import Gate
 from runplane.engine.journal import Journal
 from runplane.engine.outcome import ApprovalAsk
@@ -29,8 +29,21 @@ class RunHooks(Protocol):
     ) -> tuple[NewApproval, ApprovalRequiredData]:
         """The approval row for a wait, and the ``approval.required`` event data."""
 
-    def notify(self, run: RunRecord, event: str, data: Mapping[str, object]) -> None:
-        """Tell the run's ``notify`` webhook, in the background."""
+    async def lifecycle(
+        self,
+        run: RunRecord,
+        moved: Sequence[tuple[RunStatus, int]],
+        approval: ApprovalRequiredData | None = None,
+        *,
+        resumed: bool = False,
+    ) -> list[WebhookDeliveryRecord]:
+        """The webhook outbox rows that these moves (status, event seq) write with them."""
+
+    def delivered_soon(self) -> None:
+        """Send what was just committed to the webhook outbox now, not at the next poll."""
+
+    async def start_child(self, parent: RunRecord, agent: str, input: JSON, key: str) -> str:
+        """Start (or find, by the idempotency ``key``) a child run of ``parent``; its id."""
 
 
 class IdleRuns(Protocol):

@@ -5,9 +5,13 @@ one transaction. Resuming moves it back to ``running`` and submits a new durable
 segment of its workflow, which replays the run up to where it stopped and carries on.
 """
 
+import asyncio
+import contextvars
+import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
+from typing import cast
 
 from runplane.domain.errors import Conflict
 from runplane.domain.events import (
@@ -19,7 +23,15 @@ from runplane.domain.events import (
     WaitingOn,
 )
 from runplane.domain.lifecycle import RunStatus
-from runplane.domain.models import NewApproval, NewEvent, RunRecord, StepRecord, iso, utcnow
+from runplane.domain.models import (
+    NewApproval,
+    NewEvent,
+    RunRecord,
+    StepRecord,
+    WebhookDeliveryRecord,
+    iso,
+    utcnow,
+)
 from runplane.engine.hub import EventHub
 from runplane.engine.outcome import Suspend
 from runplane.engine.ports import RunHooks
@@ -27,9 +39,11 @@ from runplane.engine.writer import RunWriter
 from runplane.store import approvals as approvals_store
 from runplane.store import notify
 from runplane.store import runs as runs_store
+from runplane.store import webhook_deliveries as deliveries_store
 from runplane.store.db import Conn, Database
 from runplane.store.runs import Chain, Move, StaleRun
 
+log = logging.getLogger("runplane.waits")
 # An async ``write(conn)`` that commits in the same transaction as a status move.
 Write = Callable[[Conn], Awaitable[None]]
 # Submits a run's next segment to the engine (``Worker.submit``).
@@ -81,9 +95,7 @@ class Waits:
                 await approvals_store.insert_approval(conn, approval_row)
 
         then = Move(wait.status, {"waiting_on": waiting_on})
-        await writer.commit(closing, steps, columns, then=then, also=record)
-        if announce is not None and run["notify"]:
-            self.hooks.notify(writer.run, "approval.required", {"approval": announce})
+        await writer.commit(closing, steps, columns, then=then, also=record, approval=announce)
         # A cancel asked for while the attempt was ending found no task to stop: do it now.
         async with self.db.read() as conn:
             again = await runs_store.get_run(conn, None, run["id"])
@@ -91,7 +103,59 @@ class Waits:
             receipt = cancel_receipt(again["cancel_requested_at"])
             await self.end_idle(again, RunStatus.CANCELED, [], receipt=receipt)
             return str(RunStatus.CANCELED)
+        child_id = waiting_on.get("child_run_id")
+        if again is not None and child_id:
+            # The child may have ended before this wait was written, finding nobody waiting.
+            async with self.db.read() as conn:
+                child = await runs_store.get_run(conn, run["tenant_id"], child_id)
+            if child is None or RunStatus(child["status"]).terminal:
+                await self._wake(again, child_id)
         return str(wait.status)
+
+    async def wake_parent(self, child: RunRecord) -> None:
+        """Resume the run that waits for this (ended) child run, if one does."""
+        parent_id = child["parent_run_id"]
+        if not parent_id:
+            return
+        try:
+            async with self.db.read() as conn:
+                parent = await runs_store.get_run(conn, child["tenant_id"], parent_id)
+        except Exception:
+            # The sweep (``wake_waiting_parents``) wakes it later.
+            log.exception("reading the parent of run %s failed", child["id"])
+            return
+        if parent is not None:
+            await self._wake(parent, child["id"])
+
+    async def wake_waiting_parents(self) -> int:
+        """Resume paused parents whose child has ended (a wake lost in a crash); how many."""
+        async with self.db.read() as conn:
+            parents = await runs_store.waiting_for_children(conn)
+            ended = []
+            for parent in parents:
+                child_id = str((parent["waiting_on"] or {})["child_run_id"])
+                child = await runs_store.get_run(conn, parent["tenant_id"], child_id)
+                if child is None or RunStatus(child["status"]).terminal:
+                    ended.append((parent, child_id))
+        for parent, child_id in ended:
+            await self._wake(parent, child_id)
+        return len(ended)
+
+    async def _wake(self, parent: RunRecord, child_id: str) -> None:
+        """Resume ``parent`` if it is paused waiting for ``child_id``; a lost race is fine."""
+        waiting = (parent["waiting_on"] or {}).get("child_run_id")
+        if parent["status"] != RunStatus.PAUSED or waiting != child_id:
+            return
+        # A fresh context: inside a run's workflow (the child's end, the parent's wait),
+        # the durable engine would take the parent's next segment for a child of it.
+        resume = self.resume(parent, [], reason=f"child run {child_id} ended")
+        task = asyncio.get_running_loop().create_task(resume, context=contextvars.Context())
+        try:
+            await task
+        except Conflict:
+            pass  # another process (or the child's end) resumed it first
+        except Exception:
+            log.exception("resuming run %s after its child %s failed", parent["id"], child_id)
 
     async def resume(
         self,
@@ -105,14 +169,18 @@ class Waits:
         segment, now = int(run["segment"]) + 1, utcnow()
         data: StatusNote = {"reason": reason} if reason else {}
         fields = {"waiting_on": None, "segment": segment, "resumed_at": now, "updated_at": now}
+        move = Move(RunStatus.RUNNING, data)
+        deliveries = await self._deliveries(run, move, events, resumed=True)
         try:
             async with self.db.write() as conn:
-                await _move_idle(conn, run, Move(RunStatus.RUNNING, data), events, fields, also)
+                await _move_idle(conn, run, move, events, fields, also, deliveries)
         except StaleRun as exc:
             raise Conflict(
                 f"run {run['id']} changed meanwhile; look again",
                 [{"name": "run_id", "value": run["id"]}],
             ) from exc
+        if deliveries:
+            self.hooks.delivered_soon()
         self.hub.notify(run["id"], RunStatus.RUNNING)
         await self.submit(run["id"], segment)
 
@@ -141,12 +209,22 @@ class Waits:
         if result is not None:
             fields["result"] = result
             events = [*events, NewEvent("result", result, now)]
+        move = Move(final, data)
+        deliveries = await self._deliveries(cast(RunRecord, {**run, **fields}), move, events)
         async with self.db.write() as conn:
-            await _move_idle(conn, run, Move(final, data), events, fields, also)
+            await _move_idle(conn, run, move, events, fields, also, deliveries)
             await approvals_store.close_pending(conn, run["id"], "canceled", now)
+        if deliveries:
+            self.hooks.delivered_soon()
         self.hub.notify(run["id"], final)
-        if run["notify"]:
-            self.hooks.notify(run, "run.finished", {"status": str(final)})
+        await self.wake_parent(run)
+
+    async def _deliveries(
+        self, run: RunRecord, move: Move, events: list[NewEvent], *, resumed: bool = False
+    ) -> list[WebhookDeliveryRecord]:
+        """The webhook outbox rows of a move of a run no attempt holds (after ``events``)."""
+        position = int(run["last_seq"]) + len(events) + 1
+        return await self.hooks.lifecycle(run, [(move.to, position)], resumed=resumed)
 
 
 async def _move_idle(
@@ -156,14 +234,17 @@ async def _move_idle(
     events: list[NewEvent],
     fields: Mapping[str, object],
     also: Write | None,
+    deliveries: Sequence[WebhookDeliveryRecord] = (),
 ) -> None:
-    """Move a run no attempt holds, from the row as read, with ``also`` in the same write."""
+    """Move a run no attempt holds, from the row as read, with ``also`` and the move's
+    webhook outbox rows in the same write."""
     if also is not None:
         await also(conn)
     chain = Chain(run["last_seq"], run["last_hash"])
     await runs_store.move_run(
         conn, run["id"], chain, run["status"], after=move, new_events=events, fields=fields
     )
+    await deliveries_store.insert_many(conn, deliveries)
     await notify.announce(conn, run["id"])
 
 

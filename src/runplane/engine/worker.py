@@ -2,11 +2,13 @@
 
 ``Worker.submit`` is the one way a run (or its next segment after a wait) starts: it
 takes a local slot if one is free and hands the run to the durable engine, which calls
-``Worker.execute`` (at least once, again after a crash) until it returns. Every status
-change is written through ``store.runs.move_run``.
+``Worker.execute`` (at least once, again after a crash) until it returns. A run its
+tenant's quota holds (``engine/admission.py``) is handed over later, by ``release``.
+Every status change is written through ``store.runs.move_run``.
 """
 
 import asyncio
+import contextvars
 import json
 import logging
 import time
@@ -23,24 +25,34 @@ from runplane.domain.events import CancelReceipt, ErrorData, ResultData, StatusN
 from runplane.domain.json import JSONObject
 from runplane.domain.lifecycle import RunStatus
 from runplane.domain.models import ApprovalRecord, NewEvent, RunRecord, StepRecord, StepRow, utcnow
+from runplane.engine.admission import Admission
 from runplane.engine.base import Engine
+from runplane.engine.children import Children
 from runplane.engine.context import RunContext
+from runplane.engine.files import RunFiles, input_files
 from runplane.engine.governance import Caller, Governor, RunPolicy
 from runplane.engine.hub import EventHub
 from runplane.engine.journal import FLUSH_DELAY, Journal, Replay, jsonable
-from runplane.engine.outcome import Suspend, error_info, failed_step
+from runplane.engine.lease import Lease
+from runplane.engine.outcome import Suspend, WriteFailed, error_info, failed_step
 from runplane.engine.ports import GraphRunner, RunHooks
 from runplane.engine.waits import Waits, cancel_receipt
 from runplane.engine.writer import RunWriter
 from runplane.logs import bind_run
+from runplane.store import admission as admission_store
 from runplane.store import agents as agents_store
 from runplane.store import approvals as approvals_store
 from runplane.store import notify
 from runplane.store import runs as runs_store
+from runplane.store.blobs import BlobStore
 from runplane.store.db import Database
-from runplane.store.runs import Move, StaleRun
+from runplane.store.retry import is_database_outage, retrying
+from runplane.store.runs import Fenced, Move, StaleRun
 
 log = logging.getLogger("runplane.worker")
+# A run this process put in the engine's queue counts as waiting there (and keeps later
+# runs from jumping the line into a free local slot) for at most this long.
+QUEUED_HINT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -64,8 +76,16 @@ class Worker:
         project: Project,
         hooks: RunHooks,
         graphs: GraphRunner | None,
+        admission: Admission,
+        lease: Lease,
+        blobs: BlobStore,
     ) -> None:
         self.slots = slots
+        # Where files' bytes are: agents read their inputs and save artifacts through it.
+        self.blobs = blobs
+        # Renewed by the heartbeat; lapsed, runs here start no new step (self-fencing).
+        self.lease = lease
+        self.admission = admission
         self.db = db
         self.engine = engine
         self.hub = hub
@@ -73,6 +93,8 @@ class Worker:
         self.hooks = hooks
         self.graphs = graphs
         self._tasks: dict[str, asyncio.Task[object]] = {}
+        # The writer of each run's latest attempt here (fencing: see ``_attempt``).
+        self._writers: dict[str, RunWriter] = {}
         self._reserved: set[str] = set()
         self._active: set[str] = set()
         self._canceling: set[str] = set()
@@ -80,25 +102,41 @@ class Worker:
         self._fresh: dict[str, RunRecord] = {}
         self._completions_marked: dict[str, float] = {}
         self._revision_hashes: dict[str, str] = {}
+        # Runs this process queued in the engine, not yet seen starting (monotonic time).
+        self._queued: dict[str, float] = {}
+        self._releases: set[asyncio.Task[int]] = set()
         self._waits = Waits(db, hub, hooks, self._submit_segment)
         # The services' doors to waiting runs: resume one, or end one no worker holds.
         self.resume = self._waits.resume
         self.end_idle = self._waits.end_idle
+        self.wake_waiting_parents = self._waits.wake_waiting_parents
 
     # -- admission ----------------------------------------------------------------------
 
-    async def submit(self, run_id: str, *, row: RunRecord | None = None, segment: int = 0) -> None:
+    async def submit(
+        self,
+        run_id: str,
+        *,
+        row: RunRecord | None = None,
+        segment: int = 0,
+        priority: int | None = None,
+    ) -> None:
         """Start a run (or its next ``segment``) durably: here if a slot is free, else queued.
 
-        ``row``, the run as just stored by this process, spares its first read.
+        ``row``, the run as just stored by this process, spares its first read; a row
+        its tenant's quota holds (``admitted_at`` unset) is left for ``release``.
+        ``priority`` is the run's place in the round-robin line (``engine/admission.py``).
         """
+        if row is not None and row["admitted_at"] is None:
+            return
         here = self._reserve(run_id, row)
         try:
-            await self.engine.submit(run_id, here=here, segment=segment)
+            await self.engine.submit(run_id, here=here, segment=segment, priority=priority)
         finally:
             if not here:
                 self._reserved.discard(run_id)
                 self._fresh.pop(run_id, None)
+                self._queued[run_id] = time.monotonic()
 
     async def _submit_segment(self, run_id: str, segment: int) -> None:
         await self.submit(run_id, segment=segment)
@@ -106,10 +144,52 @@ class Worker:
     def _reserve(self, run_id: str, row: RunRecord | None) -> bool:
         if not self.slots.worker or self.load >= self.slots.concurrency:
             return False
+        if self._line_waiting():
+            return False  # runs wait in the queue: a free slot is theirs, in their order
         self._reserved.add(run_id)
         if row is not None:
             self._fresh[run_id] = row
         return True
+
+    def _line_waiting(self) -> bool:
+        """Whether runs this process queued recently have not started yet."""
+        if not self._queued:
+            return False
+        stale = time.monotonic() - QUEUED_HINT_SECONDS
+        for run_id in [r for r, at in self._queued.items() if at < stale]:
+            del self._queued[run_id]
+        return bool(self._queued)
+
+    async def release(self, tenant_id: str) -> int:
+        """Admit the tenant's held runs that now fit in its quota, oldest first; how many."""
+        if tenant_id not in self.admission.holding:
+            return 0
+        limits = await self.admission.limits(tenant_id)
+        now = utcnow()
+        async with self.db.read() as conn:
+            usage = await admission_store.usage(conn, tenant_id)
+            room = limits.max_running - usage.in_flight
+            due = await admission_store.held_due(conn, tenant_id, now, max(room, 1))
+        if not due:
+            self.admission.holding.discard(tenant_id)
+            return 0
+        if room <= 0:
+            return 0
+        async with self.db.write() as conn:
+            admitted = await admission_store.admit(conn, due, now)
+        for place, run_id in enumerate(admitted, start=usage.waiting + 1):
+            await self.submit(run_id, priority=place)
+        return len(admitted)
+
+    async def release_due(self) -> int:
+        """Admit held runs that may start now, of every tenant (scheduled ones when due)."""
+        async with self.db.read() as conn:
+            tenants = await admission_store.tenants_with_due(conn, utcnow())
+        self.admission.holding.update(tenants)
+        started = 0
+        for tenant_id in tenants:
+            started += await self.release(tenant_id)
+        return started
 
     @property
     def load(self) -> int:
@@ -150,8 +230,14 @@ class Worker:
             )
         except StaleRun:
             return  # a worker started it meanwhile: it sees the request and stops
-        if run["status"] == RunStatus.QUEUED:
+        if run["status"] == RunStatus.QUEUED and run["admitted_at"] is not None:
             await self.engine.discard(run["id"])
+
+    def _stop_fenced(self, run_id: str) -> None:
+        """Stop an attempt whose run another attempt holds now; it writes nothing more."""
+        task = self._tasks.get(run_id)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
 
     def _stop_local(self, run_id: str) -> bool:
         task = self._tasks.get(run_id)
@@ -175,12 +261,20 @@ class Worker:
     # -- execution ----------------------------------------------------------------------
 
     async def execute(self, run_id: str) -> str:
-        """Run (or resume) one run to its end or its next wait; return its status."""
+        """Run (or resume) one run to its end or its next wait; return its status.
+
+        It returns only once the run's end (or wait) is written, or the run is another
+        executor's: an attempt that a passing database failure stopped is made again from
+        what the run recorded; one that still fails raises, and the durable engine records
+        the failure (the reconciler, ``services/workers.py``, takes it from there).
+        """
         self._reserved.discard(run_id)
+        self._queued.pop(run_id, None)
         self._active.add(run_id)
         try:
-            return await self._execute(run_id)
+            return await retrying(lambda: self._execute(run_id), f"running run {run_id}")
         finally:
+            self._writers.pop(run_id, None)
             if self.graphs is not None:
                 self.graphs.finished(run_id)
             self._active.discard(run_id)
@@ -191,15 +285,39 @@ class Worker:
         fresh = self._fresh.pop(run_id, None)
         loaded = await self._load(run_id, fresh)
         if loaded is None:
+            log.warning("run %s does not exist; its workflow ends", run_id)
             return "missing"
         run, steps, decided = loaded
         with bind_run(run_id, run["tenant_id"]):
             try:
                 return await self._attempt(run, steps, decided, fresh is not None)
+            except Fenced:
+                # Another attempt holds the run (a takeover): the writer logged the refusal
+                # and wrote nothing; the run goes on there.
+                return "fenced"
             except StaleRun:
-                # Another executor wrote this run's log: it owns the run now (fencing).
+                # Another writer moved this run's log under this attempt: it goes on there.
                 log.warning("run was taken over elsewhere; stopping here")
                 return "stale"
+            finally:
+                self._release_soon(run["tenant_id"])
+
+    def _release_soon(self, tenant_id: str) -> None:
+        """Let the tenant's held runs into the slot this run leaves, outside its workflow."""
+        if tenant_id not in self.admission.holding:
+            return
+        # A fresh context: a task copies the current one, and inside it the durable engine
+        # would take the admitted runs' workflows for children of this run's, which ends.
+        task = asyncio.get_running_loop().create_task(
+            self.release(tenant_id), context=contextvars.Context()
+        )
+        self._releases.add(task)
+        task.add_done_callback(self._released)
+
+    def _released(self, task: "asyncio.Task[int]") -> None:
+        self._releases.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("releasing held runs failed: %s", task.exception())
 
     async def _load(
         self, run_id: str, fresh: RunRecord | None
@@ -237,7 +355,22 @@ class Worker:
         """One attempt: the checks before the agent runs, then the agent."""
         if RunStatus(run["status"]).terminal:
             return run["status"]
-        writer = RunWriter(self.db, self.hub, run, steps)
+        # An attempt made again after a database failure carries on the last one's epoch:
+        # if this process was cut off meanwhile and the run taken over, it is refused.
+        before = self._writers.get(run["id"])
+        writer = RunWriter(
+            self.db,
+            self.hub,
+            run,
+            steps,
+            owner=self.engine.executor_id,
+            executor_id=self.engine.executor_id,
+            lease=self.lease,
+            on_fenced=lambda: self._stop_fenced(run["id"]),
+            epoch=before.epoch if before is not None else None,
+            hooks=self.hooks,
+        )
+        self._writers[run["id"]] = writer
         if run["cancel_requested_at"] is not None:
             return await self._finish_canceled(writer, None, [], [])
         spec = await self._loaded_spec(run, checked=fresh)
@@ -260,6 +393,10 @@ class Worker:
                 writer.reload(again)
                 if again["cancel_requested_at"] is not None:
                     return await self._finish_canceled(writer, None, [], [])
+        if writer.held_elsewhere:
+            # The attempt that ran it never ended (its process died or was declared dead):
+            # claim the run before replaying anything, so that attempt's writes are refused.
+            await writer.take_over()
         return await self._run_agent(writer, spec, steps, decided)
 
     async def _run_agent(
@@ -300,14 +437,21 @@ class Worker:
         if graphs is not None:
             body = graphs.execute(spec, journal, run, self._waits)
         else:
-            body = _call_agent(spec, _context(run, spec, journal, governor), governor)
+            children = Children(self.db, journal, self.hooks, run)
+            ctx = _context(run, spec, journal, governor, self.db, self.blobs, children)
+            ctx.files = await input_files(self.db, self.blobs, run)
+            body = _call_agent(spec, ctx, governor)
         task = asyncio.get_running_loop().create_task(body)
         self._tasks[run["id"]] = task
         done, _ = await asyncio.wait({task}, timeout=remaining)
         if not done:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        await journal.close()
+        try:
+            await journal.close()
+        finally:
+            if not task.cancelled():
+                task.exception()  # seen: a failed write ends the attempt, whatever the agent did
         return await self._settle(
             writer, spec, task, journal, timed_out=not done, segment_started=segment_started
         )
@@ -323,6 +467,8 @@ class Worker:
         segment_started: float,
     ) -> str:
         """Record how the attempt ended: in one transaction, with what is still buffered."""
+        if writer.fenced is not None:
+            raise writer.fenced  # another attempt holds the run: this one records nothing
         if timed_out or task.cancelled():
             step = journal.current_step
             if timed_out:
@@ -350,13 +496,17 @@ class Worker:
             return await self._waits.suspend(
                 writer, exc, events, steps, last_op, fields, segment_started
             )
+        if isinstance(exc, WriteFailed):
+            raise exc.cause  # the attempt failed, not the run: it is tried again
+        if exc is not None and is_database_outage(exc):
+            raise exc  # the database failed under the agent, not the agent itself
         error: ErrorData | None
         if exc is not None:
             step = failed_step(exc)
             error = error_info(exc, journal.current_step if step is None else step)
         else:
             try:
-                result = _make_result(spec, task.result(), journal.sources)
+                result = _make_result(spec, task.result(), journal.sources, journal.files)
             except RunError as bad:
                 error = error_info(bad, None)
             else:
@@ -461,8 +611,7 @@ class Worker:
         await writer.commit(
             closing, list(steps or []), columns, then=Move(final, data), completed_agent=agent_id
         )
-        if writer.run["notify"]:
-            self.hooks.notify(writer.run, "run.finished", {"status": str(final)})
+        await self._waits.wake_parent(writer.run)
         return str(final)
 
     def _completion_due(self, agent_id: str) -> bool:
@@ -484,7 +633,15 @@ def _describe(spec: AgentSpec, run: RunRecord) -> str:
     return f"{what} Input: {json.dumps(run['input'], default=str)[:500]}"
 
 
-def _context(run: RunRecord, spec: AgentSpec, journal: Journal, governor: Governor) -> RunContext:
+def _context(
+    run: RunRecord,
+    spec: AgentSpec,
+    journal: Journal,
+    governor: Governor,
+    db: Database,
+    blobs: BlobStore,
+    children: Children,
+) -> RunContext:
     return RunContext(
         run_id=run["id"],
         tenant_id=run["tenant_id"],
@@ -496,6 +653,8 @@ def _context(run: RunRecord, spec: AgentSpec, journal: Journal, governor: Govern
         model=run["model"],
         journal=journal,
         governor=governor,
+        saver=RunFiles(db, blobs, run, journal),
+        children=children,
     )
 
 
@@ -507,7 +666,9 @@ async def _call_agent(spec: AgentSpec, ctx: RunContext, governor: Governor) -> o
     return await spec.fn(ctx, value)
 
 
-def _make_result(spec: AgentSpec, raw: object, sources: list[JSONObject]) -> ResultData:
+def _make_result(
+    spec: AgentSpec, raw: object, sources: list[JSONObject], files: list[JSONObject]
+) -> ResultData:
     output = jsonable(raw)
     if spec.output == "document":
         if not isinstance(output, str):
@@ -515,7 +676,10 @@ def _make_result(spec: AgentSpec, raw: object, sources: list[JSONObject]) -> Res
                 f"a document agent must return markdown text, not {type(output).__name__}",
                 code="invalid_output",
             )
-        return {"type": "document", "content": output, "sources": sources}
+        result: ResultData = {"type": "document", "content": output, "sources": sources}
+        if files:
+            result["files"] = files
+        return result
     if spec.output_schema is not None:
         try:
             jsonschema.validate(output, spec.output_schema)
@@ -523,4 +687,7 @@ def _make_result(spec: AgentSpec, raw: object, sources: list[JSONObject]) -> Res
             raise RunError(
                 f"output does not match output_schema: {exc.message}", code="invalid_output"
             ) from exc
-    return {"type": "json", "content": output, "sources": list(sources)}
+    done: ResultData = {"type": "json", "content": output, "sources": list(sources)}
+    if files:
+        done["files"] = files
+    return done

@@ -1,7 +1,8 @@
 """The graph host: runs LangGraph graphs as runplane runs, on langgraph's own savers.
 
 Checkpoints and store items live in the same database as everything else, in the
-tables of ``langgraph-checkpoint-sqlite`` / ``-postgres``. A run on a thread resumes
+tables of ``langgraph-checkpoint-sqlite`` / ``-postgres``, under the tenant's id
+(``TenantSaver``, ``TenantStore``): a thread is its tenant's and its id together. A run on a thread resumes
 from its last checkpoint after a crash; a stateless run (a temporary thread) keeps
 its checkpoints in memory and starts over.
 """
@@ -9,6 +10,8 @@ its checkpoints in memory and starts over.
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -24,13 +27,16 @@ from runplane.engine.hub import EventHub
 from runplane.engine.journal import Journal
 from runplane.engine.outcome import Suspend
 from runplane.engine.ports import IdleRuns
-from runplane.graphs import savers
-from runplane.graphs.streams import Streams
+from runplane.graphs import relay, savers
+from runplane.graphs.streams import Part, RunStream, Streams
+from runplane.graphs.tenant_saver import TenantSaver, tenant_thread_id
 from runplane.graphs.tenant_store import TenantStore
 from runplane.graphs.wire import interrupt_json, jsonable
 from runplane.schemas.agent_protocol import SILENT_MODES
 from runplane.store import graphs as graphs_store
+from runplane.store import notify
 from runplane.store import runs as runs_store
+from runplane.store import stream_parts as parts_store
 from runplane.store.db import Database
 
 log = logging.getLogger("runplane.graphs")
@@ -42,6 +48,11 @@ BASE_MODES = ("updates", "values")
 # thread carries on and records from them the node steps it had not written): its node
 # steps are written in batches, or with the run's end, not one transaction per node.
 GRAPH_FLUSH_DELAY = 1.0
+# How often a worker looks for listeners that joined its runs from other processes (a
+# NOTIFY tells it at once on Postgres), and how long relayed parts are kept.
+JOIN_CHECK_SECONDS = 1.0
+PARTS_KEPT = timedelta(minutes=10)
+PRUNE_EVERY = 60
 
 
 class GraphHost:
@@ -49,12 +60,34 @@ class GraphHost:
 
     flush_delay = GRAPH_FLUSH_DELAY
 
-    def __init__(self, database_url: str, db: Database, hub: EventHub, project: Project) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        db: Database,
+        hub: EventHub,
+        project: Project,
+        *,
+        saver_connections: int = 2,
+        application_name: str = "runplane",
+        session_url: str | None = None,
+        executor_id: str = "",
+    ) -> None:
         self.database_url = database_url
+        self.session_url = session_url
+        self.executor_id = executor_id
+        self.saver_connections = saver_connections
+        self.application_name = application_name
         self.db = db
         self.hub = hub
         self.project = project
         self.streams = Streams()
+        # Wake-ups for listeners of runs executing elsewhere: their parts were relayed.
+        self.relayed = EventHub()
+        # The graph runs executing here, by run id: what they stream.
+        self._outputs: dict[str, _Output] = {}
+        # Runs joined from elsewhere before they started here (monotonic time of the join).
+        self._joins: dict[str, float] = {}
+        self._watch: asyncio.Task[None] | None = None
         # Tenants whose default assistants exist (checked once per process).
         self.assistant_tenants: set[str] = set()
         self.assistant_cache: dict[tuple[str, str], tuple[float, Any]] = {}
@@ -66,11 +99,95 @@ class GraphHost:
         """Open the checkpoint saver and the store on the runplane database."""
         if not self.project.graphs:
             return
-        self.saver, self.store = await savers.open_savers(self.database_url, self._exit)
+        self.saver, self.store = await savers.open_savers(
+            self.database_url,
+            self._exit,
+            connections=self.saver_connections,
+            application_name=self.application_name,
+            session_url=self.session_url,
+        )
+        self._watch = asyncio.create_task(self._watch_joins())
 
     async def stop(self) -> None:
         """Close the savers."""
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
         await self._exit.aclose()
+
+    # -- streams across processes ---------------------------------------------------------
+
+    def joined(self, run_id: str) -> None:
+        """A listener in another process joined the run: relay its parts if it runs here."""
+        out = self._outputs.get(run_id)
+        if out is None:
+            # Queued, or waiting for its turn: it relays from its first part if it runs here.
+            self._joins[run_id] = time.monotonic()
+        elif out.relay is None:
+            out.relay = relay.Relay(self.db, run_id)
+
+    async def join_elsewhere(self, run_id: str) -> int:
+        """Ask the run's worker, in another process, to relay its parts; where they start."""
+        async with self.db.write() as conn:
+            since = await parts_store.mark_join(conn, run_id, utcnow())
+            await notify.announce(conn, run_id, notify.JOINS)
+        return since
+
+    def follow(
+        self,
+        run_id: str,
+        local: RunStream,
+        since: int,
+        here: Callable[[], bool],
+        ended: Callable[[], Awaitable[bool]],
+    ) -> AsyncGenerator[Part, None]:
+        """A run's parts until it ends: from memory if it runs here, else relayed."""
+        return relay.follow(
+            self.db,
+            run_id,
+            local,
+            since,
+            parts=self.relayed,
+            runs=self.hub,
+            here=here,
+            ended=ended,
+            # Without NOTIFY (SQLite), relayed parts and the end are polled for.
+            poll=0.25 if self.db.is_sqlite else 1.0,
+        )
+
+    async def _listened_elsewhere(self, run_id: str, opts: dict[str, Any]) -> bool:
+        """Whether a listener in another process waits for the parts of a run starting here."""
+        if self._joins.pop(run_id, None) is not None:
+            return True  # joined (NOTIFY) while it was queued or waiting for its turn
+        if opts.get("listener") not in (None, self.executor_id):
+            return True  # created by a stream request that another process answers
+        if opts.get("origin") == self.executor_id:
+            return False  # created here: a join elsewhere would have been heard
+        # Queued by another process: a listener may have joined before this one listened.
+        async with self.db.read() as conn:
+            return bool(await parts_store.joined(conn, [run_id]))
+
+    async def _watch_joins(self) -> None:
+        """Relay the runs joined from elsewhere (a missed NOTIFY); prune old relayed parts."""
+        rounds = 0
+        while True:
+            await asyncio.sleep(JOIN_CHECK_SECONDS)
+            rounds += 1
+            try:
+                quiet = [r for r, out in self._outputs.items() if out.relay is None]
+                if quiet:
+                    async with self.db.read() as conn:
+                        for run_id in await parts_store.joined(conn, quiet):
+                            self.joined(run_id)
+                if rounds % PRUNE_EVERY == 0:
+                    old = time.monotonic() - PARTS_KEPT.total_seconds()
+                    self._joins = {r: at for r, at in self._joins.items() if at > old}
+                    async with self.db.write() as conn:
+                        await parts_store.prune(conn, utcnow() - PARTS_KEPT)
+            except Exception as exc:  # tried again next round
+                log.warning("checking for stream listeners failed: %s", exc)
 
     def finished(self, run_id: str) -> None:
         """Forget the run's live streams."""
@@ -88,10 +205,10 @@ class GraphHost:
             mine = self.hub.signal(run["id"])
             async with self.db.read() as conn:
                 ahead = await graphs_store.runs_ahead(
-                    conn, run["thread_id"], run["created_at"], run["id"]
+                    conn, run["tenant_id"], run["thread_id"], run["created_at"], run["id"]
                 )
                 if waited:
-                    fresh = await runs_store.get_run(conn, None, run["id"])
+                    fresh = await runs_store.get_run(conn, run["tenant_id"], run["id"])
                     if fresh is None or fresh["cancel_requested_at"] is not None:
                         return True
             if not ahead:
@@ -100,13 +217,17 @@ class GraphHost:
             theirs = self.hub.signal(ahead[0]["id"])
             await _either(mine, theirs, 0.5)
 
+    def saver_for(self, tenant_id: str) -> TenantSaver | None:
+        """The tenant's view of the checkpoint saver (None when no graph is served)."""
+        return None if self.saver is None else TenantSaver(self.saver, tenant_id)
+
     async def graph_for(
         self, graph_id: str, config: dict[str, Any], temporary: bool, tenant_id: str
     ) -> Any:
-        """The compiled graph with its checkpointer and the tenant's store attached."""
+        """The compiled graph with the tenant's checkpointer and store attached."""
         spec = self.project.graphs[graph_id]
         graph = await spec.build(config)
-        checkpointer = InMemorySaver() if temporary else self.saver
+        checkpointer = InMemorySaver() if temporary else self.saver_for(tenant_id)
         store = TenantStore(self.store, tenant_id) if self.store is not None else None
         return graph.copy(update={"checkpointer": checkpointer, "store": store})
 
@@ -117,10 +238,8 @@ class GraphHost:
         opts: dict[str, Any] = run["graph"] or {}
         temporary = run["thread_id"] is None
         journal.continue_numbering()
-        after = opts.get("after_seconds")
-        if after:
-            due = run["created_at"] + timedelta(seconds=float(after))
-            await asyncio.sleep(max(0.0, (due - utcnow()).total_seconds()))
+        # ``after_seconds`` is not waited out here: the run was held, holding no slot,
+        # until it was due (``not_before``, engine/admission.py).
         config = run_config(run, opts)
         graph = await self.graph_for(spec.name, config, temporary, run["tenant_id"])
         if not temporary and opts.get("continues_interrupt"):
@@ -128,12 +247,15 @@ class GraphHost:
         graph_input = await self._input(graph, config, run, opts, temporary, journal)
         wanted = set(opts.get("stream_mode") or ["values"])
         out = _Output(self.streams, run["id"], wanted, bool(opts.get("stream_subgraphs")))
+        if await self._listened_elsewhere(run["id"], opts):
+            out.relay = relay.Relay(self.db, run["id"])
 
         def settle_thread(status: str, values: Any, interrupts: Any = None) -> None:
             if not temporary:  # the thread's new state commits with the run's end
                 journal.at_end(_thread_writer(run, status, values, interrupts or {}))
 
         kwargs = _stream_options(run, opts, wanted, temporary)
+        self._outputs[run["id"]] = out
         try:
             if "events" in wanted:
                 async for event in graph.astream_events(
@@ -151,6 +273,13 @@ class GraphHost:
         except Exception:
             settle_thread("error", out.values)
             raise
+        finally:
+            # Relayed parts are written before the run's end: a listener elsewhere that
+            # sees the end has them all.
+            if self._outputs.get(run["id"]) is out:
+                del self._outputs[run["id"]]
+            if out.relay is not None:
+                await out.relay.close()
         values = jsonable(out.values) if out.values is not None else {}
         if out.interrupted:
             by_task = await _interrupts_by_task(graph, config)
@@ -195,7 +324,7 @@ class GraphHost:
         assert run["thread_id"] is not None
         async with self.db.read() as conn:
             paused = await graphs_store.thread_runs(
-                conn, run["thread_id"], statuses=[RunStatus.PAUSED]
+                conn, run["tenant_id"], run["thread_id"], statuses=[RunStatus.PAUSED]
             )
         for old in paused:
             values = (old["waiting_on"] or {}).get("values")
@@ -208,21 +337,30 @@ class GraphHost:
             with contextlib.suppress(runs_store.StaleRun):
                 await idle.end_idle(old, RunStatus.SUCCEEDED, [], result=result)
 
-    async def delete_checkpoints(self, thread_id: str, run_id: str | None = None) -> None:
-        """Forget a thread's checkpoints (only those a run wrote, with ``run_id``)."""
+    async def delete_checkpoints(
+        self, tenant_id: str, thread_id: str, run_id: str | None = None
+    ) -> None:
+        """Forget a tenant's thread's checkpoints (only those a run wrote, with ``run_id``)."""
         if self.saver is None:
             return
         if run_id is None:
-            await self.saver.adelete_thread(thread_id)
+            await TenantSaver(self.saver, tenant_id).adelete_thread(thread_id)
         else:
-            await savers.delete_run_checkpoints(self.saver, thread_id, run_id)
+            await savers.delete_run_checkpoints(
+                self.saver, tenant_thread_id(tenant_id, thread_id), run_id
+            )
 
 
 class _Output:
-    """What a graph run streams: steps for runplane, parts for the listeners."""
+    """What a graph run streams: steps for runplane, parts for the listeners.
+
+    Parts go to listeners in this process (``streams``) and, through ``relay`` when it is
+    set, to listeners in others; with neither, none is made.
+    """
 
     def __init__(self, streams: Streams, run_id: str, wanted: set[str], subgraphs: bool) -> None:
         self.streams = streams
+        self.relay: relay.Relay | None = None
         self.run_id = run_id
         self.wanted = wanted
         self.subgraphs = subgraphs
@@ -247,12 +385,12 @@ class _Output:
         elif not self.subgraphs:
             return
         stream = self.streams.of(self.run_id)
-        if stream is None:
+        if stream is None and self.relay is None:
             return
         suffix = "|" + "|".join(ns) if ns else ""
         if mode == "messages":
             for event, data in self._messages(chunk):
-                stream.put(event + suffix, data)
+                self._put(stream, event + suffix, data)
             return
         if mode == "updates" and "updates" not in self.wanted:
             return
@@ -260,12 +398,18 @@ class _Output:
             if "values" not in self.wanted:
                 return
             chunk = jsonable(chunk)
-        stream.put(mode + suffix, jsonable(chunk))
+        self._put(stream, mode + suffix, jsonable(chunk))
 
     def event(self, event: dict[str, Any]) -> None:
         stream = self.streams.of(self.run_id)
+        if stream is not None or self.relay is not None:
+            self._put(stream, "events", jsonable(event))
+
+    def _put(self, stream: RunStream | None, event: str, data: Any) -> None:
         if stream is not None:
-            stream.put("events", jsonable(event))
+            stream.put(event, data)
+        if self.relay is not None:
+            self.relay.put(event, data)
 
     def _messages(self, chunk: Any) -> list[tuple[str, Any]]:
         message, metadata = chunk
@@ -289,7 +433,7 @@ def _thread_writer(run: Any, status: str, values: Any, interrupts: dict[str, Any
     """The thread's update at the end of a run: status, values, and its graph."""
 
     async def write(conn: Any) -> None:
-        thread = await graphs_store.get_thread(conn, None, run["thread_id"])
+        thread = await graphs_store.get_thread(conn, run["tenant_id"], run["thread_id"])
         if thread is None:
             return  # deleted meanwhile
         fields: dict[str, Any] = {
@@ -305,7 +449,7 @@ def _thread_writer(run: Any, status: str, values: Any, interrupts: dict[str, Any
                 "graph_id": run["agent_name"],
                 "assistant_id": run["assistant_id"],
             }
-        await graphs_store.update_thread(conn, run["thread_id"], **fields)
+        await graphs_store.update_thread(conn, run["tenant_id"], run["thread_id"], **fields)
 
     return write
 

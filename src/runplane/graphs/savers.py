@@ -15,7 +15,7 @@ from langgraph.store.sqlite.aio import AsyncSqliteStore
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from runplane.store.dialect import is_sqlite, plain_url, sqlite_path
+from runplane.store.dialect import is_sqlite, plain_url, psycopg_pooler_args, sqlite_path
 
 
 async def _sqlite(path: str, exit: contextlib.AsyncExitStack) -> aiosqlite.Connection:
@@ -56,28 +56,54 @@ async def _setup_lock(url: str, pool: Any) -> AsyncIterator[None]:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_PG_LOCK_KEY,))
 
 
-async def open_savers(url: str, exit: contextlib.AsyncExitStack) -> tuple[Any, Any]:
-    """The checkpointer and the store, set up (their tables created) and ready."""
-    pool: Any = None
+def _postgres_pool(url: str, size: int, application_name: str, pooler: bool) -> Any:
+    kwargs: dict[str, Any] = {
+        "autocommit": True,
+        "prepare_threshold": 0,
+        "row_factory": dict_row,
+        "application_name": application_name,
+    }
+    if pooler:
+        kwargs.update(psycopg_pooler_args())
+    return AsyncConnectionPool(plain_url(url), min_size=1, max_size=size, kwargs=kwargs, open=False)
+
+
+async def open_savers(
+    url: str,
+    exit: contextlib.AsyncExitStack,
+    *,
+    connections: int = 2,
+    application_name: str = "runplane",
+    session_url: str | None = None,
+) -> tuple[Any, Any]:
+    """The checkpointer and the store, set up (their tables created) and ready.
+
+    On Postgres they share one pool of ``connections`` (the process's budget for them).
+    With ``session_url`` (``url`` is then a transaction pooler) the setup, which holds an
+    advisory lock across statements, runs on a session of its own there.
+    """
     if is_sqlite(url):
         path = str(sqlite_path(url))
         saver: Any = AsyncSqliteSaver(await _sqlite(path, exit))
         store: Any = AsyncSqliteStore(await _sqlite(path, exit))
-    else:
-        pool = AsyncConnectionPool(
-            plain_url(url),
-            min_size=1,
-            max_size=10,
-            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
-            open=False,
-        )
-        await pool.open()
-        exit.push_async_callback(pool.close)
-        saver = AsyncPostgresSaver(pool)
-        store = AsyncPostgresStore(pool)
-    async with _setup_lock(url, pool):
-        await saver.setup()
-        await store.setup()
+        async with _setup_lock(url, None):
+            await saver.setup()
+            await store.setup()
+        return saver, store
+    # Two: setting up holds one connection (the lock) while it uses another.
+    pool = _postgres_pool(url, max(2, connections), application_name, session_url is not None)
+    await pool.open()
+    exit.push_async_callback(pool.close)
+    saver, store = AsyncPostgresSaver(pool), AsyncPostgresStore(pool)
+    if session_url is None:
+        async with _setup_lock(url, pool):
+            await saver.setup()
+            await store.setup()
+        return saver, store
+    async with _postgres_pool(session_url, 2, application_name, False) as direct:
+        async with _setup_lock(session_url, direct):
+            await AsyncPostgresSaver(direct).setup()
+            await AsyncPostgresStore(direct).setup()
     return saver, store
 
 

@@ -1,11 +1,11 @@
 """Live stream parts of graph runs, handed from the executor to the SSE listeners.
 
 Like LangGraph's server, a listener gets what a run produces after it joins: parts
-are kept only while someone listens, and only in the process that runs the graph.
+are kept only while someone listens. Here, in memory, for listeners in the process that
+runs the graph; listeners in other processes get them relayed (``graphs/relay.py``).
 """
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 Part = tuple[int, str, Any]
@@ -30,29 +30,14 @@ class RunStream:
         self.closed = True
         self._wake()
 
+    @property
+    def changed(self) -> asyncio.Event:
+        """Set at the next part or at the close; take it before reading ``parts``."""
+        return self._changed
+
     def _wake(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
-
-    async def follow(self, poll: float, ended: Any) -> AsyncIterator[Part]:
-        """Yield parts as they come until the stream closes (or ``ended()`` says so)."""
-        seen = 0
-        while True:
-            changed = self._changed
-            while seen < len(self.parts):
-                seen += 1
-                yield self.parts[seen - 1]
-            if self.closed:
-                return
-            try:
-                await asyncio.wait_for(changed.wait(), poll)
-            except TimeoutError:
-                if await ended():
-                    # Parts written before the run ended are in already.
-                    while seen < len(self.parts):
-                        seen += 1
-                        yield self.parts[seen - 1]
-                    return
 
 
 class Streams:

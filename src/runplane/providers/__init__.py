@@ -3,6 +3,7 @@
 from typing import Any
 
 from runplane.domain.errors import Invalid
+from runplane.outbound import Policy
 from runplane.providers.base import Completion, ModelProvider
 from runplane.settings import Settings
 
@@ -36,5 +37,5 @@ def build_provider(settings: Settings, **options: Any) -> ModelProvider | None:
         model=settings.model_name,
         base_url=settings.model_base_url,
         api_key=settings.model_api_key,
-        **options,
+        **{"policy": Policy.from_settings(settings), **options},
     )

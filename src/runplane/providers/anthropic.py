@@ -5,8 +5,9 @@ from typing import Any
 
 import anthropic
 
+from runplane import outbound
 from runplane.domain.errors import Invalid, RunError
-from runplane.providers.base import Completion, ModelProvider
+from runplane.providers.base import Completion, ModelProvider, api_error
 
 DEFAULT_MODEL = "claude-3-5-haiku-latest"
 MAX_TOKENS = 4096
@@ -27,6 +28,7 @@ class AnthropicProvider(ModelProvider):
         api_key: str | None = None,
         http_client: Any = None,
         transport: Any = None,
+        policy: outbound.Policy | None = None,
         max_retries: int = 2,
         timeout: float = 120.0,
         max_tokens: int = MAX_TOKENS,
@@ -38,6 +40,11 @@ class AnthropicProvider(ModelProvider):
             )
         if http_client is None and transport is not None:
             http_client = anthropic.DefaultAsyncHttpxClient(transport=transport)
+        elif http_client is None:
+            # Through the outgoing-call fence (see ``runplane.outbound``).
+            http_client = outbound.sdk_http_client(
+                anthropic.DefaultAsyncHttpxClient, policy or outbound.Policy(), timeout=timeout
+            )
         self.default_model = model or DEFAULT_MODEL
         self.max_tokens = max_tokens
         self._client = anthropic.AsyncAnthropic(
@@ -72,7 +79,7 @@ class AnthropicProvider(ModelProvider):
                 messages=conversation,  # type: ignore[arg-type]
                 **options,
             )
-        except anthropic.APIError as exc:
+        except (anthropic.APIError, outbound.Refused) as exc:
             raise _run_error(exc) from exc
         text = "".join(
             block.text for block in response.content if isinstance(block, anthropic.types.TextBlock)
@@ -102,10 +109,5 @@ def split_system(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, An
     return "\n\n".join(system), conversation
 
 
-def _run_error(exc: anthropic.APIError) -> RunError:
-    status = getattr(exc, "status_code", None)
-    retryable = status is None or status == 429 or status >= 500
-    where = f" (HTTP {status})" if status else ""
-    return RunError(
-        f"model provider anthropic{where}: {exc.message}", code="model_error", retryable=retryable
-    )
+def _run_error(exc: anthropic.APIError | outbound.Refused) -> RunError:
+    return api_error("anthropic", exc, str(getattr(exc, "message", exc)))

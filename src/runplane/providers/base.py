@@ -4,6 +4,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from runplane.domain.errors import RunError
+from runplane.outbound import Refused, refusal_of
+
 
 @dataclass(frozen=True)
 class Completion:
@@ -36,3 +39,27 @@ class ModelProvider(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
         """Release the provider's connections."""
+
+
+def refused_error(provider: str, refused: Refused) -> RunError:
+    """The run error for a model server the outgoing-call fence refuses (not retried)."""
+    return RunError(
+        f"model provider {provider}: the model server is refused ({refused.reason}); "
+        "set RUNPLANE_ALLOW_PRIVATE_NETWORKS or RUNPLANE_OUTBOUND_ALLOW to reach it",
+        code="model_error",
+        retryable=False,
+    )
+
+
+def api_error(provider: str, exc: Exception, message: str) -> RunError:
+    """The run error for a provider client's failure: refused, or retried when it may pass."""
+    refused = exc if isinstance(exc, Refused) else refusal_of(exc)
+    if refused is not None:
+        return refused_error(provider, refused)
+    status = getattr(exc, "status_code", None)
+    # Rate limits, server errors and lost connections pass; a bad request or key does not.
+    retryable = status is None or status == 429 or status >= 500
+    where = f" (HTTP {status})" if status else ""
+    return RunError(
+        f"model provider {provider}{where}: {message}", code="model_error", retryable=retryable
+    )

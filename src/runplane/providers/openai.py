@@ -5,8 +5,9 @@ from typing import Any
 
 import openai
 
+from runplane import outbound
 from runplane.domain.errors import Invalid, RunError
-from runplane.providers.base import Completion, ModelProvider
+from runplane.providers.base import Completion, ModelProvider, api_error
 
 DEFAULT_MODEL = "gpt-4o-mini"
 # A local server usually ignores the key, but the SDK refuses to start without one.
@@ -26,6 +27,7 @@ class OpenAIProvider(ModelProvider):
         api_key: str | None = None,
         http_client: Any = None,
         transport: Any = None,
+        policy: outbound.Policy | None = None,
         max_retries: int = 2,
         timeout: float = 120.0,
     ) -> None:
@@ -39,6 +41,12 @@ class OpenAIProvider(ModelProvider):
         if http_client is None and transport is not None:
             # The SDK's own client class, so that its HTTP library (httpx or httpx2) matches.
             http_client = openai.DefaultAsyncHttpxClient(transport=transport)
+        elif http_client is None:
+            # Through the outgoing-call fence: a model server on localhost (Ollama, vLLM)
+            # needs RUNPLANE_ALLOW_PRIVATE_NETWORKS or RUNPLANE_OUTBOUND_ALLOW.
+            http_client = outbound.sdk_http_client(
+                openai.DefaultAsyncHttpxClient, policy or outbound.Policy(), timeout=timeout
+            )
         self.default_model = model or DEFAULT_MODEL
         self._client = openai.AsyncOpenAI(
             api_key=key,
@@ -68,7 +76,7 @@ class OpenAIProvider(ModelProvider):
                 messages=messages,  # type: ignore[arg-type]
                 **options,
             )
-        except openai.APIError as exc:
+        except (openai.APIError, outbound.Refused) as exc:
             raise _run_error(exc) from exc
         if not response.choices:
             raise RunError("the model returned no choices", code="model_error", retryable=True)
@@ -87,11 +95,5 @@ class OpenAIProvider(ModelProvider):
         await self._client.close()
 
 
-def _run_error(exc: openai.APIError) -> RunError:
-    status = getattr(exc, "status_code", None)
-    # Rate limits, server errors and lost connections pass; a bad request or key does not.
-    retryable = status is None or status == 429 or status >= 500
-    where = f" (HTTP {status})" if status else ""
-    return RunError(
-        f"model provider openai{where}: {exc.message}", code="model_error", retryable=retryable
-    )
+def _run_error(exc: openai.APIError | outbound.Refused) -> RunError:
+    return api_error("openai", exc, str(getattr(exc, "message", exc)))

@@ -7,9 +7,10 @@ Unknown fields are ignored, as LangGraph's server does (the SDK sends some, like
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runplane.domain.models import iso
+from runplane.schemas.storable import INT32_MAX, check_storable
 
 StreamModeName = Literal[
     "values",
@@ -32,6 +33,12 @@ SortOrder = Literal["asc", "desc"]
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: object) -> object:
+        check_storable(data)
+        return data
 
 
 class CommandBody(_Body):
@@ -100,7 +107,7 @@ class Search(_Body):
 
     metadata: dict[str, Any] | None = None
     limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=INT32_MAX)
     sort_by: str | None = None
     sort_order: SortOrder | None = None
     select: list[str] | None = None
@@ -118,13 +125,13 @@ class VersionsSearch(_Body):
 
     metadata: dict[str, Any] | None = None
     limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=INT32_MAX)
 
 
 class LatestVersion(_Body):
     """``POST /assistants/{id}/latest``."""
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=INT32_MAX)
 
 
 class ThreadCreate(_Body):
@@ -231,7 +238,7 @@ class ItemSearch(_Body):
     namespace_prefix: list[str] = []
     filter: dict[str, Any] | None = None
     limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=INT32_MAX)
     query: str | None = None
 
 
@@ -240,9 +247,9 @@ class NamespaceSearch(_Body):
 
     prefix: list[str] | None = None
     suffix: list[str] | None = None
-    max_depth: int | None = Field(default=None, ge=1)
+    max_depth: int | None = Field(default=None, ge=1, le=INT32_MAX)
     limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=INT32_MAX)
 
 
 def ts(value: datetime | None) -> str | None:

@@ -3,7 +3,9 @@
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from runplane.schemas.storable import INT32_MAX, check_storable
 
 T = TypeVar("T")
 
@@ -15,6 +17,12 @@ RunStatusName = Literal[
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: object) -> object:
+        check_storable(data)
+        return data
 
 
 class ErrorDetail(BaseModel):
@@ -90,13 +98,15 @@ class RunCreate(_Strict):
     approval_rules: list[ApprovalRule] | None = None
     approval_expiry: ApprovalExpiry | None = None
     notify: Notify | None = None
+    file_ids: list[str] | None = Field(default=None, max_length=100)
+    site_ids: list[str] | None = Field(default=None, max_length=20)
     wait: float | None = Field(default=None, ge=0, le=600)
 
 
 class RunRerun(_Strict):
     """The body of ``POST /v1/runs/{id}/rerun``."""
 
-    from_step: int | None = Field(default=None, ge=1)
+    from_step: int | None = Field(default=None, ge=1, le=INT32_MAX)
     wait: float | None = Field(default=None, ge=0, le=600)
 
 
@@ -118,12 +128,58 @@ class RunErrorInfo(BaseModel):
     retryable: bool = False
 
 
+class FileHold(BaseModel):
+    """A legal hold on a file: why, which key put it, when; the file is not deleted meanwhile."""
+
+    reason: str
+    by: str | None = None
+    at: datetime | None = None
+
+
+class FileHoldCreate(_Strict):
+    """The body of ``POST /v1/files/{id}/hold``: why the file is held."""
+
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class FilePublic(BaseModel):
+    """A file: an upload into a site, or an artifact a run's step saved."""
+
+    id: str
+    object: Literal["file"] = "file"
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    site_id: str | None = None
+    run_id: str | None = None
+    step: int | None = None
+    created_at: datetime
+    hold: FileHold | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hold_of_record(cls, data: Any) -> Any:
+        """A record's ``hold_*`` columns as one ``hold`` object (None when not held)."""
+        if isinstance(data, dict) and "hold" not in data and "hold_reason" in data:
+            reason = data.get("hold_reason")
+            hold = (
+                None
+                if reason is None
+                else {"reason": reason, "by": data.get("hold_by"), "at": data.get("hold_at")}
+            )
+            return {**data, "hold": hold}
+        return data
+
+
 class RunResult(BaseModel):
-    """What a run produced: a markdown document or a JSON value, with its sources."""
+    """What a run produced: a markdown document or a JSON value, with its sources and files."""
 
     type: Literal["document", "json"]
     content: Any = None
     sources: list[dict[str, Any]] = []
+    # What its steps saved: id, name, media_type, size, sha256, step (download by id).
+    files: list[dict[str, Any]] = []
 
 
 class RunCancelReceipt(BaseModel):
@@ -162,6 +218,8 @@ class RunPublic(BaseModel):
     approval_rules: list[dict[str, Any]] = []
     approval_expiry: dict[str, Any] | None = None
     notify: dict[str, Any] | None = None
+    file_ids: list[str] = []
+    site_ids: list[str] = []
     plan: dict[str, Any] | None = None
     waiting_on: dict[str, Any] | None = None
     archived: bool = False
@@ -176,6 +234,10 @@ class RunPublic(BaseModel):
     updated_at: datetime
     finished_at: datetime | None = None
     last_completed_at: datetime | None = None
+    # The process that executes the run, or executed its last attempt (admin keys only).
+    executor_id: str | None = None
+    # The trigger that started the run (``trigger`` is its kind), if one did.
+    trigger_id: str | None = None
 
 
 class StepPublic(BaseModel):
@@ -190,6 +252,7 @@ class StepPublic(BaseModel):
     model: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    files: list[FilePublic] = []
 
 
 class EventPublic(BaseModel):
@@ -255,8 +318,34 @@ class ApprovalDecision(_Strict):
     result: Any = None
 
 
+class LinkToken(_Strict):
+    """An approval link's token, sent in a body so that no URL (and no log) carries it."""
+
+    token: str = Field(min_length=1, max_length=2000)
+
+
+class LinkDecision(ApprovalDecision):
+    """A decision by a signed link: the link's token and the decision, in one body."""
+
+    token: str = Field(min_length=1, max_length=2000)
+
+
+class ApprovalLink(BaseModel):
+    """A new link for a pending approval: shown once, to the key that asked for it."""
+
+    approval_id: str
+    link: str
+    token: str
+    expires_at: datetime
+
+
 class ApprovalPublic(BaseModel):
-    """A decision a run waits for (or waited for)."""
+    """A decision a run waits for (or waited for).
+
+    ``link`` is the pending approval's current link, shown only to keys that may decide
+    it; ``decided_via`` says how it was decided (``api``, ``console`` or ``link``; none
+    when the system did), ``decided_by_key_id`` which key (a console session's key).
+    """
 
     id: str
     object: Literal["approval"] = "approval"
@@ -269,9 +358,14 @@ class ApprovalPublic(BaseModel):
     result: Any = None
     comment: str | None = None
     decided_by: str | None = None
+    decided_by_key_id: str | None = None
+    decided_via: Literal["api", "console", "link"] | None = None
     decided_at: datetime | None = None
     expires_at: datetime | None = None
     default_action: str | None = None
+    link: str | None = None
+    link_expires_at: datetime | None = None
+    link_revoked_at: datetime | None = None
     created_at: datetime
 
 
@@ -311,3 +405,130 @@ class ConnectionPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     resumed_runs: list[str] = []
+
+
+class CustomerIntegrationCreate(_Strict):
+    """The body of ``POST /v1/customer-integrations``: install a catalog integration."""
+
+    integration: str = Field(min_length=1, max_length=100)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    active: bool = True
+    settings: dict[str, Any] = {}
+
+
+class CustomerIntegrationUpdate(_Strict):
+    """The body of ``PATCH /v1/customer-integrations/{id}``: what changes."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    active: bool | None = None
+    settings: dict[str, Any] | None = None
+
+
+class CustomerIntegrationPublic(BaseModel):
+    """An integration of the catalog the tenant installed, under its own id."""
+
+    id: str
+    object: Literal["customer_integration"] = "customer_integration"
+    integration: str
+    name: str
+    active: bool
+    settings: dict[str, Any] = {}
+    created_at: datetime
+    updated_at: datetime
+
+
+class SiteCreate(_Strict):
+    """The body of ``POST /v1/sites``: a name unique in the tenant."""
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^/]+$")
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class SitePublic(BaseModel):
+    """A site: a named collection of the tenant's files."""
+
+    id: str
+    object: Literal["site"] = "site"
+    name: str
+    description: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+WebhookEvent = Literal[
+    "run.queued",
+    "run.started",
+    "run.resumed",
+    "run.paused",
+    "run.auth_required",
+    "run.succeeded",
+    "run.failed",
+    "run.canceled",
+    "*",
+]
+
+
+class WebhookEndpointCreate(_Strict):
+    """The body of ``POST /v1/webhook-endpoints``: where and which lifecycle events go."""
+
+    url: str = Field(pattern=r"^https?://", max_length=2000)
+    events: list[WebhookEvent] = Field(default=["*"], min_length=1, max_length=9)
+    secret: str | None = Field(default=None, pattern=r"^whsec_[A-Za-z0-9+/=]{16,200}$")
+    enabled: bool = True
+    description: str | None = Field(default=None, max_length=500)
+
+
+class WebhookEndpointUpdate(_Strict):
+    """The body of ``PATCH /v1/webhook-endpoints/{id}``: what changes."""
+
+    url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
+    events: list[WebhookEvent] | None = Field(default=None, min_length=1, max_length=9)
+    secret: str | None = Field(default=None, pattern=r"^whsec_[A-Za-z0-9+/=]{16,200}$")
+    enabled: bool | None = None
+    description: str | None = Field(default=None, max_length=500)
+
+
+class WebhookEndpointPublic(BaseModel):
+    """A tenant's lifecycle webhook endpoint; its secret is never shown."""
+
+    id: str
+    object: Literal["webhook_endpoint"] = "webhook_endpoint"
+    url: str
+    events: list[str]
+    enabled: bool
+    own_secret: bool  # signed with its own secret, not the tenant's
+    description: str | None = None
+    disabled_reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookAttemptPublic(BaseModel):
+    """One try of a delivery: the answer's status, how long it took, what it said."""
+
+    number: int
+    at: datetime
+    status_code: int | None = None
+    latency_ms: float
+    response: str | None = None
+    error: str | None = None
+
+
+class WebhookDeliveryPublic(BaseModel):
+    """One lifecycle event for one target; its ``id`` is the ``webhook-id`` it is sent with."""
+
+    id: str
+    object: Literal["webhook_delivery"] = "webhook_delivery"
+    endpoint_id: str | None = None  # None: the run's own ``notify`` webhook
+    run_id: str
+    seq: int  # the run's event it announces: a run's deliveries go out in this order
+    event: str
+    payload: dict[str, Any]
+    status: Literal["pending", "delivered", "failed"]
+    attempt_count: int
+    next_attempt_at: datetime | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None
+    created_at: datetime
+    finished_at: datetime | None = None
+    attempts: list[WebhookAttemptPublic] | None = None  # on ``GET …/deliveries/{id}``

@@ -8,6 +8,8 @@ from runplane.agents.spec import AgentSpec
 from runplane.domain.errors import Conflict, NotFound
 from runplane.domain.ids import new_id
 from runplane.domain.models import AgentRecord, Principal, RevisionRecord, utcnow
+from runplane.domain.roles import Permission
+from runplane.services import audit
 from runplane.services.runtime import Runtime
 from runplane.store import agents as store
 
@@ -114,7 +116,8 @@ async def list_revisions(rt: Runtime, who: Principal, ref: str) -> list[Revision
 
 
 async def publish(rt: Runtime, who: Principal, ref: str, revision_id: str) -> RevisionRecord:
-    """Make a revision the one new runs use."""
+    """Make a revision the one new runs use (PUBLISH)."""
+    who.require(Permission.PUBLISH)
     agent = await find_agent(rt, who, ref)
     async with rt.db.write() as conn:
         rev = await store.find_revision(conn, agent["id"], revision_id)
@@ -124,6 +127,9 @@ async def publish(rt: Runtime, who: Principal, ref: str, revision_id: str) -> Re
                 [{"name": "revision_id", "value": revision_id}],
             )
         await store.publish_revision(conn, agent["id"], revision_id, utcnow())
+        await audit.record(
+            conn, who, "revision.published", "agent", agent["id"], {"revision_id": revision_id}
+        )
         rt.agent_cache.clear()
         published = await store.find_revision(conn, agent["id"], revision_id)
     assert published is not None

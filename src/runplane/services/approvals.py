@@ -1,19 +1,30 @@
-"""Approvals: listing them, and deciding by id, by signed link, or by expiry."""
+"""Approvals: listing them, and deciding by id, by signed link, or by expiry.
 
-from runplane.domain.errors import Conflict, Invalid, NotFound
+Only keys allowed to decide (``domain/deciders.py``) decide, and only they are handed a
+pending approval's link; a link can be revoked or replaced, and a decision records who
+made it and how (``decided_by_key_id``, ``decided_via``: api, console or link).
+"""
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from runplane.domain.deciders import may_decide, require_decider
+from runplane.domain.errors import Conflict, Gone, Invalid, NotFound
 from runplane.domain.events import ApprovalResolvedData, CancelReceipt
 from runplane.domain.json import JSONObject
 from runplane.domain.lifecycle import RunStatus
-from runplane.domain.models import ApprovalRecord, NewEvent, Principal, iso, utcnow
+from runplane.domain.models import ApprovalRecord, NewEvent, Principal, RunRecord, iso, utcnow
 from runplane.schemas import ApprovalDecision
 from runplane.services.crypto import token_hash
+from runplane.services.hooks import approval_link, live_token
 from runplane.services.runtime import Runtime
 from runplane.store import approvals as store
 from runplane.store import runs as runs_store
 from runplane.store.db import Conn
-from runplane.store.runs import decode_token, encode_token
+from runplane.store.runs import decode_token, page_of
 
 SYSTEM = "system:expiry"
+Via = Literal["api", "console"]
 
 
 async def list_approvals(
@@ -33,11 +44,7 @@ async def list_approvals(
         rows = await store.list_approvals(
             conn, who.tenant_id, run_id=run_id, status=status, limit=limit, after=after
         )
-    token = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        token = encode_token(rows[-1]["created_at"], rows[-1]["id"])
-    return rows, token
+    return page_of(rows, limit)
 
 
 async def get_approval(rt: Runtime, who: Principal, approval_id: str) -> ApprovalRecord:
@@ -51,12 +58,109 @@ async def get_approval(rt: Runtime, who: Principal, approval_id: str) -> Approva
     return row
 
 
+async def links_for(rt: Runtime, who: Principal, approvals: list[ApprovalRecord]) -> dict[str, str]:
+    """The live links of the approvals this key may decide, by approval id (none for others)."""
+    tokens = await tokens_for(rt, who, approvals)
+    return {a: approval_link(rt.settings.base_url, t) for a, t in tokens.items()}
+
+
+async def tokens_for(
+    rt: Runtime, who: Principal, approvals: list[ApprovalRecord]
+) -> dict[str, str]:
+    """The live link tokens of the approvals this key may decide, by approval id.
+
+    For surfaces that put the token in a link of their own (a dialect's approval URL).
+    """
+    tokens: dict[str, str] = {}
+    runs: dict[str, RunRecord | None] = {}
+    for approval in approvals:
+        token = live_token(rt.keys, approval)
+        if token is None:
+            continue
+        if approval["run_id"] not in runs:
+            runs[approval["run_id"]] = await _run_of(rt, approval)
+        run = runs[approval["run_id"]]
+        if run is not None and may_decide(who, run, allow_self=rt.settings.allow_self_approval):
+            tokens[approval["id"]] = token
+    return tokens
+
+
 async def decide(
-    rt: Runtime, who: Principal, approval_id: str, body: ApprovalDecision
+    rt: Runtime, who: Principal, approval_id: str, body: ApprovalDecision, *, via: Via = "api"
 ) -> ApprovalRecord:
     """Decide a pending approval by id; the run resumes (or, for a rejected plan, ends)."""
     approval = await get_approval(rt, who, approval_id)
-    return await _decide(rt, approval, body, decided_by=f"key:{who.key_id}")
+    await _require_decider(rt, who, approval)
+    return await _decide(
+        rt, approval, body, decided_by=f"key:{who.key_id}", key_id=who.key_id, via=via
+    )
+
+
+async def mint_link(
+    rt: Runtime, who: Principal, approval_id: str
+) -> tuple[ApprovalRecord, str, str, datetime]:
+    """Give a pending approval a new link (the old one stops working).
+
+    Returns the approval, the link, its token and its expiry: shown once, to the caller.
+    """
+    approval = await get_approval(rt, who, approval_id)
+    await _require_decider(rt, who, approval)
+    _require_pending(approval)
+    now = utcnow()
+    until = now.timestamp() + rt.settings.approval_link_ttl
+    if approval["expires_at"] is not None:
+        until = min(until, approval["expires_at"].timestamp())
+    token = rt.keys.sign_link(approval["id"], approval["tenant_id"], until)
+    values: dict[str, object] = {
+        "token_hash": token_hash(token),
+        "link_sealed": rt.keys.seal(token),
+        "link_expires_at": datetime.fromtimestamp(until, UTC),
+        "link_revoked_at": None,
+    }
+    fresh = await _update_pending(rt, approval, values)
+    link = approval_link(rt.settings.base_url, token)
+    return fresh, link, token, datetime.fromtimestamp(until, UTC)
+
+
+async def revoke_link(rt: Runtime, who: Principal, approval_id: str) -> ApprovalRecord:
+    """Revoke a pending approval's link: using it is a 410, and the approval stays pending."""
+    approval = await get_approval(rt, who, approval_id)
+    await _require_decider(rt, who, approval)
+    _require_pending(approval)
+    return await _update_pending(rt, approval, {"link_sealed": None, "link_revoked_at": utcnow()})
+
+
+async def _run_of(rt: Runtime, approval: ApprovalRecord) -> RunRecord | None:
+    async with rt.db.read() as conn:
+        return await runs_store.get_run(conn, approval["tenant_id"], approval["run_id"])
+
+
+async def _require_decider(rt: Runtime, who: Principal, approval: ApprovalRecord) -> None:
+    run = await _run_of(rt, approval)
+    if run is None:
+        raise NotFound(
+            f"no run {approval['run_id']!r}", [{"name": "run_id", "value": approval["run_id"]}]
+        )
+    require_decider(who, run, allow_self=rt.settings.allow_self_approval)
+
+
+def _require_pending(approval: ApprovalRecord) -> None:
+    if approval["status"] != "pending":
+        raise Conflict(
+            f"approval {approval['id']} was already decided ({approval['status']})",
+            [{"name": "status", "value": approval["status"]}],
+        )
+
+
+async def _update_pending(
+    rt: Runtime, approval: ApprovalRecord, values: dict[str, object]
+) -> ApprovalRecord:
+    async with rt.db.write() as conn:
+        if not await store.update_pending(conn, approval["id"], **values):
+            raise Conflict(f"approval {approval['id']} was decided meanwhile")
+        fresh = await store.get_approval(conn, None, approval["id"])
+    assert fresh is not None
+    return fresh
 
 
 async def view_by_token(rt: Runtime, who: Principal | None, token: str) -> ApprovalRecord:
@@ -71,7 +175,10 @@ async def decide_by_token(
     approval = await _by_token(rt, who, token)
     if approval["token_used_at"] is not None:
         raise Conflict("this approval link was already used", [{"name": "token", "value": None}])
-    return await _decide(rt, approval, body, decided_by="link", token=token)
+    key_id = who.key_id if who is not None else None
+    return await _decide(
+        rt, approval, body, decided_by="link", key_id=key_id, via="link", token=token
+    )
 
 
 async def _by_token(rt: Runtime, who: Principal | None, token: str) -> ApprovalRecord:
@@ -80,8 +187,12 @@ async def _by_token(rt: Runtime, who: Principal | None, token: str) -> ApprovalR
         raise NotFound("no such approval", [{"name": "token", "value": None}])
     async with rt.db.read() as conn:
         approval = await store.get_approval(conn, payload["t"], payload["a"])
-    if approval is None or approval["token_hash"] != token_hash(token):
+    if approval is None:
         raise NotFound("no such approval", [{"name": "token", "value": None}])
+    # The signature is ours, so this link was issued for this approval: if it is not the
+    # current one, it was revoked or replaced by a newer link.
+    if approval["link_revoked_at"] is not None or approval["token_hash"] != token_hash(token):
+        raise Gone("this approval link was revoked", [{"name": "token", "value": None}])
     return approval
 
 
@@ -105,13 +216,11 @@ async def _decide(
     body: ApprovalDecision,
     *,
     decided_by: str,
+    key_id: str | None = None,
+    via: str | None = None,
     token: str | None = None,
 ) -> ApprovalRecord:
-    if approval["status"] != "pending":
-        raise Conflict(
-            f"approval {approval['id']} was already decided ({approval['status']})",
-            [{"name": "status", "value": approval["status"]}],
-        )
+    _require_pending(approval)
     status, decision = _resolution(approval, body)
     arguments = None
     if body.arguments is not None:
@@ -133,7 +242,10 @@ async def _decide(
         "result": body.result if decision == "skip" else None,
         "comment": body.comment,
         "decided_by": decided_by,
+        "decided_by_key_id": key_id,
+        "decided_via": via,
         "decided_at": now,
+        "link_sealed": None,  # a decided approval's link is of no more use to anyone
     }
     if token is not None:
         values["token_used_at"] = now
@@ -144,6 +256,8 @@ async def _decide(
         "edited_arguments": arguments,
         "comment": body.comment,
         "decided_by": decided_by,
+        "decided_by_key_id": key_id,
+        "decided_via": via,
         "decided_at": iso(now),
     }
     resolved = NewEvent("approval.resolved", data, now)
@@ -227,6 +341,7 @@ async def _expire_by_cancel(rt: Runtime, approval: ApprovalRecord) -> None:
             decided_by=SYSTEM,
             decided_at=now,
             comment="expired without a decision",
+            link_sealed=None,
         ):
             raise Conflict("decided meanwhile")
 

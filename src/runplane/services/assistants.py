@@ -20,6 +20,7 @@ from runplane.domain.models import (
     Principal,
     utcnow,
 )
+from runplane.domain.roles import Permission
 from runplane.schemas.agent_protocol import (
     AssistantCreate,
     AssistantPatch,
@@ -73,7 +74,7 @@ async def _ensure_defaults(rt: Runtime, who: Principal) -> None:
                 metadata={"created_by": "system"},
                 if_exists="do_nothing",
             )
-            await create(rt, who, body)
+            await _create(rt, who, body)
     done.add(who.tenant_id)
 
 
@@ -85,6 +86,11 @@ async def _graph_agent(rt: Runtime, who: Principal, graph_id: str) -> AgentRecor
 
 async def create(rt: Runtime, who: Principal, body: AssistantCreate) -> AssistantRecord:
     """Create an assistant (version 1) for a graph."""
+    who.require(Permission.CREATE_RUNS)
+    return await _create(rt, who, body)
+
+
+async def _create(rt: Runtime, who: Principal, body: AssistantCreate) -> AssistantRecord:
     agent = await _graph_agent(rt, who, body.graph_id)
     assistant_id = body.assistant_id or str(uuid.uuid4())
     _check_uuid(assistant_id, "assistant_id")
@@ -160,6 +166,7 @@ async def _read(rt: Runtime, who: Principal, ref: str) -> AssistantRecord:
 
 async def update(rt: Runtime, who: Principal, ref: str, body: AssistantPatch) -> AssistantRecord:
     """Make a new version with the given fields changed; it becomes the current one."""
+    who.require(Permission.CREATE_RUNS)
     row: AssistantRecord = {**await get(rt, who, ref)}
     if body.graph_id is not None and body.graph_id != row["graph_id"]:
         agent = await _graph_agent(rt, who, body.graph_id)
@@ -176,11 +183,12 @@ async def update(rt: Runtime, who: Principal, ref: str, body: AssistantPatch) ->
         row["description"] = body.description
     agent = await _graph_agent(rt, who, row["graph_id"])
     async with rt.db.write() as conn:
-        row["version"] = await store.max_version(conn, row["id"]) + 1
+        row["version"] = await store.max_version(conn, who.tenant_id, row["id"]) + 1
         row["updated_at"] = utcnow()
         await store.insert_version(conn, row, agent["published_revision_id"] or "")
         await store.update_assistant(
             conn,
+            who.tenant_id,
             row["id"],
             graph_id=row["graph_id"],
             agent_id=row["agent_id"],
@@ -198,9 +206,10 @@ async def update(rt: Runtime, who: Principal, ref: str, body: AssistantPatch) ->
 
 async def delete(rt: Runtime, who: Principal, ref: str) -> None:
     """Delete an assistant and its versions."""
+    who.require(Permission.DELETE)
     row = await get(rt, who, ref)
     async with rt.db.write() as conn:
-        await store.delete_assistant(conn, row["id"])
+        await store.delete_assistant(conn, who.tenant_id, row["id"])
     _forget(rt)
 
 
@@ -226,15 +235,20 @@ async def versions(
     """An assistant's versions, newest first."""
     row = await get(rt, who, ref)
     async with rt.db.read() as conn:
-        rows = await store.list_versions(conn, row["id"])
+        rows = await store.list_versions(conn, who.tenant_id, row["id"])
     return [{**v, "graph_id": row["graph_id"]} for v in rows if matches(v["metadata"], metadata)]
 
 
 async def set_latest(rt: Runtime, who: Principal, ref: str, version: int) -> AssistantRecord:
     """Make an earlier version the current one again."""
+    who.require(Permission.CREATE_RUNS)
     row = await get(rt, who, ref)
     async with rt.db.read() as conn:
-        found = [v for v in await store.list_versions(conn, row["id"]) if v["version"] == version]
+        found = [
+            v
+            for v in await store.list_versions(conn, who.tenant_id, row["id"])
+            if v["version"] == version
+        ]
     if not found:
         raise NotFound(
             f"assistant {row['id']} has no version {version}",
@@ -244,6 +258,7 @@ async def set_latest(rt: Runtime, who: Principal, ref: str, version: int) -> Ass
     async with rt.db.write() as conn:
         await store.update_assistant(
             conn,
+            who.tenant_id,
             row["id"],
             version=version,
             updated_at=utcnow(),
@@ -257,13 +272,13 @@ async def set_latest(rt: Runtime, who: Principal, ref: str, version: int) -> Ass
     return await get(rt, who, row["id"])
 
 
-def assistant_json(row: AssistantRecord) -> JSONObject:
-    """An assistant as the protocol shows it."""
+def assistant_json(row: AssistantRecord, who: Principal) -> JSONObject:
+    """An assistant as the protocol shows it; its hidden ``context`` to admin keys only."""
     return {
         "assistant_id": row["id"],
         "graph_id": row["graph_id"],
         "config": row["config"],
-        "context": row["context"],
+        "context": row["context"] if who.can(Permission.SEE_CONTEXT) else {},
         "metadata": row["metadata"],
         "version": row["version"],
         "name": row["name"],
@@ -273,13 +288,13 @@ def assistant_json(row: AssistantRecord) -> JSONObject:
     }
 
 
-def version_json(row: VersionView) -> JSONObject:
-    """One version of an assistant."""
+def version_json(row: VersionView, who: Principal) -> JSONObject:
+    """One version of an assistant; its hidden ``context`` to admin keys only."""
     return {
         "assistant_id": row["assistant_id"],
         "graph_id": row["graph_id"],
         "config": row["config"],
-        "context": row["context"],
+        "context": row["context"] if who.can(Permission.SEE_CONTEXT) else {},
         "metadata": row["metadata"],
         "version": row["version"],
         "name": row["name"],

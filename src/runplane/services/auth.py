@@ -6,14 +6,16 @@ import time
 
 from runplane.domain.errors import Invalid, Unauthorized
 from runplane.domain.ids import new_id
-from runplane.domain.models import Principal, utcnow
+from runplane.domain.models import ApiKeyRecord, Principal, utcnow
+from runplane.domain.roles import ROLES
 from runplane.services.runtime import Runtime
 from runplane.store import tenants as store
-from runplane.store.db import Database
+from runplane.store.db import Conn, Database
 
 KEY_PREFIX = "rp_"
-CACHE_SECONDS = 10.0
-ROLES = ("admin", "member")
+# A key revoked through this process fails on its next request here (its entry is
+# dropped); other processes notice within this many seconds, their cache's lifetime.
+CACHE_SECONDS = 2.0
 
 
 def hash_key(key: str) -> str:
@@ -21,34 +23,51 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def create_key(db: Database, tenant: str, name: str | None, role: str) -> str:
-    """Create an API key (and the tenant, if new); return the key, shown only once."""
+def check_role(role: str) -> None:
+    """Refuse a role that is not in the permission table (422 naming ``role``)."""
     if role not in ROLES:
         raise Invalid.field("role", f"role must be one of {', '.join(ROLES)}", role)
+
+
+async def insert_new_key(
+    conn: Conn, tenant_id: str, name: str | None, role: str, user_id: str | None
+) -> tuple[str, ApiKeyRecord]:
+    """Make and store a key of the tenant; return the key (shown once) and its row."""
+    check_role(role)
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    now = utcnow()
+    row: ApiKeyRecord = {
+        "id": new_id("key"),
+        "tenant_id": tenant_id,
+        "name": name,
+        "prefix": key[:10],
+        "key_hash": hash_key(key),
+        "role": role,
+        "user_id": user_id,
+        "created_at": utcnow(),
+        "revoked_at": None,
+    }
+    await store.insert_key(conn, **row)
+    return key, row
+
+
+async def create_key(
+    db: Database, tenant: str, name: str | None, role: str, user_id: str | None = None
+) -> str:
+    """Create an API key (and the tenant, if new); return the key, shown only once."""
+    check_role(role)
     async with db.write() as conn:
         row = await store.get_tenant_by_name(conn, tenant)
         if row is None:
             tenant_id = new_id("ten")
-            await store.insert_tenant(conn, tenant_id, tenant, now)
+            await store.insert_tenant(conn, tenant_id, tenant, utcnow())
         else:
             tenant_id = row["id"]
-        await store.insert_key(
-            conn,
-            id=new_id("key"),
-            tenant_id=tenant_id,
-            name=name,
-            prefix=key[:10],
-            key_hash=hash_key(key),
-            role=role,
-            created_at=now,
-        )
+        key, _ = await insert_new_key(conn, tenant_id, name, role, user_id)
     return key
 
 
 async def authenticate(rt: Runtime, key: str | None) -> Principal:
-    """The principal a key stands for; revocations take effect within CACHE_SECONDS."""
+    """The principal a key stands for; revocations elsewhere take effect within CACHE_SECONDS."""
     if not key:
         raise Unauthorized("an API key is required: Authorization: Bearer KEY or x-api-key")
     digest = hash_key(key)
@@ -59,7 +78,17 @@ async def authenticate(rt: Runtime, key: str | None) -> Principal:
     async with rt.db.read() as conn:
         row = await store.find_key(conn, digest)
     if row is None:
+        rt.key_cache.pop(digest, None)
         raise Unauthorized("the API key is not valid")
-    who = Principal(tenant_id=row["tenant_id"], key_id=row["id"], role=row["role"])
+    who = Principal(
+        tenant_id=row["tenant_id"], key_id=row["id"], role=row["role"], user_id=row["user_id"]
+    )
     rt.key_cache[digest] = (time.monotonic() + CACHE_SECONDS, who)
     return who
+
+
+def forget_key(rt: Runtime, key_id: str) -> None:
+    """Drop a key from this process's cache, so that its next request is checked again."""
+    for digest, (_, who) in list(rt.key_cache.items()):
+        if who.key_id == key_id:
+            rt.key_cache.pop(digest, None)

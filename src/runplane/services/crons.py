@@ -10,11 +10,13 @@ from croniter import croniter
 from runplane.domain.errors import Invalid, NotFound
 from runplane.domain.json import JSONObject
 from runplane.domain.models import CronRecord, Principal, utcnow
+from runplane.domain.roles import Permission
 from runplane.schemas.agent_protocol import CronCreate, CronPatch, CronSearch, RunCreateBody, ts
 from runplane.services import assistants as assistants_svc
 from runplane.services import graph_runs
 from runplane.services import threads as threads_svc
 from runplane.services.runtime import Runtime
+from runplane.services.webhooks import check_webhook
 from runplane.store import graphs as store
 
 log = logging.getLogger("runplane.crons")
@@ -36,7 +38,9 @@ def next_run(schedule: str, timezone: str | None, after: datetime) -> datetime:
 async def create(
     rt: Runtime, who: Principal, thread_id: str | None, body: CronCreate
 ) -> CronRecord:
-    """Record a cron; its first run is at the schedule's next time."""
+    """Record a cron; its first run is at the schedule's next time (as the key's user)."""
+    who.require(Permission.CREATE_RUNS)
+    check_webhook(rt.settings, "webhook", body.webhook)
     assistant = await assistants_svc.get(rt, who, body.assistant_id)
     if thread_id is not None:
         await threads_svc.get(rt, who, thread_id)
@@ -57,7 +61,7 @@ async def create(
         "on_run_completed": body.on_run_completed,
         "end_time": body.end_time,
         "next_run_date": first,
-        "user_id": None,
+        "user_id": who.user_id,
         "created_at": now,
         "updated_at": now,
     }
@@ -77,6 +81,8 @@ async def get(rt: Runtime, who: Principal, cron_id: str) -> CronRecord:
 
 async def update(rt: Runtime, who: Principal, cron_id: str, body: CronPatch) -> CronRecord:
     """Change a cron's schedule, payload or state."""
+    who.require(Permission.CREATE_RUNS)
+    check_webhook(rt.settings, "webhook", body.webhook)
     row: CronRecord = {**await get(rt, who, cron_id)}
     given = body.model_dump(exclude_unset=True)
     payload = dict(row["payload"])
@@ -100,15 +106,16 @@ async def update(rt: Runtime, who: Principal, cron_id: str, body: CronPatch) -> 
         row["schedule"], row["timezone"], utcnow()
     )
     async with rt.db.write() as conn:
-        await store.update_cron(conn, cron_id, **fields)
+        await store.update_cron(conn, who.tenant_id, cron_id, **fields)
     return row
 
 
 async def delete(rt: Runtime, who: Principal, cron_id: str) -> None:
     """Delete a cron."""
+    who.require(Permission.DELETE)
     await get(rt, who, cron_id)
     async with rt.db.write() as conn:
-        await store.delete_cron(conn, cron_id)
+        await store.delete_cron(conn, who.tenant_id, cron_id)
 
 
 async def search(rt: Runtime, who: Principal, body: CronSearch) -> list[CronRecord]:
@@ -146,10 +153,12 @@ async def start_due(rt: Runtime) -> int:
         if cron["end_time"] is not None and upcoming is not None and upcoming > cron["end_time"]:
             upcoming = None
         async with rt.db.write() as conn:
-            won = await store.claim_cron(conn, cron["id"], due_at, upcoming)
+            won = await store.claim_cron(conn, cron["tenant_id"], cron["id"], due_at, upcoming)
         if not won:
             continue
-        who = Principal(tenant_id=cron["tenant_id"], key_id=f"cron:{cron['id']}")
+        who = Principal(
+            tenant_id=cron["tenant_id"], key_id=f"cron:{cron['id']}", user_id=cron["user_id"]
+        )
         body = RunCreateBody.model_validate(
             {**cron["payload"], "assistant_id": cron["assistant_id"]}
         )
@@ -163,8 +172,11 @@ async def start_due(rt: Runtime) -> int:
     return started
 
 
-def cron_json(row: CronRecord) -> JSONObject:
-    """A cron as the protocol shows it."""
+def cron_json(row: CronRecord, who: Principal) -> JSONObject:
+    """A cron as the protocol shows it; the hidden ``context`` of its runs to admin keys only."""
+    payload = row["payload"]
+    if "context" in payload and not who.can(Permission.SEE_CONTEXT):
+        payload = {k: v for k, v in payload.items() if k != "context"}
     return {
         "cron_id": row["id"],
         "assistant_id": row["assistant_id"],
@@ -175,7 +187,7 @@ def cron_json(row: CronRecord) -> JSONObject:
         "timezone": row["timezone"],
         "created_at": ts(row["created_at"]),
         "updated_at": ts(row["updated_at"]),
-        "payload": row["payload"],
+        "payload": payload,
         "user_id": row["user_id"],
         "next_run_date": ts(row["next_run_date"]),
         "metadata": row["metadata"],

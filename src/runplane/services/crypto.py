@@ -1,8 +1,8 @@
 """The server's secrets: the key that signs approval links and the one that seals credentials.
 
 Both come from settings; when ``secret_key`` is unset a random one is created once and
-kept beside the database (SQLite) or in ``.runplane/`` (Postgres), so a single machine
-works out of the box. Several machines must share ``RUNPLANE_SECRET_KEY`` (and
+kept beside the database (SQLite) or in ``.runplane/`` (Postgres), mode 0600, so a
+single machine works out of the box. Several machines must share ``RUNPLANE_SECRET_KEY`` (and
 ``RUNPLANE_ENCRYPTION_KEY`` if set).
 """
 
@@ -20,8 +20,18 @@ from typing import TypedDict, cast
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from runplane.domain.errors import BadRequest, Gone
-from runplane.settings import Settings
-from runplane.store.dialect import is_sqlite, sqlite_path
+from runplane.settings import MIN_SECRET_BYTES, Settings
+from runplane.store.dialect import (
+    PRIVATE_FILE_MODE,
+    is_sqlite,
+    make_private_dir,
+    make_private_file,
+    sqlite_path,
+)
+
+SECRET_FILE = "secret.key"
+# How long a process waits for a secret file another process is still writing.
+SECRET_WAIT_SECONDS = 5.0
 
 
 class LinkPayload(TypedDict):
@@ -42,16 +52,71 @@ def data_dir(settings: Settings) -> Path:
 
 def _server_secret(settings: Settings) -> bytes:
     if settings.secret_key:
-        return settings.secret_key.encode()
-    path = data_dir(settings) / "secret.key"
-    path.parent.mkdir(parents=True, exist_ok=True)
+        return settings.secret_key.encode()  # its length is checked by Settings
+    return load_or_create_secret(data_dir(settings) / SECRET_FILE)
+
+
+def load_or_create_secret(path: Path, wait: float = SECRET_WAIT_SECONDS) -> bytes:
+    """The secret kept in ``path``, made there first if missing: every process gets the same.
+
+    A new secret is written whole to a private file of its own, then linked to ``path``;
+    linking fails when the name exists, so of processes starting together exactly one
+    secret wins, and no process ever reads a half-written one. A file that stays empty
+    or short (``wait`` seconds: an older runplane may be writing it) is refused.
+    """
+    make_private_dir(path.parent)
+    deadline = time.monotonic() + wait
+    while True:
+        secret = _read_secret(path)
+        if secret is None:
+            _publish_secret(path)
+            secret = _read_secret(path)
+        if secret is not None and len(secret) >= MIN_SECRET_BYTES:
+            make_private_file(path)  # one written by an older version may be readable by all
+            return secret
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{path} holds no usable secret (empty or shorter than {MIN_SECRET_BYTES} "
+                "bytes): delete it to make a new one (approval links signed with the old "
+                "one stop working), or set RUNPLANE_SECRET_KEY"
+            )
+        time.sleep(0.02)
+
+
+def _read_secret(path: Path) -> bytes | None:
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
         return path.read_bytes().strip()
+    except FileNotFoundError:
+        return None
+
+
+def _publish_secret(path: Path) -> None:
+    """Put a new random secret at ``path`` unless another process has put one there."""
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_urlsafe(32).encode())
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process was first: its secret is everyone's
+        except OSError:
+            _create_in_place(path)  # no hard links on this filesystem
+    finally:
+        draft.unlink(missing_ok=True)
+
+
+def _create_in_place(path: Path) -> None:
+    # Readers may see the file before it is written: they wait until it is whole.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return
     with os.fdopen(fd, "wb") as fh:
         fh.write(secrets.token_urlsafe(32).encode())
-    return path.read_bytes().strip()
 
 
 def _derive(secret: bytes, purpose: str) -> bytes:

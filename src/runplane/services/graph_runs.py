@@ -7,13 +7,16 @@ says what a new run does to the ones in progress.
 
 import asyncio
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from datetime import timedelta
 from typing import NamedTuple, TypedDict
 
 from runplane.domain.errors import Conflict, NotFound
 from runplane.domain.ids import new_id
 from runplane.domain.json import JSON, JSONObject, as_object
 from runplane.domain.lifecycle import RunStatus
-from runplane.domain.models import Principal, RunRecord
+from runplane.domain.models import Principal, RunRecord, utcnow
+from runplane.domain.roles import Permission
 from runplane.graphs.streams import RunStream
 from runplane.schemas import RunCreate
 from runplane.schemas.agent_protocol import RunCreateBody, ThreadCreate, ts
@@ -21,6 +24,7 @@ from runplane.services import assistants as assistants_svc
 from runplane.services import runs as runs_svc
 from runplane.services import threads as threads_svc
 from runplane.services.runtime import Runtime
+from runplane.services.webhooks import check_webhook
 from runplane.store import graphs as store
 
 WAIT_FOREVER = 600.0
@@ -64,11 +68,19 @@ async def create(
     run_id: str | None = None,
     trigger: str = "api",
     wait: bool = False,
+    listener: str | None = None,
 ) -> RunRecord:
     """Record and start a graph run (on a thread, or on a temporary one).
 
-    With ``wait``, answer once the run has ended or paused.
+    With ``wait``, answer once the run has ended or paused. ``listener`` is the executor
+    id of the process that streams the run to its client: a worker elsewhere relays the
+    parts to it.
     """
+    # Checked before anything is written (a thread made for the run, older runs stopped).
+    who.require(Permission.CREATE_RUNS)
+    if body.multitask_strategy == "rollback":
+        who.require(Permission.DELETE)  # rolling back deletes the runs in progress
+    check_webhook(rt.settings, "webhook", body.webhook)
     assistant = await assistants_svc.get(rt, who, body.assistant_id)
     if thread_id is None and body.on_completion == "keep":
         thread = await threads_svc.create(rt, who, ThreadCreate())
@@ -91,6 +103,9 @@ async def create(
         "after_seconds": body.after_seconds,
         "durability": body.durability,
         "continues_interrupt": continues,
+        "listener": listener,
+        # Where it was created: a worker elsewhere checks for listeners that joined early.
+        "origin": rt.engine.executor_id,
     }
     opts = {k: v for k, v in opts.items() if v is not None and v is not False}
     run_body = RunCreate(
@@ -103,10 +118,21 @@ async def create(
         wait=WAIT_FOREVER if wait else None,
     )
     extra = {"thread_id": thread_id, "assistant_id": assistant["id"], "graph": opts}
+    # A delayed run is a scheduled start: it holds no slot until it is due.
+    not_before = utcnow() + timedelta(seconds=body.after_seconds) if body.after_seconds else None
     run = await runs_svc.create_run(
-        rt, who, run_body, run_id=run_id, extra=extra, wait_until=SETTLED
+        rt, who, run_body, run_id=run_id, extra=extra, wait_until=SETTLED, not_before=not_before
     )
     return await _settled(rt, who, run) if wait else run
+
+
+async def create_batch(rt: Runtime, who: Principal, bodies: list[RunCreateBody]) -> list[RunRecord]:
+    """Start several stateless runs; all or none, as far as the tenant's queued quota goes."""
+    who.require(Permission.CREATE_RUNS)
+    for i, body in enumerate(bodies):  # refused before any is created
+        check_webhook(rt.settings, f"{i}.webhook", body.webhook)
+    await rt.worker.admission.check_room(who.tenant_id, len(bodies))
+    return [await create(rt, who, None, b) for b in bodies]
 
 
 async def _prepare_thread(rt: Runtime, who: Principal, thread_id: str, body: RunCreateBody) -> bool:
@@ -121,7 +147,7 @@ async def _prepare_thread(rt: Runtime, who: Principal, thread_id: str, body: Run
             raise
         thread = await threads_svc.create(rt, who, ThreadCreate(thread_id=thread_id))
     async with rt.db.read() as conn:
-        active = await store.thread_runs(conn, thread_id, statuses=store.ACTIVE)
+        active = await store.thread_runs(conn, who.tenant_id, thread_id, statuses=store.ACTIVE)
     if active:
         if body.multitask_strategy == "reject":
             raise Conflict(
@@ -154,7 +180,7 @@ async def list_for_thread(
     statuses = [s for s, lg in _STATUS.items() if lg == status] if status else None
     async with rt.db.read() as conn:
         return await store.thread_runs(
-            conn, thread_id, statuses=statuses, limit=limit, offset=offset
+            conn, who.tenant_id, thread_id, statuses=statuses, limit=limit, offset=offset
         )
 
 
@@ -173,6 +199,7 @@ async def cancel(
     rt: Runtime, who: Principal, thread_id: str, run_id: str, *, wait: bool, action: str
 ) -> RunRecord:
     """Stop a run: ``interrupt`` keeps what it did, ``rollback`` deletes it and its checkpoints."""
+    check_cancel(who, action)
     run = await get(rt, who, thread_id, run_id)
     if not RunStatus(run["status"]).terminal:
         try:
@@ -182,7 +209,7 @@ async def cancel(
     if action == "rollback":
         run = await runs_svc.wait_for_run(rt, who, run_id, 30.0)
         if run["thread_id"] is not None:
-            await rt.graphs.delete_checkpoints(run["thread_id"], run_id)
+            await rt.graphs.delete_checkpoints(run["tenant_id"], run["thread_id"], run_id)
         await runs_svc.delete_run(rt, who, run_id)
         return run
     if wait:
@@ -190,8 +217,16 @@ async def cancel(
     return run
 
 
+def check_cancel(who: Principal, action: str) -> None:
+    """Refuse a cancel the key may not make (``rollback`` also deletes: DELETE)."""
+    who.require(Permission.CANCEL_RUNS)
+    if action == "rollback":
+        who.require(Permission.DELETE)
+
+
 async def delete(rt: Runtime, who: Principal, thread_id: str, run_id: str) -> None:
     """Delete an ended run."""
+    who.require(Permission.DELETE)
     await get(rt, who, thread_id, run_id)
     await runs_svc.delete_run(rt, who, run_id)
 
@@ -231,22 +266,36 @@ async def stream(
     run_id = new_id("run")
     listener = rt.graphs.streams.listen(run_id)
     try:
-        run = await create(rt, who, thread_id, body, run_id=run_id)
+        run = await create(rt, who, thread_id, body, run_id=run_id, listener=rt.engine.executor_id)
     except BaseException:
         rt.graphs.streams.leave(run_id, listener)
         raise
-    return run, _parts(rt, who, run, listener, body.modes(), body.on_disconnect == "cancel")
+    cancel = body.on_disconnect == "cancel"
+    return run, _parts(rt, who, run, listener, 0, body.modes(), cancel)
 
 
 async def join_stream(
     rt: Runtime, who: Principal, thread_id: str, run_id: str, cancel_on_disconnect: bool
 ) -> AsyncGenerator[StreamPart, None]:
-    """Stream what a run produces from now on until it ends."""
+    """Stream what a run produces from now on until it ends.
+
+    A run executing in another process relays its parts from the moment its worker
+    hears of the join (a NOTIFY away on Postgres; within a second otherwise).
+    """
+    if cancel_on_disconnect:
+        who.require(Permission.CANCEL_RUNS)
     run = await get(rt, who, thread_id, run_id)
     listener = rt.graphs.streams.listen(run_id)
+    try:
+        since = 0
+        if run["status"] not in _ENDED and not rt.worker.runs_here(run_id):
+            since = await rt.graphs.join_elsewhere(run_id)
+    except BaseException:
+        rt.graphs.streams.leave(run_id, listener)
+        raise
     stored = (run["graph"] or {}).get("stream_mode")
     modes = [str(m) for m in stored] if isinstance(stored, list) and stored else ["values"]
-    return _parts(rt, who, run, listener, modes, cancel_on_disconnect)
+    return _parts(rt, who, run, listener, since, modes, cancel_on_disconnect)
 
 
 async def _parts(
@@ -254,10 +303,14 @@ async def _parts(
     who: Principal,
     run: RunRecord,
     listener: RunStream,
+    since: int,
     modes: list[str],
     cancel_on_disconnect: bool,
 ) -> AsyncGenerator[StreamPart, None]:
     run_id = run["id"]
+
+    def here() -> bool:
+        return rt.worker.runs_here(run_id)
 
     async def ended() -> bool:
         row = await runs_svc.get_run(rt, who, run_id)
@@ -268,7 +321,14 @@ async def _parts(
         yield StreamPart("metadata", {"run_id": run_id, "attempt": 1})
         seen = 0
         if not await ended():
-            async for number, event, data in listener.follow(1.0, ended):
+            parts = rt.graphs.follow(run_id, listener, since, here, ended)
+            async with aclosing(parts):
+                async for number, event, data in parts:
+                    seen += 1
+                    yield StreamPart(event, data, number)
+        else:
+            # It ended before we looked (a fast run here): what it streamed is in already.
+            for number, event, data in list(listener.parts):
                 seen += 1
                 yield StreamPart(event, data, number)
         final = await runs_svc.get_run(rt, who, run_id)
@@ -276,7 +336,7 @@ async def _parts(
         if final["status"] == RunStatus.FAILED:
             yield StreamPart("error", _error_of(final))
         elif seen == 0 and "values" in modes and final["status"] == RunStatus.SUCCEEDED:
-            # The run went in another process: its final state is all we can give.
+            # No part reached us (a relay that failed): its final state is all we can give.
             yield StreamPart("values", values_of(final))
     finally:
         rt.graphs.streams.leave(run_id, listener)
@@ -314,8 +374,8 @@ def status_of(run: RunRecord) -> str:
     return _STATUS.get(status, status)
 
 
-def run_json(run: RunRecord) -> ProtocolRun:
-    """A run as the protocol shows it."""
+def run_json(run: RunRecord, who: Principal) -> ProtocolRun:
+    """A run as the protocol shows it; its hidden ``context`` to admin keys only."""
     opts = run["graph"] or {}
     return {
         "run_id": run["id"],
@@ -330,7 +390,7 @@ def run_json(run: RunRecord) -> ProtocolRun:
             "input": run["input"],
             "command": opts.get("command"),
             "config": opts.get("config"),
-            "context": run["context"],
+            "context": run["context"] if who.can(Permission.SEE_CONTEXT) else None,
             "stream_mode": opts.get("stream_mode"),
             "interrupt_before": opts.get("interrupt_before"),
             "interrupt_after": opts.get("interrupt_after"),

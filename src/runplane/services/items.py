@@ -3,8 +3,9 @@
 from langgraph.store.base import Item, SearchItem
 
 from runplane.domain.errors import Invalid, NotFound
-from runplane.domain.json import JSONObject
+from runplane.domain.json import PLAIN_KEY, JSONObject, not_plain
 from runplane.domain.models import Principal
+from runplane.domain.roles import Permission
 from runplane.graphs.tenant_store import TenantStore
 from runplane.schemas.agent_protocol import ItemPut, ItemSearch, NamespaceSearch, ts
 from runplane.services.runtime import Runtime
@@ -20,6 +21,8 @@ def _ns(namespace: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     for part in namespace:
         if not part or "." in part:
             raise Invalid.field("namespace", "namespace labels are non-empty and have no '.'", part)
+    if namespace and namespace[0] == "langgraph":
+        raise Invalid.field("namespace", "the namespace 'langgraph' is reserved", namespace[0])
     return tuple(namespace)
 
 
@@ -39,6 +42,7 @@ def item_json(item: Item) -> JSONObject:
 
 async def put(rt: Runtime, who: Principal, body: ItemPut) -> None:
     """Write an item."""
+    who.require(Permission.CREATE_RUNS)
     await _store(rt, who).aput(_ns(body.namespace), body.key, body.value)
 
 
@@ -52,11 +56,15 @@ async def get(rt: Runtime, who: Principal, namespace: list[str], key: str) -> JS
 
 async def delete(rt: Runtime, who: Principal, namespace: list[str], key: str) -> None:
     """Delete an item (no error if it is not there)."""
+    who.require(Permission.DELETE)
     await _store(rt, who).adelete(_ns(namespace), key)
 
 
 async def search(rt: Runtime, who: Principal, body: ItemSearch) -> list[JSONObject]:
     """Items under a namespace prefix, filtered by value fields."""
+    for key in not_plain(body.filter):
+        # LangGraph's stores refuse (or, in older versions, build SQL from) other keys.
+        raise Invalid.field("filter", f"filter key {key!r} must match {PLAIN_KEY.pattern}", key)
     items = await _store(rt, who).asearch(
         _ns(body.namespace_prefix),
         filter=body.filter,

@@ -1,59 +1,102 @@
 """Bringing a runplane process up and down: migrate, load, launch, background loops."""
 
 import asyncio
+import functools
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from runplane.agents.registry import load_project
+from runplane.domain.models import utcnow
+from runplane.engine.admission import Admission, Limits
 from runplane.engine.dbos import DbosEngine
 from runplane.engine.hub import EventHub
 from runplane.engine.identity import claim_executor_id
+from runplane.engine.lease import Lease
 from runplane.engine.worker import Slots, Worker
 from runplane.graphs.host import GraphHost
 from runplane.providers import build_provider
+from runplane.services import runs as runs_svc
 from runplane.services.crypto import Keys, data_dir
 from runplane.services.hooks import ServiceHooks
 from runplane.services.runtime import Runtime
+from runplane.services.stream_limits import StreamLimits
 from runplane.services.workers import Background
 from runplane.settings import Settings
-from runplane.store import migrate
+from runplane.store import migrate, notify
+from runplane.store.blobs import open_blob_store
+from runplane.store.budget import fleet_load, share_out, warn_if_over
 from runplane.store.db import Database
+from runplane.store.dialect import make_private_dir
 from runplane.store.notify import Listener
+
+log = logging.getLogger("runplane.process")
 
 
 @asynccontextmanager
 async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
     """Everything a server or worker process needs, for as long as the block runs."""
+    # First, so that no file below (database, lock, secret) is made in a folder open to all.
+    make_private_dir(data_dir(settings))
     if settings.migrate:
-        await asyncio.to_thread(migrate.upgrade, settings.database_url)
+        await asyncio.to_thread(migrate.upgrade, settings.session_url)
     else:
-        await asyncio.to_thread(migrate.require_current, settings.database_url)
+        await asyncio.to_thread(migrate.require_current, settings.session_url)
     project = load_project(settings.project)
-    slot = claim_executor_id(
-        settings.executor_id, settings.worker, data_dir(settings) / "executors"
+    slot = claim_executor_id(settings.executor_id, settings.role, data_dir(settings) / "executors")
+    budget = share_out(settings.db_connections)
+    # Every connection of this process names it, so pg_stat_activity shows who holds what.
+    app_name = f"runplane {slot.executor_id}"[:63]
+    # Behind a transaction pooler (docs/scaling.md), what needs a session goes direct.
+    session_url = settings.session_url if settings.behind_pooler else None
+    db = Database(
+        settings.database_url,
+        budget.runplane,
+        wait_seconds=settings.db_wait_seconds,
+        application_name=app_name,
+        pooler=settings.behind_pooler,
+        idle_transaction_seconds=settings.executor_dead_after,
     )
-    db = Database(settings.database_url)
     engine = DbosEngine(
         settings.database_url,
         executor_id=slot.executor_id,
-        worker=settings.worker,
+        worker=settings.executes,
         concurrency=settings.concurrency,
         polling_interval=settings.queue_polling_interval,
+        pool_size=budget.dbos,
+        wait_seconds=settings.db_wait_seconds,
+        application_name=app_name,
+        session_url=session_url,
+        idle_transaction_seconds=settings.executor_dead_after,
     )
     hub = EventHub()
     keys = Keys.from_settings(settings)
     provider = build_provider(settings)
-    graphs = GraphHost(settings.database_url, db, hub, project)
+    graphs = GraphHost(
+        settings.database_url,
+        db,
+        hub,
+        project,
+        saver_connections=budget.savers,
+        application_name=app_name,
+        session_url=session_url,
+        executor_id=slot.executor_id,
+    )
     hooks = ServiceHooks(settings, db, keys, project, provider)
+    blobs = open_blob_store(settings.file_store, db, settings.s3_endpoint_url)
     worker = Worker(
-        slots=Slots(settings.worker, settings.concurrency),
+        blobs=blobs,
+        slots=Slots(settings.executes, settings.concurrency),
         db=db,
         engine=engine,
         hub=hub,
         project=project,
         hooks=hooks,
         graphs=graphs,
+        admission=Admission(db, Limits(settings.default_max_running, settings.tenant_max_queued)),
+        lease=Lease(settings.executor_dead_after / 2),
     )
     rt = Runtime(
         settings=settings,
@@ -66,11 +109,27 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
         graphs=graphs,
         hooks=hooks,
         worker=worker,
+        blobs=blobs,
+        streams=StreamLimits(settings.sse_max_per_key, settings.sse_max_seconds),
     )
+    hooks.children = functools.partial(runs_svc.start_child, rt)
     background = Background(rt)
-    listener = None if db.is_sqlite else Listener(settings.database_url, rt.hub.notify)
+    handlers = {
+        notify.CHANNEL: rt.hub.notify,
+        notify.PARTS: graphs.relayed.notify,
+        notify.JOINS: graphs.joined,
+        notify.ENDPOINTS: hooks.webhooks.forget,
+    }
+    listener = (
+        None
+        if db.is_sqlite
+        else Listener(settings.session_url, handlers, rt.hub.notify_all, app_name)
+    )
     try:
         if listener is not None:
+            log.info("executor %s: %s", slot.executor_id, budget.describe())
+            if not settings.behind_pooler:  # the pooler, not Postgres, counts our connections
+                await _check_fleet(rt, budget.total)
             await listener.start()
         await rt.graphs.start()
         await engine.start(worker.execute)
@@ -89,3 +148,11 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
         await rt.graphs.stop()
         await db.close()
         slot.release()
+
+
+async def _check_fleet(rt: Runtime, mine: int) -> None:
+    """Warn if this process's budget and the live ones' exceed Postgres' max_connections."""
+    alive_after = utcnow() - timedelta(seconds=rt.settings.executor_dead_after)
+    async with rt.db.read() as conn:
+        load = await fleet_load(conn, rt.engine.executor_id, mine, alive_after)
+    warn_if_over(load)

@@ -5,23 +5,45 @@ import functools
 import hashlib
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
+from typing import cast
 
 import jsonschema
 
-from runplane.domain.errors import Conflict, Invalid, NotFound
+from runplane.domain.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    RunError,
+    RunplaneError,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 from runplane.domain.events import ChainCheck, ChainLink, verify_chain
 from runplane.domain.ids import new_id
 from runplane.domain.json import JSON, as_list
 from runplane.domain.lifecycle import TERMINAL, RunStatus
 from runplane.domain.models import EventRecord, Principal, RunRecord, StepRow, iso, utcnow
 from runplane.domain.policy import check_rules
+from runplane.domain.roles import Permission
 from runplane.engine.hub import Signal
 from runplane.schemas import RunCreate
 from runplane.services import agents as agents_svc
+from runplane.services import files as files_svc
 from runplane.services.runtime import Runtime
+from runplane.services.webhooks import check_webhook
+from runplane.store import customer_integrations
+from runplane.store import files as files_store
 from runplane.store import runs as store
+from runplane.store import webhook_deliveries as deliveries_store
 
 POLL_SECONDS = 0.25
+# How long a stream of a run that waits for a person sleeps between looks at the
+# database when nothing wakes it: its next event comes from a decision, which wakes the
+# hub in this process (and, through LISTEN/NOTIFY, in every process on Postgres).
+IDLE_POLL_SECONDS = 5.0
+_IDLE = {str(RunStatus.PAUSED), str(RunStatus.AUTH_REQUIRED)}
 _TERMINAL = {str(s) for s in TERMINAL}
 
 
@@ -53,18 +75,35 @@ async def create_run(
     run_id: str | None = None,
     extra: Mapping[str, object] | None = None,
     wait_until: frozenset[str] = frozenset(),
+    not_before: datetime | None = None,
 ) -> RunRecord:
     """Validate, record and start a run; with ``body.wait``, hold until it ends.
 
-    ``extra`` sets more columns (a graph run's thread and options).
+    ``extra`` sets more columns (a graph run's thread and options). A run whose tenant
+    has its queue full is refused (429); one over its running quota, or scheduled for
+    ``not_before``, is recorded and starts when admitted (``engine/admission.py``).
     """
+    who.require(Permission.CREATE_RUNS)
     if not body.agent_id:
         raise Invalid.field("agent_id", "agent_id is required")
+    check_webhook(rt.settings, "notify.webhook", body.notify.webhook if body.notify else None)
+    user_id = run_user(who, body.user_id)
     agent = await agents_svc.agent_for_run(rt, who, body.agent_id)
     revision = await agents_svc.resolve_revision(rt, agent, body.revision_id)
     config = revision["config"]
     validate_input(config.get("input_schema"), body.input)
-    integrations = _integrations(rt, body.integrations, config.get("integrations"))
+    if (
+        body.integrations in ("*", ["*"])
+        and config.get("integrations") != "*"
+        and not who.can(Permission.WIDEN_INTEGRATIONS)
+    ):
+        raise Forbidden(
+            f"a {who.role} key may not widen a run's integrations to every one ('*'): "
+            "name the integrations, or leave them to the agent",
+            [{"name": "integrations", "value": "*"}],
+        )
+    integrations = await _integrations(rt, who, body.integrations, config.get("integrations"))
+    file_ids, site_ids = await files_svc.check_run_inputs(rt, who, body.file_ids, body.site_ids)
     rules = check_rules([r.model_dump(exclude_none=True) for r in body.approval_rules or []])
     request_hash = _request_hash(body) if idempotency_key else ""
     if idempotency_key:
@@ -74,6 +113,7 @@ async def create_run(
     if body.parent_run_id is not None:
         await get_run(rt, who, body.parent_run_id, field="parent_run_id")
     now = utcnow()
+    ticket = await rt.worker.admission.ticket(who.tenant_id, now, not_before)
     run_id = run_id or new_id("run")
     row: dict[str, object] = {
         "id": run_id,
@@ -87,7 +127,7 @@ async def create_run(
         "input": body.input,
         "variables": body.variables,
         "context": body.context,
-        "user_id": body.user_id,
+        "user_id": user_id,
         "metadata": body.metadata,
         "model": body.model.model_dump(exclude_none=True) if body.model else None,
         "timeout_seconds": body.timeout_seconds
@@ -99,23 +139,45 @@ async def create_run(
         "approval_rules": _merge_rules(as_list(config.get("approval_rules")), rules),
         "approval_expiry": body.approval_expiry.model_dump() if body.approval_expiry else None,
         "notify": body.notify.model_dump(exclude_none=True) if body.notify else None,
+        "file_ids": file_ids,
+        "site_ids": site_ids,
         "rerun_of": rerun_of,
         "from_step": from_step,
+        "created_by_key_id": who.key_id,
+        "admitted_at": ticket.admitted_at,
+        "not_before": not_before,
         "created_at": now,
         "updated_at": now,
         **(extra or {}),
     }
-    async with rt.db.write() as conn:
-        stored = await store.insert_run(conn, row)
-        if rerun_of is not None and from_step is not None:
-            await store.copy_steps(conn, rerun_of, run_id, from_step)
-        if idempotency_key:
-            await store.remember_idempotent(
+    deliveries = await rt.hooks.lifecycle(cast(RunRecord, row), [(RunStatus.QUEUED, 1)])
+    try:
+        async with rt.db.write() as conn:
+            # The key first: a repeat sent while the first is still on its way (a client
+            # that timed out and retried) waits here for it, then finds its run.
+            if idempotency_key and not await store.remember_idempotent(
                 conn, who.tenant_id, idempotency_key, request_hash, run_id, now
-            )
+            ):
+                raise _KeyTaken
+            stored = await store.insert_run(conn, row)
+            await deliveries_store.insert_many(conn, deliveries)
+            if rerun_of is not None and from_step is not None:
+                await store.copy_steps(conn, rerun_of, run_id, from_step)
+                await files_store.copy_to_rerun(conn, who.tenant_id, rerun_of, run_id, from_step)
+    except _KeyTaken:
+        assert idempotency_key is not None
+        existing = await _idempotent_run(rt, who, idempotency_key, request_hash)
+        if existing is None:  # its run was deleted in between
+            raise Conflict(
+                "the run this Idempotency-Key created is gone",
+                [{"name": "Idempotency-Key", "value": idempotency_key}],
+            ) from None
+        return await _maybe_wait(rt, who, existing, body.wait)
+    if deliveries:
+        rt.hooks.delivered_soon()
     # Taken before the run can start, so that no change goes unseen.
     signal = rt.hub.signal(run_id)
-    await rt.worker.submit(run_id, row=stored)
+    await rt.worker.submit(run_id, row=stored, priority=ticket.priority)
     if body.wait:
         return await wait_for_run(rt, who, run_id, body.wait, signal=signal, until=wait_until)
     if body.approval == "ON_START" or config.get("plans_first"):
@@ -123,25 +185,124 @@ async def create_run(
     return await get_run(rt, who, run_id)
 
 
+async def start_child(rt: Runtime, parent: RunRecord, agent: str, input: JSON, key: str) -> str:
+    """Start (or find, by the idempotency ``key``) a run of ``agent`` that ``parent`` asked for.
+
+    The child runs as the parent's starter would (its tenant, user and key, a member's
+    rights), records ``trigger="agent"`` and ``parent_run_id``; the agent's own defaults
+    (integrations, approvals) apply. A refusal fails the parent's step with its code.
+    """
+    who = Principal(
+        tenant_id=parent["tenant_id"],
+        key_id=parent["created_by_key_id"] or f"run:{parent['id']}",
+        role="member",
+        user_id=parent["user_id"],
+    )
+    body = RunCreate(
+        agent_id=agent,
+        input=input,
+        user_id=parent["user_id"],
+        trigger="agent",
+        parent_run_id=parent["id"],
+        metadata={"parent_run_id": parent["id"]},
+    )
+    try:
+        child = await create_run(rt, who, body, idempotency_key=key)
+    except RunplaneError as exc:
+        raise RunError(
+            f"could not start a run of agent {agent!r}: {exc.message}",
+            code=exc.code,
+            retryable=isinstance(exc, TooManyRequests | ServiceUnavailable),
+        ) from exc
+    return child["id"]
+
+
+async def list_children(rt: Runtime, who: Principal, run_id: str) -> list[RunRecord]:
+    """The runs this run started (``ctx.run_agent``), oldest first."""
+    async with rt.db.read() as conn:
+        return await store.children_of(conn, who.tenant_id, run_id)
+
+
+async def cancel_children(rt: Runtime, run: RunRecord) -> None:
+    """Cancel the runs ``run`` started that have not ended (and theirs, in turn)."""
+    async with rt.db.read() as conn:
+        children = await store.children_of(conn, run["tenant_id"], run["id"], active=True)
+    for child in children:
+        try:
+            await rt.worker.cancel(child)
+        except Conflict:
+            pass  # it ended meanwhile
+        await cancel_children(rt, child)
+
+
+class _KeyTaken(Exception):
+    """Another request recorded this Idempotency-Key first: roll this create back."""
+
+
+def run_user(who: Principal, asked: str | None) -> str | None:
+    """The user a new run acts as: the one asked, else the key's own.
+
+    Acting as another user (whose connections its tools would use) takes ACT_AS_USER.
+    """
+    if asked is None:
+        return who.user_id
+    if asked != who.user_id and not who.can(Permission.ACT_AS_USER):
+        bound = f"bound to {who.user_id!r}" if who.user_id else "bound to no user"
+        raise Forbidden(
+            f"a {who.role} key {bound} may not start runs as user {asked!r}",
+            [{"name": "user_id", "value": asked}],
+        )
+    return asked
+
+
 def _merge_rules(agent_rules: Sequence[object], run_rules: Sequence[object]) -> list[object]:
     return [*(r for r in agent_rules if r not in run_rules), *run_rules]
 
 
-def _integrations(rt: Runtime, asked: list[str] | str | None, declared: JSON) -> list[str] | str:
-    """The run's allow-list: what it asked for, else what its agent declares."""
+async def _integrations(
+    rt: Runtime, who: Principal, asked: list[str] | str | None, declared: JSON
+) -> list[str] | str:
+    """The run's allow-list of catalog names: what it asked for, else what its agent declares.
+
+    Each entry is the id of one of the tenant's installed customer integrations (it must
+    be active) or a catalog integration's name. ``"*"`` is every active installed one when
+    the tenant installed any, else the whole catalog (a self-hosted server's default).
+    """
     chosen: object = asked if asked is not None else (declared if declared is not None else [])
-    if chosen == "*":
-        return "*"
+    everything = chosen == "*" or chosen == ["*"]
     known = rt.project.integrations
-    names = [str(n) for n in chosen] if isinstance(chosen, list) else [str(chosen)]
+    names = (
+        [] if everything else [str(n) for n in (chosen if isinstance(chosen, list) else [chosen])]
+    )
+    if not everything and all(n in known for n in names):
+        return list(dict.fromkeys(names))  # catalog names only: no installation to read
+    async with rt.db.read() as conn:
+        installed = await customer_integrations.list_for_tenant(conn, who.tenant_id)
+    if everything:
+        if not installed:
+            return "*"
+        return list(dict.fromkeys(i["integration"] for i in installed if i["active"]))
+    by_id = {i["id"]: i for i in installed}
+    resolved = []
     for name in names:
-        if name not in known:
+        found = by_id.get(name)
+        if found is not None:
+            if not found["active"]:
+                raise Invalid.field(
+                    "integrations", f"customer integration {name!r} is not active", name
+                )
+            resolved.append(found["integration"])
+        elif name in known:
+            resolved.append(name)
+        else:
+            ids = ", ".join(by_id) or "none"
             raise Invalid.field(
                 "integrations",
-                f"unknown integration {name!r} (known: {', '.join(sorted(known))})",
+                f"unknown integration {name!r} (installed customer integrations: {ids}; "
+                f"catalog: {', '.join(sorted(known))})",
                 name,
             )
-    return list(dict.fromkeys(names))
+    return list(dict.fromkeys(resolved))
 
 
 async def _wait_for_plan(rt: Runtime, who: Principal, run_id: str, timeout: float) -> RunRecord:
@@ -239,8 +400,10 @@ async def list_runs(
     parent_run_id: str | None,
     limit: int,
     continuation_token: str | None,
+    user_id: str | None = None,
+    trigger_id: str | None = None,
 ) -> tuple[list[RunRecord], str | None]:
-    """A page of the tenant's runs, newest first."""
+    """A page of the tenant's runs, newest first; ``user_id`` keeps the runs acting as one."""
     filters: dict[str, object] = {"archived": bool(archived)}
     if agent_id:
         filters["agent_id"] = (await agents_svc.find_agent(rt, who, agent_id))["id"]
@@ -253,16 +416,16 @@ async def list_runs(
         filters["trigger"] = trigger
     if parent_run_id:
         filters["parent_run_id"] = parent_run_id
+    if user_id:
+        filters["user_id"] = user_id
+    if trigger_id:
+        filters["trigger_id"] = trigger_id
     after = store.decode_token(continuation_token) if continuation_token else None
     async with rt.db.read() as conn:
         rows = await store.list_runs(
             conn, who.tenant_id, filters=filters, q=q, limit=limit, after=after
         )
-    token = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        token = store.encode_token(rows[-1]["created_at"], rows[-1]["id"])
-    return rows, token
+    return store.page_of(rows, limit)
 
 
 async def list_steps(rt: Runtime, who: Principal, run_id: str) -> list[StepRow]:
@@ -270,6 +433,16 @@ async def list_steps(rt: Runtime, who: Principal, run_id: str) -> list[StepRow]:
     await get_run(rt, who, run_id)
     async with rt.db.read() as conn:
         return await store.list_steps(conn, run_id)
+
+
+async def steps_of(rt: Runtime, runs: Sequence[RunRecord]) -> dict[str, list[StepRow]]:
+    """The steps of runs already read for their tenant, by run id, in one query."""
+    async with rt.db.read() as conn:
+        rows = await store.list_steps_of(conn, [r["id"] for r in runs])
+    found: dict[str, list[StepRow]] = {r["id"]: [] for r in runs}
+    for row in rows:
+        found[row["run_id"]].append(row)
+    return found
 
 
 async def list_events(
@@ -294,7 +467,8 @@ async def follow_events(
     """
     # A run that had ended when asked has all its events written: send them and stop
     # (a reader that resumes after the last one gets an empty, closed stream).
-    ended = (await get_run(rt, who, run_id))["status"] in _TERMINAL
+    status = (await get_run(rt, who, run_id))["status"]
+    ended = status in _TERMINAL
     while True:
         signal = rt.hub.signal(run_id)
         async with rt.db.read() as conn:
@@ -302,17 +476,20 @@ async def follow_events(
         for row in rows:
             after = row["seq"]
             yield row
-            if row["type"] == "status" and row["data"].get("status") in _TERMINAL:
-                return
+            if row["type"] == "status":
+                status = str(row["data"].get("status"))
+                if status in _TERMINAL:
+                    return
         if not rows:
             if ended:
                 return
-            await rt.hub.wait(signal, POLL_SECONDS)
+            await rt.hub.wait(signal, IDLE_POLL_SECONDS if status in _IDLE else POLL_SECONDS)
             yield None
 
 
 async def cancel_run(rt: Runtime, who: Principal, run_id: str) -> RunRecord:
     """Ask a run to stop; a queued run ends at once, a running one at its next await."""
+    who.require(Permission.CANCEL_RUNS)
     run = await get_run(rt, who, run_id)
     status = RunStatus(run["status"])
     if status.terminal:
@@ -320,22 +497,37 @@ async def cancel_run(rt: Runtime, who: Principal, run_id: str) -> RunRecord:
             f"run {run_id} already ended ({status})", [{"name": "status", "value": status}]
         )
     await rt.worker.cancel(run)
+    # A parent's children stop with it (a waiting parent ends at once, so nobody else would).
+    await cancel_children(rt, run)
     return await get_run(rt, who, run_id)
 
 
 async def rerun(
-    rt: Runtime, who: Principal, run_id: str, from_step: int | None, wait: float | None
+    rt: Runtime,
+    who: Principal,
+    run_id: str,
+    from_step: int | None,
+    wait: float | None,
+    *,
+    idempotency_key: str | None = None,
 ) -> RunRecord:
     """A new run with the same configuration; steps before ``from_step`` are reused."""
     run = await get_run(rt, who, run_id)
     if from_step is not None and from_step > run["step_count"] + 1:
         raise Invalid.field("from_step", f"run {run_id} has {run['step_count']} steps", from_step)
     body = _body_from(run, wait=wait)
-    return await create_run(rt, who, body, rerun_of=run_id, from_step=from_step)
+    return await create_run(
+        rt, who, body, rerun_of=run_id, from_step=from_step, idempotency_key=idempotency_key
+    )
 
 
 async def duplicate(
-    rt: Runtime, who: Principal, run_id: str, overrides: dict[str, object]
+    rt: Runtime,
+    who: Principal,
+    run_id: str,
+    overrides: dict[str, object],
+    *,
+    idempotency_key: str | None = None,
 ) -> RunRecord:
     """A new run from this one's configuration, with overrides."""
     run = await get_run(rt, who, run_id)
@@ -344,7 +536,7 @@ async def duplicate(
     for key, value in overrides.items():
         if value is not None:
             setattr(body, key, value)
-    return await create_run(rt, who, body)
+    return await create_run(rt, who, body, idempotency_key=idempotency_key)
 
 
 _COPIED = (
@@ -364,6 +556,8 @@ _COPIED = (
     "approval_rules",
     "approval_expiry",
     "notify",
+    "file_ids",
+    "site_ids",
 )
 
 
@@ -375,6 +569,7 @@ def _body_from(run: RunRecord, wait: float | None) -> RunCreate:
 
 async def set_archived(rt: Runtime, who: Principal, run_id: str, archived: bool) -> RunRecord:
     """Archive or unarchive a run (it stays readable either way)."""
+    who.require(Permission.CREATE_RUNS)
     await get_run(rt, who, run_id)
     async with rt.db.write() as conn:
         await store.update_run(conn, run_id, archived=archived, updated_at=utcnow())
@@ -383,6 +578,7 @@ async def set_archived(rt: Runtime, who: Principal, run_id: str, archived: bool)
 
 async def delete_run(rt: Runtime, who: Principal, run_id: str) -> None:
     """Delete a run that has ended; a live one is a 409."""
+    who.require(Permission.DELETE)
     run = await get_run(rt, who, run_id)
     if run["status"] not in _TERMINAL:
         raise Conflict(

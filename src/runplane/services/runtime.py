@@ -12,7 +12,9 @@ from runplane.graphs.host import GraphHost
 from runplane.providers import ModelProvider
 from runplane.services.crypto import Keys
 from runplane.services.hooks import ServiceHooks
+from runplane.services.stream_limits import StreamLimits
 from runplane.settings import Settings
+from runplane.store.blobs import BlobStore
 from runplane.store.db import Database
 
 
@@ -30,6 +32,8 @@ class Runtime:
     graphs: GraphHost
     hooks: ServiceHooks
     worker: Worker
+    blobs: BlobStore
+    streams: StreamLimits
     synced_tenants: set[str] = field(default_factory=set)
     key_cache: dict[str, tuple[float, Principal]] = field(default_factory=dict)
     revision_cache: dict[tuple[str, str], RevisionRecord] = field(default_factory=dict)

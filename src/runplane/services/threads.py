@@ -1,17 +1,20 @@
 """Threads: a graph's conversation state across runs, kept in checkpoints."""
 
-import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from typing import Protocol
+from typing import Protocol, cast
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import CheckpointMetadata
 from langgraph.errors import InvalidUpdateError
 from langgraph.types import StateSnapshot
+from sqlalchemy.exc import IntegrityError
 
 from runplane.domain.errors import Conflict, Invalid, NotFound
-from runplane.domain.json import JSON, JSONObject
+from runplane.domain.json import JSON, PLAIN_KEY, JSONObject, not_plain
+from runplane.domain.lifecycle import TERMINAL, RunStatus
 from runplane.domain.models import Principal, ThreadRecord, ThreadView, utcnow
+from runplane.domain.roles import Permission
 from runplane.graphs.wire import empty_state, jsonable, state_json
 from runplane.schemas.agent_protocol import (
     HistoryQuery,
@@ -20,8 +23,13 @@ from runplane.schemas.agent_protocol import (
     ThreadSearch,
     ts,
 )
+from runplane.services import runs as runs_svc
 from runplane.services.runtime import Runtime
 from runplane.store import graphs as store
+
+# Deleting a thread first stops its runs; how long it waits for a running one to stop.
+STOP_WAIT_SECONDS = 30.0
+UNFINISHED = [s for s in RunStatus if s not in TERMINAL]
 
 
 class ThreadGraph(Protocol):
@@ -47,14 +55,17 @@ class ThreadGraph(Protocol):
 
 
 async def create(rt: Runtime, who: Principal, body: ThreadCreate) -> ThreadView:
-    """Create a thread (``if_exists``: raise a conflict, or return the existing one)."""
+    """Create a thread (``if_exists``: raise a conflict, or return the existing one).
+
+    Thread ids are the tenant's own: another tenant's thread of the same id is neither
+    seen nor in the way.
+    """
+    who.require(Permission.CREATE_RUNS)
     thread_id = body.thread_id or str(uuid.uuid4())
     async with rt.db.read() as conn:
-        existing = await store.get_thread(conn, None, thread_id)
+        existing = await store.get_thread(conn, who.tenant_id, thread_id)
     if existing is not None:
-        if existing["tenant_id"] == who.tenant_id and body.if_exists == "do_nothing":
-            return await _with_status(rt, existing)
-        raise Conflict(f"thread {thread_id} exists", [{"name": "thread_id", "value": thread_id}])
+        return await _existing(rt, who, existing, body)
     now = utcnow()
     metadata = dict(body.metadata)
     if body.graph_id:
@@ -69,8 +80,15 @@ async def create(rt: Runtime, who: Principal, body: ThreadCreate) -> ThreadView:
         "created_at": now,
         "updated_at": now,
     }
-    async with rt.db.write() as conn:
-        await store.insert_thread(conn, row)
+    try:
+        async with rt.db.write() as conn:
+            await store.insert_thread(conn, row)
+    except IntegrityError:  # created meanwhile by a concurrent request of the tenant
+        async with rt.db.read() as conn:
+            again = await store.get_thread(conn, who.tenant_id, thread_id)
+        if again is None:
+            raise
+        return await _existing(rt, who, again, body)
     if body.supersteps:
         for superstep in body.supersteps:
             for update in superstep.get("updates", []):
@@ -81,8 +99,17 @@ async def create(rt: Runtime, who: Principal, body: ThreadCreate) -> ThreadView:
                     StateUpdate(values=update.get("values"), as_node=update.get("as_node")),
                 )
         async with rt.db.read() as conn:
-            row = await store.get_thread(conn, None, thread_id) or row
+            row = await store.get_thread(conn, who.tenant_id, thread_id) or row
     return {**row, "busy": False}
+
+
+async def _existing(
+    rt: Runtime, who: Principal, existing: ThreadRecord, body: ThreadCreate
+) -> ThreadView:
+    if body.if_exists == "do_nothing":
+        return await _with_status(rt, existing)
+    thread_id = existing["id"]
+    raise Conflict(f"thread {thread_id} exists", [{"name": "thread_id", "value": thread_id}])
 
 
 async def get(rt: Runtime, who: Principal, thread_id: str) -> ThreadView:
@@ -96,26 +123,59 @@ async def get(rt: Runtime, who: Principal, thread_id: str) -> ThreadView:
 
 async def _with_status(rt: Runtime, row: ThreadRecord) -> ThreadView:
     async with rt.db.read() as conn:
-        busy = await store.busy_threads(conn, [row["id"]])
+        busy = await store.busy_threads(conn, row["tenant_id"], [row["id"]])
     return {**row, "busy": row["id"] in busy}
 
 
 async def update(rt: Runtime, who: Principal, thread_id: str, metadata: JSONObject) -> ThreadView:
     """Merge metadata into a thread's."""
+    who.require(Permission.CREATE_RUNS)
     row = await get(rt, who, thread_id)
     merged = {**row["metadata"], **metadata}
     now = utcnow()
     async with rt.db.write() as conn:
-        await store.update_thread(conn, thread_id, metadata=merged, updated_at=now)
+        await store.update_thread(conn, who.tenant_id, thread_id, metadata=merged, updated_at=now)
     return {**row, "metadata": merged, "updated_at": now}
 
 
 async def delete(rt: Runtime, who: Principal, thread_id: str) -> None:
-    """Delete a thread and its checkpoints; its runs stay in the run history."""
+    """Cancel the thread's unfinished runs, then delete it and its checkpoints.
+
+    Its runs stay in the run history. A run that has not confirmed its stop within
+    STOP_WAIT_SECONDS is a 409 (its cancel stands; delete again once it has ended).
+    """
+    who.require(Permission.DELETE)
     await get(rt, who, thread_id)
+    await _stop_runs(rt, who, thread_id)
     async with rt.db.write() as conn:
-        await store.delete_thread(conn, thread_id)
-    await rt.graphs.delete_checkpoints(thread_id)
+        await store.delete_thread(conn, who.tenant_id, thread_id)
+    await rt.graphs.delete_checkpoints(who.tenant_id, thread_id)
+
+
+async def _stop_runs(rt: Runtime, who: Principal, thread_id: str) -> None:
+    """Cancel every unfinished run of the thread and wait until each has ended.
+
+    An ended run writes neither checkpoints nor the thread's row again, so nothing of it
+    reaches a thread made later under the same id.
+    """
+    async with rt.db.read() as conn:
+        unfinished = await store.thread_runs(conn, who.tenant_id, thread_id, statuses=UNFINISHED)
+    for run in unfinished:
+        try:
+            await runs_svc.cancel_run(rt, who, run["id"])
+        except (Conflict, NotFound):
+            pass  # it ended (or was deleted) meanwhile
+    for run in unfinished:
+        try:
+            ended = await runs_svc.wait_for_run(rt, who, run["id"], STOP_WAIT_SECONDS)
+        except NotFound:
+            continue
+        if not RunStatus(ended["status"]).terminal:
+            raise Conflict(
+                f"thread {thread_id} has run {run['id']} still stopping: delete it again "
+                "once the run has ended",
+                [{"name": "run_id", "value": run["id"]}],
+            )
 
 
 async def search(rt: Runtime, who: Principal, body: ThreadSearch) -> tuple[list[ThreadView], bool]:
@@ -148,6 +208,7 @@ def _filter(body: ThreadSearch) -> store.ThreadFilter:
 
 async def copy(rt: Runtime, who: Principal, thread_id: str) -> ThreadView:
     """A new thread with this one's metadata, values and checkpoint history."""
+    who.require(Permission.CREATE_RUNS)
     row = await get(rt, who, thread_id)
     new_id = str(uuid.uuid4())
     now = utcnow()
@@ -163,7 +224,7 @@ async def copy(rt: Runtime, who: Principal, thread_id: str) -> ThreadView:
     }
     async with rt.db.write() as conn:
         await store.insert_thread(conn, new_row)
-    saver = rt.graphs.saver
+    saver = rt.graphs.saver_for(who.tenant_id)
     if saver is not None:
         history = [t async for t in saver.alist({"configurable": {"thread_id": thread_id}})]
         for t in reversed(history):
@@ -178,7 +239,7 @@ async def copy(rt: Runtime, who: Principal, thread_id: str) -> ThreadView:
                 target["configurable"]["checkpoint_id"] = t.parent_config["configurable"][
                     "checkpoint_id"
                 ]
-            metadata = {**t.metadata, "thread_id": new_id}
+            metadata = cast(CheckpointMetadata, {**t.metadata, "thread_id": new_id})
             stored = await saver.aput(
                 target, t.checkpoint, metadata, t.checkpoint["channel_versions"]
             )
@@ -213,7 +274,7 @@ async def _graph(rt: Runtime, row: ThreadRecord) -> ThreadGraph | None:
     if graph_id is None:
         # A thread notes its graph when its first run ends; until then, ask its runs.
         async with rt.db.read() as conn:
-            latest = await store.thread_runs(conn, row["id"], limit=1)
+            latest = await store.thread_runs(conn, row["tenant_id"], row["id"], limit=1)
         graph_id = latest[0]["agent_name"] if latest else None
     if not isinstance(graph_id, str) or graph_id not in rt.project.graphs:
         return None
@@ -257,6 +318,7 @@ async def update_state(
     rt: Runtime, who: Principal, thread_id: str, body: StateUpdate
 ) -> JSONObject:
     """Write values into the thread's state as if ``as_node`` had returned them."""
+    who.require(Permission.CREATE_RUNS)
     row = await get(rt, who, thread_id)
     if row["busy"]:
         raise Conflict(
@@ -286,6 +348,7 @@ async def update_state(
     async with rt.db.write() as conn:
         await store.update_thread(
             conn,
+            who.tenant_id,
             thread_id,
             values=jsonable(snapshot.values),
             interrupts=interrupts,
@@ -295,20 +358,16 @@ async def update_state(
     return {"checkpoint": config["configurable"]}
 
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
-
-
 async def history(
     rt: Runtime, who: Principal, thread_id: str, body: HistoryQuery
 ) -> list[JSONObject]:
     """The thread's past states, newest first."""
-    for key in body.metadata or {}:
+    for key in not_plain(body.metadata):
         # The checkpointer builds its filter's SQL from these keys (CVE-2025-67644 in
         # langgraph-checkpoint-sqlite before 3.0.1): only plain names go through.
-        if not _PLAIN_KEY.fullmatch(key):
-            raise Invalid.field(
-                "metadata", f"metadata filter key {key!r} must match {_PLAIN_KEY.pattern}", key
-            )
+        raise Invalid.field(
+            "metadata", f"metadata filter key {key!r} must match {PLAIN_KEY.pattern}", key
+        )
     row = await get(rt, who, thread_id)
     graph = await _graph(rt, row)
     if graph is None:

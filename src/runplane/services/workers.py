@@ -1,20 +1,25 @@
 """A process's background duties: heartbeat, takeover of dead executors, remote cancel,
-and restarting runs whose workflow was never recorded."""
+admitting held and scheduled runs, and repairing runs whose workflow disagrees with them."""
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 
 from runplane.domain.models import utcnow
 from runplane.services import approvals as approvals_svc
+from runplane.services.reconcile import Reconciler
 from runplane.services.runtime import Runtime
 from runplane.store import executors as executors_store
 from runplane.store import runs as runs_store
+from runplane.store.retry import describe, is_transient
 
 log = logging.getLogger("runplane.workers")
-ORPHAN_AFTER = timedelta(seconds=30)
+# How often a worker admits held runs that fit again and scheduled runs that are due.
+RELEASE_SECONDS = 1.0
+# The longest the scheduler sleeps between rounds (it wakes sooner for a tick due sooner).
+MAX_SCHEDULE_SLEEP = 1.0
 
 
 class Background:
@@ -22,19 +27,24 @@ class Background:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        self.reconciler = Reconciler(rt)
         self._tasks: list[asyncio.Task[None]] = []
+        self._schedule_sleep = MAX_SCHEDULE_SLEEP
 
     def start(self) -> None:
         """Start the loops (workers also sweep and poll for remote cancels)."""
         s = self.rt.settings
         self._tasks.append(asyncio.create_task(self._every(s.heartbeat_seconds, self.heartbeat)))
-        if s.worker:
+        if s.executes:
             self._tasks.append(asyncio.create_task(self._every(s.heartbeat_seconds, self.sweep)))
             self._tasks.append(
                 asyncio.create_task(self._every(s.cancel_poll_seconds, self.poll_cancels))
             )
-            if self.rt.project.graphs:
-                self._tasks.append(asyncio.create_task(self._every(1.0, self.start_crons)))
+            self._tasks.append(asyncio.create_task(self._every(RELEASE_SECONDS, self.release)))
+            self._tasks.append(asyncio.create_task(self.schedule()))
+            self._tasks.append(
+                asyncio.create_task(self._every(s.webhook_poll_seconds, self.deliver_webhooks))
+            )
 
     async def stop(self) -> None:
         """Stop the loops."""
@@ -47,74 +57,115 @@ class Background:
 
     async def _every(self, seconds: float, fn: Callable[[], Awaitable[None]]) -> None:
         while True:
-            try:
-                await fn()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a failed round is logged and tried again next time
-                name = getattr(fn, "__name__", repr(fn))
-                log.exception(
-                    "background task %s failed; trying again in %g s",
+            await self._once(fn, seconds)
+            await asyncio.sleep(seconds)
+
+    async def _once(self, fn: Callable[[], Awaitable[None]], seconds: float) -> None:
+        """One round of a loop; a failed round is logged and tried again next time."""
+        try:
+            await fn()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            name = getattr(fn, "__name__", repr(fn))
+            if is_transient(exc):  # the database is out: one line, not a traceback
+                log.warning(
+                    "background task %s failed (%s); trying again in %g s",
                     name,
+                    describe(exc),
                     seconds,
                     extra={"task": name},
                 )
-            await asyncio.sleep(seconds)
-
-    async def start_crons(self) -> None:
-        """Start the runs of due crons."""
-        from runplane.services import crons  # crons sit above the process loops
-
-        await crons.start_due(self.rt)
-
-    async def heartbeat(self) -> None:
-        """Say this process is alive."""
-        async with self.rt.db.write() as conn:
-            await executors_store.heartbeat(
-                conn, self.rt.engine.executor_id, self.rt.settings.worker, utcnow()
+                await asyncio.sleep(seconds)
+                return
+            log.exception(
+                "background task %s failed; trying again in %g s",
+                name,
+                seconds,
+                extra={"task": name},
             )
 
+    async def schedule(self) -> None:
+        """Start the due ticks of schedule triggers and crons, sleeping until the next one."""
+        from runplane.services.scheduler import Scheduler  # schedules sit above the loops
+
+        scheduler = Scheduler(self.rt)
+
+        async def dispatch() -> None:
+            self._schedule_sleep = await scheduler.dispatch()
+
+        while True:
+            self._schedule_sleep = MAX_SCHEDULE_SLEEP
+            await self._once(dispatch, MAX_SCHEDULE_SLEEP)
+            await asyncio.sleep(self._schedule_sleep)
+
+    async def heartbeat(self) -> None:
+        """Say this process is alive; a beat that gets through renews its lease on its runs."""
+        began = time.monotonic()
+        async with self.rt.db.write() as conn:
+            await executors_store.heartbeat(
+                conn,
+                self.rt.engine.executor_id,
+                self.rt.settings.role,
+                utcnow(),
+                self.rt.settings.db_connections,
+            )
+        self.rt.worker.lease.renew(began)
+
     async def sweep(self) -> None:
-        """Resume the runs of executors that stopped beating; restart orphaned queued runs."""
-        now = utcnow()
-        cutoff = now - timedelta(seconds=self.rt.settings.executor_dead_after)
-        async with self.rt.db.read() as conn:
-            dead = await executors_store.dead_executors(conn, cutoff, self.rt.engine.executor_id)
-        for executor_id in dead:
-            async with self.rt.db.write() as conn:
-                won = await executors_store.claim_dead(conn, executor_id, cutoff)
-            if won:
-                count = await self.rt.engine.take_over(executor_id)
-                log.warning(
-                    "took over %d runs of dead executor %s",
-                    count,
-                    executor_id,
-                    extra={"dead_executor": executor_id, "runs": count},
-                )
-        await self._restart_orphans()
+        """Take over the runs of executors that stopped beating; repair runs their workflow lost."""
+        await self.take_over_dead()
+        await self.reconciler.sweep()
         await approvals_svc.apply_expired(self.rt)
+        # A child's end resumes its waiting parent; one lost in a crash is made up here.
+        await self.rt.worker.wake_waiting_parents()
 
-    async def _restart_orphans(self) -> None:
-        # A crash between recording a run (or its resumption) and recording its workflow
-        # leaves a run that no engine knows; it is queued again here.
-        before = utcnow() - ORPHAN_AFTER
-        async with self.rt.db.read() as conn:
-            ids = [(r, 0) for r in await runs_store.queued_before(conn, before)]
-            ids += await runs_store.resumed_before(conn, before)
-        for run_id, segment in ids:
-            if await self.rt.engine.resubmit_if_lost(run_id, segment):
-                await self._log_requeued(run_id)
+    async def take_over_dead(self) -> None:
+        """Declare dead the executors silent for ``executor_dead_after``; hand on their runs.
 
-    async def _log_requeued(self, run_id: str) -> None:
-        # Rare (a crash at the wrong moment): one read for the tenant costs nothing.
+        Only a process whose own beats have got through without a gap for that long
+        declares anyone dead: after a database outage (or this process's own), the others
+        get as long to beat again. Declaring one dead fences its runs (their epoch moves
+        on, in the same transaction as the claim), then DBOS re-enqueues its workflows.
+        """
+        silence = self.rt.settings.executor_dead_after
+        if self.rt.worker.lease.steady_for() < silence:
+            return
+        me = self.rt.engine.executor_id
         async with self.rt.db.read() as conn:
-            run = await runs_store.get_run(conn, None, run_id)
-        tenant = run["tenant_id"] if run is not None else None
-        log.warning(
-            "run %s had no workflow; queued it again",
-            run_id,
-            extra={"run_id": run_id, "tenant": tenant},
-        )
+            silent = await executors_store.silent_executors(conn, utcnow(), silence, me)
+        for dead in silent:
+            detected, detected_at = time.monotonic(), utcnow()
+            async with self.rt.db.write() as conn:
+                won = await executors_store.claim_dead(conn, dead.id, utcnow(), silence)
+                fenced = await runs_store.fence_owner(conn, dead.id) if won else []
+            if not won:
+                continue  # another worker declared it first
+            resumed = await self.rt.engine.take_over(dead.id)
+            log.warning(
+                "executor %s declared dead (last heartbeat %s): fenced %d runs, "
+                "resumed %d workflows in %.3f s",
+                dead.id,
+                dead.heartbeat_at.isoformat(),
+                len(fenced),
+                resumed,
+                time.monotonic() - detected,
+                extra={
+                    "dead_executor": dead.id,
+                    "detected_at": detected_at.isoformat(),
+                    "last_heartbeat": dead.heartbeat_at.isoformat(),
+                    "fenced_runs": fenced,
+                    "runs": resumed,
+                },
+            )
+
+    async def release(self) -> None:
+        """Admit held runs that now fit in their tenant's quota, and scheduled runs now due."""
+        await self.rt.worker.release_due()
+
+    async def deliver_webhooks(self) -> None:
+        """Send the lifecycle webhooks due now (the outbox; services/webhooks.py)."""
+        await self.rt.hooks.webhooks.drain()
 
     async def poll_cancels(self) -> None:
         """Cancel local runs whose cancel was requested through another process."""

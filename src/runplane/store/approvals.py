@@ -66,6 +66,11 @@ async def list_approvals(
 
 async def resolve(conn: Conn, approval_id: str, **values: object) -> bool:
     """Decide a pending approval; False if it was no longer pending."""
+    return await update_pending(conn, approval_id, **values)
+
+
+async def update_pending(conn: Conn, approval_id: str, **values: object) -> bool:
+    """Change a pending approval (its decision, or its link); False if no longer pending."""
     res = await conn.execute(
         approvals.update()
         .where(approvals.c.id == approval_id, approvals.c.status == "pending")
@@ -79,7 +84,7 @@ async def close_pending(conn: Conn, run_id: str, status: str, at: datetime) -> N
     await conn.execute(
         approvals.update()
         .where(approvals.c.run_id == run_id, approvals.c.status == "pending")
-        .values(status=status, decided_at=at, decided_by="system")
+        .values(status=status, decided_at=at, decided_by="system", link_sealed=None)
     )
 
 

@@ -19,9 +19,10 @@ from sqlalchemy.sql.selectable import TypedReturnsRows
 
 from runplane.store.dialect import (
     async_url,
+    asyncpg_pooler_args,
     configure_sqlite,
-    ensure_sqlite_dir,
     is_sqlite,
+    prepare_sqlite_file,
     sync_url,
 )
 
@@ -70,11 +71,20 @@ _JSON = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
 class Database:
     """Connections to runplane's tables: ``write()`` for a transaction, ``read()``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        pool_size: int = 10,
+        *,
+        wait_seconds: float = 30.0,
+        application_name: str = "runplane",
+        pooler: bool = False,
+        idle_transaction_seconds: float | None = None,
+    ) -> None:
         self.url = url
         self.is_sqlite = is_sqlite(url)
         if self.is_sqlite:
-            ensure_sqlite_dir(url)
+            prepare_sqlite_file(url)
             self._sync_writer = sa.create_engine(
                 sync_url(url), pool_size=1, max_overflow=0, **_JSON
             )
@@ -85,13 +95,35 @@ class Database:
             configure_sqlite(self._sync_reader, immediate=False)
             self._write_lock = asyncio.Lock()
         else:
-            # Room for every run slot and request at once: an overflow connection is
-            # opened and closed per checkout, which costs more than the query.
+            # A hard cap (the process's share of its connection budget, store/budget.py):
+            # past it a caller waits up to ``wait_seconds``, then gets sqlalchemy's
+            # TimeoutError, which the API answers with 503 and Retry-After.
+            server_settings = {"application_name": application_name}
+            if idle_transaction_seconds is not None and not pooler:
+                # A process cut off (or stopped) inside a transaction would hold its row
+                # locks, and with them a takeover of its runs, until Postgres ends it.
+                # (A pooler refuses such start-up parameters; set it on the server there.)
+                ms = int(idle_transaction_seconds * 1000)
+                server_settings["idle_in_transaction_session_timeout"] = str(ms)
+            connect_args: dict[str, object] = {"server_settings": server_settings}
+            if pooler:
+                connect_args.update(asyncpg_pooler_args())
             self._async = create_async_engine(
-                async_url(url), pool_size=40, max_overflow=10, **_JSON
+                async_url(url),
+                pool_size=pool_size,
+                max_overflow=0,
+                pool_timeout=wait_seconds,
+                connect_args=connect_args,
+                **_JSON,
             )
             # Reads need no transaction: autocommit saves the BEGIN/ROLLBACK round trips.
-            self._async_reader = self._async.execution_options(isolation_level="AUTOCOMMIT")
+            # Behind a transaction pooler a read's prepare and execute could land on two
+            # server connections unless a transaction holds them together.
+            self._async_reader = (
+                self._async
+                if pooler
+                else self._async.execution_options(isolation_level="AUTOCOMMIT")
+            )
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Conn]:

@@ -2,7 +2,10 @@
 
 import functools
 import json
+import os
+import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from sqlite3 import Connection as SQLiteConnection
 from typing import Protocol
@@ -50,10 +53,72 @@ def sqlite_path(url: str) -> Path:
     return Path(make_url(url).database or "runplane.db")
 
 
-def ensure_sqlite_dir(url: str) -> None:
-    """Create the folder of an SQLite file if it is missing."""
-    if is_sqlite(url):
-        sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def make_private_dir(path: Path) -> None:
+    """Create a folder only its owner may enter (0700); one that exists is left as it is.
+
+    An existing folder may be shared on purpose (``/var/lib``, a mounted volume): the
+    files runplane puts in it are private on their own (``make_private_file``).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=PRIVATE_DIR_MODE)
+    except FileExistsError:
+        return
+    os.chmod(path, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
+
+
+def make_private_file(path: Path) -> None:
+    """Create ``path`` if it is missing; either way readable and writable by its owner only."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
+    _tighten(path)
+
+
+def _tighten(path: Path) -> None:
+    try:
+        os.chmod(path, PRIVATE_FILE_MODE)
+    except (FileNotFoundError, PermissionError):
+        pass  # not there yet, or another user's file, shared on purpose: not ours to change
+
+
+# Behind a transaction-mode pooler (PgBouncer's pool_mode = transaction), consecutive
+# transactions of one client connection may run on different server connections, so a
+# statement prepared in one is missing (or another's) in the next. These turn
+# prepared statements off, or make them live no longer than their transaction.
+def asyncpg_pooler_args() -> dict[str, object]:
+    """asyncpg ``connect_args`` under a transaction pooler (SQLAlchemy's recipe for PgBouncer).
+
+    SQLAlchemy's asyncpg dialect prepares every statement: with its cache off and a
+    unique name each, a statement lives in its own transaction only.
+    """
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4().hex}__",
+    }
+
+
+def psycopg_pooler_args() -> dict[str, object]:
+    """psycopg ``connect`` arguments under a transaction pooler: nothing is ever prepared."""
+    return {"prepare_threshold": None}
+
+
+def prepare_sqlite_file(url: str) -> None:
+    """Create an SQLite database's folder (0700) and file (0600) before SQLite opens it.
+
+    SQLite gives the ``-wal`` and ``-shm`` files it makes the database file's mode, so
+    they are private too; ones left by an older version are tightened here.
+    """
+    if not is_sqlite(url) or make_url(url).database in (None, "", ":memory:"):
+        return
+    path = sqlite_path(url)
+    make_private_dir(path.parent)
+    make_private_file(path)
+    for suffix in ("-wal", "-shm"):
+        _tighten(path.with_name(path.name + suffix))
 
 
 def configure_sqlite(engine: sa.Engine, *, immediate: bool) -> None:
@@ -102,6 +167,38 @@ def _upsert(
     stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
     update_cols = {c: stmt.excluded[c] for c in columns if c not in keys}
     return stmt.on_conflict_do_update(index_elements=list(keys), set_=update_cols)
+
+
+def insert_if_absent(conn: HasDialect, table: sa.Table) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING, in the connection's dialect (rowcount 0: it was there)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
+    return insert(table).on_conflict_do_nothing()
+
+
+def clock(conn: HasDialect, here: datetime, seconds_ago: float = 0.0) -> object:
+    """A time ``seconds_ago`` before now, to write or compare with a timestamp column.
+
+    On Postgres, the database's clock: processes on several hosts share one clock, so
+    a host whose clock runs late does not look dead. SQLite serves one host: ``here``.
+    """
+    if conn.dialect.name == "postgresql":
+        now = sa.func.now()
+        return now - sa.func.make_interval(0, 0, 0, 0, 0, 0, seconds_ago) if seconds_ago else now
+    return here - timedelta(seconds=seconds_ago)
+
+
+def database_up_for(conn: HasDialect, seconds: float) -> sa.ColumnElement[bool]:
+    """True if the database server has been up ``seconds`` (always, on SQLite: a file).
+
+    A Postgres restart makes every heartbeat look old at once; no process is declared
+    dead until the server has been up for as long as it takes to be declared dead.
+    """
+    if conn.dialect.name == "postgresql":
+        up_since = sa.func.pg_postmaster_start_time()
+        return up_since < sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+    return sa.true()
 
 
 def json_key_equals(

@@ -77,34 +77,46 @@ async def insert_version(conn: Conn, row: AssistantRecord, revision_id: str) -> 
     )
 
 
-async def update_assistant(conn: Conn, assistant_id: str, **values: object) -> None:
-    """Change an assistant's columns."""
-    await conn.execute(assistants.update().where(assistants.c.id == assistant_id).values(**values))
+def _assistant(tenant_id: str, assistant_id: str) -> sa.ColumnElement[bool]:
+    return sa.and_(assistants.c.tenant_id == tenant_id, assistants.c.id == assistant_id)
 
 
-async def delete_assistant(conn: Conn, assistant_id: str) -> None:
-    """Remove an assistant and its versions."""
+def _versions_of(tenant_id: str, assistant_id: str) -> sa.ColumnElement[bool]:
+    """The versions of the tenant's assistant (versions carry no tenant of their own)."""
+    mine = sa.select(assistants.c.id).where(_assistant(tenant_id, assistant_id))
+    return assistant_versions.c.assistant_id.in_(mine.scalar_subquery())
+
+
+async def update_assistant(conn: Conn, tenant_id: str, assistant_id: str, **values: object) -> None:
+    """Change the columns of the tenant's assistant."""
     await conn.execute(
-        assistant_versions.delete().where(assistant_versions.c.assistant_id == assistant_id)
+        assistants.update().where(_assistant(tenant_id, assistant_id)).values(**values)
     )
-    await conn.execute(assistants.delete().where(assistants.c.id == assistant_id))
 
 
-async def list_versions(conn: Conn, assistant_id: str) -> list[AssistantVersionRecord]:
-    """An assistant's versions, newest first."""
+async def delete_assistant(conn: Conn, tenant_id: str, assistant_id: str) -> None:
+    """Remove the tenant's assistant and its versions."""
+    await conn.execute(assistant_versions.delete().where(_versions_of(tenant_id, assistant_id)))
+    await conn.execute(assistants.delete().where(_assistant(tenant_id, assistant_id)))
+
+
+async def list_versions(
+    conn: Conn, tenant_id: str, assistant_id: str
+) -> list[AssistantVersionRecord]:
+    """The versions of the tenant's assistant, newest first."""
     stmt = (
         sa.select(assistant_versions)
-        .where(assistant_versions.c.assistant_id == assistant_id)
+        .where(_versions_of(tenant_id, assistant_id))
         .order_by(assistant_versions.c.version.desc())
     )
     rows = (await conn.execute(stmt)).mappings().all()
     return [cast(AssistantVersionRecord, dict(r)) for r in rows]
 
 
-async def max_version(conn: Conn, assistant_id: str) -> int:
-    """The highest version number an assistant has had."""
+async def max_version(conn: Conn, tenant_id: str, assistant_id: str) -> int:
+    """The highest version number the tenant's assistant has had."""
     stmt = sa.select(sa.func.max(assistant_versions.c.version)).where(
-        assistant_versions.c.assistant_id == assistant_id
+        _versions_of(tenant_id, assistant_id)
     )
     return int((await conn.execute(stmt)).scalar() or 0)
 
@@ -112,11 +124,18 @@ async def max_version(conn: Conn, assistant_id: str) -> int:
 # -- threads ---------------------------------------------------------------------------
 
 
-async def get_thread(conn: Conn, tenant_id: str | None, thread_id: str) -> ThreadRecord | None:
-    """One thread (of the tenant, unless ``tenant_id`` is None)."""
-    stmt = sa.select(threads).where(threads.c.id == thread_id)
-    if tenant_id is not None:
-        stmt = stmt.where(threads.c.tenant_id == tenant_id)
+def _thread(tenant_id: str, thread_id: str) -> sa.ColumnElement[bool]:
+    # Callers choose thread ids: a thread is known by its tenant and its id together.
+    return sa.and_(threads.c.tenant_id == tenant_id, threads.c.id == thread_id)
+
+
+def _runs_of_thread(tenant_id: str, thread_id: str) -> sa.ColumnElement[bool]:
+    return sa.and_(runs.c.tenant_id == tenant_id, runs.c.thread_id == thread_id)
+
+
+async def get_thread(conn: Conn, tenant_id: str, thread_id: str) -> ThreadRecord | None:
+    """One thread of the tenant."""
+    stmt = sa.select(threads).where(_thread(tenant_id, thread_id))
     row = (await conn.execute(stmt)).mappings().first()
     return None if row is None else cast(ThreadRecord, dict(row))
 
@@ -155,7 +174,11 @@ class ThreadFilter:
 
 def thread_busy() -> sa.ColumnElement[bool]:
     """Whether the thread has a run queued or running."""
-    return sa.exists().where(runs.c.thread_id == threads.c.id, runs.c.status.in_(ACTIVE))
+    return sa.exists().where(
+        runs.c.tenant_id == threads.c.tenant_id,
+        runs.c.thread_id == threads.c.id,
+        runs.c.status.in_(ACTIVE),
+    )
 
 
 def thread_status() -> sa.ColumnElement[str]:
@@ -204,23 +227,27 @@ async def insert_thread(conn: Conn, row: ThreadRecord) -> None:
     await conn.execute(threads.insert(), row)
 
 
-async def update_thread(conn: Conn, thread_id: str, **values: object) -> None:
-    """Change a thread's columns."""
-    await conn.execute(threads.update().where(threads.c.id == thread_id).values(**values))
+async def update_thread(conn: Conn, tenant_id: str, thread_id: str, **values: object) -> None:
+    """Change the columns of the tenant's thread."""
+    await conn.execute(threads.update().where(_thread(tenant_id, thread_id)).values(**values))
 
 
-async def delete_thread(conn: Conn, thread_id: str) -> None:
-    """Remove a thread row (its checkpoints go through the saver)."""
-    await conn.execute(threads.delete().where(threads.c.id == thread_id))
+async def delete_thread(conn: Conn, tenant_id: str, thread_id: str) -> None:
+    """Remove the tenant's thread row (its checkpoints go through the saver)."""
+    await conn.execute(threads.delete().where(_thread(tenant_id, thread_id)))
 
 
-async def busy_threads(conn: Conn, thread_ids: Sequence[str]) -> set[str]:
-    """Which of these threads have a run queued or running."""
+async def busy_threads(conn: Conn, tenant_id: str, thread_ids: Sequence[str]) -> set[str]:
+    """Which of the tenant's threads have a run queued or running."""
     if not thread_ids:
         return set()
     stmt = (
         sa.select(runs.c.thread_id)
-        .where(runs.c.thread_id.in_(list(thread_ids)), runs.c.status.in_(ACTIVE))
+        .where(
+            runs.c.tenant_id == tenant_id,
+            runs.c.thread_id.in_(list(thread_ids)),
+            runs.c.status.in_(ACTIVE),
+        )
         .distinct()
     )
     return set((await conn.execute(stmt)).scalars().all())
@@ -231,14 +258,15 @@ async def busy_threads(conn: Conn, thread_ids: Sequence[str]) -> set[str]:
 
 async def thread_runs(
     conn: Conn,
+    tenant_id: str,
     thread_id: str,
     *,
     statuses: Sequence[str] | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[RunRecord]:
-    """A thread's runs, newest first."""
-    stmt = sa.select(runs).where(runs.c.thread_id == thread_id)
+    """The runs of the tenant's thread, newest first."""
+    stmt = sa.select(runs).where(_runs_of_thread(tenant_id, thread_id))
     if statuses is not None:
         stmt = stmt.where(runs.c.status.in_(list(statuses)))
     stmt = stmt.order_by(runs.c.created_at.desc(), runs.c.id.desc()).offset(offset)
@@ -248,13 +276,13 @@ async def thread_runs(
 
 
 async def runs_ahead(
-    conn: Conn, thread_id: str, created_at: datetime, run_id: str
+    conn: Conn, tenant_id: str, thread_id: str, created_at: datetime, run_id: str
 ) -> list[RunInLine]:
-    """Runs of the thread created before this one that are still queued or running."""
+    """Runs of the tenant's thread created before this one that are still queued or running."""
     stmt = (
         sa.select(runs.c.id, runs.c.status)
         .where(
-            runs.c.thread_id == thread_id,
+            _runs_of_thread(tenant_id, thread_id),
             runs.c.status.in_(ACTIVE),
             sa.or_(
                 runs.c.created_at < created_at,
@@ -296,18 +324,22 @@ async def insert_cron(conn: Conn, row: CronRecord) -> None:
     await conn.execute(crons.insert(), row)
 
 
-async def update_cron(conn: Conn, cron_id: str, **values: object) -> None:
-    """Change a cron's columns."""
-    await conn.execute(crons.update().where(crons.c.id == cron_id).values(**values))
+def _cron(tenant_id: str, cron_id: str) -> sa.ColumnElement[bool]:
+    return sa.and_(crons.c.tenant_id == tenant_id, crons.c.id == cron_id)
 
 
-async def delete_cron(conn: Conn, cron_id: str) -> None:
-    """Remove a cron."""
-    await conn.execute(crons.delete().where(crons.c.id == cron_id))
+async def update_cron(conn: Conn, tenant_id: str, cron_id: str, **values: object) -> None:
+    """Change the columns of the tenant's cron."""
+    await conn.execute(crons.update().where(_cron(tenant_id, cron_id)).values(**values))
+
+
+async def delete_cron(conn: Conn, tenant_id: str, cron_id: str) -> None:
+    """Remove the tenant's cron."""
+    await conn.execute(crons.delete().where(_cron(tenant_id, cron_id)))
 
 
 async def due_crons(conn: Conn, now: datetime, limit: int = 50) -> list[CronRecord]:
-    """Enabled crons whose next run is due."""
+    """Enabled crons whose next run is due, of every tenant (the scheduler's sweep)."""
     stmt = (
         sa.select(crons)
         .where(crons.c.enabled.is_(True), crons.c.next_run_date <= now)
@@ -317,11 +349,13 @@ async def due_crons(conn: Conn, now: datetime, limit: int = 50) -> list[CronReco
     return [as_cron(r) for r in (await conn.execute(stmt)).mappings().all()]
 
 
-async def claim_cron(conn: Conn, cron_id: str, due: datetime, next_run: datetime | None) -> bool:
-    """Move a due cron to its next date; only one process wins a given due date."""
+async def claim_cron(
+    conn: Conn, tenant_id: str, cron_id: str, due: datetime, next_run: datetime | None
+) -> bool:
+    """Move the tenant's due cron to its next date; only one process wins a given due date."""
     res = await conn.execute(
         crons.update()
-        .where(crons.c.id == cron_id, crons.c.next_run_date == due)
+        .where(_cron(tenant_id, cron_id), crons.c.next_run_date == due)
         .values(next_run_date=next_run, enabled=next_run is not None)
     )
     return res.rowcount == 1

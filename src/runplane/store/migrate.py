@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from runplane.domain.errors import Conflict
-from runplane.store.dialect import ensure_sqlite_dir, is_sqlite, sqlite_path, sync_url
+from runplane.store.dialect import is_sqlite, prepare_sqlite_file, sqlite_path, sync_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_LOCK_KEY = 0x72756E706C616E  # "runplan"
@@ -51,7 +51,7 @@ def _migration_lock(url: str, conn: sa.Connection) -> Iterator[None]:
 
 def current(url: str) -> str | None:
     """The migration the database is at, or None for an empty database."""
-    ensure_sqlite_dir(url)
+    prepare_sqlite_file(url)
     engine = sa.create_engine(sync_url(url))
     try:
         with engine.connect() as conn:
@@ -62,7 +62,7 @@ def current(url: str) -> str | None:
 
 def upgrade(url: str) -> str:
     """Bring the database to the newest migration; return its id."""
-    ensure_sqlite_dir(url)
+    prepare_sqlite_file(url)
     engine = sa.create_engine(sync_url(url))
     try:
         with engine.connect() as lock_conn:

@@ -5,13 +5,13 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 
 from runplane.domain.errors import BadRequest
 from runplane.domain.events import GENESIS, StatusNote, event_hash
-from runplane.domain.lifecycle import RunStatus, transition
+from runplane.domain.lifecycle import TERMINAL, RunStatus, transition
 from runplane.domain.models import (
     EventRecord,
     IdempotencyRecord,
@@ -22,12 +22,30 @@ from runplane.domain.models import (
     utcnow,
 )
 from runplane.store.db import Conn
-from runplane.store.dialect import upsert
-from runplane.store.schema import approvals, events, idempotency_keys, runs, steps
+from runplane.store.dialect import insert_if_absent, upsert
+from runplane.store.schema import approvals, events, idempotency_keys, runs, steps, stream_parts
+
+# A row with ``created_at`` and ``id``: what keyset pages are cut on.
+_Row = TypeVar("_Row", bound=Mapping[str, Any])
 
 
 class StaleRun(Exception):  # noqa: N818 - a retry signal inside the engine
     """The run changed under a writer (another writer appended or moved it)."""
+
+
+class Fenced(BaseException):  # noqa: N818 - a stop signal, like cancellation
+    """A write of an attempt that no longer holds the run: refused, nothing written.
+
+    A ``BaseException``, so that an agent's ``except Exception`` cannot swallow it and
+    carry on; the worker stops the attempt without writing anything further.
+    """
+
+    def __init__(self, run_id: str, epoch: int, now: int | None, owner: str | None) -> None:
+        super().__init__(run_id, epoch, now, owner)
+        self.run_id = run_id
+        self.epoch = epoch  # what the attempt expected
+        self.now = now  # what the row holds (None: the run is gone)
+        self.owner = owner  # who holds it now, if anyone
 
 
 @dataclass
@@ -69,9 +87,9 @@ class Move:
     to: RunStatus
     data: StatusNote = field(default_factory=lambda: StatusNote())
 
-    def event(self) -> NewEvent:
-        """The ``status`` event that records this move."""
-        return NewEvent("status", {"status": str(self.to), **self.data}, utcnow())
+    def event(self, at: datetime | None = None) -> NewEvent:
+        """The ``status`` event that records this move (at ``at``, else now)."""
+        return NewEvent("status", {"status": str(self.to), **self.data}, at or utcnow())
 
 
 # What the database fills in for a new run's columns that an insert leaves out.
@@ -84,6 +102,7 @@ _NEW_RUN = {
     "last_op": 0,
     "segment": 0,
     "active_seconds": 0.0,
+    "epoch": 0,
 }
 
 
@@ -106,7 +125,15 @@ async def insert_run(conn: Conn, row: Mapping[str, object]) -> RunRecord:
 _UPDATE_AT = runs.update().where(
     runs.c.id == sa.bindparam("w_id"), runs.c.last_seq == sa.bindparam("w_seq")
 )
-_UPDATE_AT_STATUS = _UPDATE_AT.where(runs.c.status == sa.bindparam("w_status"))
+_BY_STATUS = runs.c.status == sa.bindparam("w_status")
+_BY_EPOCH = runs.c.epoch == sa.bindparam("w_epoch")
+# Keyed by (status checked, epoch checked).
+_UPDATES = {
+    (False, False): _UPDATE_AT,
+    (True, False): _UPDATE_AT.where(_BY_STATUS),
+    (False, True): _UPDATE_AT.where(_BY_EPOCH),
+    (True, True): _UPDATE_AT.where(_BY_STATUS, _BY_EPOCH),
+}
 
 
 async def move_run(
@@ -120,6 +147,8 @@ async def move_run(
     new_events: Sequence[NewEvent] = (),
     step_rows: Sequence[Mapping[str, object]] = (),
     fields: Mapping[str, object] | None = None,
+    epoch: int | None = None,
+    at: datetime | None = None,
 ) -> Chain:
     """The one writer of a run's status: check the move, write it with its events.
 
@@ -127,21 +156,43 @@ async def move_run(
     recorded after them (a run that pauses, resumes or ends); both, one after the other, is
     a run that starts and ends in one write. Each move goes through ``lifecycle.transition``;
     the run must still be in ``current`` and its log still end at ``chain``, else
-    ``StaleRun`` is raised and nothing changes.
+    ``StaleRun`` is raised and nothing changes. With ``epoch`` (an attempt's write), the
+    run must still hold that epoch, else ``Fenced`` is raised and nothing changes.
+    The ``status`` events are dated ``at`` (now by default): the same write tried again
+    makes the same log.
     """
     status = RunStatus(current)
-    events: list[NewEvent] = []
     for move in (before, after):
-        if move is None:
-            continue
-        status = transition(status, move.to)
-        events.append(move.event())
-    if before is not None:
-        events = [events[0], *new_events, *events[1:]]
-    else:
-        events = [*new_events, *events]
+        if move is not None:
+            status = transition(status, move.to)
+    events = logged(new_events, before=before, after=after, at=at or utcnow())
     columns = {**(fields or {}), "status": status}
-    return await _write(conn, run_id, chain, events, step_rows, columns, str(current))
+    return await _write(conn, run_id, chain, events, step_rows, columns, str(current), epoch)
+
+
+def logged(
+    new_events: Sequence[NewEvent],
+    *,
+    before: Move | None = None,
+    after: Move | None = None,
+    at: datetime,
+) -> list[NewEvent]:
+    """The events a write appends: ``new_events`` between the ``status`` events of its moves."""
+    head = [before.event(at)] if before is not None else []
+    tail = [after.event(at)] if after is not None else []
+    return [*head, *new_events, *tail]
+
+
+def chain_after(run_id: str, chain: Chain, events: Sequence[NewEvent]) -> Chain:
+    """Where a run's log ends once ``events`` are appended after ``chain``."""
+    return _event_rows(run_id, chain, events)[1]
+
+
+async def log_ends_at(conn: Conn, run_id: str, chain: Chain) -> bool:
+    """Whether the run's log ends at ``chain`` (a write whose answer was lost did land)."""
+    stmt = sa.select(runs.c.last_seq, runs.c.last_hash).where(runs.c.id == run_id)
+    row = (await conn.execute(stmt)).first()
+    return row is not None and (row[0], row[1]) == (chain.last_seq, chain.last_hash)
 
 
 async def commit_changes(
@@ -153,16 +204,20 @@ async def commit_changes(
     step_rows: Sequence[Mapping[str, object]] = (),
     fields: Mapping[str, object] | None = None,
     expect_status: str | None = None,
+    epoch: int | None = None,
 ) -> Chain:
     """Append events, upsert steps and update the run's other columns, as one unit.
 
     A status is never written here (``move_run`` does that). The update only applies if
     the log still ends where ``chain`` says (and the run still has ``expect_status``);
-    otherwise ``StaleRun`` is raised and nothing changes.
+    otherwise ``StaleRun`` is raised and nothing changes. With ``epoch``, the run must
+    still hold it, else ``Fenced`` is raised and nothing changes.
     """
     if fields and "status" in fields:
         raise ValueError("a run's status is written by move_run only")
-    return await _write(conn, run_id, chain, new_events, step_rows, fields or {}, expect_status)
+    return await _write(
+        conn, run_id, chain, new_events, step_rows, fields or {}, expect_status, epoch
+    )
 
 
 async def _write(
@@ -173,23 +228,60 @@ async def _write(
     step_rows: Sequence[Mapping[str, object]],
     fields: Mapping[str, object],
     expect_status: str | None,
+    epoch: int | None = None,
 ) -> Chain:
     ev_rows, new_chain = _event_rows(run_id, chain, new_events)
     values: dict[str, object] = dict(fields)
     values["last_seq"] = new_chain.last_seq
     values["last_hash"] = new_chain.last_hash
     values["w_id"], values["w_seq"] = run_id, chain.last_seq
-    stmt = _UPDATE_AT
     if expect_status is not None:
-        stmt, values["w_status"] = _UPDATE_AT_STATUS, expect_status
+        values["w_status"] = expect_status
+    if epoch is not None:
+        values["w_epoch"] = epoch
+    stmt = _UPDATES[expect_status is not None, epoch is not None]
     res = await conn.execute(stmt, values)
     if res.rowcount != 1:
+        if epoch is not None:
+            await _refuse_if_fenced(conn, run_id, epoch)
         raise StaleRun(run_id)
     if ev_rows:
         await conn.execute(events.insert(), ev_rows)
     if step_rows:
         await _upsert_steps(conn, step_rows)
     return new_chain
+
+
+async def _refuse_if_fenced(conn: Conn, run_id: str, epoch: int) -> None:
+    """Raise ``Fenced`` if the run's epoch moved on (or the run is gone): rare, so read."""
+    stmt = sa.select(runs.c.epoch, runs.c.owner).where(runs.c.id == run_id)
+    row = (await conn.execute(stmt)).first()
+    if row is None:
+        raise Fenced(run_id, epoch, None, None)
+    if int(row.epoch) != epoch:
+        raise Fenced(run_id, epoch, int(row.epoch), row.owner)
+
+
+async def fence_owner(conn: Conn, owner: str) -> list[str]:
+    """Move on the epoch of every running run ``owner`` holds: its writes now match nothing.
+
+    Called when ``owner`` is declared dead, before its runs are handed to live workers.
+    Returns the fenced runs' ids.
+    """
+    stmt = (
+        runs.update()
+        .where(runs.c.owner == owner, runs.c.status == "running")
+        .values(epoch=runs.c.epoch + 1)
+        .returning(runs.c.id)
+    )
+    return list((await conn.execute(stmt)).scalars().all())
+
+
+async def holder(conn: Conn, run_id: str) -> tuple[int, str | None] | None:
+    """The run's epoch and owner now (None: no such run)."""
+    stmt = sa.select(runs.c.epoch, runs.c.owner).where(runs.c.id == run_id)
+    row = (await conn.execute(stmt)).first()
+    return None if row is None else (int(row.epoch), row.owner)
 
 
 async def _upsert_steps(conn: Conn, step_rows: Sequence[Mapping[str, object]]) -> None:
@@ -232,6 +324,14 @@ def encode_token(created_at: datetime, run_id: str) -> str:
     """A continuation token for keyset paging on (created_at, id)."""
     raw = json.dumps({"c": iso(created_at), "i": run_id}).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def page_of(rows: Sequence[_Row], limit: int) -> tuple[list[_Row], str | None]:
+    """A page of rows read with one more than ``limit``: the rows, and the next token."""
+    if len(rows) <= limit:
+        return list(rows), None
+    last = rows[limit - 1]
+    return list(rows[:limit]), encode_token(cast(datetime, last["created_at"]), str(last["id"]))
 
 
 def decode_token(token: str) -> tuple[datetime, str]:
@@ -281,6 +381,16 @@ async def list_steps(conn: Conn, run_id: str) -> list[StepRow]:
     return [as_step(r) for r in (await conn.execute(stmt)).mappings().all()]
 
 
+async def list_steps_of(conn: Conn, run_ids: Sequence[str]) -> list[StepRow]:
+    """The steps of several runs, in order of run, then number."""
+    if not run_ids:
+        return []
+    stmt = (
+        sa.select(steps).where(steps.c.run_id.in_(run_ids)).order_by(steps.c.run_id, steps.c.number)
+    )
+    return [as_step(r) for r in (await conn.execute(stmt)).mappings().all()]
+
+
 async def list_events(
     conn: Conn, run_id: str, after: int = 0, limit: int | None = None
 ) -> list[EventRecord]:
@@ -308,6 +418,7 @@ async def delete_run(conn: Conn, run_id: str) -> None:
     await conn.execute(steps.delete().where(steps.c.run_id == run_id))
     await conn.execute(idempotency_keys.delete().where(idempotency_keys.c.run_id == run_id))
     await conn.execute(approvals.delete().where(approvals.c.run_id == run_id))
+    await conn.execute(stream_parts.delete().where(stream_parts.c.run_id == run_id))
     await conn.execute(runs.delete().where(runs.c.id == run_id))
 
 
@@ -348,13 +459,17 @@ async def find_idempotent(conn: Conn, tenant_id: str, key: str) -> IdempotencyRe
 
 async def remember_idempotent(
     conn: Conn, tenant_id: str, key: str, request_hash: str, run_id: str, at: datetime
-) -> None:
-    """Record which run an Idempotency-Key created."""
-    await conn.execute(
-        idempotency_keys.insert().values(
+) -> bool:
+    """Record which run an Idempotency-Key creates; ``False`` if another request has it.
+
+    On Postgres a concurrent transaction that holds the key makes this wait for its end.
+    """
+    res = await conn.execute(
+        insert_if_absent(conn, idempotency_keys).values(
             tenant_id=tenant_id, key=key, request_hash=request_hash, run_id=run_id, created_at=at
         )
     )
+    return res.rowcount == 1
 
 
 async def cancel_requested(conn: Conn, run_ids: Sequence[str]) -> list[str]:
@@ -363,16 +478,6 @@ async def cancel_requested(conn: Conn, run_ids: Sequence[str]) -> list[str]:
         return []
     stmt = sa.select(runs.c.id).where(
         runs.c.id.in_(list(run_ids)), runs.c.cancel_requested_at.is_not(None)
-    )
-    return list((await conn.execute(stmt)).scalars().all())
-
-
-async def queued_before(conn: Conn, before: datetime, limit: int = 100) -> list[str]:
-    """Ids of runs still queued that were created before ``before``."""
-    stmt = (
-        sa.select(runs.c.id)
-        .where(runs.c.status == "queued", runs.c.created_at < before)
-        .limit(limit)
     )
     return list((await conn.execute(stmt)).scalars().all())
 
@@ -390,11 +495,60 @@ async def waiting_for_connection(
     return [r for r in found if (r["waiting_on"] or {}).get("integration") == integration]
 
 
-async def resumed_before(conn: Conn, before: datetime, limit: int = 100) -> list[tuple[str, int]]:
-    """Resumed runs still ``running`` that have not moved since ``before``: (id, segment)."""
-    stmt = (
-        sa.select(runs.c.id, runs.c.segment)
-        .where(runs.c.status == "running", runs.c.segment > 0, runs.c.updated_at < before)
-        .limit(limit)
+@dataclass(frozen=True)
+class ActiveRun:
+    """A run that should have a live workflow: queued (handed to the engine) or running."""
+
+    id: str
+    tenant_id: str
+    status: str
+    segment: int
+    updated_at: datetime
+
+
+async def active_before(
+    conn: Conn, before: datetime, after: tuple[datetime, str] | None, limit: int
+) -> list[ActiveRun]:
+    """Admitted runs, queued or running, unchanged since ``before``; oldest change first.
+
+    ``after`` continues a walk where the last page ended (keyset on updated_at, id).
+    """
+    stmt = sa.select(runs.c.id, runs.c.tenant_id, runs.c.status, runs.c.segment, runs.c.updated_at)
+    stmt = stmt.where(
+        runs.c.updated_at < before,
+        sa.or_(
+            runs.c.status == "running",
+            sa.and_(runs.c.status == "queued", runs.c.admitted_at < before),
+        ),
     )
-    return [(str(r.id), int(r.segment)) for r in (await conn.execute(stmt)).all()]
+    if after is not None:
+        at, run_id = after
+        stmt = stmt.where(
+            sa.or_(runs.c.updated_at > at, sa.and_(runs.c.updated_at == at, runs.c.id > run_id))
+        )
+    stmt = stmt.order_by(runs.c.updated_at, runs.c.id).limit(limit)
+    return [ActiveRun(*row) for row in (await conn.execute(stmt)).all()]
+
+
+async def count_events(conn: Conn, run_id: str, type_: str) -> int:
+    """How many events of one type the run's log holds."""
+    stmt = sa.select(sa.func.count()).where(events.c.run_id == run_id, events.c.type == type_)
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def children_of(
+    conn: Conn, tenant_id: str, run_id: str, *, active: bool = False
+) -> list[RunRecord]:
+    """The runs ``run_id`` started (``ctx.run_agent``), oldest first; only unended ones if ``active``."""
+    stmt = sa.select(runs).where(runs.c.tenant_id == tenant_id, runs.c.parent_run_id == run_id)
+    if active:
+        stmt = stmt.where(runs.c.status.not_in([str(s) for s in TERMINAL]))
+    stmt = stmt.order_by(runs.c.created_at, runs.c.id)
+    return [as_run(r) for r in (await conn.execute(stmt)).mappings().all()]
+
+
+async def waiting_for_children(conn: Conn, limit: int = 500) -> list[RunRecord]:
+    """Paused runs (every tenant) that wait for a child run's end (``waiting_on.child_run_id``)."""
+    stmt = sa.select(runs).where(runs.c.status == str(RunStatus.PAUSED)).limit(limit)
+    found = [as_run(r) for r in (await conn.execute(stmt)).mappings().all()]
+    return [r for r in found if (r["waiting_on"] or {}).get("child_run_id")]

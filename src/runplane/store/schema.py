@@ -35,6 +35,9 @@ tenants = sa.Table(
     sa.Column("name", sa.String(200), nullable=False, unique=True),
     sa.Column("policy_version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("created_at", TS, nullable=False),
+    # Quota overrides set by an admin key; None means the server's default.
+    sa.Column("max_running", sa.Integer),
+    sa.Column("max_queued", sa.Integer),
 )
 
 api_keys = sa.Table(
@@ -46,6 +49,7 @@ api_keys = sa.Table(
     sa.Column("prefix", sa.String(16), nullable=False),
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("user_id", sa.String(200)),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("revoked_at", TS),
 )
@@ -125,14 +129,34 @@ runs = sa.Table(
     sa.Column("thread_id", sa.String(64)),
     sa.Column("assistant_id", sa.String(64)),
     sa.Column("graph", sa.JSON),
+    # The key that started the run: it may not decide the run's approvals (self-approval).
+    sa.Column("created_by_key_id", sa.String(64)),
+    # The files and sites the run was given to read (``ctx.files``).
+    sa.Column("file_ids", sa.JSON),
+    sa.Column("site_ids", sa.JSON),
+    # Admission: when the run was handed to the engine (None: held by its tenant's quota
+    # or until ``not_before``, its scheduled start); see engine/admission.py.
+    sa.Column("admitted_at", TS),
+    sa.Column("not_before", TS),
+    # The process that executes the run (or executed its last attempt): its executor id.
+    sa.Column("executor_id", sa.String(200)),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("started_at", TS),
     sa.Column("updated_at", TS, nullable=False),
     sa.Column("finished_at", TS),
+    # Fencing (docs/architecture.md, "Failover"): the executor whose attempt holds the run
+    # (None while it waits), and the epoch every write of that attempt must find; a
+    # takeover or a new attempt moves the epoch on, so a stale owner's writes match nothing.
+    sa.Column("owner", sa.String(200)),
+    sa.Column("epoch", sa.Integer, nullable=False, server_default="0"),
+    # The trigger that started the run (its kind is ``trigger``); None for other runs.
+    sa.Column("trigger_id", sa.String(40)),
     sa.Index("ix_runs_tenant_created", "tenant_id", "created_at", "id"),
+    sa.Index("ix_runs_tenant_admission", "tenant_id", "status", "admitted_at"),
     sa.Index("ix_runs_tenant_agent", "tenant_id", "agent_id", "created_at"),
     sa.Index("ix_runs_status", "status"),
-    sa.Index("ix_runs_thread", "thread_id", "created_at"),
+    sa.Index("ix_runs_thread", "tenant_id", "thread_id", "created_at"),
+    sa.Index("ix_runs_owner", "owner"),
 )
 
 steps = sa.Table(
@@ -162,6 +186,24 @@ events = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
 )
 
+# Agent Protocol stream parts on their way from the worker that runs a graph to listeners
+# on other API nodes (graphs/relay.py); kept minutes, not for the record. ``id`` orders
+# them (AUTOINCREMENT on SQLite: ids never go back after a prune); a listener's ``join``
+# row marks where its stream starts.
+stream_parts = sa.Table(
+    "stream_parts",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("run_id", sa.String(40), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("data", sa.JSON),
+    sa.Column("at", TS, nullable=False),
+    sa.Index("ix_stream_parts_run", "run_id", "id"),
+    sa.Index("ix_stream_parts_at", "at"),
+    sqlite_autoincrement=True,
+)
+
 idempotency_keys = sa.Table(
     "idempotency_keys",
     metadata,
@@ -179,6 +221,10 @@ executors = sa.Table(
     sa.Column("worker", sa.Boolean, nullable=False),
     sa.Column("started_at", TS, nullable=False),
     sa.Column("heartbeat_at", TS, nullable=False),
+    # The process's connection budget (Postgres), summed to check the fleet at start.
+    sa.Column("db_connections", sa.Integer, nullable=True),
+    sa.Column("host", sa.String(200), nullable=True),
+    sa.Column("role", sa.String(16), nullable=True),
 )
 
 approvals = sa.Table(
@@ -201,6 +247,13 @@ approvals = sa.Table(
     sa.Column("default_action", sa.String(20)),
     sa.Column("token_hash", sa.String(64)),
     sa.Column("token_used_at", TS),
+    # Who decided and how (api, console, link); the key is the console session's for console.
+    sa.Column("decided_by_key_id", sa.String(64)),
+    sa.Column("decided_via", sa.String(20)),
+    # The current link's token, sealed with the server's Fernet keys: shown to deciders only.
+    sa.Column("link_sealed", sa.Text),
+    sa.Column("link_expires_at", TS),
+    sa.Column("link_revoked_at", TS),
     sa.Column("created_at", TS, nullable=False),
     sa.UniqueConstraint("run_id", "key", name="uq_approvals_run_key"),
     sa.Index("ix_approvals_tenant_status", "tenant_id", "status", "created_at"),
@@ -215,6 +268,69 @@ connections = sa.Table(
     sa.Column("secret", sa.Text, nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
+)
+
+webhook_secrets = sa.Table(
+    "webhook_secrets",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("secret", sa.Text, nullable=False),  # sealed, as connections' secrets are
+    sa.Column("previous_secret", sa.Text),
+    sa.Column("previous_valid_until", TS),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+# Lifecycle webhooks: a tenant's endpoints, and the outbox of deliveries (one row per
+# event and target, written in the transaction of the run's move) with their attempts.
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
+    sa.Column("id", sa.String(40), primary_key=True),  # ``whe_…``
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("events", sa.JSON, nullable=False),  # ["run.failed", …] or ["*"]
+    sa.Column("secret", sa.Text),  # sealed; None: the tenant's signing secret
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("description", sa.String(500)),
+    sa.Column("disabled_reason", sa.String(200)),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),  # ``msg_…``: the webhook-id
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("run_id", sa.String(40), nullable=False),
+    sa.Column("target", sa.String(40), nullable=False),  # an endpoint's id, or "notify"
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),  # the run's event seq: the order
+    sa.Column("status", sa.String(16), nullable=False),  # pending, delivered, failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", TS, nullable=False),
+    sa.Column("retry_until", TS, nullable=False),
+    sa.Column("last_status_code", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("finished_at", TS),
+    sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_run", "run_id", "target", "position"),
+    sa.Index("ix_webhook_deliveries_tenant", "tenant_id", "created_at", "id"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("delivery_id", sa.String(40), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("response", sa.String(500)),  # the answer's first 500 characters
+    sa.Column("error", sa.Text),
 )
 
 rate_buckets = sa.Table(
@@ -235,6 +351,104 @@ tool_records = sa.Table(
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.Index("ix_tool_records_collection", "tenant_id", "collection", "created_at"),
+)
+
+customer_integrations = sa.Table(
+    "customer_integrations",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
+    sa.Column("id", sa.String(140), primary_key=True),  # ``calendar_ab12cd34``: per tenant
+    sa.Column("integration", sa.String(100), nullable=False),  # a name of the catalog
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("settings", sa.JSON, nullable=False),  # not secret: secrets are connections
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Index("ix_customer_integrations_tenant_created", "tenant_id", "created_at", "id"),
+)
+
+# Sites and files (docs/api.md, "Sites and files"). A file is an upload into a site or
+# an artifact a run's step made (``run_id``, ``step``: 0 before the first step); its
+# bytes are a blob keyed by tenant and sha256, in ``blobs`` or in the configured store.
+sites = sa.Table(
+    "sites",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.UniqueConstraint("tenant_id", "name", name="uq_sites_tenant_name"),
+    sa.Index("ix_sites_tenant_created", "tenant_id", "created_at", "id"),
+)
+
+files = sa.Table(
+    "files",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("site_id", sa.String(40)),
+    sa.Column("run_id", sa.String(40)),
+    sa.Column("step", sa.Integer),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("media_type", sa.String(255), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    # A legal hold: while set, the file is not deleted (services/files.py).
+    sa.Column("hold_reason", sa.String(1000)),
+    sa.Column("hold_by", sa.String(64)),
+    sa.Column("hold_at", TS),
+    # One artifact of a name per step: a replayed step finds it instead of saving twice.
+    sa.UniqueConstraint("run_id", "step", "name", name="uq_files_run_step_name"),
+    sa.Index("ix_files_tenant_created", "tenant_id", "created_at", "id"),
+    sa.Index("ix_files_site", "tenant_id", "site_id", "created_at"),
+    sa.Index("ix_files_sha", "tenant_id", "sha256"),
+)
+
+blobs = sa.Table(
+    "blobs",
+    metadata,
+    sa.Column("key", sa.String(120), primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+# Triggers start runs of an agent: on a schedule (cron), on a signed webhook, and later on
+# an upload (``options`` holds what a kind needs beyond these columns) or from an agent.
+triggers = sa.Table(
+    "triggers",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),  # ``trg_…``: the webhook URL names it
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # schedule | webhook | upload | agent
+    sa.Column("name", sa.String(200)),
+    sa.Column("agent_id", sa.String(40), nullable=False),
+    sa.Column("revision_id", sa.String(40)),  # None: the agent's published revision
+    sa.Column("input", sa.JSON),
+    sa.Column("variables", sa.JSON, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("user_id", sa.String(200)),  # the user its runs act as
+    sa.Column("created_by_key_id", sa.String(64)),
+    # schedule
+    sa.Column("schedule", sa.String(200)),
+    sa.Column("timezone", sa.String(64)),
+    sa.Column("start_at", TS),
+    sa.Column("end_at", TS),
+    sa.Column("catch_up", sa.String(10)),  # once | skip
+    sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("next_fire_at", TS),  # the next tick; claimed by compare-and-set
+    sa.Column("last_fired_at", TS),
+    # webhook: the signing secret (sealed) and body-to-input mapping (JSON Pointers)
+    sa.Column("secret", sa.Text),
+    sa.Column("mapping", sa.JSON),
+    sa.Column("options", sa.JSON, nullable=False),
+    sa.Column("last_run_id", sa.String(40)),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Index("ix_triggers_tenant_created", "tenant_id", "created_at", "id"),
+    sa.Index("ix_triggers_due", "enabled", "paused", "next_fire_at"),
 )
 
 # LangGraph's resources (Agent Protocol). Checkpoints and store items live in the
@@ -272,11 +486,12 @@ assistant_versions = sa.Table(
     sa.Column("created_at", TS, nullable=False),
 )
 
+# A thread's id is chosen by its caller: two tenants may use the same one.
 threads = sa.Table(
     "threads",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("metadata", sa.JSON, nullable=False),
     sa.Column("values", sa.JSON),
@@ -305,4 +520,18 @@ crons = sa.Table(
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
     sa.Index("ix_crons_due", "enabled", "next_run_date"),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("actor_key_id", sa.String(64)),
+    sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("target_type", sa.String(40), nullable=False),
+    sa.Column("target_id", sa.String(200)),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Index("ix_audit_events_tenant_at", "tenant_id", "at", "id"),
 )

@@ -6,7 +6,6 @@ received in ``app.state.requests``; a ``reply`` that raises ``FakeModelError`` m
 the server answer with that HTTP error.
 """
 
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -16,6 +15,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from runplane.outbound.transport import http_library
 
 Reply = Callable[[list[dict[str, Any]]], str]
 
@@ -108,10 +109,7 @@ def asgi_transport(app: Any, sdk: str = "openai") -> Any:
 
     Recent SDKs moved from ``httpx`` to ``httpx2``, whose transports are not interchangeable.
     """
-    client_class = __import__(sdk).DefaultAsyncHttpxClient
-    base = next(c for c in client_class.__mro__ if c.__name__ == "AsyncClient")
-    http_library = sys.modules[base.__module__.split(".")[0]]
-    return http_library.ASGITransport(app=app)
+    return http_library(__import__(sdk).DefaultAsyncHttpxClient).ASGITransport(app=app)
 
 
 def _openai_usage(messages: list[dict[str, Any]], text: str) -> dict[str, int]:

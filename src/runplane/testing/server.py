@@ -6,12 +6,23 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
-LAUNCH = "from runplane.server import serve, run_worker; from runplane.settings import Settings; "
+# A server started by a test exits when the test process is gone (killed by a timeout,
+# interrupted), rather than living on and loading the machine.
+LAUNCH = (
+    "import os, threading, time\n"
+    "def _exit_when_orphaned(parent=os.getppid()):\n"
+    "    while os.getppid() == parent:\n"
+    "        time.sleep(1)\n"
+    "    os._exit(1)\n"
+    "threading.Thread(target=_exit_when_orphaned, daemon=True).start()\n"
+    "from runplane.server import serve, run_worker; from runplane.settings import Settings; "
+)
 
 
 def claim_port() -> tuple[int, socket.socket]:
@@ -53,7 +64,12 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """``runplane serve`` (or ``worker``) as a child process, started and stopped by tests."""
+    """``runplane serve`` (or ``worker``) as a child process, started and stopped by tests.
+
+    ``worker=False`` is an API-only process (``--role api``), ``api=False`` a worker
+    (``--role worker``); ``host`` is the address it listens on, and ``prefix`` a command
+    the interpreter is started under (``ip netns exec NAME`` puts it on another host).
+    """
 
     def __init__(
         self,
@@ -65,6 +81,8 @@ class LiveServer:
         api: bool = True,
         env: dict[str, str] | None = None,
         port: int | None = None,
+        host: str = "127.0.0.1",
+        prefix: Sequence[str] = (),
     ) -> None:
         self.database_url = database_url
         self.cwd = Path(cwd)
@@ -79,9 +97,18 @@ class LiveServer:
         if port is None:
             port, self._claim = claim_port()
         self.port = port
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.host = host
+        self.prefix = list(prefix)
+        self.url = f"http://{host}:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.cwd / f"server-{self.port}.log"
+
+    @property
+    def role(self) -> str:
+        """The process's ``RUNPLANE_ROLE``."""
+        if not self.api:
+            return "worker"
+        return "all" if self.worker else "api"
 
     def env(self) -> dict[str, str]:
         """The child's environment."""
@@ -89,11 +116,13 @@ class LiveServer:
         env.update(
             {
                 "RUNPLANE_DATABASE_URL": self.database_url,
-                "RUNPLANE_HOST": "127.0.0.1",
+                "RUNPLANE_HOST": self.host,
                 "RUNPLANE_PORT": str(self.port),
-                "RUNPLANE_WORKER": "true" if self.worker else "false",
+                "RUNPLANE_ROLE": self.role,
                 "RUNPLANE_HEARTBEAT_SECONDS": "0.5",
                 "RUNPLANE_EXECUTOR_DEAD_AFTER": "3",
+                # Test servers run side by side on one Postgres (100 connections by default).
+                "RUNPLANE_DB_CONNECTIONS": "8",
             }
         )
         if self.project is not None:
@@ -101,15 +130,18 @@ class LiveServer:
         env.update(self.extra_env)
         return env
 
-    def start(self, timeout: float = 30.0) -> "LiveServer":
-        """Start the process and wait until it answers (an API) or has launched (a worker)."""
+    def start(self, timeout: float = 90.0) -> "LiveServer":
+        """Start the process and wait until it answers (an API) or has launched (a worker).
+
+        The wait is long because a loaded machine imports slowly; it ends as soon as it answers.
+        """
         self.cwd.mkdir(parents=True, exist_ok=True)
         if self._claimed and self._claim is None:  # started again after stop()
             self._claim = _claim(self.port)
         entry = "serve(Settings())" if self.api else "run_worker(Settings())"
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.process = subprocess.Popen(
-            [sys.executable, "-c", LAUNCH + entry],
+            [*self.prefix, sys.executable, "-c", LAUNCH + entry],
             cwd=self.cwd,
             env=self.env(),
             stdout=log,
@@ -170,12 +202,14 @@ class LiveServer:
         self.stop()
 
 
-def create_key(database_url: str, tenant: str = "default", role: str = "admin") -> str:
+def create_key(
+    database_url: str, tenant: str = "default", role: str = "admin", user_id: str | None = None
+) -> str:
     """A new API key, made in a child process (it runs its own event loop)."""
     code = (
         "from runplane.admin import create_api_key; from runplane.settings import Settings; "
         f"print(create_api_key(Settings(database_url={database_url!r}), tenant={tenant!r}, "
-        f"role={role!r}))"
+        f"role={role!r}, user_id={user_id!r}))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60

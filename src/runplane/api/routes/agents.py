@@ -30,7 +30,10 @@ async def list_revisions(agent_id: str, rt: RuntimeDep, who: PrincipalDep) -> Pa
     return Page[RevisionPublic](items=[revision_public(r) for r in rows])
 
 
-@router.post("/{agent_id}/revisions/{revision_id}/publish", response_model=RevisionPublic)
+@router.post(
+    "/{agent_id}/revisions/{revision_id}/publish",
+    response_model=RevisionPublic,
+)
 async def publish_revision(
     agent_id: str, revision_id: str, rt: RuntimeDep, who: PrincipalDep
 ) -> RevisionPublic:

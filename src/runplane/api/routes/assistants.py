@@ -19,13 +19,15 @@ router = APIRouter(tags=["assistants"])
 @router.post("/assistants")
 async def create_assistant(body: AssistantCreate, rt: RuntimeDep, who: PrincipalDep) -> Response:
     """Create an assistant for a graph."""
-    return json_answer(svc.assistant_json(await svc.create(rt, who, body)))
+    return json_answer(svc.assistant_json(await svc.create(rt, who, body), who))
 
 
 @router.post("/assistants/search")
 async def search_assistants(body: AssistantSearch, rt: RuntimeDep, who: PrincipalDep) -> Response:
     """Assistants by graph, name and metadata."""
-    return search_answer(await svc.search(rt, who, body), svc.assistant_json, body)
+    return search_answer(
+        await svc.search(rt, who, body), lambda row: svc.assistant_json(row, who), body
+    )
 
 
 @router.post("/assistants/count")
@@ -37,7 +39,7 @@ async def count_assistants(body: AssistantSearch, rt: RuntimeDep, who: Principal
 @router.get("/assistants/{assistant_id}")
 async def get_assistant(assistant_id: str, rt: RuntimeDep, who: PrincipalDep) -> Response:
     """One assistant (a graph's name gives its default assistant)."""
-    return json_answer(svc.assistant_json(await svc.get(rt, who, assistant_id)))
+    return json_answer(svc.assistant_json(await svc.get(rt, who, assistant_id), who))
 
 
 @router.patch("/assistants/{assistant_id}")
@@ -45,7 +47,7 @@ async def update_assistant(
     assistant_id: str, body: AssistantPatch, rt: RuntimeDep, who: PrincipalDep
 ) -> Response:
     """Change an assistant: a new version."""
-    return json_answer(svc.assistant_json(await svc.update(rt, who, assistant_id, body)))
+    return json_answer(svc.assistant_json(await svc.update(rt, who, assistant_id, body), who))
 
 
 @router.delete("/assistants/{assistant_id}", status_code=204)
@@ -61,7 +63,9 @@ async def list_versions(
 ) -> Response:
     """An assistant's versions, newest first."""
     rows = await svc.versions(rt, who, assistant_id, body.metadata)
-    return json_answer([svc.version_json(v) for v in rows[body.offset : body.offset + body.limit]])
+    return json_answer(
+        [svc.version_json(v, who) for v in rows[body.offset : body.offset + body.limit]]
+    )
 
 
 @router.post("/assistants/{assistant_id}/latest")
@@ -70,7 +74,7 @@ async def set_latest(
 ) -> Response:
     """Make a version the current one."""
     return json_answer(
-        svc.assistant_json(await svc.set_latest(rt, who, assistant_id, body.version))
+        svc.assistant_json(await svc.set_latest(rt, who, assistant_id, body.version), who)
     )
 
 

@@ -1,5 +1,6 @@
 """``/runs`` and ``/threads/{id}/runs``: graph runs over the Agent Protocol."""
 
+import asyncio
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Body, Query, Response
 
 from runplane.api.deps import PrincipalDep, RuntimeDep
 from runplane.api.routes._protocol import json_answer, run_location
-from runplane.api.sse import sse_message, sse_response
+from runplane.api.sse import limited_sse_response, sse_message
 from runplane.domain.errors import Conflict
 from runplane.domain.models import Principal, RunRecord
 from runplane.schemas.agent_protocol import RunCreateBody
@@ -20,8 +21,8 @@ from runplane.services.runtime import Runtime
 router = APIRouter(tags=["runs (Agent Protocol)"])
 
 
-def _created(run: RunRecord) -> Response:
-    data = svc.run_json(run)
+def _created(run: RunRecord, who: Principal) -> Response:
+    data = svc.run_json(run, who)
     return json_answer(data, headers=run_location(data["thread_id"], data["run_id"]))
 
 
@@ -36,15 +37,32 @@ async def _wait(
 async def _stream(
     rt: Runtime, who: Principal, thread_id: str | None, body: RunCreateBody
 ) -> Response:
+    rt.streams.check(who.key_id)  # a key over its stream cap starts no run
     run, parts = await svc.stream(rt, who, thread_id, body)
-    return _sse(parts, run_location(run["thread_id"] or run["id"], run["id"]))
+    return _sse(rt, who, parts, run_location(run["thread_id"] or run["id"], run["id"]))
 
 
 def _sse(
-    parts: AsyncGenerator[svc.StreamPart, None], headers: dict[str, str] | None = None
+    rt: Runtime,
+    who: Principal,
+    parts: AsyncGenerator[svc.StreamPart, None],
+    headers: dict[str, str] | None = None,
 ) -> Response:
-    """A run's parts as the protocol's server-sent events (never cached)."""
-    return sse_response(_messages(parts), {"Cache-Control": "no-store", **(headers or {})})
+    """A run's parts as the protocol's server-sent events (never cached, capped per key)."""
+    try:
+        return limited_sse_response(
+            rt, who, _messages(parts), {"Cache-Control": "no-store", **(headers or {})}
+        )
+    except BaseException:
+        _close_soon(rt, parts)
+        raise
+
+
+def _close_soon(rt: Runtime, parts: AsyncGenerator[svc.StreamPart, None]) -> None:
+    """Close parts that will never be sent (their listener is left at once)."""
+    task = asyncio.get_running_loop().create_task(parts.aclose())
+    rt.background_tasks.add(task)
+    task.add_done_callback(rt.background_tasks.discard)
 
 
 async def _messages(parts: AsyncGenerator[svc.StreamPart, None]) -> AsyncIterator[bytes]:
@@ -62,7 +80,7 @@ async def _messages(parts: AsyncGenerator[svc.StreamPart, None]) -> AsyncIterato
 @router.post("/runs")
 async def create_stateless(body: RunCreateBody, rt: RuntimeDep, who: PrincipalDep) -> Response:
     """Start a run on a temporary thread, in the background."""
-    return _created(await svc.create(rt, who, None, body))
+    return _created(await svc.create(rt, who, None, body), who)
 
 
 @router.post("/runs/wait")
@@ -81,8 +99,8 @@ async def stream_stateless(body: RunCreateBody, rt: RuntimeDep, who: PrincipalDe
 async def create_batch(
     body: Annotated[list[RunCreateBody], Body(max_length=1000)], rt: RuntimeDep, who: PrincipalDep
 ) -> Response:
-    """Start several stateless runs."""
-    return json_answer([svc.run_json(await svc.create(rt, who, None, b)) for b in body])
+    """Start several stateless runs: all of them, or none if the tenant's queue is too full."""
+    return json_answer([svc.run_json(r, who) for r in await svc.create_batch(rt, who, body)])
 
 
 @router.post("/runs/cancel", status_code=204)
@@ -93,6 +111,7 @@ async def cancel_many(
     action: Literal["interrupt", "rollback"] = "interrupt",
 ) -> Response:
     """Cancel runs by ids (with their thread), by thread, or by status."""
+    svc.check_cancel(who, action)
     body = body or {}
     targets: list[tuple[str, str]] = []
     if body.get("run_ids"):
@@ -138,7 +157,7 @@ async def create_run(
     thread_id: str, body: RunCreateBody, rt: RuntimeDep, who: PrincipalDep
 ) -> Response:
     """Start a run on a thread, in the background."""
-    return _created(await svc.create(rt, who, thread_id, body))
+    return _created(await svc.create(rt, who, thread_id, body), who)
 
 
 @router.post("/threads/{thread_id}/runs/wait")
@@ -168,13 +187,13 @@ async def list_runs(
 ) -> Response:
     """A thread's runs, newest first."""
     rows = await svc.list_for_thread(rt, who, thread_id, limit, offset, status)
-    return json_answer([svc.run_json(r) for r in rows])
+    return json_answer([svc.run_json(r, who) for r in rows])
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}")
 async def get_run(thread_id: str, run_id: str, rt: RuntimeDep, who: PrincipalDep) -> Response:
     """One run."""
-    return json_answer(svc.run_json(await svc.get(rt, who, thread_id, run_id)))
+    return json_answer(svc.run_json(await svc.get(rt, who, thread_id, run_id), who))
 
 
 @router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204)
@@ -196,7 +215,7 @@ async def cancel_run(
     """Cancel a run (``rollback`` also deletes it and its checkpoints)."""
     run = await svc.cancel(rt, who, thread_id, run_id, wait=wait, action=action)
     if wait:
-        return json_answer(svc.run_json(run))
+        return json_answer(svc.run_json(run, who))
     return Response(status_code=202)
 
 
@@ -216,4 +235,6 @@ async def join_stream(
     cancel_on_disconnect: bool = False,
 ) -> Response:
     """Stream what a run produces from now until it ends."""
-    return _sse(await svc.join_stream(rt, who, thread_id, run_id, cancel_on_disconnect))
+    rt.streams.check(who.key_id)  # refused before the run's stream is joined
+    parts = await svc.join_stream(rt, who, thread_id, run_id, cancel_on_disconnect)
+    return _sse(rt, who, parts)

@@ -1,16 +1,17 @@
 """``/v1/runs``: create, read, list, stream, cancel, rerun, duplicate, archive, delete."""
 
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
 from runplane.api.convert import event_public, run_public, step_public, verify_public
 from runplane.api.deps import PrincipalDep, RuntimeDep
-from runplane.api.sse import KEEPALIVE, KeepAlive, sse_message, sse_response
+from runplane.api.sse import event_messages, limited_sse_response
+from runplane.domain.models import EventRecord
 from runplane.schemas import (
     EventPublic,
+    FilePublic,
     Page,
     RunCreate,
     RunDuplicate,
@@ -19,6 +20,7 @@ from runplane.schemas import (
     StepPublic,
     VerifyResult,
 )
+from runplane.services import files as files_svc
 from runplane.services import runs as svc
 
 router = APIRouter(prefix="/v1", tags=["runs"])
@@ -34,7 +36,12 @@ async def create_run(
     return run_public(row, who)
 
 
-@router.post("/agents/{agent_id}/runs", status_code=201, response_model=RunPublic, tags=["agents"])
+@router.post(
+    "/agents/{agent_id}/runs",
+    status_code=201,
+    response_model=RunPublic,
+    tags=["agents"],
+)
 async def create_agent_run(
     agent_id: str,
     body: RunCreate,
@@ -60,6 +67,7 @@ async def list_runs(
     parent_run_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     continuation_token: Annotated[str | None, Query(max_length=500)] = None,
+    trigger_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Page[RunPublic]:
     """List runs, newest first; filter by agent, status, name, archive, trigger, parent."""
     rows, token = await svc.list_runs(
@@ -73,6 +81,7 @@ async def list_runs(
         parent_run_id=parent_run_id,
         limit=limit,
         continuation_token=continuation_token,
+        trigger_id=trigger_id,
     )
     return Page[RunPublic](items=[run_public(r, who) for r in rows], continuation_token=token)
 
@@ -92,9 +101,16 @@ async def get_run(
 
 @router.get("/runs/{run_id}/steps", response_model=Page[StepPublic])
 async def list_steps(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> Page[StepPublic]:
-    """The run's steps and their outputs."""
-    rows = await svc.list_steps(rt, who, run_id)
-    return Page[StepPublic](items=[step_public(r) for r in rows])
+    """The run's steps, their outputs and the files each saved."""
+    rows = await files_svc.steps_with_files(rt, who, run_id)
+    return Page[StepPublic](items=[step_public(r, files) for r, files in rows])
+
+
+@router.get("/runs/{run_id}/files", response_model=Page[FilePublic])
+async def list_run_files(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> Page[FilePublic]:
+    """The files the run's steps saved, by step; download each at /v1/files/{id}/content."""
+    rows = await files_svc.of_run(rt, who, run_id)
+    return Page[FilePublic](items=[FilePublic.model_validate(r) for r in rows])
 
 
 @router.get("/runs/{run_id}/events", response_model=Page[EventPublic])
@@ -118,10 +134,16 @@ async def stream_events(
     after: Annotated[int | None, Query(ge=0)] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
-    """The event log as server-sent events: replay, then live, closed after the end."""
+    """The event log as server-sent events: replay, then live, closed after the end.
+
+    A stream lasts at most the server's ``sse_max_seconds``; resume with ``Last-Event-ID``.
+    A key holds at most ``sse_max_per_key`` streams at once (429 with ``Retry-After``).
+    """
     start = svc.parse_resume_point(after, last_event_id)
     await svc.get_run(rt, who, run_id)
-    return sse_response(_messages(svc.follow_events(rt, who, run_id, start)))
+    return limited_sse_response(
+        rt, who, event_messages(svc.follow_events(rt, who, run_id, start), _native)
+    )
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunPublic)
@@ -132,20 +154,32 @@ async def cancel_run(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> RunPubli
 
 @router.post("/runs/{run_id}/rerun", status_code=201, response_model=RunPublic)
 async def rerun(
-    run_id: str, rt: RuntimeDep, who: PrincipalDep, body: RunRerun | None = None
+    run_id: str,
+    rt: RuntimeDep,
+    who: PrincipalDep,
+    body: RunRerun | None = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> RunPublic:
     """A new run with the same configuration; ``from_step`` reuses earlier steps."""
     body = body or RunRerun()
-    return run_public(await svc.rerun(rt, who, run_id, body.from_step, body.wait), who)
+    row = await svc.rerun(
+        rt, who, run_id, body.from_step, body.wait, idempotency_key=idempotency_key
+    )
+    return run_public(row, who)
 
 
 @router.post("/runs/{run_id}/duplicate", status_code=201, response_model=RunPublic)
 async def duplicate(
-    run_id: str, rt: RuntimeDep, who: PrincipalDep, body: RunDuplicate | None = None
+    run_id: str,
+    rt: RuntimeDep,
+    who: PrincipalDep,
+    body: RunDuplicate | None = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> RunPublic:
     """A new run from this one's configuration, with overrides."""
     overrides = (body or RunDuplicate()).model_dump(exclude_unset=True)
-    return run_public(await svc.duplicate(rt, who, run_id, overrides), who)
+    row = await svc.duplicate(rt, who, run_id, overrides, idempotency_key=idempotency_key)
+    return run_public(row, who)
 
 
 @router.post("/runs/{run_id}/archive", response_model=RunPublic)
@@ -173,13 +207,6 @@ async def verify(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> VerifyResult
     return verify_public(await svc.verify(rt, who, run_id))
 
 
-async def _messages(rows: AsyncIterator[Any]) -> AsyncIterator[bytes]:
-    """One message per event (``id`` is its seq); a keep-alive when idle (``None`` rows)."""
-    keepalive = KeepAlive()
-    async for row in rows:
-        if row is None:
-            if keepalive.due():
-                yield KEEPALIVE
-            continue
-        keepalive.sent()
-        yield sse_message(row["type"], event_public(row).model_dump_json(), row["seq"])
+async def _native(row: EventRecord) -> tuple[str, str]:
+    """An event as the native stream sends it: its type, and the event as JSON."""
+    return row["type"], event_public(row).model_dump_json()

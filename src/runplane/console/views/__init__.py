@@ -6,8 +6,18 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from runplane.console.headers import ConsoleHeaders
 from runplane.console.session import SignInRequired
-from runplane.console.views import agents, approvals, auth, run, runs
+from runplane.console.views import (
+    agents,
+    approvals,
+    auth,
+    files,
+    links,
+    run,
+    runs,
+    triggers,
+)
 from runplane.console.views.common import error_page
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -16,7 +26,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 def install(app: FastAPI) -> None:
     """Mount the console on an app: pages, static files, sign-in redirects, error pages."""
     router = APIRouter(prefix="/console", include_in_schema=False)
-    for module in (auth, runs, run, approvals, agents):
+    for module in (auth, runs, run, approvals, agents, triggers, files, links):
         router.include_router(module.router)
     app.include_router(router)
 
@@ -26,6 +36,7 @@ def install(app: FastAPI) -> None:
         return RedirectResponse("/console/runs", status_code=303)
 
     app.mount("/console/static", StaticFiles(directory=str(STATIC)), name="console-static")
+    app.add_middleware(ConsoleHeaders)
 
     async def sign_in(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SignInRequired)

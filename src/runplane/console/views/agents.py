@@ -8,15 +8,16 @@ import json
 import math
 from dataclasses import dataclass, field
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from runplane.console.session import User, UserDep, check_csrf
+from runplane.console.session import User, UserDep, check_csrf, redirect_with_notice
 from runplane.console.views.common import pretty, render
 from runplane.domain.errors import Invalid
+from runplane.domain.roles import Permission
 from runplane.schemas import RunCreate
 from runplane.services import agents as svc
 from runplane.services import runs as runs_svc
@@ -85,9 +86,7 @@ async def publish(
     check_csrf(user, csrf)
     rev = await svc.publish(request.app.state.rt, user.who, name, revision_id)
     notice = f"Revision {rev['id']} is published: new runs of {name} use it."
-    return RedirectResponse(
-        f"/console/agents/{quote(name)}?" + urlencode({"notice": notice}), status_code=303
-    )
+    return redirect_with_notice(request, f"/console/agents/{quote(name)}", notice)
 
 
 @router.post("/agents/{name}/runs")
@@ -95,6 +94,7 @@ async def start_run(request: Request, name: str, user: UserDep) -> Response:
     """Start a run from the form; a field in error brings the form back, values kept."""
     form = await request.form()
     check_csrf(user, str(form.get("csrf") or ""))
+    user.who.require(Permission.CREATE_RUNS)  # the 403 page, before the form is read
     agent, revisions, schema = await _load(request, user, name)
     fields = _fields(agent, schema)
     run_name = str(form.get("name") or "").strip()

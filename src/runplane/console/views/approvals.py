@@ -7,9 +7,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from runplane.console.session import UserDep, check_csrf
+from runplane.console.session import UserDep, check_csrf, redirect_with_notice
 from runplane.console.views.common import render
-from runplane.domain.errors import Conflict, Invalid, NotFound
+from runplane.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from runplane.schemas import ApprovalDecision
 from runplane.services import approvals as svc
 from runplane.services import runs as runs_svc
@@ -67,7 +67,8 @@ async def approvals_page(
                 runs[row["run_id"]] = await runs_svc.get_run(rt, user.who, row["run_id"])
             except NotFound:
                 runs[row["run_id"]] = None
-    items = [_item(row, runs.get(row["run_id"])) for row in rows]
+    links = await svc.links_for(rt, user.who, rows)  # only for what this session may decide
+    items = [_item(row, runs.get(row["run_id"]), links.get(row["id"])) for row in rows]
     return render(
         request,
         "approvals.html",
@@ -105,16 +106,16 @@ async def decide(
             arguments=_edited(approval, decision, arguments),
             result=_json(result, "result") if decision == "skip" and result.strip() else None,
         )
-        await svc.decide(rt, user.who, approval_id, body)
-    except (Conflict, Invalid) as exc:
-        return _back(back, f"Not done: {exc.message}")
+        await svc.decide(rt, user.who, approval_id, body, via="console")
+    except (Conflict, Forbidden, Invalid) as exc:
+        return _back(request, back, f"Not done: {exc.message}")
     notice = DONE[decision]
     if decision == "reject" and approval["kind"] == "plan":
         notice = "Rejected — the run was canceled."
-    return _back(back, notice)
+    return _back(request, back, notice)
 
 
-def _item(row: Any, run: Any) -> dict[str, Any]:
+def _item(row: Any, run: Any, link: str | None = None) -> dict[str, Any]:
     """What the inbox shows of one approval."""
     request = row["request"] or {}
     plan = request.get("plan") if row["kind"] == "plan" else None
@@ -133,6 +134,7 @@ def _item(row: Any, run: Any) -> dict[str, Any]:
         "plan_text": content if is_text else None,
         "plan_json": content if plan is not None and not is_text else None,
         "choices": request.get("choices"),
+        "link": link,
     }
 
 
@@ -156,8 +158,8 @@ def _json(text: str, field: str) -> Any:
         raise Invalid.field(field, message) from None
 
 
-def _back(status: str, notice: str) -> RedirectResponse:
-    query = {"notice": notice[:500]}
+def _back(request: Request, status: str, notice: str) -> RedirectResponse:
+    url = "/console/approvals"
     if status in STATUSES and status != "pending":
-        query["status"] = status
-    return RedirectResponse("/console/approvals?" + urlencode(query), status_code=303)
+        url += "?" + urlencode({"status": status})
+    return redirect_with_notice(request, url, notice)

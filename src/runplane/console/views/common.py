@@ -1,6 +1,7 @@
 """What the console pages share: templates, filters, page rendering and error pages."""
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
 from markupsafe import Markup
 
+from runplane.console import session
 from runplane.console.session import User
 from runplane.domain.events import STATUS_LABELS
 from runplane.domain.models import iso
@@ -22,6 +28,35 @@ _MD = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table"
 _MD.validateLink = lambda url: (  # type: ignore[method-assign]
     url.strip().lower().startswith(("http://", "https://", "mailto:", "/", "#"))
 )
+
+
+def _image(
+    renderer: RendererHTML,
+    tokens: Sequence[Token],
+    idx: int,
+    options: OptionsDict,
+    env: EnvType,
+) -> str:
+    """An image of this site as an image; one elsewhere as a link to it, never loaded.
+
+    Loading it would tell its host who reads the run, and when (and could carry data
+    out in its URL); the Content-Security-Policy blocks it too.
+    """
+    token = tokens[idx]
+    src = token.attrGet("src") or ""
+    if isinstance(src, str) and src.startswith(("/", "#")) and not src.startswith("//"):
+        return renderer.image(tokens, idx, options, env)
+    alt = renderer.renderInlineAsText(token.children or [], options, env) or "image"
+    label = escapeHtml(f"{alt} (external image)")
+    opened = sum(t.type == "link_open" for t in tokens[:idx])
+    closed = sum(t.type == "link_close" for t in tokens[:idx])
+    if opened > closed:  # already inside a link: a link may not hold another
+        return label
+    href = escapeHtml(str(src))
+    return f'<a href="{href}" rel="noopener noreferrer nofollow">{label}</a>'
+
+
+_MD.add_render_rule("image", _image)
 
 
 def markdown(text: str | None) -> Markup:
@@ -60,10 +95,14 @@ def render(
     request: Request, name: str, user: User | None, status: int = 200, **context: Any
 ) -> HTMLResponse:
     """A page, with the signed-in user, the CSRF token every form needs, and the notice
-    (``?notice=``) an action left after redirecting here."""
-    context.update(request=request, user=user, csrf=user.csrf if user else "")
-    context.setdefault("notice", request.query_params.get("notice"))
-    return TEMPLATES.TemplateResponse(request, name, context, status_code=status)
+    an action left for it (shown once)."""
+    context.update(request=request, user=user)
+    context.setdefault("csrf", user.csrf if user else "")
+    context.setdefault("notice", session.take_notice(request))
+    response = TEMPLATES.TemplateResponse(request, name, context, status_code=status)
+    if session.NOTICE_COOKIE in request.cookies:
+        session.clear_cookie(response, session.NOTICE_COOKIE)
+    return response
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:

@@ -10,8 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Header, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from runplane.api.routes.files import content_disposition
 from runplane.api.sse import KEEPALIVE, KeepAlive, sse_message, sse_response
-from runplane.console.session import UserDep, check_csrf
+from runplane.console.session import UserDep, check_csrf, redirect_with_notice
 from runplane.console.views.common import render
 from runplane.domain.errors import Invalid, NotFound
 from runplane.domain.events import STATUS_LABELS, describe_event, event_label
@@ -19,6 +20,7 @@ from runplane.domain.lifecycle import TERMINAL
 from runplane.domain.models import iso
 from runplane.schemas import ApprovalDecision
 from runplane.services import approvals as approvals_svc
+from runplane.services import files as files_svc
 from runplane.services import runs as runs_svc
 
 router = APIRouter()
@@ -47,6 +49,8 @@ async def run_page(request: Request, run_id: str, user: UserDep) -> Response:
     pending, _ = await approvals_svc.list_approvals(
         rt, user.who, run_id=run_id, status="pending", limit=50, continuation_token=None
     )
+    files = await files_svc.of_run(rt, user.who, run_id)
+    children = await runs_svc.list_children(rt, user.who, run_id)
     run_model, result = (run["model"] or {}).get("name"), run["result"]
     overrides = [s for s in steps if s["model"] and s["model"] != run_model]
     return render(
@@ -64,6 +68,22 @@ async def run_page(request: Request, run_id: str, user: UserDep) -> Response:
         approvals=[_approval_view(a) for a in pending],
         overrides=overrides,
         sources=[_source(s) for s in (result.get("sources") or [] if result else [])],
+        files=files,
+        children=children,
+    )
+
+
+@router.get("/files/{file_id}/content")
+async def download_file(request: Request, file_id: str, user: UserDep) -> Response:
+    """Download a file of the signed-in tenant (the run page links its files here)."""
+    row, data = await files_svc.read_content(request.app.state.rt, user.who, file_id)
+    return Response(
+        content=data,
+        media_type=row["media_type"],
+        headers={
+            "Content-Disposition": content_disposition(row["name"]),
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
@@ -120,7 +140,7 @@ async def cancel(
     """Ask the run to stop."""
     check_csrf(user, csrf)
     await runs_svc.cancel_run(request.app.state.rt, user.who, run_id)
-    return RedirectResponse(f"/console/runs/{run_id}?notice=Cancel+requested.", status_code=303)
+    return redirect_with_notice(request, f"/console/runs/{run_id}", "Cancel requested.")
 
 
 @router.post("/runs/{run_id}/rerun")
@@ -162,9 +182,9 @@ async def decide(
             [{"name": "approval_id", "value": approval_id}],
         )
     body = ApprovalDecision(decision=decision, comment=comment.strip() or None)  # type: ignore[arg-type]
-    await approvals_svc.decide(rt, user.who, approval_id, body)
+    await approvals_svc.decide(rt, user.who, approval_id, body, via="console")
     done = "Approved." if decision == "approve" else "Rejected."
-    return RedirectResponse(f"/console/runs/{run_id}?notice={done}", status_code=303)
+    return redirect_with_notice(request, f"/console/runs/{run_id}", done)
 
 
 # -- what the page shows ---------------------------------------------------------------

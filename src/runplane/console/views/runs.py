@@ -4,15 +4,17 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from runplane.api.sse import sse_message, sse_response
-from runplane.console.session import UserDep, check_csrf
+from runplane.console.session import UserDep, check_csrf, redirect_with_notice
 from runplane.console.views.common import render
 from runplane.domain.errors import Conflict, RunplaneError
 from runplane.domain.lifecycle import TERMINAL
+from runplane.domain.roles import Permission
 from runplane.services import agents as agents_svc
 from runplane.services import runs as runs_svc
 
@@ -69,6 +71,8 @@ async def bulk(
 ) -> Response:
     """Archive, unarchive or delete the selected runs; say why for those that can't be."""
     check_csrf(user, csrf)
+    # A role that may not do this at all gets the 403 page, not one refusal per run.
+    user.who.require(Permission.DELETE if action == "delete" else Permission.CREATE_RUNS)
     rt = request.app.state.rt
     done, refused = 0, []
     for run_id in run_ids[:200]:
@@ -84,10 +88,12 @@ async def bulk(
     notice = f"{done} run{'s' if done != 1 else ''} {verb}."
     if refused:
         notice += " Not " + verb + ": " + "; ".join(refused)
-    back = request.headers.get("referer") or "/console/runs"
-    if not back.split("?")[0].endswith("/console/runs"):
-        back = "/console/runs"
-    return RedirectResponse(_with_notice(back, notice), status_code=303)
+    # Back to the list the form was on, its filters kept; never to another page or site.
+    came_from = urlsplit(request.headers.get("referer") or "")
+    back = "/console/runs"
+    if came_from.path == back and came_from.query:
+        back += "?" + came_from.query
+    return redirect_with_notice(request, back, notice)
 
 
 @router.post("/runs/{run_id}/duplicate")
@@ -135,12 +141,3 @@ async def statuses(
         yield sse_message("done", "{}")
 
     return sse_response(changes())
-
-
-def _with_notice(url: str, notice: str) -> str:
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "notice"]
-    query.append(("notice", notice[:500]))
-    return urlunsplit(("", "", parts.path, urlencode(query), ""))
