@@ -305,8 +305,10 @@ def test_a_worker_cut_off_and_back_is_fenced_its_writes_refused(
     with Fleet(new_database("fenced"), tmp_path) as fleet, closing(fleet.api):
         worker_a = fleet.workers["worker-a"]
         runs = [
-            create_run(fleet.api, "steps", {"steps": STEPS, "sleep": 0.5})["id"] for _ in range(12)
+            create_run(fleet.api, "steps", {"steps": STEPS, "sleep": 1.0})["id"] for _ in range(12)
         ]
+        # Eight seconds a run: a loaded machine may take seconds to find worker-a between
+        # two transactions, and worker-a must still be in the middle of runs by then.
         wait_for(lambda: len(runs_started_by(fleet, "worker-a", runs)) >= 3, 60, "worker-a busy")
 
         with stopped(worker_a, fleet.url):
@@ -368,8 +370,10 @@ def test_a_host_cut_off_stops_on_its_own_and_its_writes_are_refused_when_back(
 ) -> None:
     with Fleet(new_database("cut"), tmp_path, network) as fleet, closing(fleet.api):
         runs = [
-            create_run(fleet.api, "steps", {"steps": STEPS, "sleep": 0.5})["id"] for _ in range(12)
+            create_run(fleet.api, "steps", {"steps": STEPS, "sleep": 1.0})["id"] for _ in range(12)
         ]
+        # Eight seconds a run: a loaded machine may take seconds to find worker-a between
+        # two transactions, and worker-a must still be in the middle of runs by then.
         wait_for(lambda: len(runs_started_by(fleet, "worker-a", runs)) >= 3, 60, "worker-a busy")
 
         network.cut(fleet.hosts["worker-a"])

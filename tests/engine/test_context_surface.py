@@ -24,6 +24,7 @@ DOCUMENTED = {
     "allowed_tools",
     "has_llm",
     "llm",
+    "complete",
     "plan",
     "reason",
     "source",

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from runplane.providers.anthropic import JSON_INSTRUCTION, AnthropicProvider, split_system
+from runplane.providers.base import empty_usage
 from runplane.testing.fake_model import asgi_transport, fake_anthropic_app
 
 pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
@@ -37,7 +38,7 @@ async def test_system_messages_go_to_the_system_parameter():
     assert request["messages"] == [{"role": "user", "content": "Plan my day."}]
     assert request["model"] == "claude-test"
     assert completion.text == "brief answer"
-    assert completion.usage == {"input_tokens": 5, "output_tokens": 2}
+    assert completion.usage == {**empty_usage(), "input_tokens": 5, "output_tokens": 2}
     await provider.aclose()
 
 

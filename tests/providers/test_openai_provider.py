@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from runplane.domain.errors import RunError
+from runplane.providers.base import empty_usage
 from runplane.providers.openai import OpenAIProvider
 from runplane.testing.fake_model import FakeModelError, asgi_transport, fake_openai_app
 
@@ -31,7 +32,7 @@ async def test_the_answer_text_model_and_usage_come_back_as_a_completion():
 
     assert completion.text == "you said: hello there"
     assert completion.model == "tiny-model"
-    assert completion.usage == {"input_tokens": 2, "output_tokens": 4}
+    assert completion.usage == {**empty_usage(), "input_tokens": 2, "output_tokens": 4}
     await provider.aclose()
 
 
@@ -90,7 +91,8 @@ async def test_a_refusal_becomes_a_model_error_retryable_only_when_trying_again_
     with pytest.raises(RunError) as caught:
         await provider.complete([{"role": "user", "content": "hi"}])
 
-    assert caught.value.code == "model_error"
+    # A refused key is provider_auth: never tried again.
+    assert caught.value.code == ("provider_auth" if status == 401 else "model_error")
     assert caught.value.retryable is retryable
     assert f"HTTP {status}" in caught.value.message
     assert "no, thank you" in caught.value.message

@@ -18,6 +18,7 @@ from runplane.testing.server import LiveServer
 
 PROJECT = Path(__file__).resolve().parents[2] / "runplane.toml"
 CONCURRENCY = 2
+MAX_RUNNING = 2
 FLOOD = 1000
 QUICK = {"steps": 1, "sleep": 0.05}
 
@@ -68,7 +69,7 @@ async def test_a_tenant_with_a_thousand_queued_runs_delays_anothers_first_by_one
     new_database: Callable[[str], str], tmp_path: Path
 ) -> None:
     # Tenant A may take every slot: what keeps B waiting is only the order of the queue.
-    env = {"RUNPLANE_CONCURRENCY": str(CONCURRENCY), "RUNPLANE_TENANT_MAX_RUNNING": "2"}
+    env = {"RUNPLANE_CONCURRENCY": str(CONCURRENCY), "RUNPLANE_TENANT_MAX_RUNNING": str(MAX_RUNNING)}
     server = LiveServer(new_database("fair"), cwd=tmp_path, project=PROJECT, env=env)
     server.start(timeout=120)  # a loaded machine starts a server slowly
     try:
@@ -99,8 +100,10 @@ async def _measure(server: LiveServer) -> None:
             for run in await _all_runs(a)
             if (started := _at(run["started_at"])) is not None and b_queued < started < b_started
         ]
-        # One slot's turn: at most one run per slot of A started while B's first waited.
-        assert len(ahead) <= CONCURRENCY, (len(ahead), waited)
+        # One turn: A's runs already admitted when B's arrived (at most its max_running)
+        # may start first, and each slot may go to a run of A's that a release admitted
+        # while B's request was still being written. Served first come, hundreds would.
+        assert len(ahead) <= MAX_RUNNING + CONCURRENCY, (len(ahead), waited)
         print(
             f"\nfairness: {len(ahead)} of tenant A's {FLOOD} runs started while tenant B's "
             f"first run waited ({(b_started - b_queued).total_seconds():.3f} s; "

@@ -92,6 +92,14 @@ class ReasoningData(TypedDict):
     text: str
 
 
+class MessageDeltaData(TypedDict):
+    """``message.delta``: text a model wrote in a step, streamed (pieces coalesced)."""
+
+    step: int | None
+    index: int
+    text: str
+
+
 class StepStartedData(TypedDict):
     """``step.started``."""
 
@@ -253,6 +261,7 @@ EventData: TypeAlias = (
     | TakeoverData
     | PlanningData
     | ReasoningData
+    | MessageDeltaData
     | StepStartedData
     | StepCompletedData
     | StepFailedData
@@ -507,6 +516,7 @@ EVENTS: dict[str, EventKind] = {
     "takeover": EventKind(TakeoverData, "Takeover", _takeover),
     "planning": EventKind(PlanningData, "Plan", _planning),
     "reasoning": EventKind(ReasoningData, "Reasoning", lambda d: _text(d.get("text", ""))),
+    "message.delta": EventKind(MessageDeltaData, "Model", lambda d: _text(d.get("text", ""))),
     "step.started": EventKind(StepStartedData, "Step started", lambda d: f"{_step(d)} started"),
     "step.completed": EventKind(StepCompletedData, "Step completed", _step_completed),
     "step.failed": EventKind(StepFailedData, "Step failed", _step_failed),

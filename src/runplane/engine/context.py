@@ -13,8 +13,9 @@ from typing import ParamSpec
 from runplane.domain.errors import RunError
 from runplane.domain.json import JSON, JSONObject
 from runplane.engine.children import Children
+from runplane.engine.deltas import Deltas
 from runplane.engine.files import FileHandle, RunFiles
-from runplane.engine.governance import Governor
+from runplane.engine.governance import Gate, Governor, ModelCall, ModelReply
 from runplane.engine.journal import Journal
 
 P = ParamSpec("P")
@@ -27,6 +28,7 @@ ENGINE_EVENTS = frozenset(
         "plan",
         "planning",
         "step.started",
+        "message.delta",
         "step.completed",
         "step.failed",
         "tool_call",
@@ -113,15 +115,50 @@ class RunContext:
         self, messages: Sequence[Mapping[str, JSON]], *, json_mode: bool = False, name: str = "llm"
     ) -> str:
         """Ask the configured model, as a durable step; return its text."""
-        gate = self._governor.gate
-        if gate is None or not gate.has_llm:
+        if not self.has_llm:
             raise RunError(
                 "no model provider is configured (RUNPLANE_MODEL_PROVIDER)", code="no_model"
             )
-        asked = [dict(m) for m in messages]
-        out = await self.step(name, gate.complete, asked, json_mode, self.model)
-        assert isinstance(out, dict)  # a model's reply, as recorded
-        return str(out["text"])
+        reply = await self.complete(messages, json_mode=json_mode, name=name)
+        return str(reply["text"])
+
+    async def complete(
+        self,
+        messages: Sequence[Mapping[str, JSON]],
+        *,
+        model: str | None = None,
+        reasoning_effort: str | None = None,
+        json_mode: bool = False,
+        json_schema: JSONObject | None = None,
+        tools: Sequence[JSONObject] | None = None,
+        documents: Sequence[JSONObject] | None = None,
+        name: str = "model",
+    ) -> JSONObject:
+        """Ask the model as a durable step; return its reply as recorded.
+
+        The reply has ``text``, ``tool_calls``, ``citations``, ``model``, ``provider`` and
+        ``usage``. The text streams to the run's log as ``message.delta`` events. With no
+        provider configured the offline provider answers. A call recorded before a crash
+        is not made again.
+        """
+        gate = self._governor.gate
+        if gate is None:
+            raise RunError("this run has no model", code="no_model")
+        settings = self.model or {}
+        temperature = settings.get("temperature")
+        call: ModelCall = {
+            "model": model or _text(settings.get("name")),
+            "temperature": temperature if isinstance(temperature, int | float) else None,
+            "reasoning_effort": reasoning_effort or _text(settings.get("reasoning_effort")),
+            "json_mode": json_mode,
+            "json_schema": json_schema,
+            "tools": list(tools) if tools else None,
+            "documents": list(documents) if documents else None,
+        }
+        deltas = Deltas(self._journal)
+        reply = await self.step(name, _ask, gate, [dict(m) for m in messages], call, deltas)
+        assert isinstance(reply, dict)  # a ModelReply, as recorded
+        return reply
 
     async def plan(self, content: JSON, format: str = "text") -> None:
         """Record the agent's plan (``format`` is ``text`` or ``json``).
@@ -179,3 +216,16 @@ class RunContext:
         journal = self._journal
         journal.emit_at(journal.next_op(), type, dict(data or {}))
         await journal.flush()
+
+
+def _text(value: JSON) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+async def _ask(
+    gate: Gate, messages: list[JSONObject], call: ModelCall, deltas: Deltas
+) -> ModelReply:
+    try:
+        return await gate.complete(messages, call, deltas.add)
+    finally:
+        await deltas.close()

@@ -11,7 +11,7 @@ governed here too.
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypedDict
 
@@ -33,11 +33,34 @@ from runplane.engine.outcome import Suspend
 
 
 class ModelReply(TypedDict):
-    """What the model answered, which model it was, and the tokens it cost."""
+    """What the model answered, which model it was, and the tokens it cost.
+
+    ``tool_calls`` are ``{"id", "name", "arguments"}``; ``citations`` ``{"id", "title",
+    "quote"}``; ``usage`` has input, output, cached and reasoning tokens.
+    """
 
     text: str
     model: str
+    provider: str
     usage: dict[str, int]
+    tool_calls: list[JSONObject]
+    citations: list[JSONObject]
+
+
+class ModelCall(TypedDict, total=False):
+    """What one model call asks for beyond its messages (all optional)."""
+
+    model: str | None
+    temperature: float | None
+    reasoning_effort: str | None
+    json_mode: bool
+    json_schema: JSONObject | None
+    tools: list[JSONObject] | None
+    documents: list[JSONObject] | None
+
+
+# Receives the model's text as it is written.
+OnText = Callable[[str], Awaitable[None]]
 
 
 class Gate(Protocol):
@@ -54,9 +77,9 @@ class Gate(Protocol):
         """Draw from a shared bucket: 0 if granted, else seconds to wait."""
 
     async def complete(
-        self, messages: list[JSONObject], json_mode: bool, model: JSONObject | None
+        self, messages: list[JSONObject], call: ModelCall, on_text: OnText | None = None
     ) -> ModelReply:
-        """Ask the configured model."""
+        """Ask the tenant's model (the offline provider when none is configured)."""
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,20 @@ from typing import Any
 
 from runplane.domain.errors import Invalid
 from runplane.outbound import Policy
-from runplane.providers.base import Completion, ModelProvider
+from runplane.providers.base import Completion, ModelProvider, ToolCall
+from runplane.providers.offline import OfflineProvider
 from runplane.settings import Settings
 
 PROVIDERS = ("offline", "openai", "anthropic")
 
-__all__ = ["PROVIDERS", "Completion", "ModelProvider", "build_provider"]
+__all__ = [
+    "PROVIDERS",
+    "Completion",
+    "ModelProvider",
+    "OfflineProvider",
+    "ToolCall",
+    "build_provider",
+]
 
 
 def build_provider(settings: Settings, **options: Any) -> ModelProvider | None:

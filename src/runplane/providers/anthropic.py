@@ -7,7 +7,7 @@ import anthropic
 
 from runplane import outbound
 from runplane.domain.errors import Invalid, RunError
-from runplane.providers.base import Completion, ModelProvider, api_error
+from runplane.providers.base import Completion, ModelProvider, OnDelta, api_error, empty_usage
 
 DEFAULT_MODEL = "claude-3-5-haiku-latest"
 MAX_TOKENS = 4096
@@ -62,6 +62,11 @@ class AnthropicProvider(ModelProvider):
         model: str | None = None,
         temperature: float | None = None,
         json_mode: bool = False,
+        json_schema: dict[str, Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        reasoning_effort: str | None = None,
+        documents: list[dict[str, Any]] | None = None,
+        on_delta: OnDelta | None = None,
     ) -> Completion:
         """Send the conversation, its system messages as the ``system`` parameter."""
         system, conversation = split_system(messages)
@@ -88,9 +93,11 @@ class AnthropicProvider(ModelProvider):
             text=text,
             model=response.model or model or self.default_model,
             usage={
+                **empty_usage(),
                 "input_tokens": response.usage.input_tokens,
                 "output_tokens": response.usage.output_tokens,
             },
+            provider=self.name,
         )
 
     async def aclose(self) -> None:

@@ -7,7 +7,7 @@ import openai
 
 from runplane import outbound
 from runplane.domain.errors import Invalid, RunError
-from runplane.providers.base import Completion, ModelProvider, api_error
+from runplane.providers.base import Completion, ModelProvider, OnDelta, api_error, empty_usage
 
 DEFAULT_MODEL = "gpt-4o-mini"
 # A local server usually ignores the key, but the SDK refuses to start without one.
@@ -63,6 +63,11 @@ class OpenAIProvider(ModelProvider):
         model: str | None = None,
         temperature: float | None = None,
         json_mode: bool = False,
+        json_schema: dict[str, Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        reasoning_effort: str | None = None,
+        documents: list[dict[str, Any]] | None = None,
+        on_delta: OnDelta | None = None,
     ) -> Completion:
         """Send the messages to ``/chat/completions`` and return the first choice."""
         options: dict[str, Any] = {}
@@ -85,9 +90,11 @@ class OpenAIProvider(ModelProvider):
             text=response.choices[0].message.content or "",
             model=response.model or model or self.default_model,
             usage={
+                **empty_usage(),
                 "input_tokens": usage.prompt_tokens if usage else 0,
                 "output_tokens": usage.completion_tokens if usage else 0,
             },
+            provider=self.name,
         )
 
     async def aclose(self) -> None:

@@ -8,8 +8,8 @@ from runplane.domain.ids import new_id
 from runplane.domain.json import JSONObject
 from runplane.domain.models import RunRecord, iso, utcnow
 from runplane.domain.policy import RateLimit
-from runplane.engine.governance import ModelReply
-from runplane.providers import ModelProvider
+from runplane.engine.governance import ModelCall, ModelReply, OnText
+from runplane.providers import ModelProvider, OfflineProvider
 from runplane.services.crypto import Keys
 from runplane.store import connections as connections_store
 from runplane.store import rate_limits, tool_records
@@ -50,7 +50,7 @@ class ToolGate:
     ) -> None:
         self.db = db
         self.keys = keys
-        self.provider = provider
+        self.provider: ModelProvider = provider or OfflineProvider()
         self.tenant_id = run["tenant_id"]
         self.user_id = run["user_id"]
         self.tools = tools
@@ -71,16 +71,27 @@ class ToolGate:
             return await rate_limits.take(conn, self.tenant_id, key, limit, utcnow())
 
     async def complete(
-        self, messages: list[JSONObject], json_mode: bool, model: JSONObject | None
+        self, messages: list[JSONObject], call: ModelCall, on_text: OnText | None = None
     ) -> ModelReply:
-        """Ask the configured model provider."""
-        assert self.provider is not None
-        settings = model or {}
-        name, temperature = settings.get("name"), settings.get("temperature")
+        """Ask the configured model provider, or the offline one."""
         done = await self.provider.complete(
             messages,
-            model=name if isinstance(name, str) else None,
-            temperature=temperature if isinstance(temperature, int | float) else None,
-            json_mode=json_mode,
+            model=call.get("model"),
+            temperature=call.get("temperature"),
+            json_mode=bool(call.get("json_mode")),
+            json_schema=call.get("json_schema"),
+            tools=call.get("tools"),
+            reasoning_effort=call.get("reasoning_effort"),
+            documents=call.get("documents"),
+            on_delta=on_text,
         )
-        return {"text": done.text, "model": done.model, "usage": done.usage}
+        return {
+            "text": done.text,
+            "model": done.model,
+            "provider": done.provider or self.provider.name,
+            "usage": dict(done.usage),
+            "tool_calls": [
+                {"id": c.id, "name": c.name, "arguments": c.arguments} for c in done.tool_calls
+            ],
+            "citations": [dict(c) for c in done.citations],
+        }
