@@ -152,6 +152,20 @@ class Settings(BaseSettings):
     model_name: str | None = None
     model_base_url: str | None = None
     model_api_key: str | None = None
+    model_max_attempts: int = Field(
+        default=4,
+        ge=1,
+        le=20,
+        description="attempts of one model call on 429, 5xx, timeouts and lost connections",
+    )
+    model_retry_max_delay: float = Field(
+        default=30.0,
+        ge=0,
+        description="the longest wait between two attempts of a model call, Retry-After included",
+    )
+    model_timeout: float = Field(
+        default=120.0, gt=0, description="seconds one attempt of a model call may take"
+    )
     allow_private_networks: bool = Field(
         default=False,
         description="let outgoing calls (webhooks, model servers) reach loopback, private and "

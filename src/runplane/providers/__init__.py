@@ -6,6 +6,7 @@ from runplane.domain.errors import Invalid
 from runplane.outbound import Policy
 from runplane.providers.base import Completion, ModelProvider, ToolCall
 from runplane.providers.offline import OfflineProvider
+from runplane.providers.retrying import RetryPolicy
 from runplane.settings import Settings
 
 PROVIDERS = ("offline", "openai", "anthropic")
@@ -15,8 +16,10 @@ __all__ = [
     "Completion",
     "ModelProvider",
     "OfflineProvider",
+    "RetryPolicy",
     "ToolCall",
     "build_provider",
+    "retry_policy",
 ]
 
 
@@ -45,5 +48,17 @@ def build_provider(settings: Settings, **options: Any) -> ModelProvider | None:
         model=settings.model_name,
         base_url=settings.model_base_url,
         api_key=settings.model_api_key,
-        **{"policy": Policy.from_settings(settings), **options},
+        **{
+            "policy": Policy.from_settings(settings),
+            "retry": retry_policy(settings),
+            "timeout": settings.model_timeout,
+            **options,
+        },
+    )
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    """How the settings say model calls are tried again."""
+    return RetryPolicy(
+        attempts=settings.model_max_attempts, max_delay=settings.model_retry_max_delay
     )
