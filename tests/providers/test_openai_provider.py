@@ -6,12 +6,12 @@ import time
 from typing import Any
 
 import pytest
+from tests.providers.conftest import LOOPBACK, QUICK
 
 from runplane.domain.errors import RunError
 from runplane.providers.openai import OpenAIProvider
 from runplane.providers.retrying import RetryPolicy
 from runplane.testing.model_stubs import ModelStub, Reply
-from tests.providers.conftest import LOOPBACK, QUICK
 
 pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
 
@@ -81,7 +81,11 @@ async def test_tool_calls_come_back_with_parsed_arguments(stub: ModelStub, strea
     assert stub.requests[0]["tools"] == [
         {
             "type": "function",
-            "function": {"name": "search", "description": "Search.", "parameters": {"type": "object"}},
+            "function": {
+                "name": "search",
+                "description": "Search.",
+                "parameters": {"type": "object"},
+            },
         }
     ]
 
@@ -121,7 +125,11 @@ async def test_a_tool_loop_conversation_is_sent_in_openai_format(stub: ModelStub
 async def test_a_json_schema_asks_for_structured_output_and_json_mode_for_an_object(
     stub: ModelStub,
 ):
-    schema = {"title": "Summary card", "type": "object", "properties": {"score": {"type": "integer"}}}
+    schema = {
+        "title": "Summary card",
+        "type": "object",
+        "properties": {"score": {"type": "integer"}},
+    }
     stub.script(Reply.json({"score": 4}), Reply.json({}))
     provider = provider_for(stub)
 
@@ -176,8 +184,9 @@ async def test_server_errors_are_tried_again_a_bounded_number_of_times(stub: Mod
     assert "HTTP 500" in caught.value.message and "gave up after 3 attempts" in caught.value.message
 
 
-@pytest.mark.parametrize(("status", "code"), [(400, "model_error"), (401, "provider_auth"),
-                                              (403, "provider_auth")])
+@pytest.mark.parametrize(
+    ("status", "code"), [(400, "model_error"), (401, "provider_auth"), (403, "provider_auth")]
+)
 async def test_a_bad_request_or_a_refused_key_is_not_tried_again(
     stub: ModelStub, status: int, code: str
 ):

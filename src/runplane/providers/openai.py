@@ -16,6 +16,7 @@ import openai
 
 from runplane import outbound
 from runplane.domain.errors import Invalid, RunError
+from runplane.outbound.transport import http_library
 from runplane.providers.base import (
     Completion,
     ModelProvider,
@@ -38,7 +39,7 @@ DEFAULT_MODEL = "gpt-4o-mini"
 PLACEHOLDER_KEY = "not-needed"
 # Models that take ``reasoning_effort`` (and refuse ``temperature``).
 REASONING_MODEL = re.compile(r"^(?:openai/)?(?:o\d|gpt-5)")
-_LIBRARY = outbound.http_library(openai.DefaultAsyncHttpxClient)
+_LIBRARY = http_library(openai.DefaultAsyncHttpxClient)
 FAILURES: tuple[type[BaseException], ...] = (
     openai.APIError,
     outbound.Refused,

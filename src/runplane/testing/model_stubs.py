@@ -234,7 +234,7 @@ class ModelStub:
             "prompt_tokens_details": {"cached_tokens": usage["cached_tokens"]},
             "completion_tokens_details": {"reasoning_tokens": usage["reasoning_tokens"]},
         }
-        calls = [
+        calls: list[dict[str, Any]] = [
             {
                 "id": c.get("id") or f"call_{index}",
                 "type": "function",
@@ -283,8 +283,11 @@ class ModelStub:
                 half = len(arguments) // 2
                 head = {"name": call["function"]["name"], "arguments": arguments[:half]}
                 yield chunk(
-                    {"tool_calls": [{"index": index, "id": call["id"], "type": "function",
-                                     "function": head}]}
+                    {
+                        "tool_calls": [
+                            {"index": index, "id": call["id"], "type": "function", "function": head}
+                        ]
+                    }
                 )
                 yield chunk(
                     {"tool_calls": [{"index": index, "function": {"arguments": arguments[half:]}}]}
@@ -313,8 +316,13 @@ class ModelStub:
             return self._error(reply, {**body, "_path": "/v1/messages"})
         if not body.get("model") or not body.get("max_tokens"):
             return JSONResponse(
-                {"type": "error", "error": {"type": "invalid_request_error",
-                                            "message": "model and max_tokens needed"}},
+                {
+                    "type": "error",
+                    "error": {
+                        "type": "invalid_request_error",
+                        "message": "model and max_tokens needed",
+                    },
+                },
                 400,
             )
         started = time.perf_counter()
@@ -339,7 +347,9 @@ class ModelStub:
         if not body.get("stream"):
             if reply.first_token_delay:
                 await asyncio.sleep(reply.first_token_delay)
-            content: list[dict[str, Any]] = [{"type": "text", "text": reply.text}] if reply.text else []
+            content: list[dict[str, Any]] = (
+                [{"type": "text", "text": reply.text}] if reply.text else []
+            )
             self.answer_seconds.append(time.perf_counter() - started)
             return JSONResponse(
                 {
@@ -360,17 +370,27 @@ class ModelStub:
         async def events() -> AsyncIterator[str]:
             start_usage = {**wire_usage, "output_tokens": 1}
             message = {
-                "id": ident, "type": "message", "role": "assistant", "model": model,
-                "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage,
+                "id": ident,
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": start_usage,
             }
             yield event("message_start", {"message": message})
             index = 0
             if reply.text:
-                yield event("content_block_start",
-                            {"index": 0, "content_block": {"type": "text", "text": ""}})
+                yield event(
+                    "content_block_start",
+                    {"index": 0, "content_block": {"type": "text", "text": ""}},
+                )
                 async for piece in self._pieces(reply):
-                    yield event("content_block_delta",
-                                {"index": 0, "delta": {"type": "text_delta", "text": piece}})
+                    yield event(
+                        "content_block_delta",
+                        {"index": 0, "delta": {"type": "text_delta", "text": piece}},
+                    )
                 yield event("content_block_stop", {"index": 0})
                 index = 1
             for use in uses:
@@ -379,15 +399,22 @@ class ModelStub:
                 partial = json.dumps(use["input"])
                 half = len(partial) // 2
                 for part in (partial[:half], partial[half:]):
-                    yield event("content_block_delta", {
-                        "index": index, "delta": {"type": "input_json_delta", "partial_json": part}
-                    })
+                    yield event(
+                        "content_block_delta",
+                        {
+                            "index": index,
+                            "delta": {"type": "input_json_delta", "partial_json": part},
+                        },
+                    )
                 yield event("content_block_stop", {"index": index})
                 index += 1
-            yield event("message_delta", {
-                "delta": {"stop_reason": stop, "stop_sequence": None},
-                "usage": {"output_tokens": wire_usage["output_tokens"]},
-            })
+            yield event(
+                "message_delta",
+                {
+                    "delta": {"stop_reason": stop, "stop_sequence": None},
+                    "usage": {"output_tokens": wire_usage["output_tokens"]},
+                },
+            )
             yield event("message_stop", {})
 
         return self._stream(events, reply)
