@@ -8,6 +8,7 @@ OpenAI-compatible endpoint; the run's events carry the streamed text as
 import textwrap
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +63,15 @@ def model_env(stub: ModelStub) -> dict[str, str]:
     }
 
 
-def client(server: LiveServer, tenant: str) -> httpx.Client:
-    key = create_key(server.database_url, tenant=tenant)
-    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+def started(
+    start_server: Callable[..., LiveServer], url: str, tenant: str, **options: Any
+) -> tuple[LiveServer, httpx.Client]:
+    """A server and a client of a new tenant's key (made while the server boots)."""
+    with ThreadPoolExecutor() as pool:
+        key = pool.submit(create_key, url, tenant=tenant)
+        server = start_server(database_url=url, **options)
+    headers = {"Authorization": f"Bearer {key.result()}"}
+    return server, httpx.Client(base_url=server.url, headers=headers, timeout=30)
 
 
 def events_of(api: httpx.Client, run_id: str) -> list[dict[str, Any]]:
@@ -83,15 +90,20 @@ def wait_until_ended(api: httpx.Client, run_id: str, timeout: float) -> dict[str
 
 
 def test_a_run_streams_the_models_text_as_message_delta_events(
-    start_server: Callable[..., LiveServer], stub: ModelStub, tmp_path: Path
+    start_server: Callable[..., LiveServer],
+    new_database: Callable[[str], str],
+    stub: ModelStub,
+    tmp_path: Path,
 ) -> None:
     text = " ".join(f"word{n}" for n in range(40))
     stub.script(
         Reply(text=text, pieces=20, piece_delay=0.02, usage={"cached_tokens": 2}),
         Reply(text="short second answer"),
     )
-    server = start_server(project=project(tmp_path), env=model_env(stub))
-    with client(server, "models") as api:
+    _, api = started(
+        start_server, new_database("e2e"), "models", project=project(tmp_path), env=model_env(stub)
+    )
+    with api:
         body = {"agent_id": "ask_twice", "input": {"question": "count to forty"}, "wait": 20}
         run = api.post("/v1/runs", json=body).json()
         assert run["status"] == "succeeded", run
@@ -115,11 +127,16 @@ def test_a_run_streams_the_models_text_as_message_delta_events(
 
 
 def test_a_kill_during_a_model_call_makes_that_call_again_but_not_the_recorded_one(
-    start_server: Callable[..., LiveServer], stub: ModelStub, tmp_path: Path
+    start_server: Callable[..., LiveServer],
+    new_database: Callable[[str], str],
+    stub: ModelStub,
+    tmp_path: Path,
 ) -> None:
     stub.script(Reply(text="first answer"), Reply(text="never finished", first_token_delay=60))
-    server = start_server(project=project(tmp_path), env=model_env(stub))
-    with client(server, "crash") as api:
+    server, api = started(
+        start_server, new_database("kill"), "crash", project=project(tmp_path), env=model_env(stub)
+    )
+    with api:
         body = {"agent_id": "ask_twice", "input": {"question": "q"}}
         run = api.post("/v1/runs", json=body).json()
         deadline = time.monotonic() + 20
