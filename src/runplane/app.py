@@ -22,6 +22,8 @@ from runplane.api.routes import (
     graph_runs,
     health,
     keys,
+    model_providers,
+    models,
     quotas,
     runs,
     sites,
@@ -84,6 +86,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(keys.router)
     app.include_router(audit.router)
     app.include_router(quotas.router)
+    app.include_router(models.router)
+    app.include_router(model_providers.router)
     app.include_router(triggers.router)
     # Other systems' APIs over the same services (docs/dialects.md).
     app.include_router(kognitos.router)

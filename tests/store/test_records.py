@@ -31,6 +31,8 @@ RECORDS = [
     (models.WebhookEndpointRecord, schema.webhook_endpoints),
     (models.WebhookDeliveryRecord, schema.webhook_deliveries),
     (models.WebhookAttemptRecord, schema.webhook_attempts),
+    (models.TenantModelRecord, schema.tenant_models),
+    (models.ModelProviderRecord, schema.model_providers),
 ]
 
 

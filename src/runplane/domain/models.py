@@ -323,6 +323,35 @@ class ConnectionRecord(TypedDict):
     updated_at: datetime
 
 
+class TenantModelRecord(TypedDict):
+    """A row of ``tenant_models``: a tenant's own catalogue entry (prices per million tokens)."""
+
+    tenant_id: str
+    name: str
+    provider: str
+    context_window: int
+    input_per_mtok: float
+    output_per_mtok: float
+    cached_per_mtok: float
+    created_at: datetime
+    updated_at: datetime
+
+
+class ModelProviderRecord(TypedDict):
+    """A row of ``model_providers``: a tenant's model server and its sealed API key."""
+
+    tenant_id: str
+    name: str
+    kind: str
+    base_url: str | None
+    api_key: str | None
+    key_hint: str | None
+    default_model: str | None
+    is_default: bool
+    created_at: datetime
+    updated_at: datetime
+
+
 class WebhookEndpointRecord(TypedDict):
     """A row of ``webhook_endpoints``: where a tenant's lifecycle webhooks go."""
 

@@ -19,8 +19,10 @@ from runplane.domain.models import (
 )
 from runplane.engine.governance import Gate
 from runplane.engine.outcome import ApprovalAsk
-from runplane.providers import ModelProvider
+from runplane.outbound import Policy
+from runplane.providers import ModelProvider, retry_policy
 from runplane.services.crypto import Keys, token_hash
+from runplane.services.model_routing import ModelRouter
 from runplane.services.tooling import ToolGate
 from runplane.services.webhooks import Webhooks
 from runplane.settings import Settings
@@ -74,13 +76,22 @@ class ServiceHooks:
         self.keys = keys
         self.project = project
         self.provider = provider
+        # Each model call's provider: the tenant's own, else the server's, else offline.
+        self.models = ModelRouter(
+            db,
+            keys,
+            provider,
+            policy=Policy.from_settings(settings),
+            retry=retry_policy(settings),
+            timeout=settings.model_timeout,
+        )
         self.webhooks = Webhooks(settings, db, keys, enrich=self._with_link)
         # Set once the runtime exists (``services/process.py``): creating runs needs it.
         self.children: StartChild | None = None
 
     def gate(self, run: RunRecord) -> Gate:
         """What the run's tool calls reach outside the run."""
-        return ToolGate(self.db, self.keys, self.project.tools, self.provider, run)
+        return ToolGate(self.db, self.keys, self.project.tools, self.provider, run, self.models)
 
     async def lifecycle(
         self,

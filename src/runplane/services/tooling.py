@@ -11,6 +11,7 @@ from runplane.domain.policy import RateLimit
 from runplane.engine.governance import ModelCall, ModelReply, OnText
 from runplane.providers import ModelProvider, OfflineProvider
 from runplane.services.crypto import Keys
+from runplane.services.model_routing import ModelRouter
 from runplane.store import connections as connections_store
 from runplane.store import rate_limits, tool_records
 from runplane.store.db import Database
@@ -47,6 +48,7 @@ class ToolGate:
         tools: Mapping[str, ToolSpec],
         provider: ModelProvider | None,
         run: RunRecord,
+        models: ModelRouter | None = None,
     ) -> None:
         self.db = db
         self.keys = keys
@@ -55,6 +57,7 @@ class ToolGate:
         self.user_id = run["user_id"]
         self.tools = tools
         self.has_llm = provider is not None
+        self.models = models
         self.records: Records = TenantRecords(db, self.tenant_id)
 
     async def credential(self, integration: str) -> str | None:
@@ -73,8 +76,11 @@ class ToolGate:
     async def complete(
         self, messages: list[JSONObject], call: ModelCall, on_text: OnText | None = None
     ) -> ModelReply:
-        """Ask the configured model provider, or the offline one."""
-        done = await self.provider.complete(
+        """Ask the model's provider: the tenant's, else the server's, else the offline one."""
+        provider = self.provider
+        if self.models is not None:
+            provider = await self.models.provider_for(self.tenant_id, call.get("model"))
+        done = await provider.complete(
             messages,
             model=call.get("model"),
             temperature=call.get("temperature"),
@@ -88,7 +94,7 @@ class ToolGate:
         return {
             "text": done.text,
             "model": done.model,
-            "provider": done.provider or self.provider.name,
+            "provider": done.provider or provider.name,
             "usage": dict(done.usage),
             "tool_calls": [
                 {"id": c.id, "name": c.name, "arguments": c.arguments} for c in done.tool_calls

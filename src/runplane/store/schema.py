@@ -535,3 +535,34 @@ audit_events = sa.Table(
     sa.Column("data", sa.JSON, nullable=False),
     sa.Index("ix_audit_events_tenant_at", "tenant_id", "at", "id"),
 )
+
+# The model catalogue: a tenant's own entries (prices, context windows) over the built-in
+# ones (``providers.catalog``), and the model providers a tenant brings its own keys for.
+tenant_models = sa.Table(
+    "tenant_models",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("provider", sa.String(100), nullable=False),  # a kind, or a model_providers name
+    sa.Column("context_window", sa.Integer, nullable=False),
+    sa.Column("input_per_mtok", sa.Float, nullable=False),  # US dollars per million tokens
+    sa.Column("output_per_mtok", sa.Float, nullable=False),
+    sa.Column("cached_per_mtok", sa.Float, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+model_providers = sa.Table(
+    "model_providers",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # openai | anthropic
+    sa.Column("base_url", sa.Text),
+    sa.Column("api_key", sa.Text),  # sealed, as connections' secrets are
+    sa.Column("key_hint", sa.String(20)),  # the key's last characters, to tell keys apart
+    sa.Column("default_model", sa.String(200)),
+    sa.Column("is_default", sa.Boolean, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
