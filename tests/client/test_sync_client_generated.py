@@ -21,6 +21,7 @@ RESOURCES = (
     "files",
     "triggers",
     "webhooks",
+    "models",
 )
 # The only names one client has and the other has not: how each closes and enters.
 ONLY_ASYNC = {"aclose", "__aenter__", "__aexit__"}

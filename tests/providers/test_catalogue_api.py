@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from runplane import AsyncClient
 from runplane.domain.errors import Invalid
 from runplane.outbound import Policy
 from runplane.providers.catalog import BUILTIN_MODELS
@@ -215,3 +216,30 @@ async def test_a_model_call_goes_to_the_tenants_provider_for_the_models_provider
         # A built-in OpenAI model finds the tenant's only OpenAI-kind provider.
         assert await router.provider_for(tenant, "gpt-4o-mini") is chosen
         await router.aclose()
+
+
+async def test_the_client_reads_and_writes_the_catalogue_and_providers(
+    app: Any, make_client: Callable[..., Any]
+):
+    api = await make_client()
+    key = api.headers["Authorization"].removeprefix("Bearer ")
+    transport = httpx.ASGITransport(app=app)
+    async with AsyncClient("http://runplane.test", key, transport=transport) as client:
+        entry = await client.models.put(
+            "ollama/qwen3",
+            provider="openai",
+            context_window=32_000,
+            input_per_mtok=0,
+            output_per_mtok=0,
+        )
+        provider = await client.models.put_provider(
+            "local", "openai", base_url="http://127.0.0.1:11434/v1", api_key="sk-abcd9876"
+        )
+
+        assert entry.name == "ollama/qwen3" and entry.source == "tenant"
+        assert (await client.models.get("ollama/qwen3")).context_window == 32_000
+        assert provider.api_key == "…9876"
+        assert [p.name for p in (await client.models.list_providers()).items] == ["local"]
+        await client.models.delete("ollama/qwen3")
+        await client.models.delete_provider("local")
+        assert "ollama/qwen3" not in {m.name for m in (await client.models.list()).items}

@@ -21,6 +21,7 @@ from runplane.client._base import (
     Deadline,
     FileCalls,
     KeyCalls,
+    ModelCalls,
     RunCalls,
     StreamResume,
     ToolCalls,
@@ -56,6 +57,7 @@ from runplane.schemas import (
     WebhookDeliveryPublic,
     WebhookEndpointPublic,
 )
+from runplane.schemas.models import ModelProviderPublic, ModelProviderPut, ModelPublic, ModelPut
 from runplane.schemas.triggers import TriggerPublic
 from runplane.schemas.webhooks import WebhookSecretPublic
 
@@ -94,6 +96,7 @@ class AsyncClient(BaseClient):
         self.keys = AsyncKeys(self)
         self.triggers = AsyncTriggers(self)
         self.webhooks = AsyncWebhooks(self)
+        self.models = AsyncModels(self)
 
     async def health(self) -> dict[str, Any]:
         """Return the server's health (``{"status": "ok", ...}``)."""
@@ -461,6 +464,78 @@ class AsyncConnections:
     async def delete(self, user_id: str, integration: str) -> None:
         """Revoke a user's credential for an integration."""
         await self._client._send(self._calls.delete(user_id, integration))
+
+
+class AsyncModels:
+    """The model catalogue (the tenant's prices) and its model providers (admin keys change)."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = ModelCalls(client)
+
+    async def list(self) -> Page[ModelPublic]:
+        """Return every model the tenant may name: built-in ones and its own entries."""
+        return await self._client._send(self._calls.list())
+
+    async def get(self, name: str) -> ModelPublic:
+        """Return one model of the catalogue (the tenant's entry over the built-in one)."""
+        return await self._client._send(self._calls.get(name))
+
+    async def put(
+        self,
+        name: str,
+        *,
+        provider: str,
+        context_window: int,
+        input_per_mtok: float,
+        output_per_mtok: float,
+        cached_per_mtok: float = 0.0,
+    ) -> ModelPublic:
+        """Set the tenant's own entry for a model (prices in US dollars per million tokens)."""
+        entry = ModelPut(
+            provider=provider,
+            context_window=context_window,
+            input_per_mtok=input_per_mtok,
+            output_per_mtok=output_per_mtok,
+            cached_per_mtok=cached_per_mtok,
+        )
+        return await self._client._send(self._calls.put(name, entry))
+
+    async def delete(self, name: str) -> None:
+        """Remove the tenant's own entry for a model."""
+        await self._client._send(self._calls.delete(name))
+
+    async def list_providers(self) -> Page[ModelProviderPublic]:
+        """Return the tenant's model providers (their keys masked)."""
+        return await self._client._send(self._calls.list_providers())
+
+    async def get_provider(self, name: str) -> ModelProviderPublic:
+        """Return one of the tenant's model providers."""
+        return await self._client._send(self._calls.get_provider(name))
+
+    async def put_provider(
+        self,
+        name: str,
+        kind: Literal["openai", "anthropic"],
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        default_model: str | None = None,
+        default: bool = False,
+    ) -> ModelProviderPublic:
+        """Add or change a model provider; without ``api_key`` the stored key stays."""
+        provider = ModelProviderPut(
+            kind=kind,
+            base_url=base_url,
+            api_key=api_key,
+            default_model=default_model,
+            default=default,
+        )
+        return await self._client._send(self._calls.put_provider(name, provider))
+
+    async def delete_provider(self, name: str) -> None:
+        """Remove a model provider and its key."""
+        await self._client._send(self._calls.delete_provider(name))
 
 
 class AsyncKeys:

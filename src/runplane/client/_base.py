@@ -54,6 +54,7 @@ from runplane.schemas import (
     WebhookEndpointPublic,
     WebhookEndpointUpdate,
 )
+from runplane.schemas.models import ModelProviderPublic, ModelProviderPut, ModelPublic, ModelPut
 from runplane.schemas.triggers import TriggerCreate, TriggerPatch, TriggerPublic
 from runplane.schemas.webhooks import WebhookSecretPublic
 from runplane.schemas.wire import ErrorDetail
@@ -581,6 +582,55 @@ class ConnectionCalls:
         """``DELETE /v1/users/{user}/connections/{integration}``."""
         request = self._base.build_request("DELETE", self._path(user_id, integration))
         return Call(request, raise_for_error)
+
+
+class ModelCalls:
+    """The calls of the model catalogue and the tenant's model providers, built but not sent."""
+
+    def __init__(self, base: BaseClient) -> None:
+        self._base = base
+
+    @staticmethod
+    def _model(name: str) -> str:
+        # A model name may hold slashes (``ollama/llama3.2``): the route takes them as they are.
+        return f"/v1/models/{quote(name, safe='/')}"
+
+    @staticmethod
+    def _provider(name: str) -> str:
+        return f"/v1/model-providers/{_segment(name)}"
+
+    def list(self) -> Call[Page[ModelPublic]]:
+        """``GET /v1/models``."""
+        return self._base.call("GET", "/v1/models", Page[ModelPublic])
+
+    def get(self, name: str) -> Call[ModelPublic]:
+        """``GET /v1/models/{name}``."""
+        return self._base.call("GET", self._model(name), ModelPublic)
+
+    def put(self, name: str, entry: ModelPut) -> Call[ModelPublic]:
+        """``PUT /v1/models/{name}``: the tenant's own entry."""
+        return self._base.call("PUT", self._model(name), ModelPublic, json=_body(entry))
+
+    def delete(self, name: str) -> Call[None]:
+        """``DELETE /v1/models/{name}``."""
+        return Call(self._base.build_request("DELETE", self._model(name)), raise_for_error)
+
+    def list_providers(self) -> Call[Page[ModelProviderPublic]]:
+        """``GET /v1/model-providers``."""
+        return self._base.call("GET", "/v1/model-providers", Page[ModelProviderPublic])
+
+    def get_provider(self, name: str) -> Call[ModelProviderPublic]:
+        """``GET /v1/model-providers/{name}``."""
+        return self._base.call("GET", self._provider(name), ModelProviderPublic)
+
+    def put_provider(self, name: str, provider: ModelProviderPut) -> Call[ModelProviderPublic]:
+        """``PUT /v1/model-providers/{name}``."""
+        body = _body(provider)
+        return self._base.call("PUT", self._provider(name), ModelProviderPublic, json=body)
+
+    def delete_provider(self, name: str) -> Call[None]:
+        """``DELETE /v1/model-providers/{name}``."""
+        return Call(self._base.build_request("DELETE", self._provider(name)), raise_for_error)
 
 
 class KeyCalls:
