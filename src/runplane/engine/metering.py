@@ -103,8 +103,8 @@ class Meter:
         self, step: str, model: str | None, messages: Sequence[Mapping[str, JSON]]
     ) -> None:
         """Let the call go ahead, or pause the run (soft limit) or fail it (hard ceiling)."""
-        own = self._run["budget"] or {}
         async with self._db.read() as conn:
+            own = await usage_store.run_budget(conn, self._run["id"]) or {}
             shared = await usage_store.budgets_for(
                 conn, self._run["tenant_id"], self._run["agent_name"]
             )

@@ -5,6 +5,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from runplane.domain.json import JSONObject
 from runplane.domain.lifecycle import RunStatus
 from runplane.domain.models import BudgetRecord, RunRecord
 from runplane.store.db import Conn
@@ -134,3 +135,10 @@ async def paused_on_budget(
         stmt = stmt.where(runs.c.agent_name == agent_name)
     found = [as_run(r) for r in (await conn.execute(stmt)).mappings().all()]
     return [r for r in found if (r["waiting_on"] or {}).get("kind") == "budget"]
+
+
+async def run_budget(conn: Conn, run_id: str) -> JSONObject | None:
+    """A run's own budget as it is now (it may be raised while the run runs)."""
+    stmt = sa.select(runs.c.budget).where(runs.c.id == run_id)
+    value = (await conn.execute(stmt)).scalar_one_or_none()
+    return value if isinstance(value, dict) else None
