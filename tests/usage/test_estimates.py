@@ -92,7 +92,7 @@ async def test_a_step_agent_is_estimated_per_step_before_any_run(
     assert listed == []  # estimating made no run
 
 
-async def test_a_step_override_changes_the_estimate(
+async def test_the_run_model_does_not_override_the_agents_own_default(
     rt: Runtime, tenant_api: tuple[str, httpx.AsyncClient]
 ) -> None:
     tenant, api = tenant_api
