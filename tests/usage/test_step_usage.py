@@ -58,7 +58,9 @@ async def test_a_model_missing_from_the_catalogue_counts_tokens_but_no_credits(
 
 
 async def test_a_run_without_model_calls_shows_zero_usage(api: httpx.AsyncClient) -> None:
-    run = (await api.post("/v1/runs", json={"agent_id": "chat", "input": {"calls": 0}, "wait": 20})).json()
+    run = (
+        await api.post("/v1/runs", json={"agent_id": "chat", "input": {"calls": 0}, "wait": 20})
+    ).json()
     assert run["status"] == "succeeded", run
     assert run["usage"] == dict.fromkeys(CALL_USAGE, 0)
     assert run["credits"] == {"estimated": None, "actual": None}

@@ -47,7 +47,9 @@ async def test_since_and_until_bound_the_calls_counted(api: httpx.AsyncClient) -
     before = datetime.now(UTC) - timedelta(seconds=1)
     await run_chat(api, 1, "gpt-4o-mini")
     after = datetime.now(UTC) + timedelta(seconds=1)
-    inside = await api.get("/v1/usage", params={"since": before.isoformat(), "until": after.isoformat()})
+    inside = await api.get(
+        "/v1/usage", params={"since": before.isoformat(), "until": after.isoformat()}
+    )
     assert [i["calls"] for i in inside.json()["items"]] == [1]
     later = await api.get("/v1/usage", params={"since": after.isoformat()})
     assert later.json()["items"] == [] and later.json()["credits"] == 0

@@ -21,9 +21,16 @@ def _tokens() -> sa.ColumnElement[int]:
 
 
 async def spent(
-    conn: Conn, tenant_id: str, agent_name: str | None, since: datetime | None
+    conn: Conn,
+    tenant_id: str,
+    agent_name: str | None,
+    since: datetime | None,
+    besides: str | None = None,
 ) -> tuple[int, float]:
-    """Tokens (input + output) and credits the tenant's (or one agent's) model calls used."""
+    """Tokens (input + output) and credits the tenant's (or one agent's) model calls used.
+
+    ``besides`` leaves out one run (the one asking, which counts its own in memory).
+    """
     stmt = (
         sa.select(
             sa.func.coalesce(sa.func.sum(_tokens()), 0),
@@ -36,6 +43,8 @@ async def spent(
         stmt = stmt.where(runs.c.agent_name == agent_name)
     if since is not None:
         stmt = stmt.where(steps.c.finished_at >= since)
+    if besides is not None:
+        stmt = stmt.where(runs.c.id != besides)
     row = (await conn.execute(stmt)).one()
     return int(row[0] or 0), float(row[1] or 0.0)
 
