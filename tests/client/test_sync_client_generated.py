@@ -22,6 +22,8 @@ RESOURCES = (
     "triggers",
     "webhooks",
     "models",
+    "usage",
+    "budgets",
 )
 # The only names one client has and the other has not: how each closes and enters.
 ONLY_ASYNC = {"aclose", "__aenter__", "__aexit__"}

@@ -4,6 +4,7 @@ import typer
 
 from runplane.cli import (
     approvals,
+    budgets,
     connections,
     db,
     keys,
@@ -12,6 +13,7 @@ from runplane.cli import (
     server,
     tools,
     triggers,
+    usage,
     webhooks,
 )
 from runplane.cli._context import Connection
@@ -46,12 +48,14 @@ def root(
 server.register(app)
 runs.register(app)
 approvals.register(app)
+budgets.register(app)
 connections.register(app)
 tools.register(app)
 db.register(app)
 keys.register(app)
 quotas.register(app)
 triggers.register(app)
+usage.register(app)
 webhooks.register(app)
 
 
