@@ -30,6 +30,9 @@ from runplane.engine.files import FileHandle
 MAX_TOOL_ROUNDS = 8
 # The run's files a template and the model see, each cut to this many characters.
 MAX_FILE_CHARS = 200_000
+# The event that shows, before each step, its model (and the default) and its instructions.
+PREPARED = "steps.prepared"
+MAX_SHOWN_CHARS = 20_000
 TEXT_MEDIA = ("text/", "application/json", "application/xml", "application/yaml")
 SYSTEM = (
     "You are one step of an agent. Follow the instructions. The run's files, when there "
@@ -76,8 +79,7 @@ async def run_definition(ctx: RunContext, config: Mapping[str, Any]) -> JSON:
     for step in steps:
         name = str(step["name"])
         model, effort = choose_model(config, step, ctx.model or {})
-        if not known_model(model):
-            raise RunError(f"step {name!r}: unknown model {model!r}", code="unknown_model")
+        default_model, default_effort = choose_model(config, step, {})
         scope = {
             "input": ctx.input,
             "variables": ctx.variables,
@@ -90,6 +92,19 @@ async def run_definition(ctx: RunContext, config: Mapping[str, Any]) -> JSON:
             raise RunError(
                 f"step {name!r}: instructions failed to render: {exc}", code="template_error"
             ) from None
+        await ctx.emit(
+            PREPARED,
+            {
+                "step": name,
+                "model": model,
+                "reasoning_effort": effort,
+                "default": {"model": default_model, "reasoning_effort": default_effort},
+                "overridden": (model, effort) != (default_model, default_effort),
+                "instructions": prompt[:MAX_SHOWN_CHARS],
+            },
+        )
+        if not known_model(model):
+            raise RunError(f"step {name!r}: unknown model {model!r}", code="unknown_model")
         output = await _run_step(ctx, step, prompt, model, effort, documents)
         earlier[name] = {"output": output}
     last = steps[-1]["output"]
