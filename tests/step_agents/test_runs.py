@@ -4,6 +4,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from tests.step_agents.test_definitions import definition
 
 from runplane.agents.steps import config_hash
 from runplane.domain.ids import new_id
@@ -11,7 +12,6 @@ from runplane.domain.models import utcnow
 from runplane.services.runtime import Runtime
 from runplane.store import agents as agents_store
 from runplane.store.schema import agents
-from tests.step_agents.test_definitions import definition
 
 MEMO = b"Quarterly sales rose 12 percent in March.\nReturns fell to 2 percent.\n"
 

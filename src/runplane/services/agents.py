@@ -2,7 +2,6 @@
 
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -10,6 +9,7 @@ from runplane.agents import steps as step_agents
 from runplane.agents.spec import AgentSpec
 from runplane.domain.errors import Conflict, Invalid, NotFound
 from runplane.domain.ids import new_id
+from runplane.domain.json import JSONObject
 from runplane.domain.models import AgentRecord, Principal, RevisionRecord, utcnow
 from runplane.domain.roles import Permission
 from runplane.schemas.steps import StepAgentDefinition
@@ -164,14 +164,14 @@ async def get_revision(rt: Runtime, who: Principal, ref: str, revision_id: str) 
 
 
 def _checked_config(
-    rt: Runtime, definition: Mapping[str, Any] | StepAgentDefinition
-) -> tuple[StepAgentDefinition, dict[str, Any]]:
+    rt: Runtime, definition: Mapping[str, object] | StepAgentDefinition
+) -> tuple[StepAgentDefinition, JSONObject]:
     parsed = step_agents.parse_definition(definition)
     return parsed, step_agents.check_definition(parsed, rt.project.tools)
 
 
 async def create_step_agent(
-    rt: Runtime, who: Principal, definition: Mapping[str, Any] | StepAgentDefinition
+    rt: Runtime, who: Principal, definition: Mapping[str, object] | StepAgentDefinition
 ) -> tuple[AgentRecord, RevisionRecord]:
     """Create a step agent and its first revision, a draft (PUBLISH; 409 if the name is taken)."""
     who.require(Permission.PUBLISH)
@@ -227,7 +227,7 @@ class _NameTaken(Exception):
 
 
 async def revise_step_agent(
-    rt: Runtime, who: Principal, ref: str, definition: Mapping[str, Any] | StepAgentDefinition
+    rt: Runtime, who: Principal, ref: str, definition: Mapping[str, object] | StepAgentDefinition
 ) -> RevisionRecord:
     """A new draft revision of a step agent (PUBLISH); the same definition gives the same one."""
     who.require(Permission.PUBLISH)
