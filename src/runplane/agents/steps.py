@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from runplane.domain.errors import Invalid
 from runplane.domain.json import JSONObject
+from runplane.domain.policy import check_rules
 from runplane.providers.catalog import find_model
 from runplane.schemas.steps import IDENTIFIER, StepAgentDefinition, StepOverride
 
@@ -71,6 +72,7 @@ def check_definition(
 ) -> JSONObject:
     """Check a definition whole; return the revision's ``config`` (422 naming what is wrong)."""
     _check_schema("input_schema", definition.input_schema)
+    check_rules([r.model_dump(exclude_none=True) for r in definition.approval_rules])
     for name, variable in definition.variables.items():
         _check_identifier(f"variables.{name}", name)
         if variable.default is not None:
@@ -122,6 +124,7 @@ def check_definition(
 def revision_config(definition: StepAgentDefinition) -> JSONObject:
     """What a revision of this definition records: the definition and how its result looks."""
     config = definition.model_dump(mode="json", by_alias=True)
+    config["approval_rules"] = [r.model_dump(exclude_none=True) for r in definition.approval_rules]
     last = definition.steps[-1].output
     config["output"] = "json" if last.format == "json" else "document"
     config["output_schema"] = last.json_schema if last.format == "json" else None

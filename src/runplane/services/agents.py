@@ -317,6 +317,12 @@ async def resolve_revision(
         rev = await revision_content(rt, agent["id"], agent["published_revision_id"])
     assert rev is not None
     spec = rt.project.get(agent["name"])
+    if agent["kind"] == "steps" and spec is not None:
+        raise Conflict(
+            f"step agent {agent['name']!r} has the name of an agent in this server's code; "
+            "its runs cannot start until one of them is renamed",
+            [{"name": "agent_id", "value": agent["name"]}],
+        )
     if agent["kind"] == "python" and (spec is None or spec.content_hash() != rev["hash"]):
         raise Conflict(
             f"revision {rev['id']} of {agent['name']!r} is not the code this server runs",
