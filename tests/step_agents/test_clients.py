@@ -87,3 +87,16 @@ def test_the_cli_creates_shows_revises_and_publishes_from_yaml(
     assert refused.returncode != 0 and "nope-1" in refused.stderr
     listed = cli(live_server, "agents", "ls")
     assert name in listed.stdout and "steps" in listed.stdout
+    ran = cli(
+        live_server,
+        "run", name, "--input", '{"question": "Sales?"}', "--var", "max_points=3",
+        "--step", "draft=gpt-4o-mini:high", "--wait",
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    run_id = next(w for w in ran.stdout.split() if w.startswith("run_"))
+    with live_server.client() as http:
+        shown = http.get(f"/v1/runs/{run_id}").json()
+    assert shown["step_overrides"] == {
+        "draft": {"model": "gpt-4o-mini", "reasoning_effort": "high"}
+    }
+    assert shown["variables"] == {"max_points": 3} and shown["status"] == "succeeded"

@@ -256,7 +256,7 @@ async def test_a_step_offers_the_model_only_the_tools_the_run_allows(
 
 
 async def test_the_definitions_approval_rules_apply_to_its_runs(api: httpx.AsyncClient) -> None:
-    body = definition(approval_rules=[{"tool": "list_events", "when": "day == \"monday\""}])
+    body = definition(approval_rules=[{"tool": "list_events", "when": 'day == "monday"'}])
     await create(api, body)
     done = await run(api, agent_id="site-report", input={"question": "x"})
     assert done["approval_rules"] == [{"tool": "list_events", "when": 'day == "monday"'}]
