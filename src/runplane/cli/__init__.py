@@ -3,6 +3,7 @@
 import typer
 
 from runplane.cli import (
+    agents,
     approvals,
     budgets,
     connections,
@@ -47,6 +48,7 @@ def root(
 
 server.register(app)
 runs.register(app)
+agents.register(app)
 approvals.register(app)
 budgets.register(app)
 connections.register(app)

@@ -10,6 +10,7 @@ from typing import cast
 
 import jsonschema
 
+from runplane.agents import steps as step_agents
 from runplane.domain.errors import (
     Conflict,
     Forbidden,
@@ -22,7 +23,7 @@ from runplane.domain.errors import (
 )
 from runplane.domain.events import ChainCheck, ChainLink, verify_chain
 from runplane.domain.ids import new_id
-from runplane.domain.json import JSON, as_list
+from runplane.domain.json import JSON, JSONObject, as_list
 from runplane.domain.lifecycle import TERMINAL, RunStatus
 from runplane.domain.models import EventRecord, Principal, RunRecord, StepRow, iso, utcnow
 from runplane.domain.policy import check_rules
@@ -93,6 +94,7 @@ async def create_run(
     revision = await agents_svc.resolve_revision(rt, agent, body.revision_id)
     config = revision["config"]
     validate_input(config.get("input_schema"), body.input)
+    model = _model_settings(agent["kind"], config, body)
     if (
         body.integrations in ("*", ["*"])
         and config.get("integrations") != "*"
@@ -131,7 +133,7 @@ async def create_run(
         "context": body.context,
         "user_id": user_id,
         "metadata": body.metadata,
-        "model": body.model.model_dump(exclude_none=True) if body.model else None,
+        "model": model,
         "timeout_seconds": body.timeout_seconds
         or revision["config"].get("timeout_seconds")
         or 3600.0,
@@ -237,6 +239,29 @@ async def cancel_children(rt: Runtime, run: RunRecord) -> None:
         except Conflict:
             pass  # it ended meanwhile
         await cancel_children(rt, child)
+
+
+def _model_settings(kind: str, config: Mapping[str, object], body: RunCreate) -> JSONObject | None:
+    """A run's model settings as stored; a step agent's also hold its per-step overrides.
+
+    A step agent's variables must be ones it declares, of their types; the models named
+    must be known (422 otherwise).
+    """
+    model: JSONObject | None = body.model.model_dump(exclude_none=True) if body.model else None
+    if kind != "steps":
+        if body.step_overrides:
+            raise Invalid.field(
+                "step_overrides", "only step agents (kind 'steps') have steps to override"
+            )
+        return model
+    step_agents.check_run_variables(config, body.variables)
+    if model is not None and model.get("name") is not None:
+        if not step_agents.known_model(str(model["name"])):
+            raise Invalid.field("model.name", f"unknown model {model['name']!r}", model["name"])
+    if body.step_overrides:
+        overrides = step_agents.check_step_overrides(config, body.step_overrides)
+        model = {**(model or {}), "steps": overrides}
+    return model
 
 
 class _KeyTaken(Exception):
@@ -568,7 +593,13 @@ _COPIED = (
 def _body_from(run: RunRecord, wait: float | None) -> RunCreate:
     """The creation request of a run with this one's configuration."""
     columns: dict[str, object] = dict(run)
-    return RunCreate.model_validate({**{k: columns[k] for k in _COPIED}, "wait": wait})
+    body = {k: columns[k] for k in _COPIED}
+    model = run["model"]
+    if model is not None and "steps" in model:
+        # A step agent's run keeps its per-step overrides with its model settings.
+        body["step_overrides"] = model["steps"]
+        body["model"] = {k: v for k, v in model.items() if k != "steps"} or None
+    return RunCreate.model_validate({**body, "wait": wait})
 
 
 async def set_archived(rt: Runtime, who: Principal, run_id: str, archived: bool) -> RunRecord:
