@@ -12,6 +12,7 @@ from runplane.console.views import (
     agents,
     approvals,
     auth,
+    editor,
     files,
     links,
     run,
@@ -26,7 +27,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 def install(app: FastAPI) -> None:
     """Mount the console on an app: pages, static files, sign-in redirects, error pages."""
     router = APIRouter(prefix="/console", include_in_schema=False)
-    for module in (auth, runs, run, approvals, agents, triggers, files, links):
+    for module in (auth, runs, run, approvals, editor, agents, triggers, files, links):
         router.include_router(module.router)
     app.include_router(router)
 
