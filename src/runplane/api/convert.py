@@ -26,6 +26,11 @@ def run_public(row: Row, who: Principal) -> RunPublic:
     data["approval_rules"] = data["approval_rules"] or []
     data["file_ids"] = data.get("file_ids") or []
     data["site_ids"] = data.get("site_ids") or []
+    # A step agent's run keeps its per-step overrides with its model settings.
+    model = data.get("model")
+    if isinstance(model, dict) and "steps" in model:
+        data["step_overrides"] = model["steps"] or {}
+        data["model"] = {k: v for k, v in model.items() if k != "steps"} or None
     return RunPublic.model_validate(data)
 
 

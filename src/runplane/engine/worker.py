@@ -12,7 +12,7 @@ import contextvars
 import json
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,7 +24,15 @@ from runplane.domain.errors import RunError
 from runplane.domain.events import CancelReceipt, ErrorData, ResultData, StatusNote
 from runplane.domain.json import JSONObject
 from runplane.domain.lifecycle import RunStatus
-from runplane.domain.models import ApprovalRecord, NewEvent, RunRecord, StepRecord, StepRow, utcnow
+from runplane.domain.models import (
+    ApprovalRecord,
+    NewEvent,
+    RevisionRecord,
+    RunRecord,
+    StepRecord,
+    StepRow,
+    utcnow,
+)
 from runplane.engine.admission import Admission
 from runplane.engine.base import Engine
 from runplane.engine.children import Children
@@ -79,8 +87,12 @@ class Worker:
         admission: Admission,
         lease: Lease,
         blobs: BlobStore,
+        revision_spec: Callable[[str, RevisionRecord], AgentSpec] | None = None,
     ) -> None:
         self.slots = slots
+        # Builds the agent of a revision that is data, not code (a step agent's).
+        self.revision_spec = revision_spec
+        self._revision_specs: dict[str, AgentSpec] = {}
         # Where files' bytes are: agents read their inputs and save artifacts through it.
         self.blobs = blobs
         # Renewed by the heartbeat; lapsed, runs here start no new step (self-fencing).
@@ -540,7 +552,7 @@ class Worker:
         """
         spec = self.project.get(run["agent_name"])
         if spec is None:
-            return None
+            return await self._defined_spec(run)
         if checked and spec.kind == "python":
             return spec
         digest = self._revision_hashes.get(run["revision_id"])
@@ -551,6 +563,20 @@ class Worker:
                 return None
             digest = self._revision_hashes[run["revision_id"]] = rev["hash"]
         return spec if digest == spec.content_hash() else None
+
+    async def _defined_spec(self, run: RunRecord) -> AgentSpec | None:
+        """The agent of a revision defined as data (a step agent), built once per revision."""
+        spec = self._revision_specs.get(run["revision_id"])
+        if spec is not None or self.revision_spec is None:
+            return spec
+        async with self.db.read() as conn:
+            rev = await agents_store.find_revision(conn, run["agent_id"], run["revision_id"])
+        if rev is None or rev["config"].get("kind") != "steps":
+            return None
+        if len(self._revision_specs) >= 1024:
+            self._revision_specs.clear()
+        spec = self._revision_specs[run["revision_id"]] = self.revision_spec(run["agent_name"], rev)
+        return spec
 
     # -- endings ------------------------------------------------------------------------
 

@@ -55,6 +55,13 @@ class ModelSettings(_Strict):
     temperature: float | None = Field(default=None, ge=0, le=2)
 
 
+class StepOverride(_Strict):
+    """A run's change to one step of a step agent: another model, another reasoning effort."""
+
+    model: str | None = Field(default=None, min_length=1, max_length=200)
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+
+
 ApprovalStrategy = Literal["NONE", "ON_START", "ON_TOOL_CALL"]
 
 
@@ -90,6 +97,8 @@ class RunCreate(_Strict):
     user_id: str | None = Field(default=None, max_length=200)
     metadata: dict[str, Any] = {}
     model: ModelSettings | None = None
+    # Step agents: per step name, the model and reasoning effort this run uses instead.
+    step_overrides: dict[str, StepOverride] | None = Field(default=None, max_length=50)
     timeout_seconds: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
     parent_run_id: str | None = None
     trigger: Trigger = "api"
@@ -209,6 +218,7 @@ class RunPublic(BaseModel):
     user_id: str | None = None
     metadata: dict[str, Any] = {}
     model: dict[str, Any] | None = None
+    step_overrides: dict[str, Any] = {}
     timeout_seconds: float | None = None
     parent_run_id: str | None = None
     rerun_of: str | None = None

@@ -1,14 +1,18 @@
 """Agents and revisions: registering code agents per tenant, listing, publishing."""
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from runplane.agents import steps as step_agents
 from runplane.agents.spec import AgentSpec
-from runplane.domain.errors import Conflict, NotFound
+from runplane.domain.errors import Conflict, Invalid, NotFound
 from runplane.domain.ids import new_id
 from runplane.domain.models import AgentRecord, Principal, RevisionRecord, utcnow
 from runplane.domain.roles import Permission
+from runplane.schemas.steps import StepAgentDefinition
 from runplane.services import audit
 from runplane.services.runtime import Runtime
 from runplane.store import agents as store
@@ -44,6 +48,8 @@ async def _sync_agent(rt: Runtime, tenant_id: str, spec: AgentSpec) -> None:
                 created_at=now,
                 updated_at=now,
             )
+        elif row["kind"] == "steps":
+            return  # a step agent of the tenant's took the name first: it stays theirs
         else:
             agent_id = row["id"]
             if row["config"] != config or row["description"] != spec.description:
@@ -127,6 +133,14 @@ async def publish(rt: Runtime, who: Principal, ref: str, revision_id: str) -> Re
                 [{"name": "revision_id", "value": revision_id}],
             )
         await store.publish_revision(conn, agent["id"], revision_id, utcnow())
+        if agent["kind"] == "steps":
+            # A step agent shows its published definition (schemas, description).
+            await store.update_agent(
+                conn,
+                agent["id"],
+                config=rev["config"],
+                description=rev["config"].get("description"),
+            )
         await audit.record(
             conn, who, "revision.published", "agent", agent["id"], {"revision_id": revision_id}
         )
@@ -134,6 +148,132 @@ async def publish(rt: Runtime, who: Principal, ref: str, revision_id: str) -> Re
         published = await store.find_revision(conn, agent["id"], revision_id)
     assert published is not None
     return published
+
+
+async def get_revision(rt: Runtime, who: Principal, ref: str, revision_id: str) -> RevisionRecord:
+    """One revision of an agent, or NotFound."""
+    agent = await find_agent(rt, who, ref)
+    async with rt.db.read() as conn:
+        rev = await store.find_revision(conn, agent["id"], revision_id)
+    if rev is None:
+        raise NotFound(
+            f"agent {agent['name']!r} has no revision {revision_id!r}",
+            [{"name": "revision_id", "value": revision_id}],
+        )
+    return rev
+
+
+def _checked_config(
+    rt: Runtime, definition: Mapping[str, Any] | StepAgentDefinition
+) -> tuple[StepAgentDefinition, dict[str, Any]]:
+    parsed = step_agents.parse_definition(definition)
+    return parsed, step_agents.check_definition(parsed, rt.project.tools)
+
+
+async def create_step_agent(
+    rt: Runtime, who: Principal, definition: Mapping[str, Any] | StepAgentDefinition
+) -> tuple[AgentRecord, RevisionRecord]:
+    """Create a step agent and its first revision, a draft (PUBLISH; 409 if the name is taken)."""
+    who.require(Permission.PUBLISH)
+    parsed, config = _checked_config(rt, definition)
+    await ensure_code_agents(rt, who.tenant_id)
+    if rt.project.get(parsed.name) is not None:
+        raise Conflict(
+            f"{parsed.name!r} is the name of an agent in this server's code",
+            [{"name": "name", "value": parsed.name}],
+        )
+    now, agent_id, rev_id = utcnow(), new_id("agt"), new_id("rev")
+    try:
+        async with rt.db.write() as conn:
+            if await store.find_agent(conn, who.tenant_id, parsed.name) is not None:
+                raise _NameTaken
+            await store.insert_agent(
+                conn,
+                id=agent_id,
+                tenant_id=who.tenant_id,
+                name=parsed.name,
+                kind="steps",
+                description=parsed.description,
+                config=config,
+                created_at=now,
+                updated_at=now,
+            )
+            await store.insert_revision(
+                conn,
+                id=rev_id,
+                tenant_id=who.tenant_id,
+                agent_id=agent_id,
+                hash=step_agents.config_hash(config),
+                stage="draft",
+                config=config,
+                created_at=now,
+            )
+            await audit.record(
+                conn, who, "agent.created", "agent", agent_id, {"revision_id": rev_id}
+            )
+            agent = await store.find_agent(conn, who.tenant_id, agent_id)
+            rev = await store.find_revision(conn, agent_id, rev_id)
+    except (_NameTaken, IntegrityError):
+        raise Conflict(
+            f"the tenant already has an agent named {parsed.name!r}; add a revision to it",
+            [{"name": "name", "value": parsed.name}],
+        ) from None
+    assert agent is not None and rev is not None
+    return agent, rev
+
+
+class _NameTaken(Exception):
+    """The agent's name is taken: roll the create back."""
+
+
+async def revise_step_agent(
+    rt: Runtime, who: Principal, ref: str, definition: Mapping[str, Any] | StepAgentDefinition
+) -> RevisionRecord:
+    """A new draft revision of a step agent (PUBLISH); the same definition gives the same one."""
+    who.require(Permission.PUBLISH)
+    agent = await find_agent(rt, who, ref)
+    if agent["kind"] != "steps":
+        raise Conflict(
+            f"agent {agent['name']!r} is {agent['kind']} code: its revisions come from its code",
+            [{"name": "agent_id", "value": ref}],
+        )
+    parsed, config = _checked_config(rt, definition)
+    if parsed.name != agent["name"]:
+        raise Invalid.field(
+            "name", f"the definition names {parsed.name!r}, not {agent['name']!r}", parsed.name
+        )
+    digest, now = step_agents.config_hash(config), utcnow()
+    try:
+        async with rt.db.write() as conn:
+            rev = await store.find_revision_by_hash(conn, agent["id"], digest)
+            if rev is not None:
+                return rev
+            rev_id = new_id("rev")
+            await store.insert_revision(
+                conn,
+                id=rev_id,
+                tenant_id=who.tenant_id,
+                agent_id=agent["id"],
+                hash=digest,
+                stage="draft",
+                config=config,
+                created_at=now,
+            )
+            if agent["published_revision_id"] is None:
+                # Until one is published, the agent shows its latest draft.
+                await store.update_agent(
+                    conn, agent["id"], config=config, description=parsed.description, updated_at=now
+                )
+            await audit.record(
+                conn, who, "revision.created", "agent", agent["id"], {"revision_id": rev_id}
+            )
+            made = await store.find_revision(conn, agent["id"], rev_id)
+    except IntegrityError:
+        # The same definition, saved at the same moment by another request.
+        async with rt.db.read() as conn:
+            made = await store.find_revision_by_hash(conn, agent["id"], digest)
+    assert made is not None
+    return made
 
 
 REVISION_CACHE_SIZE = 1024

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from runplane.agents.registry import load_project
+from runplane.builtins.steps import steps_spec
 from runplane.domain.models import utcnow
 from runplane.engine.admission import Admission, Limits
 from runplane.engine.dbos import DbosEngine
@@ -97,6 +98,7 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
         graphs=graphs,
         admission=Admission(db, Limits(settings.default_max_running, settings.tenant_max_queued)),
         lease=Lease(settings.executor_dead_after / 2),
+        revision_spec=steps_spec,
     )
     rt = Runtime(
         settings=settings,

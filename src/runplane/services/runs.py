@@ -10,6 +10,7 @@ from typing import cast
 
 import jsonschema
 
+from runplane.agents import steps as step_agents
 from runplane.domain.errors import (
     Conflict,
     Forbidden,
@@ -22,7 +23,7 @@ from runplane.domain.errors import (
 )
 from runplane.domain.events import ChainCheck, ChainLink, verify_chain
 from runplane.domain.ids import new_id
-from runplane.domain.json import JSON, as_list
+from runplane.domain.json import JSON, JSONObject, as_list
 from runplane.domain.lifecycle import TERMINAL, RunStatus
 from runplane.domain.models import EventRecord, Principal, RunRecord, StepRow, iso, utcnow
 from runplane.domain.policy import check_rules
@@ -92,6 +93,7 @@ async def create_run(
     revision = await agents_svc.resolve_revision(rt, agent, body.revision_id)
     config = revision["config"]
     validate_input(config.get("input_schema"), body.input)
+    model = _model_settings(agent["kind"], config, body)
     if (
         body.integrations in ("*", ["*"])
         and config.get("integrations") != "*"
@@ -129,7 +131,7 @@ async def create_run(
         "context": body.context,
         "user_id": user_id,
         "metadata": body.metadata,
-        "model": body.model.model_dump(exclude_none=True) if body.model else None,
+        "model": model,
         "timeout_seconds": body.timeout_seconds
         or revision["config"].get("timeout_seconds")
         or 3600.0,
@@ -233,6 +235,29 @@ async def cancel_children(rt: Runtime, run: RunRecord) -> None:
         except Conflict:
             pass  # it ended meanwhile
         await cancel_children(rt, child)
+
+
+def _model_settings(kind: str, config: Mapping[str, object], body: RunCreate) -> JSONObject | None:
+    """A run's model settings as stored; a step agent's also hold its per-step overrides.
+
+    A step agent's variables must be ones it declares, of their types; the models named
+    must be known (422 otherwise).
+    """
+    model: JSONObject | None = body.model.model_dump(exclude_none=True) if body.model else None
+    if kind != "steps":
+        if body.step_overrides:
+            raise Invalid.field(
+                "step_overrides", "only step agents (kind 'steps') have steps to override"
+            )
+        return model
+    step_agents.check_run_variables(config, body.variables)
+    if model is not None and model.get("name") is not None:
+        if not step_agents.known_model(str(model["name"])):
+            raise Invalid.field("model.name", f"unknown model {model['name']!r}", model["name"])
+    if body.step_overrides:
+        overrides = step_agents.check_step_overrides(config, body.step_overrides)
+        model = {**(model or {}), "steps": overrides}
+    return model
 
 
 class _KeyTaken(Exception):
