@@ -9,6 +9,7 @@ from runplane.store import schema
 RECORDS = [
     (models.RunRecord, schema.runs),
     (models.StepRow, schema.steps),
+    (models.BudgetRecord, schema.budgets),
     (models.EventRecord, schema.events),
     (models.ApprovalRecord, schema.approvals),
     (models.AgentRecord, schema.agents),

@@ -40,6 +40,8 @@ class WaitingOn(TypedDict, total=False):
     interrupt: JSONObject  # a graph's interrupt: ``thread_id``, ``interrupts``
     values: JSON  # a graph's state where it stopped
     child_run_id: str  # a child run (``ctx.run_agent``) whose end the run waits for
+    kind: str  # ``budget``: a model call would pass a budget (``budget`` says which)
+    budget: "BudgetNeed"
 
 
 class CancelReceipt(TypedDict):
@@ -98,6 +100,17 @@ class MessageDeltaData(TypedDict):
     step: int | None
     index: int
     text: str
+
+
+class BudgetNeed(TypedDict):
+    """What a run paused on a budget needs: which limit, what is used, what the call needs."""
+
+    scope: str  # ``run``, ``agent`` or ``tenant``
+    unit: str  # ``credits`` or ``tokens``
+    limit: float
+    used: float
+    needs: float  # the next model call's estimate
+    step: str  # the name of the model call's step
 
 
 class StepStartedData(TypedDict):
@@ -262,6 +275,7 @@ EventData: TypeAlias = (
     | PlanningData
     | ReasoningData
     | MessageDeltaData
+    | BudgetNeed
     | StepStartedData
     | StepCompletedData
     | StepFailedData
@@ -446,6 +460,13 @@ def _rate_limited(d: Data) -> str:
     return f"{d.get('tool')} is rate limited ({d.get('limit')}); waiting {wait:.2f} s"
 
 
+def _budget_exceeded(d: Data) -> str:
+    return (
+        f"{d.get('step')} needs about {d.get('needs')} {d.get('unit')}: the {d.get('scope')}'s "
+        f"budget of {d.get('limit')} has {d.get('used')} used; raise it or approve the overrun"
+    )
+
+
 def _interrupt(d: Data) -> str:
     found = [i.get("value") if isinstance(i, Mapping) else i for i in as_list(d.get("interrupts"))]
     text = f"Paused at {len(found)} interrupt{'' if len(found) == 1 else 's'}"
@@ -517,6 +538,7 @@ EVENTS: dict[str, EventKind] = {
     "planning": EventKind(PlanningData, "Plan", _planning),
     "reasoning": EventKind(ReasoningData, "Reasoning", lambda d: _text(d.get("text", ""))),
     "message.delta": EventKind(MessageDeltaData, "Model", lambda d: _text(d.get("text", ""))),
+    "budget.exceeded": EventKind(BudgetNeed, "Budget", _budget_exceeded),
     "step.started": EventKind(StepStartedData, "Step started", lambda d: f"{_step(d)} started"),
     "step.completed": EventKind(StepCompletedData, "Step completed", _step_completed),
     "step.failed": EventKind(StepFailedData, "Step failed", _step_failed),

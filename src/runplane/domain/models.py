@@ -134,6 +134,10 @@ class RunRecord(TypedDict):
     owner: str | None  # the executor whose attempt holds the run (fencing)
     epoch: int  # what every write of that attempt must find; a new attempt moves it on
     trigger_id: str | None  # the trigger that started it (its kind is ``trigger``)
+    usage: dict[str, int] | None  # token totals of its model calls (``USAGE_KEYS``)
+    credits_estimated: float | None  # estimated before it started (None: no estimate)
+    credits_actual: float | None  # what its model calls cost so far
+    budget: JSONObject | None  # its own budget: ``credits``, ``tokens``, ``hard_ceiling``
 
 
 @dataclass
@@ -148,6 +152,12 @@ class StepRecord:
     reused_from: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # A model call's (``ctx.complete``): the model that answered, the effort asked for,
+    # its four token counts and its credits.
+    model: str | None = None
+    reasoning_effort: str | None = None
+    usage: dict[str, int] | None = None
+    credits: float | None = None
 
 
 # -- the other tables, one row each as the store returns it ---------------------------
@@ -164,8 +174,28 @@ class StepRow(TypedDict):
     error: ErrorData | None
     reused_from: str | None
     model: str | None
+    reasoning_effort: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cached_tokens: int | None
+    reasoning_tokens: int | None
+    credits: float | None
     started_at: datetime | None
     finished_at: datetime | None
+
+
+class BudgetRecord(TypedDict):
+    """A row of ``budgets``: a tenant's or an agent's limits on model usage per period."""
+
+    tenant_id: str
+    scope: str  # ``tenant`` or ``agent``
+    target: str  # the agent's name, or "" for the tenant
+    credits: float | None  # soft limit: a run that would pass it pauses
+    tokens: int | None
+    hard_credits: float | None  # hard ceiling: a run that would pass it fails
+    hard_tokens: int | None
+    period: str  # ``day``, ``month`` or ``total``
+    updated_at: datetime
 
 
 class EventRecord(TypedDict):

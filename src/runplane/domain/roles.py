@@ -20,6 +20,7 @@ class Permission(StrEnum):
     MANAGE_KEYS = "manage_keys"  # create, list, revoke keys; rotate the webhook secret
     HOLD_FILES = "hold_files"  # put a legal hold on a file, and release it
     READ_AUDIT = "read_audit"  # the tenant's audit events (who changed keys, roles, settings)
+    MANAGE_BUDGETS = "manage_budgets"  # set or remove the tenant's and agents' budgets
 
 
 P = Permission

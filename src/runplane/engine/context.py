@@ -17,6 +17,8 @@ from runplane.engine.deltas import Deltas
 from runplane.engine.files import FileHandle, RunFiles
 from runplane.engine.governance import Gate, Governor, ModelCall, ModelReply
 from runplane.engine.journal import Journal
+from runplane.engine.metering import Meter
+from runplane.providers.base import USAGE_KEYS
 
 P = ParamSpec("P")
 
@@ -41,6 +43,7 @@ ENGINE_EVENTS = frozenset(
         "result",
         "error",
         "reconciled",
+        "budget.exceeded",
         "file.created",
     }
 )
@@ -155,8 +158,31 @@ class RunContext:
             "tools": list(tools) if tools else None,
             "documents": list(documents) if documents else None,
         }
-        deltas = Deltas(self._journal)
-        reply = await self.step(name, _ask, gate, [dict(m) for m in messages], call, deltas)
+        journal, meter = self._journal, self._journal.meter
+        if meter is not None and not journal.will_replay(name):
+            # A budget the call would pass pauses the run here (or fails it at a ceiling).
+            await meter.admit(name, call.get("model"), messages)
+        cost: list[float | None] = []  # the call's credits, once priced
+
+        def describe(output: JSON) -> dict[str, object]:
+            reply = output if isinstance(output, dict) else {}
+            used = reply.get("usage")
+            usage = {k: _count(used.get(k)) if isinstance(used, dict) else 0 for k in USAGE_KEYS}
+            credits = cost[0] if cost else None
+            if meter is not None:
+                for column, value in meter.add(usage, credits).items():
+                    journal.set_field(column, value)
+            return {
+                "model": _text(reply.get("model")) or call.get("model"),
+                "reasoning_effort": call.get("reasoning_effort"),
+                "usage": usage,
+                "credits": credits,
+            }
+
+        deltas = Deltas(journal)
+        asked = [dict(m) for m in messages]
+        args = (gate, asked, call, deltas, meter, cost)
+        reply = await journal.described_step(name, describe, _ask, args, {})
         assert isinstance(reply, dict)  # a ModelReply, as recorded
         return reply
 
@@ -222,10 +248,22 @@ def _text(value: JSON) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _count(value: JSON) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 async def _ask(
-    gate: Gate, messages: list[JSONObject], call: ModelCall, deltas: Deltas
+    gate: Gate,
+    messages: list[JSONObject],
+    call: ModelCall,
+    deltas: Deltas,
+    meter: Meter | None,
+    cost: list[float | None],
 ) -> ModelReply:
     try:
-        return await gate.complete(messages, call, deltas.add)
+        reply = await gate.complete(messages, call, deltas.add)
     finally:
         await deltas.close()
+    if meter is not None:
+        cost.append(await meter.cost(reply["model"], call.get("model"), reply["usage"]))
+    return reply

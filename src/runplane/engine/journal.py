@@ -25,11 +25,15 @@ from runplane.domain.events import (
 )
 from runplane.domain.json import JSON, JSONObject
 from runplane.domain.models import ApprovalRecord, NewEvent, StepRecord, utcnow
+from runplane.engine.metering import Meter
 from runplane.engine.outcome import WriteFailed, error_info
 from runplane.store.db import Conn
 from runplane.store.runs import Fenced
 
 FLUSH_DELAY = 0.02
+# What a finished step's output says about the step beyond it (a model call's model,
+# tokens and credits): ``StepRecord`` fields by name.
+Describe = Callable[[JSON], Mapping[str, object]]
 # A write of other tables that commits with the run's end (or its pause).
 AtEnd = Callable[[Conn], Awaitable[None]]
 # The parameters of a step's function.
@@ -91,6 +95,8 @@ class Journal:
         self._closing = asyncio.Event()
         # The error of a write that failed for good: the attempt cannot go on.
         self._failed: Exception | None = None
+        # What model calls cost and may spend (``engine/metering.py``); None: not metered.
+        self.meter: Meter | None = None
 
     # -- numbering ----------------------------------------------------------------------
 
@@ -131,13 +137,31 @@ class Journal:
         self, name: str, fn: Callable[P, object], *args: P.args, **kwargs: P.kwargs
     ) -> JSON:
         """Run ``fn`` as a durable step, or return the output an earlier attempt recorded."""
+        return await self.described_step(name, None, fn, args, kwargs)
+
+    async def described_step(
+        self,
+        name: str,
+        describe: Describe | None,
+        fn: Callable[..., object],
+        args: tuple[object, ...],
+        kwargs: Mapping[str, object],
+    ) -> JSON:
+        """``step``, with ``describe(output)`` adding fields to the completed step's row."""
         self._step_number += 1
         number = self._step_number
         start_op, end_op = self.next_op(), self.next_op()
         recorded = self.recorded(number, name)
         if recorded is not None and recorded.status in ("completed", "reused"):
             return await self.replayed(recorded, end_op)
-        return await self.run_step(number, name, fn, args, kwargs, start_op, end_op)
+        return await self.run_step(
+            number, name, fn, args, kwargs, start_op, end_op, describe=describe
+        )
+
+    def will_replay(self, name: str) -> bool:
+        """Tell whether the next step, named ``name``, returns a recorded output unrun."""
+        recorded = self.recorded(self.next_step_number(), name)
+        return recorded is not None and recorded.status in ("completed", "reused")
 
     async def run_step(
         self,
@@ -149,6 +173,7 @@ class Journal:
         start_op: int,
         end_op: int,
         journal_first: bool = False,
+        describe: Describe | None = None,
     ) -> JSON:
         """Run one step now: its start, its call, then its completion or failure."""
         started = StepRecord(number, name, "running", started_at=utcnow())
@@ -178,17 +203,27 @@ class Journal:
             self.current_step = None
             exc.runplane_step = number  # type: ignore[attr-defined]
             raise
-        return self.complete_step(number, name, output, end_op)
+        return self.complete_step(number, name, output, end_op, describe=describe)
 
     def complete_step(
-        self, number: int, name: str, output: object, end_op: int, settled: str | None = None
+        self,
+        number: int,
+        name: str,
+        output: object,
+        end_op: int,
+        settled: str | None = None,
+        describe: Describe | None = None,
     ) -> JSON:
         """Buffer a step's completion with its output; return the output as recorded.
 
-        ``settled`` says how a call left in doubt was settled without running (``skip``).
+        ``settled`` says how a call left in doubt was settled without running (``skip``);
+        ``describe(output)`` gives more fields of the step's row (a model call's usage).
         """
         recorded = jsonable(output)
         done = StepRecord(number, name, "completed", output=recorded, finished_at=utcnow())
+        if describe is not None:
+            for key, value in describe(recorded).items():
+                setattr(done, key, value)
         data: StepCompletedData = {"number": number, "name": name, "output": recorded}
         if settled is not None:
             data["settled"] = settled

@@ -15,6 +15,7 @@ from runplane.domain.lifecycle import RunStatus
 from runplane.domain.models import NewApproval, NewEvent, RunRecord, WebhookDeliveryRecord
 from runplane.engine.governance import Gate
 from runplane.engine.journal import Journal
+from runplane.engine.metering import Prices
 from runplane.engine.outcome import ApprovalAsk
 
 
@@ -23,6 +24,9 @@ class RunHooks(Protocol):
 
     def gate(self, run: RunRecord) -> Gate:
         """What the run's tool calls reach outside the run (credentials, rate limits, model)."""
+
+    def prices(self, run: RunRecord) -> Prices:
+        """How the run's model calls are priced (the tenant's catalogue)."""
 
     def new_approval(
         self, run: RunRecord, asked: ApprovalAsk, now: datetime

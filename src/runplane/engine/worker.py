@@ -42,6 +42,7 @@ from runplane.engine.governance import Caller, Governor, RunPolicy
 from runplane.engine.hub import EventHub
 from runplane.engine.journal import FLUSH_DELAY, Journal, Replay, jsonable
 from runplane.engine.lease import Lease
+from runplane.engine.metering import Meter
 from runplane.engine.outcome import Suspend, WriteFailed, error_info, failed_step
 from runplane.engine.ports import GraphRunner, RunHooks
 from runplane.engine.waits import Waits, cancel_receipt
@@ -351,7 +352,14 @@ class Worker:
             return None
         steps = {
             r["number"]: StepRecord(
-                r["number"], r["name"], r["status"], r["output"], r["error"], r["reused_from"]
+                r["number"],
+                r["name"],
+                r["status"],
+                r["output"],
+                r["error"],
+                r["reused_from"],
+                model=r["model"],
+                credits=r["credits"],
             )
             for r in step_rows
         }
@@ -426,6 +434,7 @@ class Worker:
         replay = Replay(last_op=run["last_op"], steps=steps, approvals=decided)
         graphs = self.graphs if spec.kind == "langgraph" else None
         journal = Journal(writer, replay, graphs.flush_delay if graphs else FLUSH_DELAY)
+        journal.meter = Meter(self.db, run, self.hooks.prices(run))
         governor = Governor(
             journal,
             self.hooks.gate(run),

@@ -28,6 +28,7 @@ from runplane.engine.hub import EventHub
 from runplane.engine.journal import AtEnd
 from runplane.engine.lease import Lease
 from runplane.engine.ports import RunHooks
+from runplane.providers.base import USAGE_KEYS
 from runplane.store import agents as agents_store
 from runplane.store import notify
 from runplane.store import runs as runs_store
@@ -334,8 +335,20 @@ def _step_row(run_id: str, s: StepRecord) -> dict[str, object]:
         "name": s.name,
         "status": s.status,
     }
-    for key in ("output", "error", "reused_from", "started_at", "finished_at"):
+    for key in (
+        "output",
+        "error",
+        "reused_from",
+        "started_at",
+        "finished_at",
+        "model",
+        "reasoning_effort",
+        "credits",
+    ):
         value = getattr(s, key)
         if value is not None:
             row[key] = value
+    if s.usage is not None:
+        for key in USAGE_KEYS:
+            row[key] = int(s.usage.get(key, 0))
     return row

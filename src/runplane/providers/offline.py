@@ -30,6 +30,8 @@ class OfflineProvider(ModelProvider):
         text = json.dumps({}) if json_mode or json_schema else str(asked.get("content", ""))
         if on_delta is not None and text:
             await on_delta(text)
-        return Completion(
-            text=text, model=self.default_model, usage=empty_usage(), provider=self.name
-        )
+        # Tokens counted simply: one per word, of the messages in and the answer out.
+        usage = empty_usage()
+        usage["input_tokens"] = sum(len(str(m.get("content") or "").split()) for m in messages)
+        usage["output_tokens"] = len(text.split())
+        return Completion(text=text, model=self.default_model, usage=usage, provider=self.name)

@@ -85,6 +85,39 @@ class Notify(_Strict):
     webhook: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
 
 
+class Usage(BaseModel):
+    """Tokens of model calls: input (cached ones among them) and output (reasoning among them)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+class Credits(BaseModel):
+    """Credits (1 credit = 1 US cent of model cost): estimated before the run, and spent."""
+
+    estimated: float | None = None
+    actual: float | None = None
+
+
+class Ceiling(_Strict):
+    """Limits a run may never pass: a model call that would pass one fails the run."""
+
+    credits: float | None = Field(default=None, ge=0)
+    tokens: int | None = Field(default=None, ge=0)
+
+
+class RunBudget(_Strict):
+    """A run's budget: past ``credits``/``tokens`` it pauses, past ``hard_ceiling`` it fails."""
+
+    credits: float | None = Field(default=None, ge=0)
+    tokens: int | None = Field(default=None, ge=0)
+    hard_ceiling: Ceiling | None = None
+    # Overruns approved (``POST /v1/runs/{id}/budget/approve``), on top of the limits.
+    approved: Ceiling | None = None
+
+
 class RunCreate(_Strict):
     """The body of ``POST /v1/runs``; only ``agent_id`` is required."""
 
@@ -109,6 +142,7 @@ class RunCreate(_Strict):
     notify: Notify | None = None
     file_ids: list[str] | None = Field(default=None, max_length=100)
     site_ids: list[str] | None = Field(default=None, max_length=20)
+    budget: RunBudget | None = None
     wait: float | None = Field(default=None, ge=0, le=600)
 
 
@@ -248,6 +282,22 @@ class RunPublic(BaseModel):
     executor_id: str | None = None
     # The trigger that started the run (``trigger`` is its kind), if one did.
     trigger_id: str | None = None
+    # Its model calls' token totals, and credits estimated before it started and spent.
+    usage: Usage = Field(default_factory=lambda: Usage())
+    credits: Credits = Field(default_factory=lambda: Credits())
+    budget: RunBudget | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _credits_of_record(cls, data: Any) -> Any:
+        """A record's ``credits_*`` columns as one ``credits`` object; no usage as zeros."""
+        if isinstance(data, dict) and "credits" not in data and "credits_actual" in data:
+            credits = {
+                "estimated": data.get("credits_estimated"),
+                "actual": data.get("credits_actual"),
+            }
+            return {**data, "credits": credits, "usage": data.get("usage") or {}}
+        return data
 
 
 class StepPublic(BaseModel):
@@ -259,10 +309,26 @@ class StepPublic(BaseModel):
     output: Any = None
     error: RunErrorInfo | None = None
     reused_from: str | None = None
+    # A model call's: the model that answered, the effort asked for, tokens and credits.
     model: str | None = None
+    reasoning_effort: str | None = None
+    usage: Usage | None = None
+    credits: float | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     files: list[FilePublic] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _usage_of_record(cls, data: Any) -> Any:
+        """A record's four token columns as one ``usage`` object (None on other steps)."""
+        if isinstance(data, dict) and "usage" not in data and "input_tokens" in data:
+            keys = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
+            usage = (
+                None if data.get("input_tokens") is None else {k: data.get(k) or 0 for k in keys}
+            )
+            return {**data, "usage": usage}
+        return data
 
 
 class EventPublic(BaseModel):

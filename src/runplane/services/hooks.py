@@ -1,5 +1,6 @@
 """The services' side of a run's life, handed to the worker (``engine.ports.RunHooks``)."""
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -18,9 +19,11 @@ from runplane.domain.models import (
     utcnow,
 )
 from runplane.engine.governance import Gate
+from runplane.engine.metering import Prices
 from runplane.engine.outcome import ApprovalAsk
 from runplane.providers import ModelProvider
 from runplane.services.crypto import Keys, token_hash
+from runplane.services.prices import price_of
 from runplane.services.tooling import ToolGate
 from runplane.services.webhooks import Webhooks
 from runplane.settings import Settings
@@ -81,6 +84,10 @@ class ServiceHooks:
     def gate(self, run: RunRecord) -> Gate:
         """What the run's tool calls reach outside the run."""
         return ToolGate(self.db, self.keys, self.project.tools, self.provider, run)
+
+    def prices(self, run: RunRecord) -> Prices:
+        """How the run's model calls are priced: the tenant's catalogue (``price_of``)."""
+        return functools.partial(price_of, self.db, run["tenant_id"])
 
     async def lifecycle(
         self,

@@ -32,6 +32,7 @@ from runplane.engine.hub import Signal
 from runplane.schemas import RunCreate
 from runplane.services import agents as agents_svc
 from runplane.services import files as files_svc
+from runplane.services.estimates import estimate
 from runplane.services.runtime import Runtime
 from runplane.services.webhooks import check_webhook
 from runplane.store import customer_integrations
@@ -114,6 +115,7 @@ async def create_run(
             return await _maybe_wait(rt, who, existing, body.wait)
     if body.parent_run_id is not None:
         await get_run(rt, who, body.parent_run_id, field="parent_run_id")
+    estimated = await estimate(rt, who.tenant_id, config, body)
     now = utcnow()
     ticket = await rt.worker.admission.ticket(who.tenant_id, now, not_before)
     run_id = run_id or new_id("run")
@@ -148,6 +150,8 @@ async def create_run(
         "created_by_key_id": who.key_id,
         "admitted_at": ticket.admitted_at,
         "not_before": not_before,
+        "credits_estimated": estimated["credits"],
+        "budget": body.budget.model_dump(exclude_none=True) if body.budget else None,
         "created_at": now,
         "updated_at": now,
         **(extra or {}),

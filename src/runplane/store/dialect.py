@@ -265,3 +265,11 @@ def _sqlite_equals(member: sa.TableValuedAlias, value: JSON) -> sa.ColumnElement
             *(_sqlite_has(nested, k, v) for k, v in value.items()),
         )
     raise TypeError(f"not a JSON value: {value!r}")
+
+
+def utc_day(conn: HasDialect, column: sa.ColumnElement[datetime]) -> sa.ColumnElement[str]:
+    """A timestamp column's UTC day as ``YYYY-MM-DD`` text, in the connection's dialect."""
+    if conn.dialect.name == "sqlite":
+        # Stored as UTC text (``UTCDateTime``): the day is its first ten characters.
+        return sa.func.substr(column, 1, 10)
+    return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD")

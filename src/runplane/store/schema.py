@@ -151,6 +151,12 @@ runs = sa.Table(
     sa.Column("epoch", sa.Integer, nullable=False, server_default="0"),
     # The trigger that started the run (its kind is ``trigger``); None for other runs.
     sa.Column("trigger_id", sa.String(40)),
+    # Model usage (issue 15): token totals of the run's model calls, the credits estimated
+    # before it started and spent so far, and the budget it was given (``engine/metering.py``).
+    sa.Column("usage", sa.JSON),
+    sa.Column("credits_estimated", sa.Float),
+    sa.Column("credits_actual", sa.Float),
+    sa.Column("budget", sa.JSON),
     sa.Index("ix_runs_tenant_created", "tenant_id", "created_at", "id"),
     sa.Index("ix_runs_tenant_admission", "tenant_id", "status", "admitted_at"),
     sa.Index("ix_runs_tenant_agent", "tenant_id", "agent_id", "created_at"),
@@ -170,8 +176,31 @@ steps = sa.Table(
     sa.Column("error", sa.JSON),
     sa.Column("reused_from", sa.String(40)),
     sa.Column("model", sa.String(200)),
+    # A model call's settings, tokens and credits (None on other steps).
+    sa.Column("reasoning_effort", sa.String(20)),
+    sa.Column("input_tokens", sa.Integer),
+    sa.Column("output_tokens", sa.Integer),
+    sa.Column("cached_tokens", sa.Integer),
+    sa.Column("reasoning_tokens", sa.Integer),
+    sa.Column("credits", sa.Float),
     sa.Column("started_at", TS),
     sa.Column("finished_at", TS),
+)
+
+# Budgets of model usage per tenant or agent (a run's own is its ``budget`` column):
+# ``target`` is the agent's name (scope ``agent``) or "" (scope ``tenant``).
+budgets = sa.Table(
+    "budgets",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
+    sa.Column("scope", sa.String(20), primary_key=True),
+    sa.Column("target", sa.String(64), primary_key=True),
+    sa.Column("credits", sa.Float),
+    sa.Column("tokens", sa.BigInteger),
+    sa.Column("hard_credits", sa.Float),
+    sa.Column("hard_tokens", sa.BigInteger),
+    sa.Column("period", sa.String(10), nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
 )
 
 events = sa.Table(
