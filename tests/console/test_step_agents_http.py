@@ -2,10 +2,12 @@
 HTTP: what the pages show, how the form's rows move, where errors go."""
 
 import html
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -183,6 +185,7 @@ DEFINITION = {
         "tags": {"type": "array", "default": ["a"]},
     },
     "model": {"name": "offline", "reasoning_effort": "low"},
+    "integrations": [],
     "steps": [
         {
             "name": "research",
@@ -224,6 +227,7 @@ def form_pairs(form: step_form.AgentForm) -> list[tuple[str, str]]:
         ("model", form.model),
         ("reasoning_effort", form.reasoning_effort),
         ("input_schema", form.input_schema),
+        ("integrations", form.integrations),
     ]
     for v in form.variables:
         pairs += [("vars", v.key), (f"var.{v.key}.name", v.name), (f"var.{v.key}.type", v.type)]
@@ -317,3 +321,92 @@ def test_streamed_pieces_of_a_step_are_one_timeline_entry() -> None:
     ]
     assert shown[1]["text"] == "Hello" and shown[1]["last_seq"] == 3
     assert live_text(shown) == {1: {"text": "Hello", "seq": 3}, 2: {"text": "Next", "seq": 5}}
+
+
+# -- from the editor to a run ----------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "step_agents" / "site_report.json"
+
+
+def example(name: str) -> dict[str, Any]:
+    definition: dict[str, Any] = json.loads(EXAMPLE.read_text())
+    return {**definition, "name": name}
+
+
+async def test_an_agent_saved_in_the_editor_runs_with_overrides_and_its_steps_show_models(
+    app: FastAPI, rt: Runtime
+) -> None:
+    name = f"report-{uuid.uuid4().hex[:6]}"
+    async with console(app, rt) as (browser, api):
+        csrf = csrf_of((await browser.get("/console/agents/new")).text)
+        form = step_form.form_of(example(name))
+        saved = await post_form(
+            browser, "/console/agents/new", [("csrf", csrf), ("action", "save")] + form_pairs(form)
+        )
+        assert saved.status_code == 303, text_of(saved)
+        assert saved.headers["location"] == f"/console/agents/{name}"
+        page = await browser.get(saved.headers["location"])
+        body = text_of(page)
+        assert "as a draft" in body  # the notice
+        assert f'href="/console/agents/{name}/edit"' in body
+        assert 'name="override.draft.model"' in body and 'name="var.audience"' in body
+        assert "As defined (offline)" in body and "As defined (medium)" in body
+
+        # the editor opens on what was saved
+        edit = text_of(await browser.get(f"/console/agents/{name}/edit"))
+        assert "{{ steps.research.output }}" in edit and 'value="summary"' in edit
+
+        # run the draft: another effort for one step, another audience
+        agent = (await api.get(f"/v1/agents/{name}")).json()
+        revision = (await api.get(f"/v1/agents/{name}/revisions")).json()["items"][0]["id"]
+        started = await post_form(
+            browser,
+            f"/console/agents/{name}/runs",
+            [
+                ("csrf", csrf),
+                ("revision_id", revision),
+                ("input.question", "What did sales do?"),
+                ("var.audience", "the board"),
+                ("var.max_points", "5"),
+                ("override.research.effort", "high"),
+                ("override.draft.model", ""),
+            ],
+        )
+        assert started.status_code == 303, text_of(started)
+        run_id = started.headers["location"].rsplit("/", 1)[1]
+        done = (await api.get(f"/v1/runs/{run_id}", params={"wait": 30})).json()
+        assert done["status"] == "succeeded", done
+        assert done["variables"] == {"audience": "the board"}
+        assert done["step_overrides"] == {"research": {"reasoning_effort": "high"}}
+        assert agent["kind"] == "steps"
+
+        body = text_of(await browser.get(f"/console/runs/{run_id}"))
+        facts = re.findall(r"<p class=\"small step-model\" data-step-model>(.*?)</p>", body, re.S)
+        assert len(facts) == 3, body
+        research, draft, summary = (" ".join(re.sub(r"<[^>]+>", " ", f).split()) for f in facts)
+        assert "Model: offline" in research and "Reasoning: high override (default low)" in research
+        assert "Reasoning: medium" in draft and "override" not in draft
+        for fact in (research, draft, summary):
+            assert re.search(r"Tokens: [\d,]+ in ?, [\d,]+ out", fact), fact
+            assert "Credits: 0" in fact
+        assert 'id="step-overrides"' in body
+        assert 'id="run-credits"' in body and "actual 0" in body
+
+
+async def test_the_services_refusal_is_shown_next_to_the_step_it_is_about(
+    app: FastAPI, rt: Runtime
+) -> None:
+    async with console(app, rt) as (browser, _):
+        csrf = csrf_of((await browser.get("/console/agents/new")).text)
+        definition = example(f"bad-{uuid.uuid4().hex[:6]}")
+        definition["steps"][1]["instructions"] = "Hello {{ variables.nope }}"
+        form = step_form.form_of(definition)
+        page = await post_form(
+            browser, "/console/agents/new", [("csrf", csrf), ("action", "save")] + form_pairs(form)
+        )
+        assert page.status_code == 422
+        key = form.steps[1].key
+        assert re.search(
+            rf"id=\"s-{key}-instructions-error\">[^<]*unknown variable 'variables.nope'",
+            text_of(page),
+        )

@@ -88,11 +88,14 @@ async def _submit(request: Request, user: User, name: str | None) -> Response:
         return _editor(request, user, form, agent, status=422)
     try:
         if agent is None:
-            agent, revision = await svc.create_step_agent(rt, user.who, definition)  # type: ignore[attr-defined,unused-ignore]
+            agent, revision = await svc.create_step_agent(rt, user.who, definition)
         else:
-            revision = await svc.revise_step_agent(rt, user.who, agent["id"], definition)  # type: ignore[attr-defined,unused-ignore]
+            revision = await svc.revise_step_agent(rt, user.who, agent["id"], definition)
         if action == "publish":
             revision = await svc.publish(rt, user.who, agent["id"], revision["id"])
+    except Conflict as exc:  # the name is taken (by another agent, or by code)
+        form.errors["name"] = exc.message
+        return _editor(request, user, form, agent, status=409)
     except Invalid as exc:
         names = [str(d.get("name") or "") for d in exc.details or []] or [""]
         for name in names:

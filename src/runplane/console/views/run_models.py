@@ -111,8 +111,12 @@ def run_credits(run: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def overrides_of(run: Mapping[str, Any]) -> dict[str, Any]:
-    """The run's per-step overrides (``step_overrides``), {} when it has none."""
+    """The run's per-step overrides, {} when it has none (kept in its model settings as
+    ``steps``; the API shows them as ``step_overrides``)."""
     found = run.get("step_overrides")
+    if not isinstance(found, Mapping):
+        model = run.get("model")
+        found = model.get("steps") if isinstance(model, Mapping) else None
     return dict(found) if isinstance(found, Mapping) else {}
 
 

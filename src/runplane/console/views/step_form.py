@@ -68,6 +68,7 @@ class AgentForm:
     model: str = ""
     reasoning_effort: str = ""
     input_schema: str = ""
+    integrations: str = ""
     variables: list[VariableForm] = field(default_factory=list)
     steps: list[StepForm] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
@@ -106,6 +107,12 @@ def default_text(kind: str, value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _integrations_text(value: Any) -> str:
+    if value == "*":
+        return "*"
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else ""
+
+
 def form_of(definition: Mapping[str, Any]) -> AgentForm:
     """The form showing a stored definition."""
     model = definition.get("model") or {}
@@ -117,6 +124,7 @@ def form_of(definition: Mapping[str, Any]) -> AgentForm:
         model=str(model.get("name") or ""),
         reasoning_effort=str(model.get("reasoning_effort") or ""),
         input_schema=_json_text(definition.get("input_schema")),
+        integrations=_integrations_text(definition.get("integrations")),
     )
     variables = definition.get("variables") or {}
     if isinstance(variables, Mapping):
@@ -180,6 +188,7 @@ def read_form(posted: Any) -> AgentForm:
         model=text("model").strip(),
         reasoning_effort=text("reasoning_effort").strip(),
         input_schema=text("input_schema"),
+        integrations=text("integrations"),
     )
     for key in _keys(posted, "vars"):
         p = f"var.{key}."
@@ -283,6 +292,12 @@ def typed_default(v: VariableForm) -> Any:
     return parsed
 
 
+def _integrations(text: str) -> list[str] | str:
+    if text.strip() == "*":
+        return "*"
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
 def definition_of(form: AgentForm) -> dict[str, Any]:
     """The definition the form describes; what cannot be read goes on its field as an error."""
     if not form.name:
@@ -329,9 +344,17 @@ def definition_of(form: AgentForm) -> dict[str, Any]:
         "kind": "steps",
         "description": form.description,
         "variables": variables,
-        "model": {"name": form.model or None, "reasoning_effort": form.reasoning_effort or None},
+        "model": None,
+        "integrations": _integrations(form.integrations),
         "steps": steps,
     }
+    if form.model:
+        definition["model"] = {
+            "name": form.model,
+            "reasoning_effort": form.reasoning_effort or None,
+        }
+    elif form.reasoning_effort:
+        form.errors["reasoning_effort"] = "Pick a default model to give it a reasoning effort."
     schema = _parse_json(form.input_schema, form.errors, "input_schema")
     if schema is not None:
         definition["input_schema"] = schema
@@ -386,7 +409,7 @@ def place_error(form: AgentForm, name: str, message: str) -> None:
             field_name = parts[2] if len(parts) > 2 and parts[2] in ("type", "default") else "name"
             var.errors.setdefault(field_name, message)
             return
-    if head in ("name", "description", "input_schema"):
+    if head in ("name", "description", "input_schema", "integrations"):
         form.errors.setdefault(head, message)
         return
     if head == "model":
