@@ -49,6 +49,46 @@
     return li;
   }
 
+  // A model's streamed text: pieces of one step go on one timeline entry, and into the
+  // running step's live box. Text only, never markup.
+  function deltaEntry(ev, step) {
+    const li = document.createElement("li");
+    li.className = "ev new " + (ev.css || "");
+    li.dataset.seq = String(ev.seq);
+    li.dataset.deltaStep = step === null ? "" : String(step);
+    const head = document.createElement("div");
+    head.className = "ev-head";
+    const type = document.createElement("span");
+    type.className = "ev-type";
+    type.textContent = (ev.label || "Model") + (step ? " · step " + step : "");
+    const time = document.createElement("time");
+    if (ev.at) time.setAttribute("datetime", ev.at);
+    time.textContent = ev.time || "";
+    const seq = document.createElement("span");
+    seq.className = "muted small";
+    seq.textContent = "#" + ev.seq;
+    head.append(type, " ", time, " ", seq);
+    const text = document.createElement("p");
+    text.className = "ev-text";
+    li.append(head, text);
+    return li;
+  }
+
+  function addDelta(timeline, ev) {
+    const data = ev.data || {};
+    const step = typeof data.step === "number" ? data.step : null;
+    const piece = typeof data.text === "string" ? data.text : "";
+    if (!timeline) return;
+    let li = timeline.lastElementChild;
+    const same = li && li.dataset.deltaStep !== undefined && li.dataset.deltaStep === (step === null ? "" : String(step));
+    if (!same) {
+      li = deltaEntry(ev, step);
+      timeline.append(li);
+    }
+    li.dataset.seq = String(ev.seq);
+    li.querySelector(".ev-text").append(piece);
+  }
+
   function runPage() {
     const page = document.querySelector("[data-run-page]");
     if (!page) return;
@@ -76,6 +116,15 @@
 
     // The steps and options are drawn by the server: fetch them again (at most twice a second) as
     // steps start and finish. Parsed as a document, never run as script.
+    // Streamed text per step, kept to put back into a live box the server drew before it came.
+    const said = new Map();
+    function fillLive(box) {
+      const step = parseInt(box.dataset.stepLive, 10);
+      const upto = parseInt(box.dataset.upto || "0", 10) || 0;
+      for (const [seq, text] of said.get(step) || []) {
+        if (seq > upto) { box.append(text); box.dataset.upto = String(seq); }
+      }
+    }
     let stepsTimer = null;
     function refreshSteps() {
       if (stepsTimer) return;
@@ -90,6 +139,7 @@
             const current = page.querySelector(part);
             if (fresh && current) current.replaceWith(document.importNode(fresh, true));
           }
+          page.querySelectorAll("[data-step-live]").forEach(fillLive);
         } catch (_) { /* the next event tries again */ }
       }, 500);
     }
@@ -100,8 +150,18 @@
       if (typeof ev.seq !== "number" || ev.seq <= lastSeq) return; // already shown
       lastSeq = ev.seq;
       page.dataset.lastSeq = String(lastSeq);
-      if (timeline) timeline.append(entry(ev));
       const data = ev.data || {};
+      if (ev.type === "message.delta") {
+        addDelta(timeline, ev);
+        if (typeof data.step === "number" && typeof data.text === "string") {
+          if (!said.has(data.step)) said.set(data.step, []);
+          said.get(data.step).push([ev.seq, data.text]);
+          const box = page.querySelector('[data-step-live="' + data.step + '"]');
+          if (box) fillLive(box);
+        }
+        return;
+      }
+      if (timeline) timeline.append(entry(ev));
       if (ev.type === "status" && ev.status) {
         badgeBox.replaceChildren(runBadge(ev.status));
         statusText.textContent = ev.summary || LABELS[ev.status] || ev.status;

@@ -12,11 +12,13 @@ from runplane.console.views import (
     agents,
     approvals,
     auth,
+    editor,
     files,
     links,
     run,
     runs,
     triggers,
+    usage,
 )
 from runplane.console.views.common import error_page
 
@@ -26,7 +28,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 def install(app: FastAPI) -> None:
     """Mount the console on an app: pages, static files, sign-in redirects, error pages."""
     router = APIRouter(prefix="/console", include_in_schema=False)
-    for module in (auth, runs, run, approvals, agents, triggers, files, links):
+    for module in (auth, runs, run, approvals, editor, agents, triggers, files, links, usage):
         router.include_router(module.router)
     app.include_router(router)
 

@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from runplane.console.session import User, UserDep, check_csrf, redirect_with_notice
+from runplane.console.views import step_run
 from runplane.console.views.common import pretty, render
 from runplane.domain.errors import Invalid
 from runplane.domain.roles import Permission
@@ -71,7 +72,10 @@ async def agents_page(request: Request, user: UserDep) -> Response:
 async def agent_page(request: Request, name: str, user: UserDep) -> Response:
     """One agent: what it is, its revisions, and a form to start a run."""
     agent, revisions, schema = await _load(request, user, name)
-    return _agent(request, user, agent, revisions, schema, _fields(agent, schema), {}, "", "NONE")
+    options = step_run.options_of(agent, revisions, None)
+    return _agent(
+        request, user, agent, revisions, schema, _fields(agent, schema), {}, "", "NONE", options
+    )
 
 
 @router.post("/agents/{name}/revisions/{revision_id}/publish")
@@ -103,28 +107,47 @@ async def start_run(request: Request, name: str, user: UserDep) -> Response:
         approval = "NONE"
     errors: dict[str, str] = {}
     value = _read(fields, form, errors)
+    options = step_run.options_of(agent, revisions, form)
+    extra = step_run.read_options(options, form, errors)
     new = None
     if not errors:
         try:
-            body = RunCreate(
-                agent_id=agent["name"],
-                name=run_name or None,
-                input=value,
-                trigger="manual",
-                approval=approval,  # type: ignore[arg-type]
+            body = RunCreate.model_validate(
+                {
+                    "agent_id": agent["name"],
+                    "name": run_name or None,
+                    "input": value,
+                    "trigger": "manual",
+                    "approval": approval,
+                    **extra,
+                }
             )
             new = await runs_svc.create_run(request.app.state.rt, user.who, body)
         except ValidationError as exc:
             for e in exc.errors():
                 errors[str(e["loc"][0]) if e["loc"] else ""] = e["msg"]
         except Invalid as exc:
-            errors[_field_of(exc, fields)] = exc.message
+            field_name = _field_of(exc, fields)
+            errors[field_name or step_run.field_of(exc, options)] = exc.message
     if new is not None:
         return RedirectResponse(f"/console/runs/{new['id']}", status_code=303)
     for f in fields:
         f.error = errors.pop(f.name, "")
+    step_run.place_errors(options, errors)
+    for key in [k for k in errors if k not in ("", "name")]:
+        errors[""] = f"{key}: {errors.pop(key)}"
     return _agent(
-        request, user, agent, revisions, schema, fields, errors, run_name, approval, status=422
+        request,
+        user,
+        agent,
+        revisions,
+        schema,
+        fields,
+        errors,
+        run_name,
+        approval,
+        options,
+        status=422,
     )
 
 
@@ -134,6 +157,8 @@ async def _load(request: Request, user: User, name: str) -> tuple[Any, list[Any]
     agent = await svc.find_agent(rt, user.who, name)
     revisions = await svc.list_revisions(rt, user.who, agent["id"])
     published = next((r for r in revisions if r["id"] == agent["published_revision_id"]), None)
+    if published is None and agent["kind"] == "steps" and revisions:
+        published = revisions[0]  # a steps agent's draft runs too: the form is its newest
     config = (published or agent)["config"] or {}
     return agent, revisions, config.get("input_schema")
 
@@ -148,6 +173,7 @@ def _agent(
     errors: dict[str, str],
     run_name: str,
     approval: str,
+    options: "step_run.RunOptions | None" = None,
     status: int = 200,
 ) -> Response:
     return render(
@@ -164,6 +190,7 @@ def _agent(
         approval=approval,
         APPROVALS=APPROVALS,
         summary=_first_line(agent["description"]),
+        options=options,
     )
 
 

@@ -13,12 +13,14 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from runplane.api.routes.files import content_disposition
 from runplane.api.sse import KEEPALIVE, KeepAlive, sse_message, sse_response
 from runplane.console.session import UserDep, check_csrf, redirect_with_notice
+from runplane.console.views import run_models
 from runplane.console.views.common import render
 from runplane.domain.errors import Invalid, NotFound
 from runplane.domain.events import STATUS_LABELS, describe_event, event_label
 from runplane.domain.lifecycle import TERMINAL
 from runplane.domain.models import iso
 from runplane.schemas import ApprovalDecision
+from runplane.services import agents as agents_svc
 from runplane.services import approvals as approvals_svc
 from runplane.services import files as files_svc
 from runplane.services import runs as runs_svc
@@ -32,6 +34,8 @@ EVENT_PAGE = 1000
 DETAILS_CHARS = 20000
 SUMMARY_CHARS = 300
 STREAM_SECONDS = 600.0  # a stream ends after this; EventSource reconnects with Last-Event-ID
+
+DELTA = "message.delta"
 
 APPROVAL_KINDS = {"plan": "the plan", "tool_call": "a tool call", "in_doubt": "an in-doubt call"}
 
@@ -53,13 +57,20 @@ async def run_page(request: Request, run_id: str, user: UserDep) -> Response:
     children = await runs_svc.list_children(rt, user.who, run_id)
     run_model, result = (run["model"] or {}).get("name"), run["result"]
     overrides = [s for s in steps if s["model"] and s["model"] != run_model]
+    revision = await agents_svc.revision_content(rt, run["agent_id"], run["revision_id"])
+    definition = revision["config"] if revision is not None else None
+    shown = fold_deltas([entry(e) for e in events])
     return render(
         request,
         "run.html",
         user,
         run=run,
         steps=steps,
-        events=[entry(e) for e in events],
+        events=shown,
+        live_text=live_text(shown),
+        models=run_models.step_views(steps, definition, run),
+        credits=run_models.run_credits(run),
+        step_overrides=run_models.overrides_of(run),
         events_cut=cut,
         last_seq=events[-1]["seq"] if events else 0,
         live=run["status"] not in TERMINAL_NAMES,
@@ -222,7 +233,42 @@ def entry(row: Mapping[str, Any]) -> dict[str, Any]:
         "summary": describe_event(kind, data, SUMMARY_CHARS),
         "details": details,
         "status": data.get("status") if kind == "status" else None,
+        "step": data.get("step") if kind == DELTA else None,
+        "text": str(data.get("text") or "") if kind == DELTA else None,
     }
+
+
+def fold_deltas(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The timeline with each run of a step's ``message.delta`` pieces shown as one entry,
+    its text whole (the stream appends to it the same way)."""
+    shown: list[dict[str, Any]] = []
+    for e in entries:
+        last = shown[-1] if shown else None
+        if (
+            e["type"] == DELTA
+            and last is not None
+            and last["type"] == DELTA
+            and last["step"] == e["step"]
+        ):
+            last["text"] += e["text"]
+            last["last_seq"] = e["seq"]
+            continue
+        if e["type"] == DELTA:
+            e = {**e, "last_seq": e["seq"]}
+        shown.append(e)
+    return shown
+
+
+def live_text(entries: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """What the model has written so far in each step (from the folded timeline)."""
+    found: dict[int, dict[str, Any]] = {}
+    for e in entries:
+        if e["type"] != DELTA or not isinstance(e["step"], int):
+            continue
+        got = found.setdefault(e["step"], {"text": "", "seq": 0})
+        got["text"] += e["text"]
+        got["seq"] = e["last_seq"]
+    return found
 
 
 def status_text(
