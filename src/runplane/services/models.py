@@ -12,6 +12,7 @@ from runplane.providers import PROVIDERS
 from runplane.providers.catalog import BUILTIN_MODELS, ModelInfo, find_model
 from runplane.services import audit
 from runplane.services.model_routing import info_of
+from runplane.services.prices import price_of
 from runplane.services.runtime import Runtime
 from runplane.store import model_catalog as store
 from runplane.store import model_providers as providers_store
@@ -23,9 +24,7 @@ TENANT = "tenant"
 
 async def model_info(db: Database, tenant_id: str, name: str) -> ModelInfo | None:
     """The catalogue's entry for a model name: the tenant's own, else the built-in one."""
-    async with db.read() as conn:
-        row = await store.get(conn, tenant_id, name)
-    return info_of(row) if row is not None else find_model(name)
+    return await price_of(db, tenant_id, name)
 
 
 async def require_model(db: Database, tenant_id: str, name: str) -> ModelInfo:
