@@ -30,7 +30,8 @@ async def app(
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         rt: Runtime = application.state.rt
-        rt.hooks.provider = MeteredProvider()
+        # The server's own provider: the one a catalogue model of OpenAI's is routed to.
+        rt.hooks.provider = rt.hooks.models.server = MeteredProvider()
         yield application
 
 

@@ -24,7 +24,7 @@ CALL_USAGE = {
 class MeteredProvider(ModelProvider):
     """Answers ``echo: <prompt>``; ``stream N [DELAY]`` streams N words, DELAY s apart."""
 
-    name = "metered"
+    name = "openai"  # it stands in for the server's OpenAI provider
     default_model = "gpt-4o-mini"
 
     def __init__(self) -> None:
