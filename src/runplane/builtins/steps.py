@@ -19,7 +19,7 @@ import jsonschema
 from jinja2 import TemplateError
 
 from runplane.agents.spec import AgentSpec
-from runplane.agents.steps import DEFAULT_MODEL, known_model, template_environment
+from runplane.agents.steps import DEFAULT_MODEL, template_environment
 from runplane.domain.errors import RunError, ToolError
 from runplane.domain.json import JSON, JSONObject
 from runplane.domain.models import RevisionRecord
@@ -104,9 +104,12 @@ async def run_definition(ctx: RunContext, config: Mapping[str, Any]) -> JSON:
                 "instructions": prompt[:MAX_SHOWN_CHARS],
             },
         )
-        if not known_model(model):
-            raise RunError(f"step {name!r}: unknown model {model!r}", code="unknown_model")
-        output = await _run_step(ctx, step, prompt, model, effort, documents)
+        try:
+            output = await _run_step(ctx, step, prompt, model, effort, documents)
+        except RunError as exc:
+            if exc.code != "unknown_model":
+                raise
+            raise RunError(f"step {name!r}: {exc.message}", code=exc.code) from exc
         earlier[name] = {"output": output}
     last = steps[-1]["output"]
     if last.get("format") == "file":

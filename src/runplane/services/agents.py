@@ -163,11 +163,12 @@ async def get_revision(rt: Runtime, who: Principal, ref: str, revision_id: str) 
     return rev
 
 
-def _checked_config(
-    rt: Runtime, definition: Mapping[str, object] | StepAgentDefinition
+async def _checked_config(
+    rt: Runtime, who: Principal, definition: Mapping[str, object] | StepAgentDefinition
 ) -> tuple[StepAgentDefinition, JSONObject]:
     parsed = step_agents.parse_definition(definition)
-    return parsed, step_agents.check_definition(parsed, rt.project.tools)
+    known = await rt.hooks.models.knows(who.tenant_id)
+    return parsed, step_agents.check_definition(parsed, rt.project.tools, is_known_model=known)
 
 
 async def create_step_agent(
@@ -175,7 +176,7 @@ async def create_step_agent(
 ) -> tuple[AgentRecord, RevisionRecord]:
     """Create a step agent and its first revision, a draft (PUBLISH; 409 if the name is taken)."""
     who.require(Permission.PUBLISH)
-    parsed, config = _checked_config(rt, definition)
+    parsed, config = await _checked_config(rt, who, definition)
     await ensure_code_agents(rt, who.tenant_id)
     if rt.project.get(parsed.name) is not None:
         raise Conflict(
@@ -237,7 +238,7 @@ async def revise_step_agent(
             f"agent {agent['name']!r} is {agent['kind']} code: its revisions come from its code",
             [{"name": "agent_id", "value": ref}],
         )
-    parsed, config = _checked_config(rt, definition)
+    parsed, config = await _checked_config(rt, who, definition)
     if parsed.name != agent["name"]:
         raise Invalid.field(
             "name", f"the definition names {parsed.name!r}, not {agent['name']!r}", parsed.name

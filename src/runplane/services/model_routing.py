@@ -11,6 +11,7 @@ change made through this process is seen at once (``forget``).
 """
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from runplane import outbound
@@ -118,6 +119,11 @@ class ModelRouter:
         """The catalogue's entry for a model name (kept a few seconds)."""
         tenant = await self._tenant(tenant_id)
         return tenant.models.get(name) or find_model(name)
+
+    async def knows(self, tenant_id: str) -> Callable[[str], bool]:
+        """A check of model names against the tenant's catalogue (its entries, the built-in)."""
+        own = frozenset((await self._tenant(tenant_id)).models)
+        return lambda name: name in own or find_model(name) is not None
 
     async def provider_for(self, tenant_id: str, model: str | None) -> ModelProvider:
         """The provider that answers a call of ``model`` in a run of the tenant."""

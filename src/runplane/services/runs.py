@@ -4,7 +4,7 @@ import asyncio
 import functools
 import hashlib
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import cast
 
@@ -94,7 +94,8 @@ async def create_run(
     revision = await agents_svc.resolve_revision(rt, agent, body.revision_id)
     config = revision["config"]
     validate_input(config.get("input_schema"), body.input)
-    model = _model_settings(agent["kind"], config, body)
+    known = await rt.hooks.models.knows(who.tenant_id) if agent["kind"] == "steps" else None
+    model = _model_settings(agent["kind"], config, body, known)
     if (
         body.integrations in ("*", ["*"])
         and config.get("integrations") != "*"
@@ -241,7 +242,12 @@ async def cancel_children(rt: Runtime, run: RunRecord) -> None:
         await cancel_children(rt, child)
 
 
-def _model_settings(kind: str, config: Mapping[str, object], body: RunCreate) -> JSONObject | None:
+def _model_settings(
+    kind: str,
+    config: Mapping[str, object],
+    body: RunCreate,
+    known: Callable[[str], bool] | None = None,
+) -> JSONObject | None:
     """A run's model settings as stored; a step agent's also hold its per-step overrides.
 
     A step agent's variables must be ones it declares, of their types; the models named
@@ -256,10 +262,12 @@ def _model_settings(kind: str, config: Mapping[str, object], body: RunCreate) ->
         return model
     step_agents.check_run_variables(config, body.variables)
     if model is not None and model.get("name") is not None:
-        if not step_agents.known_model(str(model["name"])):
+        if not (known or step_agents.known_model)(str(model["name"])):
             raise Invalid.field("model.name", f"unknown model {model['name']!r}", model["name"])
     if body.step_overrides:
-        overrides = step_agents.check_step_overrides(config, body.step_overrides)
+        overrides = step_agents.check_step_overrides(
+            config, body.step_overrides, known or step_agents.known_model
+        )
         model = {**(model or {}), "steps": overrides}
     return model
 

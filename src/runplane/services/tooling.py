@@ -4,6 +4,7 @@ import builtins
 from collections.abc import Mapping
 
 from runplane.agents.tools import Records, ToolSpec
+from runplane.domain.errors import RunError
 from runplane.domain.ids import new_id
 from runplane.domain.json import JSONObject
 from runplane.domain.models import RunRecord, iso, utcnow
@@ -77,9 +78,17 @@ class ToolGate:
         self, messages: list[JSONObject], call: ModelCall, on_text: OnText | None = None
     ) -> ModelReply:
         """Ask the model's provider: the tenant's, else the server's, else the offline one."""
-        provider = self.provider
+        provider, model = self.provider, call.get("model")
         if self.models is not None:
-            provider = await self.models.provider_for(self.tenant_id, call.get("model"))
+            provider = await self.models.provider_for(self.tenant_id, model)
+            known = model is None or await self.models.model_info(self.tenant_id, model)
+            if not known and provider.name == "offline":
+                # Answering offline in its place would hide the mistake.
+                raise RunError(
+                    f"unknown model {model!r}: not in the model catalogue, and no model "
+                    "provider is configured to serve it",
+                    code="unknown_model",
+                )
         done = await provider.complete(
             messages,
             model=call.get("model"),
