@@ -106,8 +106,8 @@ class Search(_Body):
     """Shared search options."""
 
     metadata: dict[str, Any] | None = None
-    limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=INT32_MAX)
+    limit: int = Field(strict=True, default=10, ge=1, le=1000)
+    offset: int = Field(strict=True, default=0, ge=0, le=INT32_MAX)
     sort_by: str | None = None
     sort_order: SortOrder | None = None
     select: list[str] | None = None
@@ -124,14 +124,14 @@ class VersionsSearch(_Body):
     """``POST /assistants/{id}/versions``."""
 
     metadata: dict[str, Any] | None = None
-    limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=INT32_MAX)
+    limit: int = Field(strict=True, default=10, ge=1, le=1000)
+    offset: int = Field(strict=True, default=0, ge=0, le=INT32_MAX)
 
 
 class LatestVersion(_Body):
     """``POST /assistants/{id}/latest``."""
 
-    version: int = Field(ge=1, le=INT32_MAX)
+    version: int = Field(strict=True, ge=1, le=INT32_MAX)
 
 
 class ThreadCreate(_Body):
@@ -177,7 +177,7 @@ class StateAt(_Body):
 class HistoryQuery(_Body):
     """``POST /threads/{id}/history``."""
 
-    limit: int = Field(default=10, ge=1, le=1000)
+    limit: int = Field(strict=True, default=10, ge=1, le=1000)
     before: dict[str, Any] | str | None = None
     metadata: dict[str, Any] | None = None
     checkpoint: dict[str, Any] | None = None
@@ -237,8 +237,8 @@ class ItemSearch(_Body):
 
     namespace_prefix: list[str] = []
     filter: dict[str, Any] | None = None
-    limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=INT32_MAX)
+    limit: int = Field(strict=True, default=10, ge=1, le=1000)
+    offset: int = Field(strict=True, default=0, ge=0, le=INT32_MAX)
     query: str | None = None
 
 
@@ -247,9 +247,9 @@ class NamespaceSearch(_Body):
 
     prefix: list[str] | None = None
     suffix: list[str] | None = None
-    max_depth: int | None = Field(default=None, ge=1, le=INT32_MAX)
-    limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=INT32_MAX)
+    max_depth: int | None = Field(strict=True, default=None, ge=1, le=INT32_MAX)
+    limit: int = Field(strict=True, default=100, ge=1, le=1000)
+    offset: int = Field(strict=True, default=0, ge=0, le=INT32_MAX)
 
 
 def ts(value: datetime | None) -> str | None:
