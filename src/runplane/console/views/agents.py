@@ -15,8 +15,14 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from runplane.console.session import User, UserDep, check_csrf, redirect_with_notice
-from runplane.console.views import step_run
 from runplane.console.views.common import pretty, render
+from runplane.console.views.step_run import (
+    RunOptions,
+    field_of,
+    options_of,
+    place_errors,
+    read_options,
+)
 from runplane.domain.errors import Invalid
 from runplane.domain.roles import Permission
 from runplane.schemas import RunCreate
@@ -72,7 +78,7 @@ async def agents_page(request: Request, user: UserDep) -> Response:
 async def agent_page(request: Request, name: str, user: UserDep) -> Response:
     """One agent: what it is, its revisions, and a form to start a run."""
     agent, revisions, schema = await _load(request, user, name)
-    options = step_run.options_of(agent, revisions, None)
+    options = options_of(agent, revisions, None)
     return _agent(
         request, user, agent, revisions, schema, _fields(agent, schema), {}, "", "NONE", options
     )
@@ -107,8 +113,8 @@ async def start_run(request: Request, name: str, user: UserDep) -> Response:
         approval = "NONE"
     errors: dict[str, str] = {}
     value = _read(fields, form, errors)
-    options = step_run.options_of(agent, revisions, form)
-    extra = step_run.read_options(options, form, errors)
+    options = options_of(agent, revisions, form)
+    extra = read_options(options, form, errors)
     new = None
     if not errors:
         try:
@@ -128,12 +134,12 @@ async def start_run(request: Request, name: str, user: UserDep) -> Response:
                 errors[str(e["loc"][0]) if e["loc"] else ""] = e["msg"]
         except Invalid as exc:
             field_name = _field_of(exc, fields)
-            errors[field_name or step_run.field_of(exc, options)] = exc.message
+            errors[field_name or field_of(exc, options)] = exc.message
     if new is not None:
         return RedirectResponse(f"/console/runs/{new['id']}", status_code=303)
     for f in fields:
         f.error = errors.pop(f.name, "")
-    step_run.place_errors(options, errors)
+    place_errors(options, errors)
     for key in [k for k in errors if k not in ("", "name")]:
         errors[""] = f"{key}: {errors.pop(key)}"
     return _agent(
@@ -173,7 +179,7 @@ def _agent(
     errors: dict[str, str],
     run_name: str,
     approval: str,
-    options: "step_run.RunOptions | None" = None,
+    options: RunOptions | None = None,
     status: int = 200,
 ) -> Response:
     return render(

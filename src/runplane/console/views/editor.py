@@ -12,9 +12,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from runplane.console.session import User, UserDep, check_csrf, redirect_with_notice
-from runplane.console.views import step_form
 from runplane.console.views.common import render
-from runplane.console.views.step_form import AgentForm
+from runplane.console.views.step_form import (
+    OUTPUT_FORMATS,
+    VARIABLE_TYPES,
+    AgentForm,
+    StepForm,
+    VariableForm,
+    blank_form,
+    definition_of,
+    form_of,
+    place_error,
+    read_form,
+    rearrange,
+)
 from runplane.domain.errors import Conflict, Invalid
 from runplane.domain.roles import Permission
 from runplane.providers.base import REASONING_EFFORTS
@@ -34,7 +45,7 @@ def model_names(request: Request, user: User) -> list[str]:
 async def new_agent(request: Request, user: UserDep) -> Response:
     """An empty editor: name the agent, describe its steps."""
     user.who.require(Permission.PUBLISH)
-    return _editor(request, user, step_form.blank_form(), None)
+    return _editor(request, user, blank_form(), None)
 
 
 @router.post("/agents/new")
@@ -50,7 +61,7 @@ async def edit_agent(request: Request, name: str, user: UserDep) -> Response:
     agent = await _steps_agent(request, user, name)
     revisions = await svc.list_revisions(request.app.state.rt, user.who, agent["id"])
     config = revisions[0]["config"] if revisions else agent["config"]
-    form = step_form.form_of({**(config or {}), "name": agent["name"]})
+    form = form_of({**(config or {}), "name": agent["name"]})
     return _editor(request, user, form, agent, based_on=revisions[0]["id"] if revisions else None)
 
 
@@ -77,13 +88,13 @@ async def _submit(request: Request, user: User, name: str | None) -> Response:
     user.who.require(Permission.PUBLISH)
     rt = request.app.state.rt
     agent = await _steps_agent(request, user, name) if name is not None else None
-    form = step_form.read_form(posted)
+    form = read_form(posted)
     if agent is not None:
         form.name = agent["name"]  # the name is the agent's: a new name is a new agent
     action = str(posted.get("action") or "save")
-    if step_form.rearrange(form, action):
+    if rearrange(form, action):
         return _editor(request, user, form, agent)
-    definition = step_form.definition_of(form)
+    definition = definition_of(form)
     if form.has_errors():
         return _editor(request, user, form, agent, status=422)
     try:
@@ -99,7 +110,7 @@ async def _submit(request: Request, user: User, name: str | None) -> Response:
     except Invalid as exc:
         names = [str(d.get("name") or "") for d in exc.details or []] or [""]
         for name in names:
-            step_form.place_error(form, name, exc.message)
+            place_error(form, name, exc.message)
         return _editor(request, user, form, agent, status=422)
     where = f"/console/agents/{quote(agent['name'])}"
     if action == "publish":
@@ -129,8 +140,8 @@ def _editor(
         models=model_names(request, user),
         efforts=REASONING_EFFORTS,
         tools=tools,
-        formats=step_form.OUTPUT_FORMATS,
-        variable_types=step_form.VARIABLE_TYPES,
-        blank_step=step_form.StepForm(key="KEY"),
-        blank_var=step_form.VariableForm(key="KEY"),
+        formats=OUTPUT_FORMATS,
+        variable_types=VARIABLE_TYPES,
+        blank_step=StepForm(key="KEY"),
+        blank_var=VariableForm(key="KEY"),
     )

@@ -13,8 +13,12 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from runplane.api.routes.files import content_disposition
 from runplane.api.sse import KEEPALIVE, KeepAlive, sse_message, sse_response
 from runplane.console.session import UserDep, check_csrf, redirect_with_notice
-from runplane.console.views import run_models
 from runplane.console.views.common import render
+from runplane.console.views.run_models import (
+    overrides_of,
+    run_credits,
+    step_views,
+)
 from runplane.domain.errors import Invalid, NotFound
 from runplane.domain.events import STATUS_LABELS, describe_event, event_label
 from runplane.domain.lifecycle import TERMINAL
@@ -68,9 +72,9 @@ async def run_page(request: Request, run_id: str, user: UserDep) -> Response:
         steps=steps,
         events=shown,
         live_text=live_text(shown),
-        models=run_models.step_views(steps, definition, run),
-        credits=run_models.run_credits(run),
-        step_overrides=run_models.overrides_of(run),
+        models=step_views(steps, definition, run),
+        credits=run_credits(run),
+        step_overrides=overrides_of(run),
         events_cut=cut,
         last_seq=events[-1]["seq"] if events else 0,
         live=run["status"] not in TERMINAL_NAMES,
