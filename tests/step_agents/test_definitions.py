@@ -135,6 +135,12 @@ BAD: list[tuple[str, dict[str, Any], str, str]] = [
         "integer",
     ),
     ("bad step name", with_step(0, name="re search"), "steps.0.name", "pattern"),
+    (
+        "approval rule that does not parse",
+        definition(approval_rules=[{"tool": "list_events", "when": "amount >>> 3"}]),
+        "approval_rules.when",
+        "amount >>> 3",
+    ),
     ("no steps", definition(steps=[]), "steps", "at least 1"),
 ]
 

@@ -4,6 +4,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from tests.step_agents.test_definitions import definition
 
 from runplane.agents.steps import config_hash
 from runplane.domain.ids import new_id
@@ -11,7 +12,6 @@ from runplane.domain.models import utcnow
 from runplane.services.runtime import Runtime
 from runplane.store import agents as agents_store
 from runplane.store.schema import agents
-from tests.step_agents.test_definitions import definition
 
 MEMO = b"Quarterly sales rose 12 percent in March.\nReturns fell to 2 percent.\n"
 
@@ -76,6 +76,7 @@ async def test_the_three_step_example_runs_offline_to_a_json_result(
         "reasoning_effort": "medium",
         "default": {"model": "offline", "reasoning_effort": "medium"},
         "overridden": False,
+        "tools": [],
     }
     assert done["step_overrides"] == {}
 
@@ -212,3 +213,50 @@ async def test_a_model_the_catalogue_no_longer_knows_fails_with_unknown_model(
     assert (
         "'research'" in done["error"]["message"] and "retired-model-1" in done["error"]["message"]
     )
+
+
+async def test_a_rerun_from_the_last_step_reuses_the_others_and_keeps_the_overrides(
+    api: httpx.AsyncClient,
+) -> None:
+    await create(api, definition())
+    overrides = {"summary": {"model": "gpt-4o-mini"}}
+    first = await run(
+        api, agent_id="site-report", input={"question": "Sales?"}, step_overrides=overrides
+    )
+    assert first["status"] == "succeeded", first
+    again = await api.post(f"/v1/runs/{first['id']}/rerun", json={"from_step": 3, "wait": 30})
+    assert again.status_code == 201, again.text
+    rerun = again.json()
+    assert rerun["status"] == "succeeded" and rerun["step_overrides"] == overrides
+    steps = await steps_of(api, rerun["id"])
+    assert [s["status"] for s in steps] == ["reused", "reused", "completed"]
+    assert steps[0]["output"] == (await steps_of(api, first["id"]))[0]["output"]
+    copy = await api.post(
+        f"/v1/runs/{first['id']}/duplicate", json={"variables": {"audience": "sales"}, "wait": 30}
+    )
+    assert copy.status_code == 201, copy.text
+    assert copy.json()["step_overrides"] == overrides
+    assert copy.json()["variables"] == {"audience": "sales"}
+
+
+async def test_a_step_offers_the_model_only_the_tools_the_run_allows(
+    api: httpx.AsyncClient,
+) -> None:
+    body = definition()
+    body["steps"][0]["tools"] = ["list_events", "read_notes"]
+    await create(api, body)
+    both = await run(
+        api, agent_id="site-report", input={"question": "x"}, integrations=["calendar", "notes"]
+    )
+    assert both["status"] == "succeeded", both
+    offered = (await events_of(api, both["id"], "steps.prepared"))[0]["tools"]
+    assert sorted(offered) == ["list_events", "read_notes"]
+    narrow = await run(api, agent_id="site-report", input={"question": "x"}, integrations=["notes"])
+    assert (await events_of(api, narrow["id"], "steps.prepared"))[0]["tools"] == ["read_notes"]
+
+
+async def test_the_definitions_approval_rules_apply_to_its_runs(api: httpx.AsyncClient) -> None:
+    body = definition(approval_rules=[{"tool": "list_events", "when": 'day == "monday"'}])
+    await create(api, body)
+    done = await run(api, agent_id="site-report", input={"question": "x"})
+    assert done["approval_rules"] == [{"tool": "list_events", "when": 'day == "monday"'}]

@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
@@ -19,6 +19,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ValidationError
 
 from runplane.domain.errors import Invalid
+from runplane.domain.json import JSONObject
+from runplane.domain.policy import check_rules
 from runplane.providers.catalog import find_model
 from runplane.schemas.steps import IDENTIFIER, StepAgentDefinition, StepOverride
 
@@ -48,7 +50,7 @@ def known_model(name: str) -> bool:
     return find_model(name) is not None
 
 
-def parse_definition(data: Mapping[str, Any] | StepAgentDefinition) -> StepAgentDefinition:
+def parse_definition(data: Mapping[str, object] | StepAgentDefinition) -> StepAgentDefinition:
     """The definition as its wire model; a malformed one is a 422 naming the field."""
     if isinstance(data, StepAgentDefinition):
         return data
@@ -67,9 +69,10 @@ def check_definition(
     definition: StepAgentDefinition,
     tools: Collection[str],
     is_known_model: Callable[[str], bool] = known_model,
-) -> dict[str, Any]:
+) -> JSONObject:
     """Check a definition whole; return the revision's ``config`` (422 naming what is wrong)."""
     _check_schema("input_schema", definition.input_schema)
+    check_rules([r.model_dump(exclude_none=True) for r in definition.approval_rules])
     for name, variable in definition.variables.items():
         _check_identifier(f"variables.{name}", name)
         if variable.default is not None:
@@ -118,13 +121,14 @@ def check_definition(
     return revision_config(definition)
 
 
-def revision_config(definition: StepAgentDefinition) -> dict[str, Any]:
+def revision_config(definition: StepAgentDefinition) -> JSONObject:
     """What a revision of this definition records: the definition and how its result looks."""
     config = definition.model_dump(mode="json", by_alias=True)
+    config["approval_rules"] = [r.model_dump(exclude_none=True) for r in definition.approval_rules]
     last = definition.steps[-1].output
     config["output"] = "json" if last.format == "json" else "document"
     config["output_schema"] = last.json_schema if last.format == "json" else None
-    return config
+    return cast(JSONObject, config)
 
 
 def config_hash(config: Mapping[str, Any]) -> str:

@@ -100,6 +100,7 @@ async def run_definition(ctx: RunContext, config: Mapping[str, Any]) -> JSON:
                 "reasoning_effort": effort,
                 "default": {"model": default_model, "reasoning_effort": default_effort},
                 "overridden": (model, effort) != (default_model, default_effort),
+                "tools": list(step_tools(ctx, step)),
                 "instructions": prompt[:MAX_SHOWN_CHARS],
             },
         )
@@ -146,8 +147,7 @@ async def _run_step(
     name, out = str(step["name"]), step["output"]
     fmt = out.get("format", "text")
     schema = out.get("schema") if fmt == "json" else None
-    wanted = set(step.get("tools") or [])
-    allowed = {str(t["name"]): t for t in ctx.allowed_tools() if t["name"] in wanted}
+    allowed = step_tools(ctx, step)
     tools: list[JSONObject] = [
         {
             "name": t["name"],
@@ -197,6 +197,12 @@ async def _run_step(
     if fmt == "file":
         await ctx.file(str(out["file_name"]), text.encode())
     return text
+
+
+def step_tools(ctx: RunContext, step: Mapping[str, Any]) -> dict[str, JSONObject]:
+    """The tools a step offers the model: those it names that the run's allow-list admits."""
+    wanted = set(step.get("tools") or [])
+    return {str(t["name"]): t for t in ctx.allowed_tools() if t["name"] in wanted}
 
 
 async def _call_tool(

@@ -3,6 +3,7 @@
 import typer
 
 from runplane.cli import (
+    agents,
     approvals,
     connections,
     db,
@@ -45,6 +46,7 @@ def root(
 
 server.register(app)
 runs.register(app)
+agents.register(app)
 approvals.register(app)
 connections.register(app)
 tools.register(app)

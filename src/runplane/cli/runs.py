@@ -91,6 +91,12 @@ def start_run(
     site: list[str] | None = typer.Option(
         None, "--site", help="A site (id or name) whose files the agent reads; repeatable."
     ),
+    step: list[str] | None = typer.Option(
+        None,
+        "--step",
+        help="A step agent's step on another model: STEP=MODEL, STEP=MODEL:EFFORT or "
+        "STEP=:EFFORT; repeatable.",
+    ),
     wait: bool = typer.Option(False, "--wait", help="Wait for the run to end; print its result."),
     watch: bool = typer.Option(False, "--watch", help="Follow the run live; print its result."),
 ) -> None:
@@ -114,12 +120,32 @@ def start_run(
         "context": context,
         "file_ids": file or None,
         "site_ids": site or None,
+        "step_overrides": parse_step_overrides(step or []) or None,
     }
     with reporting_errors(), connection(ctx).client() as client:
         run = client.runs.create(
             agent, payload, **{key: value for key, value in fields.items() if value is not None}
         )
         see_through(client, run, watch=watch, wait=wait)
+
+
+EFFORTS = ("minimal", "low", "medium", "high")
+
+
+def parse_step_overrides(pairs: list[str]) -> dict[str, dict[str, str]]:
+    """Read ``STEP=MODEL[:EFFORT]`` pairs (``STEP=:EFFORT`` keeps the model)."""
+    overrides: dict[str, dict[str, str]] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        # Model names may hold colons (llama3:8b): only a known effort is split off.
+        model, colon, effort = value.rpartition(":")
+        if not colon or effort not in EFFORTS:
+            model, effort = value, ""
+        if not sep or not name or not (model or effort):
+            raise typer.BadParameter(f"{pair!r} is not STEP=MODEL[:EFFORT]", param_hint="--step")
+        chosen = {"model": model, "reasoning_effort": effort}
+        overrides[name] = {k: v for k, v in chosen.items() if v}
+    return overrides
 
 
 def see_through(client: Client, run: RunPublic, *, watch: bool, wait: bool) -> None:

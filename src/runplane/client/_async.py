@@ -5,7 +5,7 @@
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -56,6 +56,7 @@ from runplane.schemas import (
     WebhookDeliveryPublic,
     WebhookEndpointPublic,
 )
+from runplane.schemas.steps import StepAgentCreated, StepAgentDefinition
 from runplane.schemas.triggers import TriggerPublic
 from runplane.schemas.webhooks import WebhookSecretPublic
 
@@ -359,6 +360,20 @@ class AsyncAgents:
     async def revisions(self, agent: str) -> Page[RevisionPublic]:
         """Return an agent's revisions."""
         return await self._client._send(self._calls.revisions(agent))
+
+    async def create(self, definition: Mapping[str, Any] | StepAgentDefinition) -> StepAgentCreated:
+        """Create a step agent from its definition; its first revision is a draft."""
+        return await self._client._send(self._calls.create(definition))
+
+    async def revise(
+        self, agent: str, definition: Mapping[str, Any] | StepAgentDefinition
+    ) -> RevisionPublic:
+        """Save a new draft revision of a step agent (the same definition: the same one)."""
+        return await self._client._send(self._calls.revise(agent, definition))
+
+    async def revision(self, agent: str, revision: str) -> RevisionPublic:
+        """Return one revision of an agent, with its definition (``config``)."""
+        return await self._client._send(self._calls.revision(agent, revision))
 
     async def publish(self, agent: str, revision: str) -> RevisionPublic:
         """Make ``revision`` the one new runs of ``agent`` use."""

@@ -54,6 +54,7 @@ from runplane.schemas import (
     WebhookEndpointPublic,
     WebhookEndpointUpdate,
 )
+from runplane.schemas.steps import StepAgentCreated, StepAgentDefinition
 from runplane.schemas.triggers import TriggerCreate, TriggerPatch, TriggerPublic
 from runplane.schemas.webhooks import WebhookSecretPublic
 from runplane.schemas.wire import ErrorDetail
@@ -369,6 +370,13 @@ def _body(model: Any) -> dict[str, Any]:
     return dict(model.model_dump(mode="json", exclude_unset=True))
 
 
+def _definition(definition: Mapping[str, Any] | StepAgentDefinition) -> dict[str, Any]:
+    """A step agent's definition as sent: the server checks it whole."""
+    if isinstance(definition, StepAgentDefinition):
+        return dict(definition.model_dump(mode="json", by_alias=True, exclude_unset=True))
+    return dict(definition)
+
+
 class RunCalls:
     """The calls of the runs API, built but not sent."""
 
@@ -495,6 +503,23 @@ class AgentCalls:
         """``GET /v1/agents/{id}/revisions``."""
         path = f"/v1/agents/{_segment(agent)}/revisions"
         return self._base.call("GET", path, Page[RevisionPublic])
+
+    def create(self, definition: Mapping[str, Any] | StepAgentDefinition) -> Call[StepAgentCreated]:
+        """``POST /v1/agents``: a step agent and its first draft revision."""
+        body = _definition(definition)
+        return self._base.call("POST", "/v1/agents", StepAgentCreated, json=body)
+
+    def revise(
+        self, agent: str, definition: Mapping[str, Any] | StepAgentDefinition
+    ) -> Call[RevisionPublic]:
+        """``POST /v1/agents/{id}/revisions``: a new draft revision of a step agent."""
+        path = f"/v1/agents/{_segment(agent)}/revisions"
+        return self._base.call("POST", path, RevisionPublic, json=_definition(definition))
+
+    def revision(self, agent: str, revision: str) -> Call[RevisionPublic]:
+        """``GET /v1/agents/{id}/revisions/{rev}``."""
+        path = f"/v1/agents/{_segment(agent)}/revisions/{_segment(revision)}"
+        return self._base.call("GET", path, RevisionPublic)
 
     def publish(self, agent: str, revision: str) -> Call[RevisionPublic]:
         """``POST /v1/agents/{id}/revisions/{rev}/publish``."""

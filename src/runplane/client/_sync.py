@@ -8,7 +8,7 @@
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -59,6 +59,7 @@ from runplane.schemas import (
     WebhookDeliveryPublic,
     WebhookEndpointPublic,
 )
+from runplane.schemas.steps import StepAgentCreated, StepAgentDefinition
 from runplane.schemas.triggers import TriggerPublic
 from runplane.schemas.webhooks import WebhookSecretPublic
 
@@ -353,6 +354,20 @@ class Agents:
     def revisions(self, agent: str) -> Page[RevisionPublic]:
         """Return an agent's revisions."""
         return self._client._send(self._calls.revisions(agent))
+
+    def create(self, definition: Mapping[str, Any] | StepAgentDefinition) -> StepAgentCreated:
+        """Create a step agent from its definition; its first revision is a draft."""
+        return self._client._send(self._calls.create(definition))
+
+    def revise(
+        self, agent: str, definition: Mapping[str, Any] | StepAgentDefinition
+    ) -> RevisionPublic:
+        """Save a new draft revision of a step agent (the same definition: the same one)."""
+        return self._client._send(self._calls.revise(agent, definition))
+
+    def revision(self, agent: str, revision: str) -> RevisionPublic:
+        """Return one revision of an agent, with its definition (``config``)."""
+        return self._client._send(self._calls.revision(agent, revision))
 
     def publish(self, agent: str, revision: str) -> RevisionPublic:
         """Make ``revision`` the one new runs of ``agent`` use."""

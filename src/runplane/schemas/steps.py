@@ -4,7 +4,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from runplane.schemas.wire import AgentPublic, RevisionPublic, StepOverride, _Strict
+from runplane.schemas.wire import (
+    AgentPublic,
+    ApprovalRule,
+    RevisionPublic,
+    StepOverride,
+    _Strict,
+)
 
 __all__ = [
     "StepAgentCreated",
@@ -72,6 +78,8 @@ class StepAgentDefinition(_Strict):
     variables: dict[str, StepVariable] = {}
     model: StepModel | None = None
     integrations: list[str] | Literal["*"] = []
+    # Tool calls of its runs that ask a person first (as a code agent's ``approval_rules``).
+    approval_rules: list[ApprovalRule] = Field(default=[], max_length=100)
     timeout_seconds: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600)
     steps: list[StepDefinition] = Field(min_length=1, max_length=50)
 

@@ -2,7 +2,6 @@
 
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -10,6 +9,7 @@ from runplane.agents import steps as step_agents
 from runplane.agents.spec import AgentSpec
 from runplane.domain.errors import Conflict, Invalid, NotFound
 from runplane.domain.ids import new_id
+from runplane.domain.json import JSONObject
 from runplane.domain.models import AgentRecord, Principal, RevisionRecord, utcnow
 from runplane.domain.roles import Permission
 from runplane.schemas.steps import StepAgentDefinition
@@ -164,14 +164,14 @@ async def get_revision(rt: Runtime, who: Principal, ref: str, revision_id: str) 
 
 
 def _checked_config(
-    rt: Runtime, definition: Mapping[str, Any] | StepAgentDefinition
-) -> tuple[StepAgentDefinition, dict[str, Any]]:
+    rt: Runtime, definition: Mapping[str, object] | StepAgentDefinition
+) -> tuple[StepAgentDefinition, JSONObject]:
     parsed = step_agents.parse_definition(definition)
     return parsed, step_agents.check_definition(parsed, rt.project.tools)
 
 
 async def create_step_agent(
-    rt: Runtime, who: Principal, definition: Mapping[str, Any] | StepAgentDefinition
+    rt: Runtime, who: Principal, definition: Mapping[str, object] | StepAgentDefinition
 ) -> tuple[AgentRecord, RevisionRecord]:
     """Create a step agent and its first revision, a draft (PUBLISH; 409 if the name is taken)."""
     who.require(Permission.PUBLISH)
@@ -227,7 +227,7 @@ class _NameTaken(Exception):
 
 
 async def revise_step_agent(
-    rt: Runtime, who: Principal, ref: str, definition: Mapping[str, Any] | StepAgentDefinition
+    rt: Runtime, who: Principal, ref: str, definition: Mapping[str, object] | StepAgentDefinition
 ) -> RevisionRecord:
     """A new draft revision of a step agent (PUBLISH); the same definition gives the same one."""
     who.require(Permission.PUBLISH)
@@ -317,6 +317,12 @@ async def resolve_revision(
         rev = await revision_content(rt, agent["id"], agent["published_revision_id"])
     assert rev is not None
     spec = rt.project.get(agent["name"])
+    if agent["kind"] == "steps" and spec is not None:
+        raise Conflict(
+            f"step agent {agent['name']!r} has the name of an agent in this server's code; "
+            "its runs cannot start until one of them is renamed",
+            [{"name": "agent_id", "value": agent["name"]}],
+        )
     if agent["kind"] == "python" and (spec is None or spec.content_hash() != rev["hash"]):
         raise Conflict(
             f"revision {rev['id']} of {agent['name']!r} is not the code this server runs",

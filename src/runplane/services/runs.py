@@ -593,7 +593,13 @@ _COPIED = (
 def _body_from(run: RunRecord, wait: float | None) -> RunCreate:
     """The creation request of a run with this one's configuration."""
     columns: dict[str, object] = dict(run)
-    return RunCreate.model_validate({**{k: columns[k] for k in _COPIED}, "wait": wait})
+    body = {k: columns[k] for k in _COPIED}
+    model = run["model"]
+    if model is not None and "steps" in model:
+        # A step agent's run keeps its per-step overrides with its model settings.
+        body["step_overrides"] = model["steps"]
+        body["model"] = {k: v for k, v in model.items() if k != "steps"} or None
+    return RunCreate.model_validate({**body, "wait": wait})
 
 
 async def set_archived(rt: Runtime, who: Principal, run_id: str, archived: bool) -> RunRecord:
