@@ -15,6 +15,7 @@ from runplane.api.routes import (
     approvals,
     assistants,
     audit,
+    budgets,
     connections,
     crons,
     customer_integrations,
@@ -29,6 +30,7 @@ from runplane.api.routes import (
     threads,
     tools,
     triggers,
+    usage,
     webhook_deliveries,
     webhook_endpoints,
     webhook_secret,
@@ -71,6 +73,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     # Before runs: /v1/runs/approval must not be read as a run id.
     app.include_router(approvals.router)
+    # Before runs: /v1/runs/estimate must not be read as a run id.
+    app.include_router(usage.router)
+    app.include_router(budgets.router)
     app.include_router(runs.router)
     app.include_router(tools.router)
     app.include_router(connections.router)

@@ -21,6 +21,8 @@ RESOURCES = (
     "files",
     "triggers",
     "webhooks",
+    "usage",
+    "budgets",
 )
 # The only names one client has and the other has not: how each closes and enters.
 ONLY_ASYNC = {"aclose", "__aenter__", "__aexit__"}

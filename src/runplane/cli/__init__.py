@@ -5,6 +5,7 @@ import typer
 from runplane.cli import (
     agents,
     approvals,
+    budgets,
     connections,
     db,
     keys,
@@ -13,6 +14,7 @@ from runplane.cli import (
     server,
     tools,
     triggers,
+    usage,
     webhooks,
 )
 from runplane.cli._context import Connection
@@ -48,12 +50,14 @@ server.register(app)
 runs.register(app)
 agents.register(app)
 approvals.register(app)
+budgets.register(app)
 connections.register(app)
 tools.register(app)
 db.register(app)
 keys.register(app)
 quotas.register(app)
 triggers.register(app)
+usage.register(app)
 webhooks.register(app)
 
 

@@ -225,6 +225,9 @@ def event_notes(event: EventPublic) -> list[Text]:
     if event.type == "auth.required":
         command = connect_command(str(data.get("user_id")), str(data.get("integration")))
         return [_note(f"connect: {command}")]
+    if event.type == "budget.exceeded":
+        unit = data.get("unit")
+        return [_note(f"approve: runplane budgets approve {event.run_id} --{unit} …")]
     if event.type == "status" and data.get("status") in WAITING:
         return [_note(waiting_hint(data.get("waiting_on") or {}), style="yellow dim")]
     return []
@@ -236,6 +239,9 @@ def waiting_hint(waiting_on: dict[str, Any]) -> str:
         what = f"waits for a decision on {waiting_on['approval_id']}"
     elif waiting_on.get("integration"):
         what = f"waits for {waiting_on.get('user_id')} to connect {waiting_on['integration']}"
+    elif waiting_on.get("kind") == "budget":
+        need = waiting_on.get("budget") or {}
+        what = f"waits for its {need.get('scope')} budget ({need.get('unit')}) to be raised"
     else:
         what = "waits"
     return f"the run {what}; still following until it ends (Ctrl-C stops following)"

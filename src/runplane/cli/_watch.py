@@ -22,7 +22,19 @@ from runplane.schemas import EventPublic, RunPublic, StepPublic
 RECENT_EVENTS = 6
 SHOWN_STEPS = 20
 # The panel shows what the agent did; statuses, steps and the result have their own lines.
-SHOWN_TYPES = EVENT_TYPES - {"status", "step.started", "step.completed", "result", "interrupt"}
+# (A model's text, ``message.delta``, shows under its step as it is written.)
+SHOWN_TYPES = EVENT_TYPES - {
+    "status",
+    "step.started",
+    "step.completed",
+    "result",
+    "interrupt",
+    "message.delta",
+}
+# How much of a step's streamed text the live view keeps on screen (its end).
+LIVE_TEXT_CHARS = 400
+# Where a model's streamed text starts, in a pipe.
+TEXT_PREFIX = "       model: "
 
 
 class RunView:
@@ -35,6 +47,9 @@ class RunView:
         self.recent: deque[Text] = deque(maxlen=RECENT_EVENTS)
         # What a person must do for the run to go on (approve, connect), while it waits.
         self.asks: list[Text] = []
+        # The text the model is writing in the step that runs now (``message.delta``).
+        self.live_step: int | None = None
+        self.live_text = ""
 
     def apply(self, event: EventPublic) -> None:
         """Fold one event into the view."""
@@ -53,8 +68,15 @@ class RunView:
             self.steps[number] = StepPublic(
                 number=number, name=name, status="running", started_at=event.at
             )
+        elif event.type == "message.delta":
+            step = data.get("step")
+            if step != self.live_step:
+                self.live_step, self.live_text = step if isinstance(step, int) else None, ""
+            self.live_text = (self.live_text + str(data.get("text", "")))[-LIVE_TEXT_CHARS:]
         elif event.type in ("step.completed", "step.failed"):
             self._finish_step(event)
+            if data.get("number") == self.live_step:
+                self.live_step, self.live_text = None, ""
         if event.type in SHOWN_TYPES or event.type == "step.failed":
             self.recent.append(event_line(event))
 
@@ -81,6 +103,8 @@ class RunView:
         if self.steps:
             latest = sorted(self.steps)[-SHOWN_STEPS:]
             parts.append(steps_table(self.steps[n] for n in latest))
+        if self.live_text:
+            parts.append(Text.assemble(("model: ", "bold"), (self.live_text, "cyan")))
         if self.recent:
             parts.append(Group(*self.recent))
         return Group(*parts)
@@ -99,7 +123,20 @@ def follow_run(client: Client, run: RunPublic, out: Console) -> RunPublic:
     else:
         out.print(Text.assemble(run.id, " ", run.agent_name, " ", status_text(run.status)))
         print_plan(out, run)
+        writing = False  # in the middle of a model's streamed text
         for event in client.runs.stream(run.id):
+            if event.type == "message.delta":
+                # The text goes on one line as it comes, not one line per piece.
+                if not writing:
+                    out.print(TEXT_PREFIX, end="", markup=False, highlight=False, soft_wrap=True)
+                text = str(event.data.get("text", ""))
+                out.print(text, end="", markup=False, highlight=False, soft_wrap=True)
+                out.file.flush()
+                writing = True
+                continue
+            if writing:
+                out.print()
+                writing = False
             out.print(event_line(event), soft_wrap=True)
             for note in event_notes(event):
                 out.print(note, soft_wrap=True)

@@ -6,6 +6,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -32,6 +33,7 @@ from runplane.client._base import (
 )
 from runplane.client._errors import connection_error, error_from_response
 from runplane.client._retry import OnRetry
+from runplane.client._usage import BudgetCalls, UsageCalls
 from runplane.schemas import (
     AgentPublic,
     ApprovalExpiry,
@@ -58,6 +60,7 @@ from runplane.schemas import (
 )
 from runplane.schemas.steps import StepAgentCreated, StepAgentDefinition
 from runplane.schemas.triggers import TriggerPublic
+from runplane.schemas.usage import BudgetPublic, RunEstimate, UsageTotals
 from runplane.schemas.webhooks import WebhookSecretPublic
 
 T = TypeVar("T")
@@ -95,6 +98,8 @@ class AsyncClient(BaseClient):
         self.keys = AsyncKeys(self)
         self.triggers = AsyncTriggers(self)
         self.webhooks = AsyncWebhooks(self)
+        self.usage = AsyncUsage(self)
+        self.budgets = AsyncBudgets(self)
 
     async def health(self) -> dict[str, Any]:
         """Return the server's health (``{"status": "ok", ...}``)."""
@@ -729,3 +734,61 @@ class AsyncWebhooks:
     async def redeliver(self, delivery_id: str) -> WebhookDeliveryPublic:
         """Send a delivery again, with the same ``webhook-id``."""
         return await self._client._send(self._calls.redeliver(delivery_id))
+
+
+class AsyncUsage:
+    """Model usage: the tenant's totals over time, and a run's cost before it starts."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = UsageCalls(client)
+
+    async def totals(
+        self,
+        group_by: Literal["agent", "model", "day"] = "agent",
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> UsageTotals:
+        """Return tokens and credits of the tenant's model calls per agent, model or day."""
+        return await self._client._send(self._calls.totals(group_by, since, until))
+
+    async def estimate(self, agent: str, input: Any = None, **fields: Any) -> RunEstimate:
+        """Return the credits a run of ``agent`` on ``input`` would cost; no run is made."""
+        body = {**fields, "agent_id": agent, "input": input}
+        return await self._client._send(self._calls.estimate(body))
+
+
+class AsyncBudgets:
+    """Budgets of model usage: the tenant's, an agent's (``agent=``) and a run's own."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = BudgetCalls(client)
+
+    async def list(self) -> list[BudgetPublic]:
+        """Return the tenant's budget and its agents'."""
+        return await self._client._send(self._calls.list())
+
+    async def get(self, agent: str | None = None) -> BudgetPublic:
+        """Return the tenant's budget, or an agent's."""
+        return await self._client._send(self._calls.get(agent))
+
+    async def set(self, agent: str | None = None, **limits: Any) -> BudgetPublic:
+        """Set the tenant's (or an agent's) ``credits``, ``tokens``, ``hard_ceiling``, ``period``."""
+        return await self._client._send(self._calls.put(agent, limits))
+
+    async def delete(self, agent: str | None = None) -> None:
+        """Remove the tenant's (or an agent's) budget."""
+        await self._client._send(self._calls.delete(agent))
+
+    async def set_run(self, run_id: str, **limits: Any) -> RunPublic:
+        """Replace a run's own budget; a run it paused resumes."""
+        return await self._client._send(self._calls.set_run(run_id, limits))
+
+    async def approve(
+        self, run_id: str, *, credits: float | None = None, tokens: int | None = None
+    ) -> RunPublic:
+        """Approve a budget-paused run's overrun by this much; it resumes from the same step."""
+        body = {"credits": credits, "tokens": tokens}
+        return await self._client._send(self._calls.approve(run_id, body))

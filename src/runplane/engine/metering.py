@@ -103,8 +103,8 @@ class Meter:
         self, step: str, model: str | None, messages: Sequence[Mapping[str, JSON]]
     ) -> None:
         """Let the call go ahead, or pause the run (soft limit) or fail it (hard ceiling)."""
-        own = self._run["budget"] or {}
         async with self._db.read() as conn:
+            own = await usage_store.run_budget(conn, self._run["id"]) or {}
             shared = await usage_store.budgets_for(
                 conn, self._run["tenant_id"], self._run["agent_name"]
             )
@@ -113,10 +113,12 @@ class Meter:
                 scope = "tenant" if budget["scope"] == "tenant" else "agent"
                 agent = None if scope == "tenant" else self._run["agent_name"]
                 since = period_start(budget["period"], utcnow())
+                # This run's own calls count from memory: the last may not be written yet.
                 tokens_used, credits_used = await usage_store.spent(
-                    conn, self._run["tenant_id"], agent, since
+                    conn, self._run["tenant_id"], agent, since, besides=self._run["id"]
                 )
-                limits += _limits(scope, _as_limits(budget), tokens_used, credits_used)
+                used = (tokens_used + self.tokens, credits_used + self.credits)
+                limits += _limits(scope, _as_limits(budget), *used)
         if not limits:
             return
         tokens, credits = call_estimate(messages, await self.price(model))

@@ -9,8 +9,10 @@ from runplane.schemas.wire import (
     ApprovalLink,
     ApprovalPublic,
     ApprovalRule,
+    Ceiling,
     ConnectionPublic,
     ConnectionPut,
+    Credits,
     CustomerIntegrationCreate,
     CustomerIntegrationPublic,
     CustomerIntegrationUpdate,
@@ -26,6 +28,7 @@ from runplane.schemas.wire import (
     Notify,
     Page,
     RevisionPublic,
+    RunBudget,
     RunCancelReceipt,
     RunCreate,
     RunDuplicate,
@@ -37,6 +40,7 @@ from runplane.schemas.wire import (
     SitePublic,
     StepPublic,
     ToolPublic,
+    Usage,
     VerifyResult,
     WebhookAttemptPublic,
     WebhookDeliveryPublic,
@@ -46,6 +50,10 @@ from runplane.schemas.wire import (
 )
 
 __all__ = [
+    "Ceiling",
+    "Credits",
+    "RunBudget",
+    "Usage",
     "AgentPublic",
     "ApprovalDecision",
     "ApprovalExpiry",

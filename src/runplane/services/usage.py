@@ -6,7 +6,9 @@ from runplane.domain.errors import Invalid
 from runplane.domain.json import JSONObject
 from runplane.domain.models import Principal
 from runplane.domain.roles import Permission
-from runplane.schemas import RunCreate
+from runplane.providers.base import USAGE_KEYS
+from runplane.schemas import RunCreate, Usage
+from runplane.schemas.usage import UsageTotal, UsageTotals
 from runplane.services import agents as agents_svc
 from runplane.services import runs as runs_svc
 from runplane.services.estimates import estimate
@@ -25,7 +27,7 @@ async def usage_totals(
     group_by: str,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> list[dict[str, object]]:
+) -> UsageTotals:
     """The tenant's model calls summed per agent, model or UTC day: tokens, credits, calls."""
     who.require(Permission.READ)
     if group_by not in GROUPS:
@@ -34,19 +36,33 @@ async def usage_totals(
         raise Invalid.field("until", "until must be after since", until.isoformat())
     async with rt.db.read() as conn:
         rows = await usage_store.totals(conn, who.tenant_id, group_by, since, until)
-    return [
-        {
-            "key": r["key"],
-            "calls": int(r["calls"]),  # type: ignore[call-overload]
-            "runs": int(r["runs"]),  # type: ignore[call-overload]
-            "usage": {
-                k: int(r[k])  # type: ignore[call-overload]
-                for k in ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
-            },
-            "credits": round(float(r["credits"]), 6),  # type: ignore[arg-type]
-        }
+    items = [
+        UsageTotal(
+            key=str(r["key"]),
+            calls=_int(r["calls"]),
+            runs=_int(r["runs"]),
+            usage=Usage(**{k: _int(r[k]) for k in USAGE_KEYS}),
+            credits=round(_float(r["credits"]), 6),
+        )
         for r in rows
     ]
+    total = Usage(**{k: sum(getattr(i.usage, k) for i in items) for k in USAGE_KEYS})
+    return UsageTotals(
+        group_by=group_by,  # type: ignore[arg-type]
+        since=since,
+        until=until,
+        items=items,
+        usage=total,
+        credits=round(sum(i.credits for i in items), 6),
+    )
+
+
+def _int(value: object) -> int:
+    return int(value) if isinstance(value, int | float | str) else 0
+
+
+def _float(value: object) -> float:
+    return float(value) if isinstance(value, int | float | str) else 0.0
 
 
 async def estimate_run(rt: Runtime, who: Principal, body: RunCreate) -> JSONObject:

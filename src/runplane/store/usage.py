@@ -5,6 +5,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from runplane.domain.json import JSONObject
 from runplane.domain.lifecycle import RunStatus
 from runplane.domain.models import BudgetRecord, RunRecord
 from runplane.store.db import Conn
@@ -20,9 +21,16 @@ def _tokens() -> sa.ColumnElement[int]:
 
 
 async def spent(
-    conn: Conn, tenant_id: str, agent_name: str | None, since: datetime | None
+    conn: Conn,
+    tenant_id: str,
+    agent_name: str | None,
+    since: datetime | None,
+    besides: str | None = None,
 ) -> tuple[int, float]:
-    """Tokens (input + output) and credits the tenant's (or one agent's) model calls used."""
+    """Tokens (input + output) and credits the tenant's (or one agent's) model calls used.
+
+    ``besides`` leaves out one run (the one asking, which counts its own in memory).
+    """
     stmt = (
         sa.select(
             sa.func.coalesce(sa.func.sum(_tokens()), 0),
@@ -35,6 +43,8 @@ async def spent(
         stmt = stmt.where(runs.c.agent_name == agent_name)
     if since is not None:
         stmt = stmt.where(steps.c.finished_at >= since)
+    if besides is not None:
+        stmt = stmt.where(runs.c.id != besides)
     row = (await conn.execute(stmt)).one()
     return int(row[0] or 0), float(row[1] or 0.0)
 
@@ -134,3 +144,10 @@ async def paused_on_budget(
         stmt = stmt.where(runs.c.agent_name == agent_name)
     found = [as_run(r) for r in (await conn.execute(stmt)).mappings().all()]
     return [r for r in found if (r["waiting_on"] or {}).get("kind") == "budget"]
+
+
+async def run_budget(conn: Conn, run_id: str) -> JSONObject | None:
+    """A run's own budget as it is now (it may be raised while the run runs)."""
+    stmt = sa.select(runs.c.budget).where(runs.c.id == run_id)
+    value = (await conn.execute(stmt)).scalar_one_or_none()
+    return value if isinstance(value, dict) else None
