@@ -1,6 +1,7 @@
 """The step-agent editor, the steps agent's run form and the run page's model facts, over
 HTTP: what the pages show, how the form's rows move, where errors go."""
 
+import asyncio
 import html
 import json
 import re
@@ -410,3 +411,40 @@ async def test_the_services_refusal_is_shown_next_to_the_step_it_is_about(
             rf"id=\"s-{key}-instructions-error\">[^<]*unknown variable 'variables.nope'",
             text_of(page),
         )
+
+
+async def test_a_run_paused_on_its_budget_goes_on_once_the_overrun_is_approved_on_its_page(
+    app: FastAPI, rt: Runtime
+) -> None:
+    async with console(app, rt) as (browser, api):
+        made = await api.post("/v1/agents", json=example("budgeted"))
+        assert made.status_code == 201, made.text
+        body = {
+            "agent_id": "budgeted",
+            "revision_id": made.json()["revision"]["id"],
+            "input": {"question": "What changed?"},
+            "budget": {"tokens": 5},
+        }
+        run = (await api.post("/v1/runs", json=body)).json()
+        for _ in range(300):
+            run = (await api.get(f"/v1/runs/{run['id']}")).json()
+            if run["status"] == "paused":
+                break
+            await asyncio.sleep(0.02)
+        assert run["status"] == "paused" and run["waiting_on"]["kind"] == "budget", run
+
+        page = text_of(await browser.get(f"/console/runs/{run['id']}"))
+        assert "Paused on the run's budget: research needs about" in page
+        assert 'action="/console/runs/' in page and "Approve the overrun" in page
+        approved = await browser.post(
+            f"/console/runs/{run['id']}/budget/approve",
+            data={"csrf": csrf_of(page), "unit": "tokens", "amount": "100000"},
+        )
+        assert approved.status_code == 303, text_of(approved)
+        done = (await api.get(f"/v1/runs/{run['id']}", params={"wait": 30})).json()
+        assert done["status"] == "succeeded", done
+        refused = await browser.post(
+            f"/console/runs/{run['id']}/budget/approve",
+            data={"csrf": csrf_of(page), "unit": "tokens", "amount": "5"},
+        )
+        assert refused.status_code == 409  # no longer paused

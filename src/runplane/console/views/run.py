@@ -1,6 +1,7 @@
 """The run details page: header and actions, options, live timeline, steps, result, approvals."""
 
 import json
+import math
 import re
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -24,8 +25,10 @@ from runplane.domain.events import STATUS_LABELS, describe_event, event_label
 from runplane.domain.lifecycle import TERMINAL
 from runplane.domain.models import iso
 from runplane.schemas import ApprovalDecision
+from runplane.schemas.usage import BudgetApprove
 from runplane.services import agents as agents_svc
 from runplane.services import approvals as approvals_svc
+from runplane.services import budgets as budgets_svc
 from runplane.services import files as files_svc
 from runplane.services import runs as runs_svc
 
@@ -81,6 +84,7 @@ async def run_page(request: Request, run_id: str, user: UserDep) -> Response:
         can_cancel=run["status"] in LIVE,
         status_text=status_text(run, steps, events, pending),
         approvals=[_approval_view(a) for a in pending],
+        budget_wait=_budget_wait(run),
         overrides=overrides,
         sources=[_source(s) for s in (result.get("sources") or [] if result else [])],
         files=files,
@@ -175,6 +179,24 @@ async def rerun(
         step = int(from_step)
     new = await runs_svc.rerun(request.app.state.rt, user.who, run_id, step, None)
     return RedirectResponse(f"/console/runs/{new['id']}", status_code=303)
+
+
+@router.post("/runs/{run_id}/budget/approve")
+async def approve_overrun(
+    request: Request,
+    run_id: str,
+    user: UserDep,
+    csrf: Annotated[str, Form()] = "",
+    unit: Annotated[str, Form(pattern="^(credits|tokens)$")] = "credits",
+    amount: Annotated[float, Form(gt=0, le=1e12)] = 0,
+) -> Response:
+    """Let a run paused on its budget spend this much more, and go on."""
+    check_csrf(user, csrf)
+    body = BudgetApprove(credits=amount) if unit == "credits" else BudgetApprove(tokens=int(amount))
+    await budgets_svc.approve_overrun(request.app.state.rt, user.who, run_id, body)
+    return redirect_with_notice(
+        request, f"/console/runs/{run_id}", f"Overrun of {amount:g} {unit} approved."
+    )
 
 
 @router.post("/runs/{run_id}/approvals/{approval_id}")
@@ -288,6 +310,13 @@ def status_text(
             return f"Running step {going[-1]['number']}: {going[-1]['name']}"
         return f"Running ({run['steps_finished']} of {run['step_count']} steps finished)"
     if status == "paused":
+        wait = (run["waiting_on"] or {}).get("budget") if run["waiting_on"] else None
+        if isinstance(wait, Mapping):
+            return (
+                f"Paused on the {wait.get('scope', 'run')}'s budget: {wait.get('step')} needs "
+                f"about {_num(wait.get('needs'))} {wait.get('unit')}, {_num(wait.get('used'))} "
+                f"of {_num(wait.get('limit'))} used"
+            )
         if pending:
             return "Waiting for approval of " + _asks(pending[0]["kind"], pending[0]["request"])
         return "Waiting for approval"
@@ -311,6 +340,23 @@ def status_text(
             took = f" in {(run['finished_at'] - run['started_at']).total_seconds():.1f} s"
         return f"Succeeded{took}, {run['step_count']} step{'s' if run['step_count'] != 1 else ''}"
     return STATUS_LABELS.get(status, status)
+
+
+def _num(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
+def _budget_wait(run: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What a run paused on a budget needs, and the overrun the form suggests."""
+    waiting = run["waiting_on"] or {}
+    wait = waiting.get("budget") if waiting.get("kind") == "budget" else None
+    if run["status"] != "paused" or not isinstance(wait, Mapping):
+        return None
+    needs, left = float(wait.get("needs") or 0), float(wait.get("limit") or 0)
+    short = needs - max(0.0, left - float(wait.get("used") or 0))
+    unit = str(wait.get("unit") or "credits")
+    suggest = math.ceil(short) if unit == "tokens" else round(short, 4)
+    return {**wait, "unit": unit, "suggest": max(suggest, 1 if unit == "tokens" else 0.0001)}
 
 
 def _asks(kind: str, request: Mapping[str, Any]) -> str:
