@@ -448,3 +448,26 @@ async def test_a_run_paused_on_its_budget_goes_on_once_the_overrun_is_approved_o
             data={"csrf": csrf_of(page), "unit": "tokens", "amount": "5"},
         )
         assert refused.status_code == 409  # no longer paused
+
+
+async def test_the_run_form_estimates_credits_per_model_call_before_starting(
+    app: FastAPI, rt: Runtime
+) -> None:
+    async with console(app, rt) as (browser, api):
+        made = await api.post("/v1/agents", json=example("estimated"))
+        assert made.status_code == 201, made.text
+        page = await browser.get("/console/agents/estimated")
+        fields = [
+            ("csrf", csrf_of(page.text)),
+            ("revision_id", made.json()["revision"]["id"]),
+            ("input.question", "What did sales do?"),
+            ("override.summary.model", "gpt-4o-mini"),
+            ("action", "estimate"),
+        ]
+        shown = await post_form(browser, "/console/agents/estimated/runs", fields)
+        assert shown.status_code == 200, text_of(shown)
+        body = text_of(shown)
+        assert re.search(r"Estimated credits: (\d|0\.)", body), body
+        calls = re.findall(r'<tr><th scope="row">(\w+)</th><td class="mono">([\w.-]+)</td>', body)
+        assert calls == [("research", "offline"), ("draft", "offline"), ("summary", "gpt-4o-mini")]
+        assert (await api.get("/v1/runs", params={"agent_id": "estimated"})).json()["items"] == []

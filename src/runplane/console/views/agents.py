@@ -6,6 +6,7 @@ top-level property, typed inputs where the type is simple, JSON where it is not.
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 
 from runplane.console.session import User, UserDep, check_csrf, redirect_with_notice
 from runplane.console.views.common import pretty, render
+from runplane.console.views.run_models import credits_text
 from runplane.console.views.step_run import (
     RunOptions,
     field_of,
@@ -28,6 +30,7 @@ from runplane.domain.roles import Permission
 from runplane.schemas import RunCreate
 from runplane.services import agents as svc
 from runplane.services import runs as runs_svc
+from runplane.services import usage as usage_svc
 
 router = APIRouter()
 PREFIX = "input."
@@ -115,7 +118,7 @@ async def start_run(request: Request, name: str, user: UserDep) -> Response:
     value = _read(fields, form, errors)
     options = options_of(agent, revisions, form)
     extra = read_options(options, form, errors)
-    new = None
+    new = estimate = None
     if not errors:
         try:
             body = RunCreate.model_validate(
@@ -128,7 +131,11 @@ async def start_run(request: Request, name: str, user: UserDep) -> Response:
                     **extra,
                 }
             )
-            new = await runs_svc.create_run(request.app.state.rt, user.who, body)
+            if form.get("action") == "estimate":
+                found = await usage_svc.estimate_run(request.app.state.rt, user.who, body)
+                estimate = _estimate_view(found)
+            else:
+                new = await runs_svc.create_run(request.app.state.rt, user.who, body)
         except ValidationError as exc:
             for e in exc.errors():
                 errors[str(e["loc"][0]) if e["loc"] else ""] = e["msg"]
@@ -153,8 +160,26 @@ async def start_run(request: Request, name: str, user: UserDep) -> Response:
         run_name,
         approval,
         options,
-        status=422,
+        estimate=estimate,
+        status=422 if estimate is None else 200,
     )
+
+
+def _estimate_view(found: Mapping[str, Any]) -> dict[str, Any]:
+    """An estimate as the form shows it: the total and each expected model call."""
+    steps = []
+    for step in found.get("steps") or []:
+        usage = step.get("usage") or {}
+        steps.append(
+            {
+                "name": step.get("name"),
+                "model": step.get("model"),
+                "input": usage.get("input_tokens") or 0,
+                "output": usage.get("output_tokens") or 0,
+                "credits": credits_text(step.get("credits")),
+            }
+        )
+    return {"credits": credits_text(found.get("credits")), "steps": steps}
 
 
 async def _load(request: Request, user: User, name: str) -> tuple[Any, list[Any], Any]:
@@ -180,6 +205,7 @@ def _agent(
     run_name: str,
     approval: str,
     options: RunOptions | None = None,
+    estimate: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
     return render(
@@ -197,6 +223,7 @@ def _agent(
         APPROVALS=APPROVALS,
         summary=_first_line(agent["description"]),
         options=options,
+        estimate=estimate,
     )
 
 
