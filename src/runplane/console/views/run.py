@@ -16,6 +16,7 @@ from runplane.api.sse import KEEPALIVE, KeepAlive, sse_message, sse_response
 from runplane.console.session import UserDep, check_csrf, redirect_with_notice
 from runplane.console.views.common import render
 from runplane.console.views.run_models import (
+    agent_model,
     overrides_of,
     run_credits,
     step_views,
@@ -76,6 +77,7 @@ async def run_page(request: Request, run_id: str, user: UserDep) -> Response:
         events=shown,
         live_text=live_text(shown),
         models=step_views(steps, definition, run),
+        agent_model=agent_model(definition),
         credits=run_credits(run),
         step_overrides=overrides_of(run),
         events_cut=cut,
