@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from runplane.console.session import User, UserDep, check_csrf, redirect_with_notice
 from runplane.console.views.common import pretty, render
+from runplane.console.views.editor import model_names
 from runplane.console.views.run_models import credits_text
 from runplane.console.views.step_run import (
     RunOptions,
@@ -82,6 +83,8 @@ async def agent_page(request: Request, name: str, user: UserDep) -> Response:
     """One agent: what it is, its revisions, and a form to start a run."""
     agent, revisions, schema = await _load(request, user, name)
     options = options_of(agent, revisions, None)
+    if options is not None:
+        options.models = await model_names(request, user)
     return _agent(
         request, user, agent, revisions, schema, _fields(agent, schema), {}, "", "NONE", options
     )
@@ -117,6 +120,8 @@ async def start_run(request: Request, name: str, user: UserDep) -> Response:
     errors: dict[str, str] = {}
     value = _read(fields, form, errors)
     options = options_of(agent, revisions, form)
+    if options is not None:
+        options.models = await model_names(request, user)
     extra = read_options(options, form, errors)
     new = estimate = None
     if not errors:

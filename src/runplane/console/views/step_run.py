@@ -13,7 +13,6 @@ from runplane.console.views.step_form import (
 )
 from runplane.domain.errors import Invalid
 from runplane.providers.base import REASONING_EFFORTS
-from runplane.providers.catalog import BUILTIN_MODELS
 
 
 @dataclass
@@ -48,7 +47,7 @@ class RunOptions:
     revision_id: str
     variables: list[VariableOption] = field(default_factory=list)
     steps: list[StepOption] = field(default_factory=list)
-    models: list[str] = field(default_factory=lambda: list(BUILTIN_MODELS))
+    models: list[str] = field(default_factory=list)
     efforts: tuple[str, ...] = REASONING_EFFORTS
     error: str = ""
 
