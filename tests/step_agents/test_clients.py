@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from tests.step_agents.test_definitions import definition
 
 from runplane import AsyncClient
+from runplane.cli.runs import parse_step_overrides
 from runplane.client import RunplaneAPIError
 from runplane.services import auth
 from runplane.services.runtime import Runtime
@@ -59,7 +60,7 @@ def cli(live: Any, *args: str) -> subprocess.CompletedProcess[str]:
     return done
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(120)
 def test_the_cli_creates_shows_revises_and_publishes_from_yaml(
     live_server: Any, tmp_path: Path
 ) -> None:
@@ -73,20 +74,18 @@ def test_the_cli_creates_shows_revises_and_publishes_from_yaml(
     assert shown.returncode == 0, shown.stderr
     assert "research" in shown.stdout and "summary" in shown.stdout and "medium" in shown.stdout
     path.write_text(yaml.safe_dump(definition(name=name, description="second")))
-    revised = cli(live_server, "agents", "revise", name, "--file", str(path), "--publish")
-    assert revised.returncode == 0 and "published" in revised.stdout, revised.stderr
+    revised = cli(live_server, "agents", "revise", name, "--file", str(path))
+    assert revised.returncode == 0 and "draft" in revised.stdout, revised.stderr
     second = next(w for w in revised.stdout.split() if w.startswith("rev_"))
     assert second != first
+    published = cli(live_server, "agents", "publish", name, second)
+    assert published.returncode == 0 and second in published.stdout
     as_json = cli(live_server, "agents", "show", name, "--json")
     assert json.loads(as_json.stdout)["description"] == "second"
-    again = cli(live_server, "agents", "publish", name, first)
-    assert again.returncode == 0 and first in again.stdout
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(definition(name=name, model={"name": "nope-1"})))
     refused = cli(live_server, "agents", "revise", name, "--file", str(bad))
     assert refused.returncode != 0 and "nope-1" in refused.stderr
-    listed = cli(live_server, "agents", "ls")
-    assert name in listed.stdout and "steps" in listed.stdout
     ran = cli(
         live_server,
         "run", name, "--input", '{"question": "Sales?"}', "--var", "max_points=3",
@@ -100,3 +99,12 @@ def test_the_cli_creates_shows_revises_and_publishes_from_yaml(
         "draft": {"model": "gpt-4o-mini", "reasoning_effort": "high"}
     }
     assert shown["variables"] == {"max_points": 3} and shown["status"] == "succeeded"
+
+
+@pytest.mark.database_independent
+def test_step_overrides_on_the_command_line_keep_colons_of_model_names() -> None:
+    assert parse_step_overrides(["a=llama3:8b", "b=gpt-4o:high", "c=:low"]) == {
+        "a": {"model": "llama3:8b"},
+        "b": {"model": "gpt-4o", "reasoning_effort": "high"},
+        "c": {"reasoning_effort": "low"},
+    }

@@ -155,3 +155,18 @@ async def test_a_bad_definition_is_a_422_naming_the_field(
     assert error["details"][0]["name"] == field, error
     assert says in error["message"], error
     assert (await api.get("/v1/agents/site-report")).status_code == 404
+
+
+async def test_templates_may_use_loops_sets_filters_and_item_lookups(
+    api: httpx.AsyncClient,
+) -> None:
+    instructions = (
+        "{% set q = input.question | upper %}{{ q }}\n"
+        "{% for f in files %}{{ loop.index }}. {{ f.name }}: {{ f.text | truncate(50) }}\n"
+        "{% endfor %}{{ variables['audience'] }} {{ range(3) | list }}"
+    )
+    made = await api.post("/v1/agents", json=with_step(0, instructions=instructions))
+    assert made.status_code == 201, made.text
+    item = with_step(1, instructions="{{ steps['research'].output }} {{ variables['nope'] }}")
+    refused = await api.post("/v1/agents", json=item | {"name": "other"})
+    assert refused.status_code == 422 and "variables.nope" in refused.json()["message"]

@@ -260,3 +260,19 @@ async def test_the_definitions_approval_rules_apply_to_its_runs(api: httpx.Async
     await create(api, body)
     done = await run(api, agent_id="site-report", input={"question": "x"})
     assert done["approval_rules"] == [{"tool": "list_events", "when": 'day == "monday"'}]
+
+
+async def test_instructions_render_the_files_text_in_a_loop(api: httpx.AsyncClient) -> None:
+    body = definition()
+    body["steps"][0]["instructions"] = (
+        "{% for f in files %}{{ loop.index }}. {{ f.name }}: {{ f.text | truncate(30) }}"
+        "{% endfor %} for {{ variables['audience'] }}"
+    )
+    await create(api, body)
+    site = await site_with_memo(api)
+    done = await run(api, agent_id="site-report", input={"question": "x"}, site_ids=[site])
+    assert done["status"] == "succeeded", done
+    research = (await events_of(api, done["id"], "steps.prepared"))[0]["instructions"]
+    assert (
+        research.startswith("1. memo.txt: Quarterly sales rose") and "the finance team" in research
+    )

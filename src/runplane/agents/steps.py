@@ -26,6 +26,8 @@ from runplane.schemas.steps import IDENTIFIER, StepAgentDefinition, StepOverride
 
 # What an instructions template may read, besides Jinja's own globals.
 TEMPLATE_NAMES = frozenset({"input", "variables", "steps", "files"})
+# Names Jinja itself provides inside loops, blocks and macros.
+JINJA_NAMES = frozenset({"loop", "self", "super", "caller", "varargs", "kwargs"})
 # The model a step uses when neither it, the agent nor the run names one.
 DEFAULT_MODEL = "offline"
 VARIABLE_TYPES: dict[str, tuple[type, ...]] = {
@@ -215,6 +217,8 @@ def _check_template(
     bound = _bound_names(tree)
     for node in tree.find_all(nodes.Name):
         if node.ctx != "load" or node.name in bound or node.name in env.globals:
+            continue
+        if node.name in JINJA_NAMES:
             continue
         if node.name not in TEMPLATE_NAMES:
             raise Invalid.field(

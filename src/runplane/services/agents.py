@@ -1,4 +1,4 @@
-"""Agents and revisions: registering code agents per tenant, listing, publishing."""
+"""Agents and revisions: code agents registered per tenant, step agents made by API, publishing."""
 
 import time
 from collections.abc import Mapping
