@@ -568,7 +568,10 @@ _COPIED = (
 def _body_from(run: RunRecord, wait: float | None) -> RunCreate:
     """The creation request of a run with this one's configuration."""
     columns: dict[str, object] = dict(run)
-    return RunCreate.model_validate({**{k: columns[k] for k in _COPIED}, "wait": wait})
+    # Its budget, but not the overruns approved for it: they were approved for that run.
+    budget = {k: v for k, v in (run["budget"] or {}).items() if k != "approved"} or None
+    copied = {k: columns[k] for k in _COPIED}
+    return RunCreate.model_validate({**copied, "budget": budget, "wait": wait})
 
 
 async def set_archived(rt: Runtime, who: Principal, run_id: str, archived: bool) -> RunRecord:
