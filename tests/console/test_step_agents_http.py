@@ -218,6 +218,8 @@ DEFINITION = {
         },
     ],
     "input_schema": {"type": "object"},
+    "approval_rules": [{"tool": "read_notes"}],
+    "timeout_seconds": 600.0,
 }
 
 
@@ -229,6 +231,8 @@ def form_pairs(form: step_form.AgentForm) -> list[tuple[str, str]]:
         ("reasoning_effort", form.reasoning_effort),
         ("input_schema", form.input_schema),
         ("integrations", form.integrations),
+        ("timeout_seconds", form.timeout),
+        ("approval_rules", form.approval_rules),
     ]
     for v in form.variables:
         pairs += [("vars", v.key), (f"var.{v.key}.name", v.name), (f"var.{v.key}.type", v.type)]
@@ -471,3 +475,36 @@ async def test_the_run_form_estimates_credits_per_model_call_before_starting(
         calls = re.findall(r'<tr><th scope="row">(\w+)</th><td class="mono">([\w.-]+)</td>', body)
         assert calls == [("research", "offline"), ("draft", "offline"), ("summary", "gpt-4o-mini")]
         assert (await api.get("/v1/runs", params={"agent_id": "estimated"})).json()["items"] == []
+
+
+async def test_editing_makes_a_new_draft_and_keeps_what_the_form_did_not_change(
+    app: FastAPI, rt: Runtime
+) -> None:
+    async with console(app, rt) as (browser, api):
+        definition = {
+            **example("kept"),
+            "timeout_seconds": 120.0,
+            "approval_rules": [{"tool": "read_notes"}],
+        }
+        made = await api.post("/v1/agents", json=definition)
+        assert made.status_code == 201, made.text
+        page = await browser.get("/console/agents/kept/edit")
+        body = text_of(page)
+        assert 'value="120"' in body and '"tool": "read_notes"' in body and "readonly" in body
+
+        stored = (await api.get("/v1/agents/kept/revisions")).json()["items"][0]["config"]
+        form = step_form.form_of(stored)
+        form.steps[1].instructions += "\nKeep it short."
+        saved = await post_form(
+            browser,
+            "/console/agents/kept/edit",
+            [("csrf", csrf_of(page.text)), ("action", "publish")] + form_pairs(form),
+        )
+        assert saved.status_code == 303, text_of(saved)
+        revisions = (await api.get("/v1/agents/kept/revisions")).json()["items"]
+        assert len(revisions) == 2 and revisions[0]["stage"] == "published"
+        config = revisions[0]["config"]
+        assert config["steps"][1]["instructions"].endswith("Keep it short.")
+        assert config["timeout_seconds"] == 120.0
+        assert config["approval_rules"] == stored["approval_rules"]
+        assert config["variables"] == stored["variables"] and config["model"] == stored["model"]
