@@ -145,6 +145,7 @@ def test_a_models_text_arrives_in_the_timeline_while_the_run_goes_on(
     # One run at a time: a slow run holds the slot, so ours is queued when its page opens.
     assert tenant.api.patch("/v1/quotas", json={"max_running": 1}).status_code == 200
     slow = tenant.start("steps", {"steps": 3, "sleep": 0.6})
+    tenant.until(slow["id"], "running")
     ours = tenant.start("echoer", {}, revision_id=revision)
     assert ours["status"] == "queued"
 

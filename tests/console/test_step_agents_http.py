@@ -1,6 +1,7 @@
 """The step-agent editor, the steps agent's run form and the run page's model facts, over
 HTTP: what the pages show, how the form's rows move, where errors go."""
 
+import asyncio
 import html
 import json
 import re
@@ -217,6 +218,8 @@ DEFINITION = {
         },
     ],
     "input_schema": {"type": "object"},
+    "approval_rules": [{"tool": "read_notes"}],
+    "timeout_seconds": 600.0,
 }
 
 
@@ -228,6 +231,8 @@ def form_pairs(form: step_form.AgentForm) -> list[tuple[str, str]]:
         ("reasoning_effort", form.reasoning_effort),
         ("input_schema", form.input_schema),
         ("integrations", form.integrations),
+        ("timeout_seconds", form.timeout),
+        ("approval_rules", form.approval_rules),
     ]
     for v in form.variables:
         pairs += [("vars", v.key), (f"var.{v.key}.name", v.name), (f"var.{v.key}.type", v.type)]
@@ -410,3 +415,96 @@ async def test_the_services_refusal_is_shown_next_to_the_step_it_is_about(
             rf"id=\"s-{key}-instructions-error\">[^<]*unknown variable 'variables.nope'",
             text_of(page),
         )
+
+
+async def test_a_run_paused_on_its_budget_goes_on_once_the_overrun_is_approved_on_its_page(
+    app: FastAPI, rt: Runtime
+) -> None:
+    async with console(app, rt) as (browser, api):
+        made = await api.post("/v1/agents", json=example("budgeted"))
+        assert made.status_code == 201, made.text
+        body = {
+            "agent_id": "budgeted",
+            "revision_id": made.json()["revision"]["id"],
+            "input": {"question": "What changed?"},
+            "budget": {"tokens": 5},
+        }
+        run = (await api.post("/v1/runs", json=body)).json()
+        for _ in range(300):
+            run = (await api.get(f"/v1/runs/{run['id']}")).json()
+            if run["status"] == "paused":
+                break
+            await asyncio.sleep(0.02)
+        assert run["status"] == "paused" and run["waiting_on"]["kind"] == "budget", run
+
+        page = text_of(await browser.get(f"/console/runs/{run['id']}"))
+        assert "Paused on the run's budget: research needs about" in page
+        assert 'action="/console/runs/' in page and "Approve the overrun" in page
+        approved = await browser.post(
+            f"/console/runs/{run['id']}/budget/approve",
+            data={"csrf": csrf_of(page), "unit": "tokens", "amount": "100000"},
+        )
+        assert approved.status_code == 303, text_of(approved)
+        done = (await api.get(f"/v1/runs/{run['id']}", params={"wait": 30})).json()
+        assert done["status"] == "succeeded", done
+        refused = await browser.post(
+            f"/console/runs/{run['id']}/budget/approve",
+            data={"csrf": csrf_of(page), "unit": "tokens", "amount": "5"},
+        )
+        assert refused.status_code == 409  # no longer paused
+
+
+async def test_the_run_form_estimates_credits_per_model_call_before_starting(
+    app: FastAPI, rt: Runtime
+) -> None:
+    async with console(app, rt) as (browser, api):
+        made = await api.post("/v1/agents", json=example("estimated"))
+        assert made.status_code == 201, made.text
+        page = await browser.get("/console/agents/estimated")
+        fields = [
+            ("csrf", csrf_of(page.text)),
+            ("revision_id", made.json()["revision"]["id"]),
+            ("input.question", "What did sales do?"),
+            ("override.summary.model", "gpt-4o-mini"),
+            ("action", "estimate"),
+        ]
+        shown = await post_form(browser, "/console/agents/estimated/runs", fields)
+        assert shown.status_code == 200, text_of(shown)
+        body = text_of(shown)
+        assert re.search(r"Estimated credits: (\d|0\.)", body), body
+        calls = re.findall(r'<tr><th scope="row">(\w+)</th><td class="mono">([\w.-]+)</td>', body)
+        assert calls == [("research", "offline"), ("draft", "offline"), ("summary", "gpt-4o-mini")]
+        assert (await api.get("/v1/runs", params={"agent_id": "estimated"})).json()["items"] == []
+
+
+async def test_editing_makes_a_new_draft_and_keeps_what_the_form_did_not_change(
+    app: FastAPI, rt: Runtime
+) -> None:
+    async with console(app, rt) as (browser, api):
+        definition = {
+            **example("kept"),
+            "timeout_seconds": 120.0,
+            "approval_rules": [{"tool": "read_notes"}],
+        }
+        made = await api.post("/v1/agents", json=definition)
+        assert made.status_code == 201, made.text
+        page = await browser.get("/console/agents/kept/edit")
+        body = text_of(page)
+        assert 'value="120"' in body and '"tool": "read_notes"' in body and "readonly" in body
+
+        stored = (await api.get("/v1/agents/kept/revisions")).json()["items"][0]["config"]
+        form = step_form.form_of(stored)
+        form.steps[1].instructions += "\nKeep it short."
+        saved = await post_form(
+            browser,
+            "/console/agents/kept/edit",
+            [("csrf", csrf_of(page.text)), ("action", "publish")] + form_pairs(form),
+        )
+        assert saved.status_code == 303, text_of(saved)
+        revisions = (await api.get("/v1/agents/kept/revisions")).json()["items"]
+        assert len(revisions) == 2 and revisions[0]["stage"] == "published"
+        config = revisions[0]["config"]
+        assert config["steps"][1]["instructions"].endswith("Keep it short.")
+        assert config["timeout_seconds"] == 120.0
+        assert config["approval_rules"] == stored["approval_rules"]
+        assert config["variables"] == stored["variables"] and config["model"] == stored["model"]

@@ -146,3 +146,16 @@ async def test_budget_requests_that_make_no_sense_are_refused(
     assert refused.status_code == 409
     member = await make_client("member")
     assert (await member.put("/v1/budgets/tenant", json={"tokens": 1})).status_code == 403
+
+
+async def test_a_duplicate_keeps_the_budget_but_not_the_approved_overrun(
+    api: httpx.AsyncClient,
+) -> None:
+    run_id = await start(api, 2, {"tokens": 1500})
+    await settled(api, run_id, "paused")
+    await api.post(f"/v1/runs/{run_id}/budget/approve", json={"tokens": 500})
+    await settled(api, run_id, "succeeded")
+    again = await api.post(f"/v1/runs/{run_id}/duplicate", json={})
+    assert again.status_code == 201, again.text
+    assert again.json()["budget"]["tokens"] == 1500
+    assert again.json()["budget"]["approved"] is None

@@ -104,10 +104,10 @@ class Meter:
     ) -> None:
         """Let the call go ahead, or pause the run (soft limit) or fail it (hard ceiling)."""
         async with self._db.read() as conn:
-            own = await usage_store.run_budget(conn, self._run["id"]) or {}
-            shared = await usage_store.budgets_for(
-                conn, self._run["tenant_id"], self._run["agent_name"]
-            )
+            # One read when nothing is budgeted: the run's own budget (it may have been
+            # raised meanwhile) and its tenant's and agent's together.
+            found, shared = await usage_store.limits_for(conn, self._run["id"])
+            own = found or {}
             limits = _limits("run", own, self.tokens, self.credits)
             for budget in shared:
                 scope = "tenant" if budget["scope"] == "tenant" else "agent"

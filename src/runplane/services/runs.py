@@ -607,6 +607,8 @@ def _body_from(run: RunRecord, wait: float | None) -> RunCreate:
         # A step agent's run keeps its per-step overrides with its model settings.
         body["step_overrides"] = model["steps"]
         body["model"] = {k: v for k, v in model.items() if k != "steps"} or None
+    # Its budget, but not the overruns approved for it: they were approved for that run.
+    body["budget"] = {k: v for k, v in (run["budget"] or {}).items() if k != "approved"} or None
     return RunCreate.model_validate({**body, "wait": wait})
 
 

@@ -90,18 +90,6 @@ async def totals(
     return [dict(r) for r in (await conn.execute(stmt)).mappings().all()]
 
 
-async def budgets_for(conn: Conn, tenant_id: str, agent_name: str) -> list[BudgetRecord]:
-    """The tenant's budget and the agent's, if set."""
-    stmt = sa.select(budgets).where(
-        budgets.c.tenant_id == tenant_id,
-        sa.or_(
-            budgets.c.scope == "tenant",
-            sa.and_(budgets.c.scope == "agent", budgets.c.target == agent_name),
-        ),
-    )
-    return [BudgetRecord(**r) for r in (await conn.execute(stmt)).mappings().all()]  # type: ignore[typeddict-item]
-
-
 async def list_budgets(conn: Conn, tenant_id: str) -> list[BudgetRecord]:
     """Every budget of the tenant, the tenant's first."""
     stmt = (
@@ -146,8 +134,25 @@ async def paused_on_budget(
     return [r for r in found if (r["waiting_on"] or {}).get("kind") == "budget"]
 
 
-async def run_budget(conn: Conn, run_id: str) -> JSONObject | None:
-    """A run's own budget as it is now (it may be raised while the run runs)."""
-    stmt = sa.select(runs.c.budget).where(runs.c.id == run_id)
-    value = (await conn.execute(stmt)).scalar_one_or_none()
-    return value if isinstance(value, dict) else None
+async def limits_for(conn: Conn, run_id: str) -> tuple[JSONObject | None, list[BudgetRecord]]:
+    """A run's own budget as it is now, and its tenant's and agent's: in one query."""
+    applies = sa.and_(
+        budgets.c.tenant_id == runs.c.tenant_id,
+        sa.or_(
+            budgets.c.scope == "tenant",
+            sa.and_(budgets.c.scope == "agent", budgets.c.target == runs.c.agent_name),
+        ),
+    )
+    stmt = (
+        sa.select(runs.c.budget.label("own"), *budgets.c)
+        .select_from(runs.outerjoin(budgets, applies))
+        .where(runs.c.id == run_id)
+    )
+    rows = (await conn.execute(stmt)).mappings().all()
+    own = rows[0]["own"] if rows else None
+    shared = [
+        BudgetRecord(**{c.name: r[c.name] for c in budgets.c})  # type: ignore[typeddict-item]
+        for r in rows
+        if r["scope"] is not None
+    ]
+    return (own if isinstance(own, dict) else None), shared

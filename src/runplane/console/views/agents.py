@@ -6,6 +6,7 @@ top-level property, typed inputs where the type is simple, JSON where it is not.
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -15,13 +16,22 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from runplane.console.session import User, UserDep, check_csrf, redirect_with_notice
-from runplane.console.views import step_run
 from runplane.console.views.common import pretty, render
+from runplane.console.views.editor import model_names
+from runplane.console.views.run_models import credits_text
+from runplane.console.views.step_run import (
+    RunOptions,
+    field_of,
+    options_of,
+    place_errors,
+    read_options,
+)
 from runplane.domain.errors import Invalid
 from runplane.domain.roles import Permission
 from runplane.schemas import RunCreate
 from runplane.services import agents as svc
 from runplane.services import runs as runs_svc
+from runplane.services import usage as usage_svc
 
 router = APIRouter()
 PREFIX = "input."
@@ -72,7 +82,9 @@ async def agents_page(request: Request, user: UserDep) -> Response:
 async def agent_page(request: Request, name: str, user: UserDep) -> Response:
     """One agent: what it is, its revisions, and a form to start a run."""
     agent, revisions, schema = await _load(request, user, name)
-    options = step_run.options_of(agent, revisions, None)
+    options = options_of(agent, revisions, None)
+    if options is not None:
+        options.models = await model_names(request, user)
     return _agent(
         request, user, agent, revisions, schema, _fields(agent, schema), {}, "", "NONE", options
     )
@@ -107,9 +119,11 @@ async def start_run(request: Request, name: str, user: UserDep) -> Response:
         approval = "NONE"
     errors: dict[str, str] = {}
     value = _read(fields, form, errors)
-    options = step_run.options_of(agent, revisions, form)
-    extra = step_run.read_options(options, form, errors)
-    new = None
+    options = options_of(agent, revisions, form)
+    if options is not None:
+        options.models = await model_names(request, user)
+    extra = read_options(options, form, errors)
+    new = estimate = None
     if not errors:
         try:
             body = RunCreate.model_validate(
@@ -122,18 +136,22 @@ async def start_run(request: Request, name: str, user: UserDep) -> Response:
                     **extra,
                 }
             )
-            new = await runs_svc.create_run(request.app.state.rt, user.who, body)
+            if form.get("action") == "estimate":
+                found = await usage_svc.estimate_run(request.app.state.rt, user.who, body)
+                estimate = _estimate_view(found)
+            else:
+                new = await runs_svc.create_run(request.app.state.rt, user.who, body)
         except ValidationError as exc:
             for e in exc.errors():
                 errors[str(e["loc"][0]) if e["loc"] else ""] = e["msg"]
         except Invalid as exc:
             field_name = _field_of(exc, fields)
-            errors[field_name or step_run.field_of(exc, options)] = exc.message
+            errors[field_name or field_of(exc, options)] = exc.message
     if new is not None:
         return RedirectResponse(f"/console/runs/{new['id']}", status_code=303)
     for f in fields:
         f.error = errors.pop(f.name, "")
-    step_run.place_errors(options, errors)
+    place_errors(options, errors)
     for key in [k for k in errors if k not in ("", "name")]:
         errors[""] = f"{key}: {errors.pop(key)}"
     return _agent(
@@ -147,8 +165,26 @@ async def start_run(request: Request, name: str, user: UserDep) -> Response:
         run_name,
         approval,
         options,
-        status=422,
+        estimate=estimate,
+        status=422 if estimate is None else 200,
     )
+
+
+def _estimate_view(found: Mapping[str, Any]) -> dict[str, Any]:
+    """An estimate as the form shows it: the total and each expected model call."""
+    steps = []
+    for step in found.get("steps") or []:
+        usage = step.get("usage") or {}
+        steps.append(
+            {
+                "name": step.get("name"),
+                "model": step.get("model"),
+                "input": usage.get("input_tokens") or 0,
+                "output": usage.get("output_tokens") or 0,
+                "credits": credits_text(step.get("credits")),
+            }
+        )
+    return {"credits": credits_text(found.get("credits")), "steps": steps}
 
 
 async def _load(request: Request, user: User, name: str) -> tuple[Any, list[Any], Any]:
@@ -173,7 +209,8 @@ def _agent(
     errors: dict[str, str],
     run_name: str,
     approval: str,
-    options: "step_run.RunOptions | None" = None,
+    options: RunOptions | None = None,
+    estimate: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
     return render(
@@ -191,6 +228,7 @@ def _agent(
         APPROVALS=APPROVALS,
         summary=_first_line(agent["description"]),
         options=options,
+        estimate=estimate,
     )
 
 

@@ -12,9 +12,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from runplane.console.session import User, UserDep, check_csrf, redirect_with_notice
-from runplane.console.views import step_form
 from runplane.console.views.common import render
-from runplane.console.views.step_form import AgentForm
+from runplane.console.views.step_form import (
+    OUTPUT_FORMATS,
+    VARIABLE_TYPES,
+    AgentForm,
+    StepForm,
+    VariableForm,
+    blank_form,
+    definition_of,
+    form_of,
+    place_error,
+    read_form,
+    rearrange,
+)
 from runplane.domain.errors import Conflict, Invalid
 from runplane.domain.roles import Permission
 from runplane.providers.base import REASONING_EFFORTS
@@ -25,8 +36,8 @@ from runplane.services import tools as tools_svc
 router = APIRouter()
 
 
-def model_names(request: Request, user: User) -> list[str]:
-    """The models a step may pick, from the catalogue."""
+async def model_names(request: Request, user: User) -> list[str]:
+    """The models a step may pick: the catalogue's (the one place the console asks it)."""
     return list(BUILTIN_MODELS)
 
 
@@ -34,7 +45,7 @@ def model_names(request: Request, user: User) -> list[str]:
 async def new_agent(request: Request, user: UserDep) -> Response:
     """An empty editor: name the agent, describe its steps."""
     user.who.require(Permission.PUBLISH)
-    return _editor(request, user, step_form.blank_form(), None)
+    return await _editor(request, user, blank_form(), None)
 
 
 @router.post("/agents/new")
@@ -50,8 +61,10 @@ async def edit_agent(request: Request, name: str, user: UserDep) -> Response:
     agent = await _steps_agent(request, user, name)
     revisions = await svc.list_revisions(request.app.state.rt, user.who, agent["id"])
     config = revisions[0]["config"] if revisions else agent["config"]
-    form = step_form.form_of({**(config or {}), "name": agent["name"]})
-    return _editor(request, user, form, agent, based_on=revisions[0]["id"] if revisions else None)
+    form = form_of({**(config or {}), "name": agent["name"]})
+    return await _editor(
+        request, user, form, agent, based_on=revisions[0]["id"] if revisions else None
+    )
 
 
 @router.post("/agents/{name}/edit")
@@ -77,15 +90,15 @@ async def _submit(request: Request, user: User, name: str | None) -> Response:
     user.who.require(Permission.PUBLISH)
     rt = request.app.state.rt
     agent = await _steps_agent(request, user, name) if name is not None else None
-    form = step_form.read_form(posted)
+    form = read_form(posted)
     if agent is not None:
         form.name = agent["name"]  # the name is the agent's: a new name is a new agent
     action = str(posted.get("action") or "save")
-    if step_form.rearrange(form, action):
-        return _editor(request, user, form, agent)
-    definition = step_form.definition_of(form)
+    if rearrange(form, action):
+        return await _editor(request, user, form, agent)
+    definition = definition_of(form)
     if form.has_errors():
-        return _editor(request, user, form, agent, status=422)
+        return await _editor(request, user, form, agent, status=422)
     try:
         if agent is None:
             agent, revision = await svc.create_step_agent(rt, user.who, definition)
@@ -95,12 +108,12 @@ async def _submit(request: Request, user: User, name: str | None) -> Response:
             revision = await svc.publish(rt, user.who, agent["id"], revision["id"])
     except Conflict as exc:  # the name is taken (by another agent, or by code)
         form.errors["name"] = exc.message
-        return _editor(request, user, form, agent, status=409)
+        return await _editor(request, user, form, agent, status=409)
     except Invalid as exc:
         names = [str(d.get("name") or "") for d in exc.details or []] or [""]
         for name in names:
-            step_form.place_error(form, name, exc.message)
-        return _editor(request, user, form, agent, status=422)
+            place_error(form, name, exc.message)
+        return await _editor(request, user, form, agent, status=422)
     where = f"/console/agents/{quote(agent['name'])}"
     if action == "publish":
         notice = f"Saved and published revision {revision['id']}: new runs use it."
@@ -109,7 +122,7 @@ async def _submit(request: Request, user: User, name: str | None) -> Response:
     return redirect_with_notice(request, where, notice)
 
 
-def _editor(
+async def _editor(
     request: Request,
     user: User,
     form: AgentForm,
@@ -126,11 +139,11 @@ def _editor(
         form=form,
         agent=agent,
         based_on=based_on,
-        models=model_names(request, user),
+        models=await model_names(request, user),
         efforts=REASONING_EFFORTS,
         tools=tools,
-        formats=step_form.OUTPUT_FORMATS,
-        variable_types=step_form.VARIABLE_TYPES,
-        blank_step=step_form.StepForm(key="KEY"),
-        blank_var=step_form.VariableForm(key="KEY"),
+        formats=OUTPUT_FORMATS,
+        variable_types=VARIABLE_TYPES,
+        blank_step=StepForm(key="KEY"),
+        blank_var=VariableForm(key="KEY"),
     )

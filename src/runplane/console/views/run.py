@@ -1,6 +1,7 @@
 """The run details page: header and actions, options, live timeline, steps, result, approvals."""
 
 import json
+import math
 import re
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -13,15 +14,22 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from runplane.api.routes.files import content_disposition
 from runplane.api.sse import KEEPALIVE, KeepAlive, sse_message, sse_response
 from runplane.console.session import UserDep, check_csrf, redirect_with_notice
-from runplane.console.views import run_models
 from runplane.console.views.common import render
+from runplane.console.views.run_models import (
+    agent_model,
+    overrides_of,
+    run_credits,
+    step_views,
+)
 from runplane.domain.errors import Invalid, NotFound
 from runplane.domain.events import STATUS_LABELS, describe_event, event_label
 from runplane.domain.lifecycle import TERMINAL
 from runplane.domain.models import iso
 from runplane.schemas import ApprovalDecision
+from runplane.schemas.usage import BudgetApprove
 from runplane.services import agents as agents_svc
 from runplane.services import approvals as approvals_svc
+from runplane.services import budgets as budgets_svc
 from runplane.services import files as files_svc
 from runplane.services import runs as runs_svc
 
@@ -68,15 +76,17 @@ async def run_page(request: Request, run_id: str, user: UserDep) -> Response:
         steps=steps,
         events=shown,
         live_text=live_text(shown),
-        models=run_models.step_views(steps, definition, run),
-        credits=run_models.run_credits(run),
-        step_overrides=run_models.overrides_of(run),
+        models=step_views(steps, definition, run),
+        agent_model=agent_model(definition),
+        credits=run_credits(run),
+        step_overrides=overrides_of(run),
         events_cut=cut,
         last_seq=events[-1]["seq"] if events else 0,
         live=run["status"] not in TERMINAL_NAMES,
         can_cancel=run["status"] in LIVE,
         status_text=status_text(run, steps, events, pending),
         approvals=[_approval_view(a) for a in pending],
+        budget_wait=_budget_wait(run),
         overrides=overrides,
         sources=[_source(s) for s in (result.get("sources") or [] if result else [])],
         files=files,
@@ -171,6 +181,24 @@ async def rerun(
         step = int(from_step)
     new = await runs_svc.rerun(request.app.state.rt, user.who, run_id, step, None)
     return RedirectResponse(f"/console/runs/{new['id']}", status_code=303)
+
+
+@router.post("/runs/{run_id}/budget/approve")
+async def approve_overrun(
+    request: Request,
+    run_id: str,
+    user: UserDep,
+    csrf: Annotated[str, Form()] = "",
+    unit: Annotated[str, Form(pattern="^(credits|tokens)$")] = "credits",
+    amount: Annotated[float, Form(gt=0, le=1e12)] = 0,
+) -> Response:
+    """Let a run paused on its budget spend this much more, and go on."""
+    check_csrf(user, csrf)
+    body = BudgetApprove(credits=amount) if unit == "credits" else BudgetApprove(tokens=int(amount))
+    await budgets_svc.approve_overrun(request.app.state.rt, user.who, run_id, body)
+    return redirect_with_notice(
+        request, f"/console/runs/{run_id}", f"Overrun of {amount:g} {unit} approved."
+    )
 
 
 @router.post("/runs/{run_id}/approvals/{approval_id}")
@@ -284,6 +312,13 @@ def status_text(
             return f"Running step {going[-1]['number']}: {going[-1]['name']}"
         return f"Running ({run['steps_finished']} of {run['step_count']} steps finished)"
     if status == "paused":
+        wait = (run["waiting_on"] or {}).get("budget") if run["waiting_on"] else None
+        if isinstance(wait, Mapping):
+            return (
+                f"Paused on the {wait.get('scope', 'run')}'s budget: {wait.get('step')} needs "
+                f"about {_num(wait.get('needs'))} {wait.get('unit')}, {_num(wait.get('used'))} "
+                f"of {_num(wait.get('limit'))} used"
+            )
         if pending:
             return "Waiting for approval of " + _asks(pending[0]["kind"], pending[0]["request"])
         return "Waiting for approval"
@@ -307,6 +342,23 @@ def status_text(
             took = f" in {(run['finished_at'] - run['started_at']).total_seconds():.1f} s"
         return f"Succeeded{took}, {run['step_count']} step{'s' if run['step_count'] != 1 else ''}"
     return STATUS_LABELS.get(status, status)
+
+
+def _num(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
+def _budget_wait(run: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What a run paused on a budget needs, and the overrun the form suggests."""
+    waiting = run["waiting_on"] or {}
+    wait = waiting.get("budget") if waiting.get("kind") == "budget" else None
+    if run["status"] != "paused" or not isinstance(wait, Mapping):
+        return None
+    needs, left = float(wait.get("needs") or 0), float(wait.get("limit") or 0)
+    short = needs - max(0.0, left - float(wait.get("used") or 0))
+    unit = str(wait.get("unit") or "credits")
+    suggest = math.ceil(short) if unit == "tokens" else round(short, 4)
+    return {**wait, "unit": unit, "suggest": max(suggest, 1 if unit == "tokens" else 0.0001)}
 
 
 def _asks(kind: str, request: Mapping[str, Any]) -> str:

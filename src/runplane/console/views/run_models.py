@@ -37,6 +37,15 @@ def step_defaults(definition: Mapping[str, Any] | None) -> dict[str, dict[str, A
     return found
 
 
+def agent_model(definition: Mapping[str, Any] | None) -> str | None:
+    """A steps agent's default model, if its revision names one."""
+    if not definition or definition.get("kind") != "steps":
+        return None
+    model = definition.get("model")
+    name = model.get("name") if isinstance(model, Mapping) else model
+    return str(name) if name else None
+
+
 def _base_name(name: str) -> str:
     """A tool-loop round ``draft (2)`` belongs to step ``draft``."""
     head, sep, tail = name.rpartition(" (")

@@ -69,6 +69,8 @@ class AgentForm:
     reasoning_effort: str = ""
     input_schema: str = ""
     integrations: str = ""
+    timeout: str = ""
+    approval_rules: str = ""
     variables: list[VariableForm] = field(default_factory=list)
     steps: list[StepForm] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
@@ -107,6 +109,12 @@ def default_text(kind: str, value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _number_text(value: Any) -> str:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return ""
+    return f"{value:g}"
+
+
 def _integrations_text(value: Any) -> str:
     if value == "*":
         return "*"
@@ -125,6 +133,8 @@ def form_of(definition: Mapping[str, Any]) -> AgentForm:
         reasoning_effort=str(model.get("reasoning_effort") or ""),
         input_schema=_json_text(definition.get("input_schema")),
         integrations=_integrations_text(definition.get("integrations")),
+        timeout=_number_text(definition.get("timeout_seconds")),
+        approval_rules=_json_text(definition.get("approval_rules") or None),
     )
     variables = definition.get("variables") or {}
     if isinstance(variables, Mapping):
@@ -189,6 +199,8 @@ def read_form(posted: Any) -> AgentForm:
         reasoning_effort=text("reasoning_effort").strip(),
         input_schema=text("input_schema"),
         integrations=text("integrations"),
+        timeout=text("timeout_seconds").strip(),
+        approval_rules=text("approval_rules"),
     )
     for key in _keys(posted, "vars"):
         p = f"var.{key}."
@@ -358,6 +370,21 @@ def definition_of(form: AgentForm) -> dict[str, Any]:
     schema = _parse_json(form.input_schema, form.errors, "input_schema")
     if schema is not None:
         definition["input_schema"] = schema
+    rules = _parse_json(form.approval_rules, form.errors, "approval_rules")
+    if rules is not None:
+        if isinstance(rules, list):
+            definition["approval_rules"] = rules
+        else:
+            form.errors["approval_rules"] = 'A JSON list, like [{"tool": "send_email"}].'
+    if form.timeout:
+        try:
+            seconds = float(form.timeout)
+        except ValueError:
+            seconds = math.nan
+        if not math.isfinite(seconds) or seconds <= 0:
+            form.errors["timeout_seconds"] = "A number of seconds, more than 0."
+        else:
+            definition["timeout_seconds"] = seconds
     return definition
 
 
@@ -409,7 +436,14 @@ def place_error(form: AgentForm, name: str, message: str) -> None:
             field_name = parts[2] if len(parts) > 2 and parts[2] in ("type", "default") else "name"
             var.errors.setdefault(field_name, message)
             return
-    if head in ("name", "description", "input_schema", "integrations"):
+    if head in (
+        "name",
+        "description",
+        "input_schema",
+        "integrations",
+        "approval_rules",
+        "timeout_seconds",
+    ):
         form.errors.setdefault(head, message)
         return
     if head == "model":

@@ -5,10 +5,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runplane.console.views import step_form
+from runplane.console.views.step_form import (
+    VariableForm,
+    default_text,
+    path_of,
+    typed_default,
+)
 from runplane.domain.errors import Invalid
 from runplane.providers.base import REASONING_EFFORTS
-from runplane.providers.catalog import BUILTIN_MODELS
 
 
 @dataclass
@@ -43,7 +47,7 @@ class RunOptions:
     revision_id: str
     variables: list[VariableOption] = field(default_factory=list)
     steps: list[StepOption] = field(default_factory=list)
-    models: list[str] = field(default_factory=lambda: list(BUILTIN_MODELS))
+    models: list[str] = field(default_factory=list)
     efforts: tuple[str, ...] = REASONING_EFFORTS
     error: str = ""
 
@@ -73,7 +77,7 @@ def options_of(agent: Mapping[str, Any], revisions: list[Any], form: Any) -> Run
     for name, spec in variables.items() if isinstance(variables, Mapping) else ():
         spec = spec if isinstance(spec, Mapping) else {}
         kind = str(spec.get("type") or "string")
-        default = step_form.default_text(kind, spec.get("default"))
+        default = default_text(kind, spec.get("default"))
         posted = form.get(f"var.{name}") if form is not None else None
         options.variables.append(
             VariableOption(
@@ -112,8 +116,8 @@ def read_options(options: RunOptions | None, form: Any, errors: dict[str, str]) 
     for v in options.variables:
         if v.value == v.default:
             continue
-        row = step_form.VariableForm(key="x", name=v.name, type=v.type, default=v.value)
-        value = step_form.typed_default(row)
+        row = VariableForm(key="x", name=v.name, type=v.type, default=v.value)
+        value = typed_default(row)
         if row.errors:
             errors[f"var.{v.name}"] = row.errors["default"]
         elif value is not None:
@@ -138,7 +142,7 @@ def field_of(exc: Invalid, options: RunOptions | None) -> str:
     """The run form's field a refusal is about: ``var.NAME``, ``override.STEP``, or ''."""
     if options is None or not exc.details:
         return ""
-    parts = step_form.path_of(str(exc.details[0].get("name") or ""))
+    parts = path_of(str(exc.details[0].get("name") or ""))
     if len(parts) > 1 and parts[0] == "variables":
         return f"var.{parts[1]}"
     if len(parts) > 1 and parts[0] == "step_overrides":

@@ -125,6 +125,14 @@ def draw(days: Sequence[date], per_day: Mapping[date, Mapping[str, float]], metr
     return chart
 
 
+async def _totals(
+    request: Request, user: Any, group_by: str, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """``GET /v1/usage``'s rows, as plain mappings."""
+    found = await usage_svc.usage_totals(request.app.state.rt, user.who, group_by, since, until)
+    return [item.model_dump() for item in found.items]
+
+
 @router.get("/usage")
 async def usage_page(
     request: Request,
@@ -133,7 +141,6 @@ async def usage_page(
     metric: Annotated[str, Query()] = "credits",
 ) -> Response:
     """The tenant's model usage over the last days: a chart per day and agent, and totals."""
-    rt = request.app.state.rt
     days = days if days in RANGES else 30
     metric = metric if metric in METRICS else "credits"
     today = datetime.now(UTC).date()
@@ -141,20 +148,15 @@ async def usage_page(
     since = datetime.combine(shown[0], time(), tzinfo=UTC)
     until = datetime.combine(today + timedelta(days=1), time(), tzinfo=UTC)
     per_day: dict[date, dict[str, float]] = {}
-    by_day = await usage_svc.usage_totals(rt, user.who, "day", since, until)
+    by_day = await _totals(request, user, "day", since, until)
     for row in by_day:
-        day = date.fromisoformat(str(row["key"])[:10])
         # the split per agent, for the days that have any usage
-        split = await usage_svc.usage_totals(
-            rt,
-            user.who,
-            "agent",
-            datetime.combine(day, time(), tzinfo=UTC),
-            datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC),
-        )
+        day = date.fromisoformat(str(row["key"])[:10])
+        start = datetime.combine(day, time(), tzinfo=UTC)
+        split = await _totals(request, user, "agent", start, start + timedelta(days=1))
         per_day[day] = {str(r["key"]): amount(r, metric) for r in split}
-    by_agent = await usage_svc.usage_totals(rt, user.who, "agent", since, until)
-    by_model = await usage_svc.usage_totals(rt, user.who, "model", since, until)
+    by_agent = await _totals(request, user, "agent", since, until)
+    by_model = await _totals(request, user, "model", since, until)
     return render(
         request,
         "usage.html",
