@@ -29,16 +29,16 @@ from runplane.console.views.step_form import (
 from runplane.domain.errors import Conflict, Invalid
 from runplane.domain.roles import Permission
 from runplane.providers.base import REASONING_EFFORTS
-from runplane.providers.catalog import BUILTIN_MODELS
 from runplane.services import agents as svc
+from runplane.services import models
 from runplane.services import tools as tools_svc
 
 router = APIRouter()
 
 
 async def model_names(request: Request, user: User) -> list[str]:
-    """The models a step may pick: the catalogue's (the one place the console asks it)."""
-    return list(BUILTIN_MODELS)
+    """The models a step may pick: the tenant's catalogue (the one place the console asks)."""
+    return [info.name for info, _ in await models.list_models(request.app.state.rt, user.who)]
 
 
 @router.get("/agents/new")
