@@ -7,6 +7,7 @@ from runplane.cli import (
     connections,
     db,
     keys,
+    models,
     quotas,
     runs,
     server,
@@ -51,6 +52,7 @@ tools.register(app)
 db.register(app)
 keys.register(app)
 quotas.register(app)
+models.register(app)
 triggers.register(app)
 webhooks.register(app)
 
