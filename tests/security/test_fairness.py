@@ -69,10 +69,7 @@ async def test_a_tenant_with_a_thousand_queued_runs_delays_anothers_first_by_one
     new_database: Callable[[str], str], tmp_path: Path
 ) -> None:
     # Tenant A may take every slot: what keeps B waiting is only the order of the queue.
-    env = {
-        "RUNPLANE_CONCURRENCY": str(CONCURRENCY),
-        "RUNPLANE_TENANT_MAX_RUNNING": str(MAX_RUNNING),
-    }
+    env = {"RUNPLANE_CONCURRENCY": str(CONCURRENCY), "RUNPLANE_TENANT_MAX_RUNNING": str(MAX_RUNNING)}
     server = LiveServer(new_database("fair"), cwd=tmp_path, project=PROJECT, env=env)
     server.start(timeout=120)  # a loaded machine starts a server slowly
     try:
