@@ -1,18 +1,14 @@
 """Intent runs: a plan from the intent and the allowed tools, carried out step by step."""
 
-import json
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from flows import events, only_pending, start, until
 
-from runplane.testing.fake_model import fake_openai_app
-from runplane.testing.server import LiveServer, create_key, free_port
+from runplane.testing.model_stubs import ModelStub, Reply
+from runplane.testing.server import LiveServer, create_key
 
 DEMO = {"intent": "email the team the notes from Monday"}
 
@@ -75,8 +71,8 @@ async def test_the_plan_uses_only_the_allowed_tools(api: httpx.AsyncClient) -> N
 def fake_model() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """An OpenAI-compatible model on loopback that plans one note; yields its URL."""
 
-    def reply(messages: list[dict[str, Any]]) -> str:
-        assert "add_note" in messages[0]["content"]
+    def reply(body: dict[str, Any]) -> Reply:
+        assert "add_note" in body["messages"][0]["content"]
         plan = {
             "steps": [
                 {
@@ -87,21 +83,10 @@ def fake_model() -> Iterator[tuple[str, list[dict[str, Any]]]]:
                 }
             ]
         }
-        return json.dumps(plan)
+        return Reply.json(plan)
 
-    app = fake_openai_app(reply)
-    port = free_port()
-    # Neither a log config nor a level: either would rewire this process's "uvicorn"
-    # loggers for good, and the logging tests that run after it in this process would fail.
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}/v1", app.state.requests
-    server.should_exit = True
-    thread.join(5)
+    with ModelStub(default=reply) as stub:
+        yield stub.openai_url, stub.requests
 
 
 def test_with_a_model_configured_the_plan_comes_from_the_model(

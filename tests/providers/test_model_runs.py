@@ -30,6 +30,14 @@ async def ask_twice(ctx, input):
         [{"role": "user", "content": "again: " + first["text"]}], name="second"
     )
     return {"first": first, "second": second}
+
+
+@agent(output="json")
+async def ask_model(ctx, input):
+    """Ask the model the input names."""
+    return await ctx.complete(
+        [{"role": "user", "content": input["question"]}], model=input.get("model")
+    )
 '''
 
 
@@ -156,3 +164,38 @@ def test_a_kill_during_a_model_call_makes_that_call_again_but_not_the_recorded_o
     result = done["result"]["content"]
     assert result["first"]["text"] == "first answer"
     assert result["second"]["text"] == "stub answer to: again: first answer"
+
+
+def test_a_run_calls_the_tenants_own_provider_with_its_key(
+    start_server: Callable[..., LiveServer],
+    new_database: Callable[[str], str],
+    stub: ModelStub,
+    tmp_path: Path,
+) -> None:
+    # The server has no model provider of its own: the tenant brings one.
+    env = {"RUNPLANE_ALLOW_PRIVATE_NETWORKS": "true"}
+    _, api = started(start_server, new_database("own"), "own", project=project(tmp_path), env=env)
+    with api:
+        provider = {"kind": "openai", "base_url": stub.openai_url, "api_key": "sk-tenant-2468"}
+        assert api.put("/v1/model-providers/local", json=provider).status_code == 200
+        entry = {
+            "provider": "local",
+            "context_window": 8192,
+            "input_per_mtok": 0,
+            "output_per_mtok": 0,
+        }
+        assert api.put("/v1/models/llama3", json=entry).status_code == 200
+        stub.script(Reply(text="the tenant's model answers"))
+
+        body = {"agent_id": "ask_model", "input": {"question": "hi", "model": "llama3"}, "wait": 20}
+        run = api.post("/v1/runs", json=body).json()
+        offline = api.post(
+            "/v1/runs", json={**body, "input": {"question": "hi", "model": "offline"}}
+        ).json()
+
+    assert run["status"] == "succeeded", run
+    reply = run["result"]["content"]
+    assert reply["text"] == "the tenant's model answers" and reply["provider"] == "openai"
+    assert stub.requests[0]["model"] == "llama3"
+    assert stub.headers[0]["authorization"] == "Bearer sk-tenant-2468"
+    assert offline["result"]["content"]["provider"] == "offline" and len(stub.requests) == 1

@@ -9,6 +9,7 @@ from runplane.cli import (
     connections,
     db,
     keys,
+    models,
     quotas,
     runs,
     server,
@@ -56,6 +57,7 @@ tools.register(app)
 db.register(app)
 keys.register(app)
 quotas.register(app)
+models.register(app)
 triggers.register(app)
 usage.register(app)
 webhooks.register(app)

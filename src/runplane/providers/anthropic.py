@@ -80,6 +80,7 @@ class AnthropicProvider(ModelProvider):
         policy: outbound.Policy | None = None,
         retry: RetryPolicy | None = None,
         timeout: float = 120.0,
+        max_retries: int | None = None,
         max_tokens: int = MAX_TOKENS,
     ) -> None:
         key = api_key or os.environ.get("ANTHROPIC_API_KEY")
@@ -96,6 +97,10 @@ class AnthropicProvider(ModelProvider):
             )
         self.default_model = model or DEFAULT_MODEL
         self.max_tokens = max_tokens
+        # ``max_retries`` (as the SDKs spell it) is the same as ``retry`` with that many
+        # attempts after the first; the SDK's own retries stay off either way.
+        if retry is None and max_retries is not None:
+            retry = RetryPolicy(attempts=max_retries + 1)
         self.retry = retry or RetryPolicy()
         self._client = anthropic.AsyncAnthropic(
             api_key=key,

@@ -64,6 +64,7 @@ class OpenAIProvider(ModelProvider):
         policy: outbound.Policy | None = None,
         retry: RetryPolicy | None = None,
         timeout: float = 120.0,
+        max_retries: int | None = None,
     ) -> None:
         key = api_key or os.environ.get("OPENAI_API_KEY") or (PLACEHOLDER_KEY if base_url else None)
         if not key:
@@ -82,6 +83,10 @@ class OpenAIProvider(ModelProvider):
                 openai.DefaultAsyncHttpxClient, policy or outbound.Policy(), timeout=timeout
             )
         self.default_model = model or DEFAULT_MODEL
+        # ``max_retries`` (as the SDKs spell it) is the same as ``retry`` with that many
+        # attempts after the first; the SDK's own retries stay off either way.
+        if retry is None and max_retries is not None:
+            retry = RetryPolicy(attempts=max_retries + 1)
         self.retry = retry or RetryPolicy()
         self._client = openai.AsyncOpenAI(
             api_key=key,

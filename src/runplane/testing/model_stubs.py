@@ -176,9 +176,9 @@ class ModelStub:
         }
         return {**counted, **reply.usage}
 
-    def _error(self, reply: Reply, body: dict[str, Any]) -> Response:
+    def _error(self, reply: Reply, *, anthropic: bool) -> Response:
         headers = {"retry-after": reply.retry_after} if reply.retry_after else {}
-        if "/messages" in str(body.get("_path", "")):
+        if anthropic:
             payload: dict[str, Any] = {
                 "type": "error",
                 "error": {"type": "api_error", "message": reply.error},
@@ -221,7 +221,7 @@ class ModelStub:
         body = await request.json()
         reply = self._next(body, dict(request.headers))
         if reply.status != 200:
-            return self._error(reply, body)
+            return self._error(reply, anthropic=False)
         if not body.get("model") or not isinstance(body.get("messages"), list):
             return JSONResponse({"error": {"message": "model and messages needed"}}, 400)
         started = time.perf_counter()
@@ -313,7 +313,7 @@ class ModelStub:
         body = await request.json()
         reply = self._next(body, dict(request.headers))
         if reply.status != 200:
-            return self._error(reply, {**body, "_path": "/v1/messages"})
+            return self._error(reply, anthropic=True)
         if not body.get("model") or not body.get("max_tokens"):
             return JSONResponse(
                 {
