@@ -9,6 +9,8 @@ from runplane.schemas.usage import BudgetApprove, BudgetPublic, BudgetPut
 from runplane.services import budgets as svc
 
 router = APIRouter(prefix="/v1", tags=["budgets"])
+# The tenant's budget takes no parameter, yet may not be set.
+UNSET: dict[int | str, dict[str, str]] = {404: {"description": "No budget is set"}}
 
 
 @router.get("/budgets", response_model=list[BudgetPublic])
@@ -17,7 +19,7 @@ async def list_budgets(rt: RuntimeDep, who: PrincipalDep) -> list[BudgetPublic]:
     return [svc.budget_public(b) for b in await svc.list_budgets(rt, who)]
 
 
-@router.get("/budgets/tenant", response_model=BudgetPublic)
+@router.get("/budgets/tenant", response_model=BudgetPublic, responses=UNSET)
 async def get_tenant_budget(rt: RuntimeDep, who: PrincipalDep) -> BudgetPublic:
     """The tenant's budget."""
     return svc.budget_public(await svc.get_budget(rt, who, "tenant", None))
@@ -29,7 +31,7 @@ async def put_tenant_budget(body: BudgetPut, rt: RuntimeDep, who: PrincipalDep) 
     return svc.budget_public(await svc.put_budget(rt, who, "tenant", None, body))
 
 
-@router.delete("/budgets/tenant", status_code=204)
+@router.delete("/budgets/tenant", status_code=204, responses=UNSET)
 async def delete_tenant_budget(rt: RuntimeDep, who: PrincipalDep) -> Response:
     """Remove the tenant's budget (admin keys); runs it paused resume."""
     await svc.delete_budget(rt, who, "tenant", None)
