@@ -113,6 +113,18 @@ class BudgetNeed(TypedDict):
     step: str  # the name of the model call's step
 
 
+class StepsPreparedData(TypedDict):
+    """``steps.prepared``: a step agent's step about to ask its model (written by the runner)."""
+
+    step: str
+    model: str
+    reasoning_effort: str | None
+    default: JSONObject
+    overridden: bool
+    tools: list[str]
+    instructions: str
+
+
 class StepStartedData(TypedDict):
     """``step.started``."""
 
@@ -275,6 +287,7 @@ EventData: TypeAlias = (
     | PlanningData
     | ReasoningData
     | MessageDeltaData
+    | StepsPreparedData
     | BudgetNeed
     | StepStartedData
     | StepCompletedData
@@ -513,6 +526,16 @@ def _reconciled(d: Data) -> str:
     return f"The run {found}{status}; {done}"
 
 
+def _prepared(d: Data) -> str:
+    effort = f", {d['reasoning_effort']} effort" if d.get("reasoning_effort") else ""
+    text = f"{d.get('step')}: {d.get('model')}{effort}"
+    default = d.get("default")
+    if d.get("overridden") and isinstance(default, Mapping):
+        text += f" (override of {default.get('model')}, {default.get('reasoning_effort')} effort)"
+    tools = as_list(d.get("tools"))
+    return text + (f"; tools {', '.join(map(str, tools))}" if tools else "")
+
+
 def _other(d: Data) -> str:
     for key in ("text", "message", "content"):
         if isinstance(d.get(key), str):
@@ -539,6 +562,7 @@ EVENTS: dict[str, EventKind] = {
     "reasoning": EventKind(ReasoningData, "Reasoning", lambda d: _text(d.get("text", ""))),
     "message.delta": EventKind(MessageDeltaData, "Model", lambda d: _text(d.get("text", ""))),
     "budget.exceeded": EventKind(BudgetNeed, "Budget", _budget_exceeded),
+    "steps.prepared": EventKind(StepsPreparedData, "Step prepared", _prepared),
     "step.started": EventKind(StepStartedData, "Step started", lambda d: f"{_step(d)} started"),
     "step.completed": EventKind(StepCompletedData, "Step completed", _step_completed),
     "step.failed": EventKind(StepFailedData, "Step failed", _step_failed),

@@ -49,6 +49,10 @@ STREAM_WORDS = 6
 TEXT_PROPERTIES = frozenset(
     "answer summary text content body description report message details result note".split()
 )
+TITLE_PROPERTIES = frozenset("title name headline subject heading".split())
+SCORE_PROPERTIES = frozenset("confidence score relevance certainty".split())
+TITLE_CHARS = 120
+MAX_BULLETS = 10
 QUERY_PROPERTIES = frozenset("query q search keywords term terms question topic".split())
 
 
@@ -363,6 +367,38 @@ def fill_schema(schema: dict[str, Any], source: str, text: str) -> Any:
         elif _kind(spec) == "string" and "enum" not in spec and name.lower() in TEXT_PROPERTIES:
             limit = spec.get("maxLength")
             result[name] = text[: int(limit)] if isinstance(limit, int) else text
+        elif _kind(spec) == "string" and "enum" not in spec and name.lower() in TITLE_PROPERTIES:
+            result[name] = title_of(source, text)[: int(spec.get("maxLength") or TITLE_CHARS)]
+        elif _kind(spec) == "array" and _kind(_items(spec)) == "string":
+            most = spec.get("maxItems")
+            result[name] = bullets(text)[: int(most) if isinstance(most, int) else MAX_BULLETS]
+        elif _kind(spec) in ("number", "integer") and name.lower() in SCORE_PROPERTIES:
+            result[name] = overlap_score(source, text, spec)
         else:
             result[name] = default_for(spec)
     return result
+
+
+def title_of(source: str, text: str) -> str:
+    """A title: the first markdown heading of the source or answer, else the answer's first line."""
+    for body in (source, text):
+        heading = re.search(r"(?m)^#{1,6}\s+(.+?)\s*$", body)
+        if heading:
+            return heading.group(1)
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    return first.strip().rstrip(":")
+
+
+def bullets(text: str) -> list[str]:
+    """The answer's list items (``- item``), without their citation marks."""
+    found = re.findall(r"(?m)^\s*[-*]\s+(.+?)\s*$", text)
+    return [re.sub(r"\s*\[[A-Za-z0-9_]+\]\s*", " ", item).strip() for item in found]
+
+
+def overlap_score(source: str, text: str, spec: dict[str, Any]) -> float | int:
+    """How much of what was asked the answer covers: the share of its terms found, in range."""
+    asked, said = set(terms(source)), set(terms(text))
+    share = len(asked & said) / len(asked) if asked else 0.0
+    low, high = float(spec.get("minimum", 0)), float(spec.get("maximum", 1))
+    value = low + (high - low) * share
+    return round(value) if _kind(spec) == "integer" else round(value, 2)
