@@ -19,6 +19,24 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "planning": {"format": "text", "content": "Search, then write"},
     "reasoning": {"text": "The notes are short; one search will do."},
     "step.started": {"number": 1, "name": "search"},
+    "message.delta": {"step": 2, "index": 0, "text": "The notes say "},
+    "budget.exceeded": {
+        "scope": "run",
+        "unit": "credits",
+        "limit": 5.0,
+        "used": 4.5,
+        "needs": 0.9,
+        "step": "draft",
+    },
+    "steps.prepared": {
+        "step": "draft",
+        "model": "gpt-4o-mini",
+        "reasoning_effort": "high",
+        "default": {"model": "gpt-4o-mini", "reasoning_effort": "low"},
+        "overridden": True,
+        "tools": ["search_corpus"],
+        "instructions": "Write the report",
+    },
     "step.completed": {"number": 1, "name": "search", "output": {"hits": 2}},
     "step.failed": {
         "number": 2,
@@ -116,6 +134,19 @@ WORDINGS: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("status", {"status": "canceled", "receipt": {"step": 3}}, "Canceled at step 3"),
     ("step.started", SAMPLES["step.started"], "Step 1: search started"),
+    ("message.delta", SAMPLES["message.delta"], "The notes say"),
+    (
+        "budget.exceeded",
+        SAMPLES["budget.exceeded"],
+        "draft needs about 0.9 credits: the run's budget of 5.0 has 4.5 used; "
+        "raise it or approve the overrun",
+    ),
+    (
+        "steps.prepared",
+        SAMPLES["steps.prepared"],
+        "draft: gpt-4o-mini, high effort (override of gpt-4o-mini, low effort); "
+        "tools search_corpus",
+    ),
     (
         "step.completed",
         {"number": 1, "name": "search", "output": 1, "reused_from": "run_a"},
