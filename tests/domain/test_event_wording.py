@@ -133,6 +133,15 @@ WORDINGS: list[tuple[str, dict[str, Any], str]] = [
         "Canceled: the plan was rejected",
     ),
     ("status", {"status": "canceled", "receipt": {"step": 3}}, "Canceled at step 3"),
+    (
+        "status",
+        {
+            "status": "paused",
+            "waiting_on": {"kind": "budget", "budget": SAMPLES["budget.exceeded"]},
+        },
+        "Waiting for budget: draft needs about 0.9 credits: the run's budget of 5.0 has 4.5 "
+        "used; raise it or approve the overrun",
+    ),
     ("step.started", SAMPLES["step.started"], "Step 1: search started"),
     ("message.delta", SAMPLES["message.delta"], "The notes say"),
     (

@@ -384,6 +384,10 @@ def _status(d: Data) -> str:
         return "Paused at an interrupt"
     if status == "paused" and waiting.get("approval_id"):
         return f"Waiting for approval ({waiting['approval_id']})"
+    if status == "paused" and waiting.get("kind") == "budget":
+        return "Waiting for budget: " + _budget_exceeded(as_object(waiting.get("budget")))
+    if status == "paused" and waiting.get("child_run_id"):
+        return f"Waiting for child run {waiting['child_run_id']}"
     if status == "auth_required" and waiting.get("integration"):
         return f"Waiting for a connection to {waiting['integration']} for {waiting.get('user_id')}"
     text = STATUS_LABELS.get(status, status)
