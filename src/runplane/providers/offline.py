@@ -81,6 +81,8 @@ def passages(documents: Iterable[dict[str, Any]]) -> list[Passage]:
     for doc in documents:
         doc_id, title = str(doc.get("id", "")), str(doc.get("title") or doc.get("id") or "")
         for paragraph in re.split(r"\n\s*\n", str(doc.get("text") or "")):
+            if re.fullmatch(r"\s*#{1,6}\s+[^\n]*", paragraph):
+                continue  # a heading alone is no passage to quote
             sentences = [s for s in SENTENCE_END.split(" ".join(paragraph.split())) if s]
             for start in range(0, len(sentences), PASSAGE_SENTENCES):
                 text = " ".join(sentences[start : start + PASSAGE_SENTENCES])
