@@ -129,15 +129,29 @@ def run_details(run: RunPublic) -> Table:
 
 
 def steps_table(steps: Iterable[StepPublic]) -> Table:
-    """A table of steps: number, name, status, duration."""
+    """A table of steps: number, name, status, duration; and model, tokens, credits if any."""
+    steps = list(steps)
+    models = any(step.model is not None for step in steps)
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("STEP")
     table.add_column("STATUS", no_wrap=True)
     table.add_column("DURATION", justify="right", no_wrap=True)
+    if models:
+        for title in ("MODEL", "EFFORT", "TOKENS IN/OUT", "CREDITS"):
+            table.add_column(title, justify="left" if title != "CREDITS" else "right")
     for step in steps:
         duration = format_duration(step.started_at, step.finished_at)
-        table.add_row(str(step.number), step.name, status_text(step.status), duration)
+        row: list[str | Text] = [str(step.number), step.name, status_text(step.status), duration]
+        if models:
+            usage = step.usage
+            row += [
+                step.model or "",
+                step.reasoning_effort or "",
+                f"{usage.input_tokens}/{usage.output_tokens}" if usage else "",
+                f"{step.credits:.4f}" if step.credits is not None else "",
+            ]
+        table.add_row(*row)
     return table
 
 
