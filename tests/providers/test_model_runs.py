@@ -5,7 +5,6 @@ OpenAI-compatible endpoint; the run's events carry the streamed text as
 ``message.delta``, and a kill -9 during a model call shows which calls are made again.
 """
 
-import textwrap
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -41,16 +40,11 @@ async def ask_model(ctx, input):
 '''
 
 
-def project(root: Path) -> Path:
-    (root / "model_agents.py").write_text(AGENTS)
+def project(root: Path, module: str = "model_agents", source: str = AGENTS) -> Path:
+    """A project file loading ``source`` as the module ``module``."""
+    (root / f"{module}.py").write_text(source)
     toml = root / "runplane.toml"
-    toml.write_text(
-        textwrap.dedent("""
-        [project]
-        name = "models"
-        modules = ["model_agents"]
-        """)
-    )
+    toml.write_text(f'[project]\nname = "models"\nmodules = ["{module}"]\n')
     return toml
 
 

@@ -4,12 +4,11 @@ gets the tool's result back in a second round, and every step records its tokens
 credits at the catalogue's prices."""
 
 import json
-import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_model_runs import started
+from test_model_runs import project, started
 
 from runplane.testing.model_stubs import ModelStub, Reply
 from runplane.testing.server import LiveServer
@@ -26,25 +25,6 @@ def glossary(term: str) -> dict:
 '''
 
 
-@pytest.fixture
-def stub() -> Iterator[ModelStub]:
-    with ModelStub() as server:
-        yield server
-
-
-def project(root: Path) -> Path:
-    (root / "glossary_tools.py").write_text(TOOLS)
-    toml = root / "runplane.toml"
-    toml.write_text(
-        textwrap.dedent("""
-        [project]
-        name = "remote"
-        modules = ["glossary_tools"]
-        """)
-    )
-    return toml
-
-
 def test_the_example_runs_unchanged_on_an_openai_compatible_endpoint_with_a_tool_round(
     start_server: Callable[..., LiveServer],
     new_database: Callable[[str], str],
@@ -53,7 +33,11 @@ def test_the_example_runs_unchanged_on_an_openai_compatible_endpoint_with_a_tool
 ) -> None:
     env = {"RUNPLANE_ALLOW_PRIVATE_NETWORKS": "true"}
     _, api = started(
-        start_server, new_database("remote"), "remote", project=project(tmp_path), env=env
+        start_server,
+        new_database("remote"),
+        "remote",
+        project=project(tmp_path, "glossary_tools", TOOLS),
+        env=env,
     )
     definition = json.loads(EXAMPLE.read_text())
     definition["model"] = {"name": "house-model", "reasoning_effort": "low"}
