@@ -1,42 +1,30 @@
-"""The usage tests' own app: the agents of ``usage_agents.py``, a priced test provider."""
+"""The usage tests run on the session's one app (DBOS is one per process: a second app in
+the same process would take the other's workflows), with the agents of
+``usage_agents.py`` added to its project and ``MeteredProvider`` as the server's provider
+for the length of each test."""
 
-import uuid
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
-from fastapi import FastAPI
+import usage_agents
 from usage_agents import MeteredProvider
 
-from runplane.app import create_app
+from runplane.agents.registry import add_agent
+from runplane.agents.spec import AGENT_ATTR
 from runplane.services.runtime import Runtime
-from runplane.settings import Settings
-
-PROJECT = Path(__file__).with_name("runplane.toml")
 
 
-@pytest.fixture(scope="session")
-async def app(
-    new_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[FastAPI]:
-    """An app whose project holds the usage test agents, answered by ``MeteredProvider``."""
-    settings = Settings(
-        database_url=new_database("usage"),
-        project=PROJECT,
-        executor_id=f"test-{uuid.uuid4().hex[:8]}",
-        cancel_poll_seconds=0.1,
-        heartbeat_seconds=0.5,
-    )
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        rt: Runtime = application.state.rt
-        # The server's own provider: the one a catalogue model of OpenAI's is routed to.
-        rt.hooks.provider = rt.hooks.models.server = MeteredProvider()
-        yield application
-
-
-@pytest.fixture
-def provider(rt: Runtime) -> MeteredProvider:
-    """The app's model provider, which counts its calls."""
-    assert isinstance(rt.hooks.provider, MeteredProvider)
-    return rt.hooks.provider
+@pytest.fixture(autouse=True)
+def provider(rt: Runtime) -> Iterator[MeteredProvider]:
+    """The server's model provider while the test runs: it counts its calls."""
+    for value in vars(usage_agents).values():
+        spec = getattr(value, AGENT_ATTR, None)
+        if spec is not None and spec.fn is value:
+            add_agent(rt.project, spec)  # the same spec again is no change
+    rt.synced_tenants.clear()  # tenants made earlier in the session learn of them too
+    metered = MeteredProvider()
+    before = rt.hooks.provider, rt.hooks.models.server
+    # The server's own provider: the one a catalogue model of OpenAI's is routed to.
+    rt.hooks.provider = rt.hooks.models.server = metered
+    yield metered
+    rt.hooks.provider, rt.hooks.models.server = before

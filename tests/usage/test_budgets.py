@@ -27,7 +27,10 @@ async def settled(api: httpx.AsyncClient, run_id: str, *statuses: str) -> dict[s
 
 
 async def start(api: httpx.AsyncClient, calls: int, budget: dict[str, Any] | None) -> str:
-    body: dict[str, Any] = {"agent_id": "chat", "input": {"calls": calls, "model": "gpt-4o-mini"}}
+    body: dict[str, Any] = {
+        "agent_id": "metered_chat",
+        "input": {"calls": calls, "model": "gpt-4o-mini"},
+    }
     if budget is not None:
         body["budget"] = budget
     created = await api.post("/v1/runs", json=body)
@@ -110,17 +113,21 @@ async def test_a_credit_budget_pauses_on_the_priced_estimate(api: httpx.AsyncCli
 
 
 async def test_an_agent_budget_pauses_its_runs_until_it_is_raised(api: httpx.AsyncClient) -> None:
-    put = await api.put("/v1/budgets/agents/chat", json={"tokens": 1500, "period": "total"})
+    put = await api.put("/v1/budgets/agents/metered_chat", json={"tokens": 1500, "period": "total"})
     assert put.status_code == 200, put.text
-    assert put.json()["scope"] == "agent" and put.json()["agent"] == "chat"
+    assert put.json()["scope"] == "agent" and put.json()["agent"] == "metered_chat"
     run_id = await start(api, 2, None)
     run = await settled(api, run_id, "paused", "succeeded", "failed")
     assert run["waiting_on"]["budget"]["scope"] == "agent"
-    raised = await api.put("/v1/budgets/agents/chat", json={"tokens": 10_000, "period": "total"})
+    raised = await api.put(
+        "/v1/budgets/agents/metered_chat", json={"tokens": 10_000, "period": "total"}
+    )
     assert raised.status_code == 200
     assert (await settled(api, run_id, "succeeded", "failed"))["status"] == "succeeded"
     listed = (await api.get("/v1/budgets")).json()
-    assert [(b["scope"], b["agent"], b["tokens"]) for b in listed] == [("agent", "chat", 10_000)]
+    assert [(b["scope"], b["agent"], b["tokens"]) for b in listed] == [
+        ("agent", "metered_chat", 10_000)
+    ]
 
 
 async def test_a_tenant_budget_pauses_runs_until_it_is_removed(api: httpx.AsyncClient) -> None:

@@ -120,7 +120,9 @@ async def test_creating_a_run_records_its_estimate(
 
 
 async def test_a_code_agent_that_declares_no_model_has_no_estimate(api: httpx.AsyncClient) -> None:
-    found = (await api.post("/v1/runs/estimate", json={"agent_id": "chat", "input": {}})).json()
+    found = (
+        await api.post("/v1/runs/estimate", json={"agent_id": "metered_chat", "input": {}})
+    ).json()
     assert found["credits"] is None and found["steps"] == []
 
 
@@ -128,7 +130,7 @@ async def test_estimating_checks_the_body_as_creating_does(api: httpx.AsyncClien
     missing = await api.post("/v1/runs/estimate", json={"agent_id": "nobody"})
     assert missing.status_code == 404
     assert "nobody" in missing.json()["message"]
-    bad = await api.post("/v1/runs/estimate", json={"agent_id": "chat", "input": [1]})
+    bad = await api.post("/v1/runs/estimate", json={"agent_id": "metered_chat", "input": [1]})
     assert bad.status_code == 422
     unnamed = await api.post("/v1/runs/estimate", json={})
     assert unnamed.status_code == 422

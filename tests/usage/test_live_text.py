@@ -26,7 +26,7 @@ async def test_a_fast_stream_is_coalesced_to_at_most_twenty_events_a_second(
     api: httpx.AsyncClient,
 ) -> None:
     # 600 pieces about a millisecond apart: a token stream far faster than 20 a second.
-    body = {"agent_id": "chat", "input": {"prompt": "stream 600 0.001"}, "wait": 30}
+    body = {"agent_id": "metered_chat", "input": {"prompt": "stream 600 0.001"}, "wait": 30}
     run = (await api.post("/v1/runs", json=body)).json()
     assert run["status"] == "succeeded", run
     events = (await api.get(f"/v1/runs/{run['id']}/events", params={"limit": 1000})).json()
@@ -55,7 +55,7 @@ def test_the_watch_view_shows_the_text_of_the_running_step_and_drops_it_when_don
         {
             "id": "run_1",
             "agent_id": "agt_1",
-            "agent_name": "chat",
+            "agent_name": "metered_chat",
             "revision_id": "rev_1",
             "status": "running",
             "trigger": "api",
@@ -96,7 +96,7 @@ def test_the_event_stream_delivers_the_models_text_as_it_is_written(
     base, key = usage_server
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=base, headers=headers, timeout=30) as api:
-        body = {"agent_id": "chat", "input": {"prompt": "hello live world"}}
+        body = {"agent_id": "metered_chat", "input": {"prompt": "hello live world"}}
         run = api.post("/v1/runs", json=body).json()
         types, texts = [], []
         with api.stream("GET", f"/v1/runs/{run['id']}/stream") as response:
@@ -116,7 +116,7 @@ def test_watching_a_run_prints_the_models_text_on_one_line(usage_server: tuple[s
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNPLANE_")}
     env.update({"RUNPLANE_URL": base, "RUNPLANE_API_KEY": key})
     done = subprocess.run(
-        [RUNPLANE, "run", "chat", "--input", '{"prompt": "hello live world"}', "--watch"],
+        [RUNPLANE, "run", "metered_chat", "--input", '{"prompt": "hello live world"}', "--watch"],
         env=env,
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -136,7 +136,7 @@ def test_the_usage_command_prints_the_tenants_totals(usage_server: tuple[str, st
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNPLANE_")}
     env.update({"RUNPLANE_URL": base, "RUNPLANE_API_KEY": key})
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as api:
-        body = {"agent_id": "chat", "input": {"prompt": "one two three"}, "wait": 20}
+        body = {"agent_id": "metered_chat", "input": {"prompt": "one two three"}, "wait": 20}
         assert api.post("/v1/runs", json=body).json()["status"] == "succeeded"
         expected = api.get("/v1/usage", params={"group_by": "model"}).json()
 

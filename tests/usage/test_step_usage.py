@@ -19,7 +19,10 @@ def test_a_call_costs_its_tokens_at_the_catalogue_price() -> None:
 async def test_each_model_call_step_shows_model_effort_tokens_and_credits(
     api: httpx.AsyncClient,
 ) -> None:
-    body = {"agent_id": "chat", "input": {"calls": 2, "model": "gpt-4o-mini", "effort": "low"}}
+    body = {
+        "agent_id": "metered_chat",
+        "input": {"calls": 2, "model": "gpt-4o-mini", "effort": "low"},
+    }
     run = (await api.post("/v1/runs", json={**body, "wait": 20})).json()
     assert run["status"] == "succeeded", run
     steps = (await api.get(f"/v1/runs/{run['id']}/steps")).json()
@@ -33,7 +36,7 @@ async def test_each_model_call_step_shows_model_effort_tokens_and_credits(
 
 
 async def test_a_run_totals_its_calls_tokens_and_credits(api: httpx.AsyncClient) -> None:
-    body = {"agent_id": "chat", "input": {"calls": 3, "model": "gpt-4o-mini"}, "wait": 20}
+    body = {"agent_id": "metered_chat", "input": {"calls": 3, "model": "gpt-4o-mini"}, "wait": 20}
     run = (await api.post("/v1/runs", json=body)).json()
     assert run["status"] == "succeeded", run
     again = (await api.get(f"/v1/runs/{run['id']}")).json()
@@ -47,7 +50,7 @@ async def test_a_run_totals_its_calls_tokens_and_credits(api: httpx.AsyncClient)
 async def test_a_model_missing_from_the_catalogue_counts_tokens_but_no_credits(
     api: httpx.AsyncClient,
 ) -> None:
-    body = {"agent_id": "chat", "input": {"model": "my-own-model"}, "wait": 20}
+    body = {"agent_id": "metered_chat", "input": {"model": "my-own-model"}, "wait": 20}
     run = (await api.post("/v1/runs", json=body)).json()
     assert run["status"] == "succeeded", run
     assert run["usage"]["input_tokens"] == CALL_USAGE["input_tokens"]
@@ -59,7 +62,9 @@ async def test_a_model_missing_from_the_catalogue_counts_tokens_but_no_credits(
 
 async def test_a_run_without_model_calls_shows_zero_usage(api: httpx.AsyncClient) -> None:
     run = (
-        await api.post("/v1/runs", json={"agent_id": "chat", "input": {"calls": 0}, "wait": 20})
+        await api.post(
+            "/v1/runs", json={"agent_id": "metered_chat", "input": {"calls": 0}, "wait": 20}
+        )
     ).json()
     assert run["status"] == "succeeded", run
     assert run["usage"] == dict.fromkeys(CALL_USAGE, 0)

@@ -12,7 +12,7 @@ MINI, FOUR = find_model("gpt-4o-mini"), find_model("gpt-4o")
 
 
 async def run_chat(api: httpx.AsyncClient, calls: int, model: str) -> None:
-    body = {"agent_id": "chat", "input": {"calls": calls, "model": model}, "wait": 20}
+    body = {"agent_id": "metered_chat", "input": {"calls": calls, "model": model}, "wait": 20}
     run = (await api.post("/v1/runs", json=body)).json()
     assert run["status"] == "succeeded", run
 
@@ -37,7 +37,7 @@ async def test_usage_is_summed_per_model_with_tokens_and_credits(api: httpx.Asyn
 async def test_usage_per_agent_and_per_day(api: httpx.AsyncClient) -> None:
     await run_chat(api, 2, "gpt-4o-mini")
     per_agent = (await api.get("/v1/usage", params={"group_by": "agent"})).json()["items"]
-    assert [(i["key"], i["calls"]) for i in per_agent] == [("chat", 2)]
+    assert [(i["key"], i["calls"]) for i in per_agent] == [("metered_chat", 2)]
     per_day = (await api.get("/v1/usage", params={"group_by": "day"})).json()["items"]
     today = datetime.now(UTC).date().isoformat()
     assert [(i["key"], i["calls"]) for i in per_day] == [(today, 2)]

@@ -23,7 +23,7 @@ async def client(app: FastAPI, rt: Runtime) -> AsyncIterator[AsyncClient]:
 
 
 async def test_the_client_reads_usage_and_estimates(client: AsyncClient) -> None:
-    run = await client.runs.create("chat", {"model": "gpt-4o-mini"}, wait=20)
+    run = await client.runs.create("metered_chat", {"model": "gpt-4o-mini"}, wait=20)
     assert run.status == "succeeded"
     assert run.usage.input_tokens == CALL_USAGE["input_tokens"]
     assert run.credits.actual is not None and run.credits.actual > 0
@@ -32,7 +32,7 @@ async def test_the_client_reads_usage_and_estimates(client: AsyncClient) -> None
     assert totals.credits == pytest.approx(run.credits.actual)
     steps = await client.runs.steps(run.id)
     assert steps.items[0].usage is not None and steps.items[0].credits == totals.credits
-    estimate = await client.usage.estimate("chat", {})
+    estimate = await client.usage.estimate("metered_chat", {})
     assert estimate.credits is None
 
 
@@ -40,7 +40,7 @@ async def test_the_client_sets_budgets_and_approves_an_overrun(client: AsyncClie
     made = await client.budgets.set(tokens=1500, period="total")
     assert made.scope == "tenant" and made.tokens == 1500
     assert [b.scope for b in await client.budgets.list()] == ["tenant"]
-    run = await client.runs.create("chat", {"calls": 2})
+    run = await client.runs.create("metered_chat", {"calls": 2})
     for _ in range(200):
         run = await client.runs.get(run.id)
         if run.status == "paused":

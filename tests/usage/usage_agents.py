@@ -65,7 +65,7 @@ class MeteredProvider(ModelProvider):
         )
 
 
-@agent("chat", input_schema=ANY_OBJECT, output="json")
+@agent("metered_chat", input_schema=ANY_OBJECT, output="json")
 async def chat(ctx: RunContext, input: dict[str, Any]) -> Any:
     """Ask the model ``calls`` times (``prompt``, ``model``, ``effort``); return the answers."""
     answers = []
