@@ -37,8 +37,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
@@ -65,12 +63,6 @@ def drop_database(admin_url: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def free_port() -> int:
-    from runplane.testing.server import free_port as claim
-
-    return claim()
-
-
 @contextmanager
 def server(url: str, port: int, processes: int, folder: Path) -> Iterator[subprocess.Popen[bytes]]:
     """``runplane serve`` with ``processes`` processes; stopped (SIGTERM) at the end."""
@@ -92,18 +84,10 @@ def server(url: str, port: int, processes: int, folder: Path) -> Iterator[subpro
         [sys.executable, "-c", code, "serve"], env=env, cwd=folder, stdout=log, stderr=log
     )
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {(folder / 'server.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"http://{HOST}:{port}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server not healthy in time")
-            time.sleep(0.2)
+        from runplane.testing.server import wait_healthy
+
+        base, log_end = f"http://{HOST}:{port}", lambda: (folder / "server.log").read_text()[-2000:]
+        wait_healthy(proc, base, START_TIMEOUT, log_end)
         # Every process answers /healthz once it is up; give the others time to come up.
         time.sleep(3 * processes)
         yield proc
@@ -160,6 +144,7 @@ def bench(processes: int, args: argparse.Namespace) -> dict[str, Any]:
     """One benchmark against a fresh server of ``processes`` processes."""
     from runplane.admin import create_api_key
     from runplane.settings import Settings
+    from runplane.testing.server import free_port
 
     name = f"runplane_bg_{os.getpid()}"
     url = fresh_database(args.pg_url, name)

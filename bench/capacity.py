@@ -228,7 +228,7 @@ def _rounded(values: dict[str, float]) -> dict[str, float]:
 @contextmanager
 def runplane_server(url: str, processes: int, folder: Path) -> Iterator[tuple[str, int]]:
     """``runplane serve`` on ``url``; yields (base URL, pid)."""
-    from runplane.testing.server import free_port
+    from runplane.testing.server import free_port, wait_healthy
 
     port = free_port()
     env = {
@@ -251,18 +251,7 @@ def runplane_server(url: str, processes: int, folder: Path) -> Iterator[tuple[st
     )
     base = f"http://{HOST}:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError((folder / "server.log").read_text()[-2000:])
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server not healthy in time")
-            time.sleep(0.2)
+        wait_healthy(proc, base, 180, lambda: (folder / "server.log").read_text()[-2000:])
         time.sleep(2 * processes)
         yield base, proc.pid
     finally:

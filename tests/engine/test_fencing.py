@@ -7,9 +7,9 @@ live failover across processes is in tests/durability/test_failover.py.
 import asyncio
 import time
 from datetime import timedelta
-from typing import Any
 
 import pytest
+from tests.store.test_status_writer import queued_run
 
 from runplane.domain.ids import new_id
 from runplane.domain.lifecycle import RunStatus
@@ -22,27 +22,6 @@ from runplane.store import executors as executors_store
 from runplane.store import runs as store
 from runplane.store.runs import Fenced, Move
 from runplane.store.schema import executors
-
-
-async def _queued_run(rt: Runtime) -> RunRecord:
-    now = utcnow()
-    row: dict[str, Any] = {
-        "id": new_id("run"),
-        "tenant_id": f"t-{new_id('x')[-8:]}",
-        "agent_id": "agt_none",
-        "agent_name": "none",
-        "revision_id": "rev_none",
-        "status": RunStatus.QUEUED,
-        "trigger": "api",
-        "variables": {},
-        "context": {},
-        "metadata": {},
-        "timeout_seconds": 60.0,
-        "created_at": now,
-        "updated_at": now,
-    }
-    async with rt.db.write() as conn:
-        return await store.insert_run(conn, row)
 
 
 async def _read(rt: Runtime, run_id: str) -> RunRecord:
@@ -62,7 +41,7 @@ def _step(number: int) -> list[NewEvent]:
 
 async def _started_by(rt: Runtime, owner: str) -> tuple[RunWriter, RunRecord]:
     """A run whose first write (queued -> running) was made by ``owner``'s attempt."""
-    run = await _queued_run(rt)
+    run = await queued_run(rt)
     writer = _writer(rt, run, owner)
     writer.starting = True
     await writer.commit(_step(1), [StepRecord(1, "s1", "running")], {})

@@ -13,7 +13,8 @@ from runplane.store import runs as store
 from runplane.store.runs import Chain, Move, StaleRun
 
 
-async def _queued_run(rt: Runtime) -> RunRecord:
+async def queued_run(rt: Runtime) -> RunRecord:
+    """A queued run row of a new tenant, written straight to the store."""
     now = utcnow()
     row: dict[str, Any] = {
         "id": new_id("run"),
@@ -55,7 +56,7 @@ def _chain(run: RunRecord) -> Chain:
 
 
 async def test_a_new_run_is_queued_with_its_first_status_event(rt: Runtime) -> None:
-    run = await _queued_run(rt)
+    run = await queued_run(rt)
     assert run["status"] == "queued" and run["last_seq"] == 1
     assert await _status_events(rt, run["id"]) == [(1, "queued")]
 
@@ -63,7 +64,7 @@ async def test_a_new_run_is_queued_with_its_first_status_event(rt: Runtime) -> N
 async def test_a_run_that_starts_and_ends_in_one_write_records_both_moves_around_its_events(
     rt: Runtime,
 ) -> None:
-    run = await _queued_run(rt)
+    run = await queued_run(rt)
     step = NewEvent("step.started", {"number": 1, "name": "a"}, utcnow())
     async with rt.db.write() as conn:
         await store.move_run(
@@ -90,7 +91,7 @@ async def test_a_run_that_starts_and_ends_in_one_write_records_both_moves_around
 
 
 async def test_an_illegal_move_is_refused_and_nothing_is_written(rt: Runtime) -> None:
-    run = await _queued_run(rt)
+    run = await queued_run(rt)
     with pytest.raises(Conflict):
         async with rt.db.write() as conn:
             await store.move_run(
@@ -101,7 +102,7 @@ async def test_an_illegal_move_is_refused_and_nothing_is_written(rt: Runtime) ->
 
 
 async def test_a_move_from_a_status_the_run_has_left_is_stale(rt: Runtime) -> None:
-    run = await _queued_run(rt)
+    run = await queued_run(rt)
     async with rt.db.write() as conn:
         await store.move_run(conn, run["id"], _chain(run), "queued", after=Move(RunStatus.CANCELED))
     with pytest.raises(StaleRun):
@@ -113,7 +114,7 @@ async def test_a_move_from_a_status_the_run_has_left_is_stale(rt: Runtime) -> No
 
 
 async def test_no_other_writer_may_set_a_status(rt: Runtime) -> None:
-    run = await _queued_run(rt)
+    run = await queued_run(rt)
     with pytest.raises(ValueError, match="move_run"):
         async with rt.db.write() as conn:
             await store.commit_changes(conn, run["id"], _chain(run), fields={"status": "running"})

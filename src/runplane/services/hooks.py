@@ -25,7 +25,6 @@ from runplane.outbound import Policy
 from runplane.providers import ModelProvider, retry_policy
 from runplane.services.crypto import Keys, token_hash
 from runplane.services.model_routing import ModelRouter
-from runplane.services.prices import price_of
 from runplane.services.tooling import ToolGate
 from runplane.services.webhooks import Webhooks
 from runplane.settings import Settings
@@ -97,8 +96,9 @@ class ServiceHooks:
         return ToolGate(self.db, self.keys, self.project.tools, self.provider, run, self.models)
 
     def prices(self, run: RunRecord) -> Prices:
-        """How the run's model calls are priced: the tenant's catalogue (``price_of``)."""
-        return functools.partial(price_of, self.db, run["tenant_id"])
+        """How the run's model calls are priced: the tenant's catalogue, as the router keeps it
+        (edits through the API forget it at once; another process's within seconds)."""
+        return functools.partial(self.models.model_info, run["tenant_id"])
 
     async def lifecycle(
         self,

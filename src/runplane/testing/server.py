@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -153,18 +153,8 @@ class LiveServer:
         return self
 
     def _wait_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"server did not answer in {timeout} s:\n{self.log_tail()}")
+        assert self.process is not None
+        wait_healthy(self.process, self.url, timeout, self.log_tail)
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of the child's output, for failure messages."""
@@ -200,6 +190,24 @@ class LiveServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def wait_healthy(
+    process: "subprocess.Popen[bytes]", url: str, timeout: float, tail: Callable[[], str]
+) -> None:
+    """Return once ``url`` answers ``/healthz``; raise with ``tail()`` if the process exits
+    or ``timeout`` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{tail()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"server did not answer in {timeout} s:\n{tail()}")
 
 
 def create_key(
