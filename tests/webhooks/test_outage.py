@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import pytest
 
 from runplane.testing.server import LiveServer, create_key, free_port
 from runplane.testing.webhooks import WebhookReceiver
@@ -36,6 +37,8 @@ def all_deliveries(api: httpx.Client) -> list[dict[str, Any]]:
     return list(r.json()["items"])
 
 
+# Two server starts, ten seconds down and the retries: over a minute on a loaded machine.
+@pytest.mark.timeout(180)
 def test_a_receiver_down_for_a_while_gets_every_event_in_order_once_even_across_a_kill(
     start_server: Callable[..., LiveServer], new_database: Callable[[str], str]
 ) -> None:
