@@ -39,6 +39,9 @@ class Principal:
     key_id: str
     role: str = "member"
     user_id: str | None = None
+    # How the caller acts, for actor attribution: api (a key), console (a signed-in
+    # session), link (an approval link's token), trigger, schedule, agent, or system.
+    via: str = "api"
 
     def can(self, permission: Permission) -> bool:
         """Tell whether this key's role allows ``permission``."""
@@ -121,6 +124,7 @@ class RunRecord(TypedDict):
     thread_id: str | None
     assistant_id: str | None
     graph: JSONObject | None  # a graph run's Agent Protocol options
+    policy_version: NotRequired[int | None]  # the governance policy in force at creation
     created_by_key_id: str | None  # the key that started it (None: before it was recorded)
     file_ids: list[str] | None  # files it was given to read
     site_ids: list[str] | None  # sites whose files it reads
@@ -316,6 +320,9 @@ class AuditEventRecord(TypedDict):
     tenant_id: str
     at: datetime
     actor_key_id: str | None
+    actor_type: str
+    actor_role: str | None
+    actor_user_id: str | None
     action: str
     target_type: str
     target_id: str | None

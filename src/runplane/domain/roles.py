@@ -21,6 +21,7 @@ class Permission(StrEnum):
     HOLD_FILES = "hold_files"  # put a legal hold on a file, and release it
     READ_AUDIT = "read_audit"  # the tenant's audit events (who changed keys, roles, settings)
     MANAGE_BUDGETS = "manage_budgets"  # set or remove the tenant's and agents' budgets
+    GOVERN = "govern"  # the governance policy, legal holds, evidence exports, signing keys
 
 
 P = Permission

@@ -129,6 +129,8 @@ runs = sa.Table(
     sa.Column("thread_id", sa.String(64)),
     sa.Column("assistant_id", sa.String(64)),
     sa.Column("graph", sa.JSON),
+    # The tenant's governance policy version in force when the run was created.
+    sa.Column("policy_version", sa.Integer),
     # The key that started the run: it may not decide the run's approvals (self-approval).
     sa.Column("created_by_key_id", sa.String(64)),
     # The files and sites the run was given to read (``ctx.files``).
@@ -558,11 +560,117 @@ audit_events = sa.Table(
     sa.Column("tenant_id", sa.String(40), nullable=False),
     sa.Column("at", TS, nullable=False),
     sa.Column("actor_key_id", sa.String(64)),
+    # How the actor acted: api, console, link, trigger, schedule, agent or system.
+    sa.Column("actor_type", sa.String(20), nullable=False, server_default="api"),
+    sa.Column("actor_role", sa.String(20)),
+    sa.Column("actor_user_id", sa.String(200)),
     sa.Column("action", sa.String(100), nullable=False),
     sa.Column("target_type", sa.String(40), nullable=False),
     sa.Column("target_id", sa.String(200)),
     sa.Column("data", sa.JSON, nullable=False),
     sa.Index("ix_audit_events_tenant_at", "tenant_id", "at", "id"),
+    sa.Index("ix_audit_events_tenant_target", "tenant_id", "target_type", "target_id"),
+)
+
+# Governance: versioned policies, legal holds, tombstones of deleted runs, deletion
+# requests awaiting approval, evidence exports and the keys that sign them.
+governance_policies = sa.Table(
+    "governance_policies",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("created_by_key_id", sa.String(64)),
+)
+
+legal_holds = sa.Table(
+    "legal_holds",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("scope", sa.String(20), nullable=False),  # run | agent | query
+    sa.Column("run_id", sa.String(40)),
+    sa.Column("agent_id", sa.String(40)),
+    sa.Column("query", sa.JSON),  # scope query: agent_id, created_after, created_before, status
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("created_by_key_id", sa.String(64)),
+    sa.Column("released_at", TS),
+    sa.Column("released_by_key_id", sa.String(64)),
+    sa.Index("ix_legal_holds_tenant", "tenant_id", "released_at"),
+)
+
+run_tombstones = sa.Table(
+    "run_tombstones",
+    metadata,
+    sa.Column("run_id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("agent_id", sa.String(40), nullable=False),
+    sa.Column("revision_id", sa.String(40)),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("finished_at", TS),
+    sa.Column("policy_version", sa.Integer),
+    sa.Column("last_seq", sa.Integer, nullable=False),
+    sa.Column("last_hash", sa.String(64), nullable=False),
+    sa.Column("hashes", sa.JSON, nullable=False),  # sha256 of input, result, steps, files
+    sa.Column("deleted_at", TS, nullable=False),
+    sa.Column("deleted_by", sa.String(100), nullable=False),  # key id, or "retention"
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Index("ix_run_tombstones_tenant", "tenant_id", "deleted_at"),
+)
+
+deletion_requests = sa.Table(
+    "deletion_requests",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("run_id", sa.String(40), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # pending | approved | rejected
+    sa.Column("requested_at", TS, nullable=False),
+    sa.Column("requested_by_key_id", sa.String(64)),
+    sa.Column("decided_at", TS),
+    sa.Column("decided_by_key_id", sa.String(64)),
+    sa.Column("comment", sa.Text),
+    sa.Index("ix_deletion_requests_tenant", "tenant_id", "status"),
+)
+
+evidence_exports = sa.Table(
+    "evidence_exports",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("query", sa.JSON, nullable=False),  # run_ids, or agent_id/created range/status
+    sa.Column("status", sa.String(20), nullable=False),  # queued | running | succeeded | failed
+    sa.Column("runs_total", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("runs_done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("bytes", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("location", sa.Text),  # where the finished zip is kept
+    sa.Column("signing_key_id", sa.String(40)),
+    sa.Column("error", sa.JSON),
+    sa.Column("owner", sa.String(100)),  # the process building it (a crash hands it on)
+    sa.Column("heartbeat_at", TS),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("created_by_key_id", sa.String(64)),
+    sa.Column("finished_at", TS),
+    sa.Index("ix_evidence_exports_tenant", "tenant_id", "created_at"),
+)
+
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("algorithm", sa.String(20), nullable=False),  # Ed25519
+    sa.Column("public_key", sa.Text, nullable=False),  # PEM (SubjectPublicKeyInfo)
+    sa.Column("private_key", sa.Text, nullable=False),  # sealed, as connections' secrets are
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("retired_at", TS),  # rotated out: no longer signs, still verifies
+    sa.Index("ix_signing_keys_tenant", "tenant_id", "retired_at"),
 )
 
 # The model catalogue: a tenant's own entries (prices, context windows) over the built-in
