@@ -8,7 +8,7 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 # pytest-xdist workers per pass of the suite (0: all in one process, as when debugging).
 # Two fill the 2-core machine; more make timing-sensitive tests miss their deadlines.
 TEST_WORKERS ?= 2
-PYTEST := $(PY) -m pytest -n $(TEST_WORKERS)
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --durations=30
 
 .PHONY: install chromium pgbouncer run test test-sqlite test-postgres lint bench clean
 
