@@ -265,7 +265,7 @@ async def test_delete_only_ended_runs(api: httpx.AsyncClient) -> None:
     await api.post(f"/v1/runs/{live['id']}/cancel")
     await api.get(f"/v1/runs/{live['id']}", params={"wait": 5})
     assert (await api.delete(f"/v1/runs/{live['id']}")).status_code == 204
-    assert (await api.get(f"/v1/runs/{live['id']}")).status_code == 404
+    assert (await api.get(f"/v1/runs/{live['id']}")).status_code == 410
 
 
 async def test_context_is_hidden_from_member_keys(make_client) -> None:  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from runplane.graphs.streams import RunStream
 from runplane.schemas import RunCreate
 from runplane.schemas.agent_protocol import RunCreateBody, ThreadCreate, ts
 from runplane.services import assistants as assistants_svc
+from runplane.services import run_deletion
 from runplane.services import runs as runs_svc
 from runplane.services import threads as threads_svc
 from runplane.services.runtime import Runtime
@@ -210,7 +211,7 @@ async def cancel(
         run = await runs_svc.wait_for_run(rt, who, run_id, 30.0)
         if run["thread_id"] is not None:
             await rt.graphs.delete_checkpoints(run["tenant_id"], run["thread_id"], run_id)
-        await runs_svc.delete_run(rt, who, run_id)
+        await run_deletion.delete_run(rt, who, run_id, None)
         return run
     if wait:
         run = await runs_svc.wait_for_run(rt, who, run_id, WAIT_FOREVER)
@@ -228,7 +229,7 @@ async def delete(rt: Runtime, who: Principal, thread_id: str, run_id: str) -> No
     """Delete an ended run."""
     who.require(Permission.DELETE)
     await get(rt, who, thread_id, run_id)
-    await runs_svc.delete_run(rt, who, run_id)
+    await run_deletion.delete_run(rt, who, run_id, None)
 
 
 def values_of(run: RunRecord) -> JSON:

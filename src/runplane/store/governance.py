@@ -1,13 +1,24 @@
 """Governance rows: the tenant's policy versions (version 1 is the built-in default)."""
 
 from datetime import datetime
-from typing import cast
+from typing import TypedDict, cast
 
 import sqlalchemy as sa
 
 from runplane.domain.json import JSONObject
 from runplane.store.db import Conn
 from runplane.store.schema import governance_policies, tenants
+
+
+class PolicyRow(TypedDict):
+    """A row of ``governance_policies``: one stored version of a tenant's policy."""
+
+    tenant_id: str
+    version: int
+    document: JSONObject
+    comment: str | None
+    created_at: datetime
+    created_by_key_id: str | None
 
 
 async def current_version(conn: Conn, tenant_id: str) -> int:
@@ -49,3 +60,34 @@ async def insert_policy(
     await conn.execute(
         tenants.update().where(tenants.c.id == tenant_id).values(policy_version=version)
     )
+
+
+async def get_version(conn: Conn, tenant_id: str, version: int) -> PolicyRow | None:
+    """One stored version with who made it, when and why; None if not stored."""
+    stmt = sa.select(governance_policies).where(
+        governance_policies.c.tenant_id == tenant_id, governance_policies.c.version == version
+    )
+    row = (await conn.execute(stmt)).mappings().first()
+    return None if row is None else cast(PolicyRow, dict(row))
+
+
+async def list_versions(
+    conn: Conn, tenant_id: str, *, limit: int, before: int | None
+) -> list[PolicyRow]:
+    """Stored versions newest first, below ``before`` if given; ``limit + 1`` tell if more."""
+    stmt = sa.select(governance_policies).where(governance_policies.c.tenant_id == tenant_id)
+    if before is not None:
+        stmt = stmt.where(governance_policies.c.version < before)
+    stmt = stmt.order_by(governance_policies.c.version.desc()).limit(limit + 1)
+    return [cast(PolicyRow, dict(r)) for r in (await conn.execute(stmt)).mappings().all()]
+
+
+async def tenant_created_at(conn: Conn, tenant_id: str) -> datetime:
+    """When the tenant was made: the time of its default policy, version 1."""
+    stmt = sa.select(tenants.c.created_at).where(tenants.c.id == tenant_id)
+    return cast(datetime, (await conn.execute(stmt)).scalar_one())
+
+
+async def tenant_ids(conn: Conn) -> list[str]:
+    """Every tenant, for the retention sweep."""
+    return [str(r[0]) for r in (await conn.execute(sa.select(tenants.c.id))).all()]

@@ -23,7 +23,15 @@ from runplane.domain.models import (
 )
 from runplane.store.db import Conn
 from runplane.store.dialect import insert_if_absent, upsert
-from runplane.store.schema import approvals, events, idempotency_keys, runs, steps, stream_parts
+from runplane.store.schema import (
+    approvals,
+    events,
+    idempotency_keys,
+    runs,
+    steps,
+    stream_parts,
+    tenants,
+)
 
 # A row with ``created_at`` and ``id``: what keyset pages are cut on.
 _Row = TypeVar("_Row", bound=Mapping[str, Any])
@@ -106,6 +114,15 @@ _NEW_RUN = {
 }
 
 
+# A new run records the tenant's policy version in force, read in the insert itself: no
+# extra round trip on the hot path, and no window between reading it and inserting.
+_INSERT_RUN = runs.insert().values(
+    policy_version=sa.select(tenants.c.policy_version)
+    .where(tenants.c.id == sa.bindparam("policy_tenant"))
+    .scalar_subquery()
+).returning(runs.c.policy_version)
+
+
 async def insert_run(conn: Conn, row: Mapping[str, object]) -> RunRecord:
     """Insert a new run, queued, with its first ``status`` event; return it as stored."""
     if row["status"] != RunStatus.QUEUED:
@@ -114,10 +131,11 @@ async def insert_run(conn: Conn, row: Mapping[str, object]) -> RunRecord:
     ev_rows, chain = _event_rows(str(row["id"]), Chain(0, GENESIS), first)
     row = {**row, "last_seq": chain.last_seq, "last_hash": chain.last_hash}
     # Parameters, not .values(): the compiled statement is cached, building it is not.
-    await conn.execute(runs.insert(), row)
+    inserted = await conn.execute(_INSERT_RUN, {**row, "policy_tenant": row["tenant_id"]})
+    policy_version = inserted.scalar_one()
     if ev_rows:
         await conn.execute(events.insert(), ev_rows)
-    return cast(RunRecord, {**_NEW_RUN, **row})
+    return cast(RunRecord, {**_NEW_RUN, **row, "policy_version": policy_version})
 
 
 # The SET clause comes from the parameters' keys, so one cached statement serves every

@@ -131,6 +131,8 @@ runs = sa.Table(
     sa.Column("graph", sa.JSON),
     # The tenant's governance policy version in force when the run was created.
     sa.Column("policy_version", sa.Integer),
+    # Fields the retention sweep removed: {field: {"sha256", "at", "policy_version"}}.
+    sa.Column("redacted", sa.JSON),
     # The key that started the run: it may not decide the run's approvals (self-approval).
     sa.Column("created_by_key_id", sa.String(64)),
     # The files and sites the run was given to read (``ctx.files``).

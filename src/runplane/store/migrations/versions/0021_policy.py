@@ -1,0 +1,24 @@
+"""policy: what the retention sweep removed from a run that is kept (its fields' hashes)
+
+Revision ID: 0021_policy
+Revises: 0020
+Create Date: 2026-12-01
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0021_policy"
+down_revision = "0020"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("runs") as batch:
+        batch.add_column(sa.Column("redacted", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("runs") as batch:
+        batch.drop_column("redacted")
