@@ -182,3 +182,20 @@ async def delete_of_run(conn: Conn, tenant_id: str, run_id: str) -> None:
     if read:
         stmt = stmt.where(table.c.id.not_in(read))
     await conn.execute(stmt)
+
+
+async def older_unheld(
+    conn: Conn, tenant_id: str, cutoff: datetime, limit: int
+) -> list[FileRecord]:
+    """The tenant's files made before ``cutoff`` and not on hold, oldest first."""
+    q = (
+        sa.select(table)
+        .where(
+            table.c.tenant_id == tenant_id,
+            table.c.created_at < cutoff,
+            table.c.hold_reason.is_(None),
+        )
+        .order_by(table.c.created_at, table.c.id)
+        .limit(limit)
+    )
+    return [_record(r) for r in (await conn.execute(q)).mappings().all()]

@@ -1,13 +1,14 @@
 """Governance rows: the tenant's policy versions (version 1 is the built-in default)."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypedDict, cast
 
 import sqlalchemy as sa
 
 from runplane.domain.json import JSONObject
 from runplane.store.db import Conn
-from runplane.store.schema import governance_policies, tenants
+from runplane.store.dialect import insert_if_absent
+from runplane.store.schema import audit_events, governance_policies, retention_sweeps, tenants
 
 
 class PolicyRow(TypedDict):
@@ -88,6 +89,40 @@ async def tenant_created_at(conn: Conn, tenant_id: str) -> datetime:
     return cast(datetime, (await conn.execute(stmt)).scalar_one())
 
 
-async def tenant_ids(conn: Conn) -> list[str]:
-    """Every tenant, for the retention sweep."""
-    return [str(r[0]) for r in (await conn.execute(sa.select(tenants.c.id))).all()]
+async def claim_sweep(conn: Conn, name: str, owner: str, now: datetime, every: timedelta) -> bool:
+    """Whether this process sweeps now: it moved the claim's time, which was ``every`` ago."""
+    await conn.execute(
+        insert_if_absent(conn, retention_sweeps).values(
+            name=name, started_at=now - every - every, owner=None
+        )
+    )
+    res = await conn.execute(
+        retention_sweeps.update()
+        .where(retention_sweeps.c.name == name, retention_sweeps.c.started_at <= now - every)
+        .values(started_at=now, owner=owner)
+    )
+    return bool(res.rowcount)
+
+
+async def tenants_with_policies(conn: Conn) -> list[tuple[str, int]]:
+    """The tenants whose policy in force is not the default (the default keeps everything)."""
+    stmt = sa.select(tenants.c.id, tenants.c.policy_version).where(tenants.c.policy_version > 1)
+    return [(str(r[0]), int(r[1])) for r in (await conn.execute(stmt)).all()]
+
+
+async def delete_activity_before(conn: Conn, tenant_id: str, cutoff: datetime, limit: int) -> int:
+    """Remove up to ``limit`` of the tenant's activity rows older than ``cutoff``, oldest first."""
+    oldest = (
+        sa.select(audit_events.c.id)
+        .where(audit_events.c.tenant_id == tenant_id, audit_events.c.at < cutoff)
+        .order_by(audit_events.c.at)
+        .limit(limit)
+    )
+    ids = [r[0] for r in (await conn.execute(oldest)).all()]
+    if ids:
+        await conn.execute(
+            audit_events.delete().where(
+                audit_events.c.tenant_id == tenant_id, audit_events.c.id.in_(ids)
+            )
+        )
+    return len(ids)

@@ -116,11 +116,15 @@ _NEW_RUN = {
 
 # A new run records the tenant's policy version in force, read in the insert itself: no
 # extra round trip on the hot path, and no window between reading it and inserting.
-_INSERT_RUN = runs.insert().values(
-    policy_version=sa.select(tenants.c.policy_version)
-    .where(tenants.c.id == sa.bindparam("policy_tenant"))
-    .scalar_subquery()
-).returning(runs.c.policy_version)
+_INSERT_RUN = (
+    runs.insert()
+    .values(
+        policy_version=sa.select(tenants.c.policy_version)
+        .where(tenants.c.id == sa.bindparam("policy_tenant"))
+        .scalar_subquery()
+    )
+    .returning(runs.c.policy_version)
+)
 
 
 async def insert_run(conn: Conn, row: Mapping[str, object]) -> RunRecord:
@@ -438,6 +442,11 @@ async def delete_run(conn: Conn, run_id: str) -> None:
     await conn.execute(approvals.delete().where(approvals.c.run_id == run_id))
     await conn.execute(stream_parts.delete().where(stream_parts.c.run_id == run_id))
     await conn.execute(runs.delete().where(runs.c.id == run_id))
+
+
+async def clear_step_outputs(conn: Conn, run_id: str) -> None:
+    """Remove the content of a run's step outputs (retention); the steps stay."""
+    await conn.execute(steps.update().where(steps.c.run_id == run_id).values(output=None))
 
 
 async def copy_steps(conn: Conn, source_run: str, target_run: str, before: int) -> int:

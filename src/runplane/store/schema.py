@@ -640,6 +640,16 @@ deletion_requests = sa.Table(
     sa.Index("ix_deletion_requests_tenant", "tenant_id", "status"),
 )
 
+# The retention sweep's claim: the process whose conditional update moves ``started_at``
+# sweeps; the others find it recent and skip (one sweep per interval across processes).
+retention_sweeps = sa.Table(
+    "retention_sweeps",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("started_at", TS, nullable=False),
+    sa.Column("owner", sa.String(100)),
+)
+
 evidence_exports = sa.Table(
     "evidence_exports",
     metadata,

@@ -1,4 +1,5 @@
-"""policy: what the retention sweep removed from a run that is kept (its fields' hashes)
+"""policy: what the retention sweep removed from a run that is kept (its fields' hashes),
+and the claim that lets one process sweep per interval
 
 Revision ID: 0021_policy
 Revises: 0020
@@ -17,8 +18,16 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("runs") as batch:
         batch.add_column(sa.Column("redacted", sa.JSON(), nullable=True))
+    op.create_table(
+        "retention_sweeps",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("owner", sa.String(length=100), nullable=True),
+        sa.PrimaryKeyConstraint("name"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("retention_sweeps")
     with op.batch_alter_table("runs") as batch:
         batch.drop_column("redacted")
