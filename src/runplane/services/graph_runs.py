@@ -11,7 +11,7 @@ from contextlib import aclosing
 from datetime import timedelta
 from typing import NamedTuple, TypedDict
 
-from runplane.domain.errors import Conflict, NotFound
+from runplane.domain.errors import Conflict, Gone, NotFound
 from runplane.domain.ids import new_id
 from runplane.domain.json import JSON, JSONObject, as_object
 from runplane.domain.lifecycle import RunStatus
@@ -164,8 +164,14 @@ async def _prepare_thread(rt: Runtime, who: Principal, thread_id: str, body: Run
 
 
 async def get(rt: Runtime, who: Principal, thread_id: str, run_id: str) -> RunRecord:
-    """A graph run of the thread (for a stateless run, its run id is its thread id)."""
-    run = await runs_svc.get_run(rt, who, run_id)
+    """A graph run of the thread (for a stateless run, its run id is its thread id).
+
+    A deleted one is not found, as LangGraph answers (the native API says 410 Gone).
+    """
+    try:
+        run = await runs_svc.get_run(rt, who, run_id)
+    except Gone as exc:
+        raise NotFound(exc.message, exc.details) from None
     if run["assistant_id"] is None or (run["thread_id"] or run["id"]) != thread_id:
         raise NotFound(
             f"thread {thread_id} has no run {run_id!r}", [{"name": "run_id", "value": run_id}]

@@ -28,7 +28,7 @@ from runplane.store.runs import decode_token, encode_token
 HoldRow = dict[str, Any]
 
 
-def facts(run: RunRecord | dict[str, Any]) -> RunFacts:
+def facts(run: RunRecord) -> RunFacts:
     """What a hold matches of a run's row."""
     return RunFacts(run["id"], run["agent_id"], run["status"], run["created_at"])
 
@@ -38,7 +38,7 @@ def standing(policy: GovernancePolicy) -> list[JSONObject]:
     return [h.model_dump(mode="json") for h in policy.holds]
 
 
-async def held_by(conn: Conn, tenant_id: str, run: RunRecord | dict[str, Any]) -> list[Hold]:
+async def held_by(conn: Conn, tenant_id: str, run: RunRecord) -> list[Hold]:
     """Every hold that keeps this run now (empty: it is not held)."""
     rows = await store.active(conn, tenant_id)
     _, policy = await policy_in_force(conn, tenant_id)

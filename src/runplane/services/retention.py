@@ -11,8 +11,9 @@ while the run exists (its hash chain covers it); field retention removes ``input
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
-from runplane.domain.json import JSONObject
+from runplane.domain.json import JSON, JSONObject
 from runplane.domain.models import Principal, RunRecord, iso, utcnow
 from runplane.schemas.governance import GovernancePolicy
 from runplane.services import audit
@@ -54,7 +55,7 @@ class Swept:
             "runs_deleted": len(self.runs),
             "run_ids": list(self.runs[:NAMED_RUNS]),
             "fields_removed": {k: len(v) for k, v in self.fields.items() if v},
-            "fields_run_ids": {k: v[:NAMED_RUNS] for k, v in self.fields.items() if v},
+            "fields_run_ids": {k: list(v[:NAMED_RUNS]) for k, v in self.fields.items() if v},
             "files_deleted": self.files,
             "activity_deleted": self.activity,
         }
@@ -173,7 +174,7 @@ async def _redact(conn: Conn, run: RunRecord, name: str, version: int, now: date
     """Remove one field's content from a run, recording its hash; the files' blobs' sha256."""
     shas: list[str] = []
     if name in ("input", "result"):
-        digest: object = content_hash(run[name])  # type: ignore[literal-required]
+        digest: JSON = content_hash(cast(JSON, run[name]))  # type: ignore[literal-required]
         await runs_store.update_run(conn, run["id"], **{name: None})
     elif name == "step_outputs":
         digest = {

@@ -10,7 +10,7 @@ why) in one transaction with its audit row, so that the evidence still verifies.
 import hashlib
 import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from runplane.domain.errors import Conflict, Forbidden, NotFound
 from runplane.domain.ids import new_id
@@ -49,7 +49,7 @@ async def _hashes(conn: Conn, run: RunRecord) -> tuple[JSONObject, list[str]]:
     earlier: JSONObject = dict(run.get("redacted") or {})
     hashes: JSONObject = {
         "input": content_hash(run["input"]),
-        "result": content_hash(run["result"]),
+        "result": content_hash(cast(JSON, run["result"])),
         "steps": {str(s["number"]): content_hash(s["output"]) for s in step_rows},
         "files": {f["id"]: f["sha256"] for f in files},
         # What the retention sweep removed earlier was hashed when it was removed.
