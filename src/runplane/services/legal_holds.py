@@ -170,3 +170,12 @@ async def release_hold(rt: Runtime, who: Principal, hold_id: str) -> HoldRow:
             )
         await audit.record(conn, who, "hold.released", "legal_hold", hold_id, _audited(row))
     return {**row, "released_at": now, "released_by_key_id": who.key_id}
+
+
+async def holds_of_run(rt: Runtime, who: Principal, run: RunRecord) -> list[Hold]:
+    """What keeps a run the caller can read; the reasons for admin keys only."""
+    async with rt.db.read() as conn:
+        found = await held_by(conn, who.tenant_id, run)
+    if who.can(Permission.GOVERN):
+        return found
+    return [Hold(h.id, "") for h in found]

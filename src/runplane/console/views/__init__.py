@@ -15,6 +15,8 @@ from runplane.console.views import (
     editor,
     files,
     governance,
+    governance_holds,
+    governance_policy,
     links,
     run,
     runs,
@@ -41,6 +43,8 @@ def install(app: FastAPI) -> None:
         links,
         usage,
         governance,
+        governance_policy,
+        governance_holds,
     ):
         router.include_router(module.router)
     app.include_router(router)
