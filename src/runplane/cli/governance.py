@@ -2,6 +2,7 @@
 and its versions, legal holds, deletions awaiting approval, and deleted runs' tombstones."""
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -141,26 +142,26 @@ def list_deletions(
     out.print(_deletions_table(page.items) if page.items else Text("none", style="dim"))
 
 
-def approve_deletion(
-    ctx: typer.Context,
-    request_id: str = typer.Argument(..., help="The deletion request."),
-    comment: str | None = typer.Option(None, "--comment", "-m"),
-) -> None:
-    """Approve a deletion request (not your own): the run is deleted, its tombstone kept."""
-    with reporting_errors(), connection(ctx).client() as client:
-        done = client.governance.approve_deletion(request_id, comment=comment)
-    console().print(Text(f"{done.id} approved: run {done.run_id} deleted"))
+def _decider(approve: bool) -> Callable[..., None]:
+    verb, outcome = ("approved", "deleted") if approve else ("rejected", "stays")
 
+    def decide(
+        ctx: typer.Context,
+        request_id: str = typer.Argument(..., help="The deletion request."),
+        comment: str | None = typer.Option(None, "--comment", "-m"),
+    ) -> None:
+        with reporting_errors(), connection(ctx).client() as client:
+            calls = client.governance
+            act = calls.approve_deletion if approve else calls.reject_deletion
+            done = act(request_id, comment=comment)
+        console().print(Text(f"{done.id} {verb}: run {done.run_id} {outcome}"))
 
-def reject_deletion(
-    ctx: typer.Context,
-    request_id: str = typer.Argument(..., help="The deletion request."),
-    comment: str | None = typer.Option(None, "--comment", "-m"),
-) -> None:
-    """Reject a deletion request: the run stays."""
-    with reporting_errors(), connection(ctx).client() as client:
-        done = client.governance.reject_deletion(request_id, comment=comment)
-    console().print(Text(f"{done.id} rejected: run {done.run_id} stays"))
+    decide.__doc__ = (
+        "Approve a deletion request (not your own): the run is deleted, its tombstone kept."
+        if approve
+        else "Reject a deletion request: the run stays."
+    )
+    return decide
 
 
 def list_tombstones(
@@ -189,8 +190,8 @@ def register(app: typer.Typer) -> None:
     holds.command("release")(release_hold)
     deletions = typer.Typer(help="Deletions awaiting a second admin.", no_args_is_help=True)
     deletions.command("ls")(list_deletions)
-    deletions.command("approve")(approve_deletion)
-    deletions.command("reject")(reject_deletion)
+    deletions.command("approve")(_decider(True))
+    deletions.command("reject")(_decider(False))
     group.add_typer(policy, name="policy")
     group.add_typer(holds, name="holds")
     group.add_typer(deletions, name="deletions")

@@ -23,7 +23,7 @@ from runplane.services.runtime import Runtime
 from runplane.store import files as files_store
 from runplane.store import legal_holds as store
 from runplane.store.db import Conn
-from runplane.store.runs import decode_token, encode_token
+from runplane.store.runs import decode_token, page_of
 
 HoldRow = dict[str, Any]
 
@@ -149,10 +149,7 @@ async def list_holds(
         rows = await store.list_page(
             conn, who.tenant_id, include_released=include_released, limit=limit, after=after
         )
-    if len(rows) > limit:
-        rows = rows[:limit]
-        return rows, encode_token(rows[-1]["created_at"], rows[-1]["id"])
-    return rows, None
+    return page_of(rows, limit)
 
 
 async def release_hold(rt: Runtime, who: Principal, hold_id: str) -> HoldRow:

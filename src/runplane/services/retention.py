@@ -9,6 +9,7 @@ while the run exists (its hash chain covers it); field retention removes ``input
 """
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
@@ -133,14 +134,19 @@ async def _unheld(conn: Conn, tenant_id: str, run_id: str) -> RunRecord | None:
     return run
 
 
-async def _sweep_runs(
-    rt: Runtime, tenant_id: str, cutoff: datetime, reason: str, budget: int, now: datetime
-) -> list[str]:
-    removed: list[str] = []
+# What the sweep does to one unheld run, in the removing transaction: the sha256 of the
+# blobs it may have freed, or None when the run needs nothing (already redacted).
+Act = Callable[[Conn, RunRecord], Awaitable[list[str] | None]]
+
+
+async def _apply(rt: Runtime, tenant_id: str, cutoff: datetime, budget: int, act: Act) -> list[str]:
+    """Apply ``act`` to the tenant's unheld ended runs created before ``cutoff``, oldest
+    first, a few per transaction; the ids of the runs it changed (at most ``budget``)."""
+    done: list[str] = []
     after: tuple[datetime, str] | None = None
     scanned = 0
-    # Held runs are passed over: the scan is bounded too, not the removals only.
-    while len(removed) < budget and scanned < budget * 4:
+    # Held (or already redacted) runs are passed over: the scan is bounded too.
+    while len(done) < budget and scanned < budget * 4:
         async with rt.db.read() as conn:
             page = await tombstones.ended_before(
                 conn, tenant_id, cutoff, limit=PER_TRANSACTION, after=after
@@ -153,21 +159,26 @@ async def _sweep_runs(
         async with rt.db.write() as conn:
             for candidate in page:
                 run = await _unheld(conn, tenant_id, candidate["id"])
-                if run is None or len(removed) >= budget:
+                if run is None or len(done) >= budget:
                     continue
-                tomb, run_shas = await erase_run(conn, run, "retention", reason, now)
-                shas += run_shas
-                removed.append(run["id"])
-                await audit.record(
-                    conn,
-                    system(tenant_id),
-                    "run.deleted",
-                    "run",
-                    run["id"],
-                    {"reason": reason, "tombstone": {"last_hash": tomb["last_hash"]}},
-                )
+                freed = await act(conn, run)
+                if freed is not None:
+                    shas += freed
+                    done.append(run["id"])
         await drop_unused_blobs(rt, tenant_id, shas)
-    return removed
+    return done
+
+
+async def _sweep_runs(
+    rt: Runtime, tenant_id: str, cutoff: datetime, reason: str, budget: int, now: datetime
+) -> list[str]:
+    async def delete(conn: Conn, run: RunRecord) -> list[str]:
+        tomb, shas = await erase_run(conn, run, "retention", reason, now)
+        data: JSONObject = {"reason": reason, "tombstone": {"last_hash": tomb["last_hash"]}}
+        await audit.record(conn, system(tenant_id), "run.deleted", "run", run["id"], data)
+        return shas
+
+    return await _apply(rt, tenant_id, cutoff, budget, delete)
 
 
 async def _redact(conn: Conn, run: RunRecord, name: str, version: int, now: datetime) -> list[str]:
@@ -202,29 +213,12 @@ async def _sweep_field(
     budget: int,
     now: datetime,
 ) -> list[str]:
-    removed: list[str] = []
-    after: tuple[datetime, str] | None = None
-    scanned = 0
-    # Runs already redacted (or held) are passed over: the scan is bounded too.
-    while len(removed) < budget and scanned < budget * 4:
-        async with rt.db.read() as conn:
-            page = await tombstones.ended_before(
-                conn, tenant_id, cutoff, limit=PER_TRANSACTION, after=after
-            )
-        if not page:
-            break
-        scanned += len(page)
-        after = (page[-1]["created_at"], page[-1]["id"])
-        shas: list[str] = []
-        async with rt.db.write() as conn:
-            for candidate in page:
-                run = await _unheld(conn, tenant_id, candidate["id"])
-                if run is None or name in (run.get("redacted") or {}) or len(removed) >= budget:
-                    continue
-                shas += await _redact(conn, run, name, version, now)
-                removed.append(run["id"])
-        await drop_unused_blobs(rt, tenant_id, shas)
-    return removed
+    async def remove(conn: Conn, run: RunRecord) -> list[str] | None:
+        if name in (run.get("redacted") or {}):
+            return None
+        return await _redact(conn, run, name, version, now)
+
+    return await _apply(rt, tenant_id, cutoff, budget, remove)
 
 
 async def _sweep_files(rt: Runtime, tenant_id: str, cutoff: datetime, budget: int) -> int:

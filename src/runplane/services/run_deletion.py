@@ -28,7 +28,7 @@ from runplane.store import runs as runs_store
 from runplane.store import tombstones as store
 from runplane.store.blobs import blob_key
 from runplane.store.db import Conn
-from runplane.store.runs import decode_token, encode_token
+from runplane.store.runs import decode_token, page_of
 
 Row = dict[str, Any]
 _ENDED = {str(s) for s in TERMINAL}
@@ -261,10 +261,7 @@ async def list_requests(
         rows = await store.list_requests(
             conn, who.tenant_id, status=status, limit=limit, after=after
         )
-    if len(rows) > limit:
-        rows = rows[:limit]
-        return rows, encode_token(rows[-1]["requested_at"], rows[-1]["id"])
-    return rows, None
+    return page_of(rows, limit, at="requested_at")
 
 
 async def list_tombstones(
@@ -275,7 +272,4 @@ async def list_tombstones(
     after = decode_token(token) if token else None
     async with rt.db.read() as conn:
         rows = await store.list_page(conn, who.tenant_id, limit=limit, after=after)
-    if len(rows) > limit:
-        rows = rows[:limit]
-        return rows, encode_token(rows[-1]["deleted_at"], rows[-1]["run_id"])
-    return rows, None
+    return page_of(rows, limit, at="deleted_at", key="run_id")

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from runplane.domain.holds import aware
 from runplane.store.db import Conn
+from runplane.store.runs import newest_first
 from runplane.store.schema import legal_holds, runs
 
 HoldRow = dict[str, Any]
@@ -47,16 +48,8 @@ async def list_page(
     stmt = sa.select(legal_holds).where(legal_holds.c.tenant_id == tenant_id)
     if not include_released:
         stmt = stmt.where(legal_holds.c.released_at.is_(None))
-    if after is not None:
-        at, hold_id = after
-        stmt = stmt.where(
-            sa.or_(
-                legal_holds.c.created_at < at,
-                sa.and_(legal_holds.c.created_at == at, legal_holds.c.id < hold_id),
-            )
-        )
-    stmt = stmt.order_by(legal_holds.c.created_at.desc(), legal_holds.c.id.desc())
-    return [dict(r) for r in (await conn.execute(stmt.limit(limit + 1))).mappings().all()]
+    stmt = newest_first(stmt, legal_holds.c.created_at, legal_holds.c.id, after, limit)
+    return [dict(r) for r in (await conn.execute(stmt)).mappings().all()]
 
 
 async def release(conn: Conn, tenant_id: str, hold_id: str, at: datetime, key_id: str) -> bool:

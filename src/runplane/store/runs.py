@@ -348,12 +348,30 @@ def encode_token(created_at: datetime, run_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def page_of(rows: Sequence[_Row], limit: int) -> tuple[list[_Row], str | None]:
-    """A page of rows read with one more than ``limit``: the rows, and the next token."""
+def page_of(
+    rows: Sequence[_Row], limit: int, at: str = "created_at", key: str = "id"
+) -> tuple[list[_Row], str | None]:
+    """A page of rows read with one more than ``limit``: the rows, and the next token
+    (cut on the ``at`` and ``key`` columns)."""
     if len(rows) <= limit:
         return list(rows), None
     last = rows[limit - 1]
-    return list(rows[:limit]), encode_token(cast(datetime, last["created_at"]), str(last["id"]))
+    return list(rows[:limit]), encode_token(cast(datetime, last[at]), str(last[key]))
+
+
+def newest_first(
+    stmt: sa.Select[Any],
+    at: sa.ColumnElement[Any],
+    key: sa.ColumnElement[Any],
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> sa.Select[Any]:
+    """``stmt`` keyset-paged newest first on (``at``, ``key``), from after a token's
+    position; ``limit + 1`` rows tell if there is more."""
+    if after is not None:
+        when, last = after
+        stmt = stmt.where(sa.or_(at < when, sa.and_(at == when, key < last)))
+    return stmt.order_by(at.desc(), key.desc()).limit(limit + 1)
 
 
 def decode_token(token: str) -> tuple[datetime, str]:
@@ -385,15 +403,7 @@ async def list_runs(
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(runs.c.name.ilike(f"%{escaped}%", escape="\\"))
-    if after is not None:
-        created, rid = after
-        stmt = stmt.where(
-            sa.or_(
-                runs.c.created_at < created,
-                sa.and_(runs.c.created_at == created, runs.c.id < rid),
-            )
-        )
-    stmt = stmt.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit + 1)
+    stmt = newest_first(stmt, runs.c.created_at, runs.c.id, after, limit)
     return [as_run(r) for r in (await conn.execute(stmt)).mappings().all()]
 
 

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from runplane.domain.lifecycle import TERMINAL
 from runplane.store.db import Conn
+from runplane.store.runs import newest_first
 from runplane.store.schema import deletion_requests, run_tombstones, runs
 
 Row = dict[str, Any]
@@ -32,16 +33,8 @@ async def list_page(
 ) -> list[Row]:
     """Tombstones, most recently deleted first; ``limit + 1`` rows tell if there is more."""
     stmt = sa.select(run_tombstones).where(run_tombstones.c.tenant_id == tenant_id)
-    if after is not None:
-        at, run_id = after
-        stmt = stmt.where(
-            sa.or_(
-                run_tombstones.c.deleted_at < at,
-                sa.and_(run_tombstones.c.deleted_at == at, run_tombstones.c.run_id < run_id),
-            )
-        )
-    stmt = stmt.order_by(run_tombstones.c.deleted_at.desc(), run_tombstones.c.run_id.desc())
-    return [dict(r) for r in (await conn.execute(stmt.limit(limit + 1))).mappings().all()]
+    stmt = newest_first(stmt, run_tombstones.c.deleted_at, run_tombstones.c.run_id, after, limit)
+    return [dict(r) for r in (await conn.execute(stmt)).mappings().all()]
 
 
 async def insert_request(conn: Conn, row: Row) -> None:
@@ -81,18 +74,10 @@ async def list_requests(
     stmt = sa.select(deletion_requests).where(deletion_requests.c.tenant_id == tenant_id)
     if status is not None:
         stmt = stmt.where(deletion_requests.c.status == status)
-    if after is not None:
-        at, request_id = after
-        stmt = stmt.where(
-            sa.or_(
-                deletion_requests.c.requested_at < at,
-                sa.and_(
-                    deletion_requests.c.requested_at == at, deletion_requests.c.id < request_id
-                ),
-            )
-        )
-    stmt = stmt.order_by(deletion_requests.c.requested_at.desc(), deletion_requests.c.id.desc())
-    return [dict(r) for r in (await conn.execute(stmt.limit(limit + 1))).mappings().all()]
+    stmt = newest_first(
+        stmt, deletion_requests.c.requested_at, deletion_requests.c.id, after, limit
+    )
+    return [dict(r) for r in (await conn.execute(stmt)).mappings().all()]
 
 
 async def decide_request(

@@ -31,33 +31,22 @@ async def list_deletions(
 
 
 @router.post(
-    "/deletions/{request_id}/approve",
+    "/deletions/{request_id}/{decision}",
     response_model=DeletionRequestPublic,
     responses={403: {}, 404: {}, 409: {}},
 )
-async def approve_deletion(
-    request_id: RequestId, rt: RuntimeDep, who: PrincipalDep, body: DeletionDecision | None = None
+async def decide_deletion(
+    request_id: RequestId,
+    decision: Literal["approve", "reject"],
+    rt: RuntimeDep,
+    who: PrincipalDep,
+    body: DeletionDecision | None = None,
 ) -> DeletionRequestPublic:
-    """Approve a deletion request (another admin than its requester): the run is deleted."""
+    """Approve (the run is deleted) or reject (it stays) a deletion request; another admin
+    than its requester decides."""
     comment = body.comment if body else None
-    return DeletionRequestPublic.model_validate(
-        await svc.decide(rt, who, request_id, True, comment)
-    )
-
-
-@router.post(
-    "/deletions/{request_id}/reject",
-    response_model=DeletionRequestPublic,
-    responses={403: {}, 404: {}, 409: {}},
-)
-async def reject_deletion(
-    request_id: RequestId, rt: RuntimeDep, who: PrincipalDep, body: DeletionDecision | None = None
-) -> DeletionRequestPublic:
-    """Reject a deletion request: the run stays."""
-    comment = body.comment if body else None
-    return DeletionRequestPublic.model_validate(
-        await svc.decide(rt, who, request_id, False, comment)
-    )
+    row = await svc.decide(rt, who, request_id, decision == "approve", comment)
+    return DeletionRequestPublic.model_validate(row)
 
 
 @router.get("/tombstones", response_model=Page[TombstonePublic], responses={403: {}})
