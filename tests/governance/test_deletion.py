@@ -213,3 +213,19 @@ async def test_another_tenant_cannot_delete_or_see_tombstones(make_client) -> No
     assert (await other.get(f"/v1/runs/{run['id']}")).status_code == 404
     assert (await other.get(f"/v1/runs/{run['id']}/verify")).status_code == 404
     assert (await other.get("/v1/governance/tombstones")).json()["items"] == []
+
+
+async def test_an_approval_after_a_hold_was_made_is_refused_and_the_request_waits(
+    make_client, rt: Runtime
+) -> None:  # type: ignore[no-untyped-def]
+    first = await make_client("admin", tenant="del-held-later")
+    second = await make_client("admin", tenant="del-held-later")
+    await policy(first, {"deletion": {"requires_approval": True}})
+    run = await finished(first)
+    request = (await first.delete(f"/v1/runs/{run['id']}")).json()
+    await second.post("/v1/governance/holds", json={"run_id": run["id"], "reason": "new matter"})
+    r = await second.post(f"/v1/governance/deletions/{request['id']}/approve")
+    assert r.status_code == 409 and "new matter" in r.json()["message"]
+    await unchanged(first, rt, run)
+    waiting = (await first.get("/v1/governance/deletions")).json()["items"]
+    assert [(w["id"], w["status"]) for w in waiting] == [(request["id"], "pending")]
