@@ -35,6 +35,8 @@ from runplane.store.schema import (
 
 # A row with ``created_at`` and ``id``: what keyset pages are cut on.
 _Row = TypeVar("_Row", bound=Mapping[str, Any])
+# What a paged statement selects.
+_Selected = TypeVar("_Selected", bound=tuple[object, ...])
 
 
 class StaleRun(Exception):  # noqa: N818 - a retry signal inside the engine
@@ -360,12 +362,12 @@ def page_of(
 
 
 def newest_first(
-    stmt: sa.Select[Any],
-    at: sa.ColumnElement[Any],
-    key: sa.ColumnElement[Any],
+    stmt: sa.Select[_Selected],
+    at: sa.ColumnElement[datetime],
+    key: sa.ColumnElement[str],
     after: tuple[datetime, str] | None,
     limit: int,
-) -> sa.Select[Any]:
+) -> sa.Select[_Selected]:
     """``stmt`` keyset-paged newest first on (``at``, ``key``), from after a token's
     position; ``limit + 1`` rows tell if there is more."""
     if after is not None:
