@@ -229,3 +229,38 @@ async def test_an_approval_after_a_hold_was_made_is_refused_and_the_request_wait
     await unchanged(first, rt, run)
     waiting = (await first.get("/v1/governance/deletions")).json()["items"]
     assert [(w["id"], w["status"]) for w in waiting] == [(request["id"], "pending")]
+
+
+SMALL_AGENT = {
+    "name": "metered",
+    "kind": "steps",
+    "model": {"name": "offline"},
+    "steps": [{"name": "only", "instructions": "Say hello to {{ input.who }}"}],
+}
+
+
+async def test_usage_totals_do_not_change_when_a_run_is_deleted(api: httpx.AsyncClient) -> None:
+    made = await api.post("/v1/agents", json=SMALL_AGENT)
+    assert made.status_code == 201, made.text
+    revision = made.json()["revision"]["id"]
+    body = {"agent_id": "metered", "revision_id": revision, "input": {"who": "you"}, "wait": 30}
+    run = (await api.post("/v1/runs", json=body)).json()
+    assert run["status"] == "succeeded", run
+    before = {
+        g: (await api.get("/v1/usage", params={"group_by": g})).json()
+        for g in ("agent", "model", "day")
+    }
+    assert before["agent"]["items"] and before["agent"]["items"][0]["usage"]["input_tokens"] > 0, (
+        before
+    )
+    assert (await api.delete(f"/v1/runs/{run['id']}")).status_code == 204
+    after = {
+        g: (await api.get("/v1/usage", params={"group_by": g})).json()
+        for g in ("agent", "model", "day")
+    }
+    assert after == before
+    tomb = (await api.get("/v1/governance/tombstones")).json()["items"][0]
+    assert (
+        tomb["hashes"]["counts"]["input_tokens"]
+        == before["agent"]["items"][0]["usage"]["input_tokens"]
+    )

@@ -78,6 +78,7 @@ async def erase_run(
         "run_id": run["id"],
         "tenant_id": run["tenant_id"],
         "agent_id": run["agent_id"],
+        "agent_name": run["agent_name"],
         "revision_id": run["revision_id"],
         "status": run["status"],
         "created_at": run["created_at"],

@@ -447,9 +447,14 @@ async def update_run(conn: Conn, run_id: str, **values: object) -> None:
 
 
 async def delete_run(conn: Conn, run_id: str) -> None:
-    """Remove a run with its steps and events."""
+    """Remove a run with its steps and events, but its model calls' steps (name, model,
+    tokens, credits), whose output and error go: usage totals and budgets still count them."""
     await conn.execute(events.delete().where(events.c.run_id == run_id))
-    await conn.execute(steps.delete().where(steps.c.run_id == run_id))
+    metered = steps.c.input_tokens.is_not(None)
+    await conn.execute(
+        steps.update().where(steps.c.run_id == run_id, metered).values(output=None, error=None)
+    )
+    await conn.execute(steps.delete().where(steps.c.run_id == run_id, sa.not_(metered)))
     await conn.execute(idempotency_keys.delete().where(idempotency_keys.c.run_id == run_id))
     await conn.execute(approvals.delete().where(approvals.c.run_id == run_id))
     await conn.execute(stream_parts.delete().where(stream_parts.c.run_id == run_id))

@@ -610,6 +610,8 @@ run_tombstones = sa.Table(
     sa.Column("run_id", sa.String(40), primary_key=True),
     sa.Column("tenant_id", sa.String(40), nullable=False),
     sa.Column("agent_id", sa.String(40), nullable=False),
+    # The agent's name: usage totals per agent still count a deleted run's metered steps.
+    sa.Column("agent_name", sa.String(200)),
     sa.Column("revision_id", sa.String(40)),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("created_at", TS, nullable=False),

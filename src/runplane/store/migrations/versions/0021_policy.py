@@ -1,5 +1,5 @@
 """policy: what the retention sweep removed from a run that is kept (its fields' hashes),
-and the claim that lets one process sweep per interval
+the claim that lets one process sweep per interval, and a tombstone's agent name
 
 Revision ID: 0021_policy
 Revises: 0020
@@ -18,6 +18,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("runs") as batch:
         batch.add_column(sa.Column("redacted", sa.JSON(), nullable=True))
+    with op.batch_alter_table("run_tombstones") as batch:
+        batch.add_column(sa.Column("agent_name", sa.String(length=200), nullable=True))
     op.create_table(
         "retention_sweeps",
         sa.Column("name", sa.String(length=40), nullable=False),
@@ -29,5 +31,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("retention_sweeps")
+    with op.batch_alter_table("run_tombstones") as batch:
+        batch.drop_column("agent_name")
     with op.batch_alter_table("runs") as batch:
         batch.drop_column("redacted")
