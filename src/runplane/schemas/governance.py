@@ -158,6 +158,7 @@ class TombstonePublic(BaseModel):
     run_id: str
     object: Literal["run_tombstone"] = "run_tombstone"
     agent_id: str
+    agent_name: str | None = None
     revision_id: str | None = None
     status: str
     created_at: datetime
