@@ -20,6 +20,9 @@ from runplane.api.routes import (
     crons,
     customer_integrations,
     files,
+    governance_deletions,
+    governance_holds,
+    governance_policy,
     graph_runs,
     health,
     keys,
@@ -90,6 +93,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(keys.router)
     app.include_router(audit.router)
+    app.include_router(governance_policy.router)
+    app.include_router(governance_holds.router)
+    app.include_router(governance_deletions.router)
     app.include_router(quotas.router)
     app.include_router(models.router)
     app.include_router(model_providers.router)

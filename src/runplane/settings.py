@@ -146,6 +146,17 @@ class Settings(BaseSettings):
         description="let an approver key decide approvals of runs it started (admins always may)",
     )
     plan_wait_seconds: float = Field(default=10.0, ge=0, le=120)
+    retention_sweep_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="how often the retention sweep applies each tenant's policy (one process"
+        " sweeps per interval)",
+    )
+    retention_sweep_batch: int = Field(
+        default=500,
+        ge=1,
+        description="the most runs (and files, activity rows) one sweep removes per tenant",
+    )
     model_provider: str = Field(
         default="offline", description="offline, openai (any OpenAI-compatible server) or anthropic"
     )

@@ -67,6 +67,8 @@ async def test_event_log_is_numbered_without_gaps_and_verifies(api: httpx.AsyncC
         "ok": True,
         "events": len(events),
         "first_bad_seq": None,
+        "deleted": False,
+        "last_hash": None,
     }
 
 
@@ -265,7 +267,7 @@ async def test_delete_only_ended_runs(api: httpx.AsyncClient) -> None:
     await api.post(f"/v1/runs/{live['id']}/cancel")
     await api.get(f"/v1/runs/{live['id']}", params={"wait": 5})
     assert (await api.delete(f"/v1/runs/{live['id']}")).status_code == 204
-    assert (await api.get(f"/v1/runs/{live['id']}")).status_code == 404
+    assert (await api.get(f"/v1/runs/{live['id']}")).status_code == 410
 
 
 async def test_context_is_hidden_from_member_keys(make_client) -> None:  # type: ignore[no-untyped-def]
@@ -349,4 +351,10 @@ async def test_verify_detects_a_log_cut_after_its_last_good_event(
             sa.delete(events).where(events.c.run_id == run["id"], events.c.seq >= last - 1)
         )
     cut = (await api.get(f"/v1/runs/{run['id']}/verify")).json()
-    assert cut == {"ok": False, "events": last - 2, "first_bad_seq": last - 1}
+    assert cut == {
+        "ok": False,
+        "events": last - 2,
+        "first_bad_seq": last - 1,
+        "deleted": False,
+        "last_hash": None,
+    }

@@ -69,7 +69,13 @@ def revision_public(row: Row) -> RevisionPublic:
 
 def verify_public(check: Any) -> VerifyResult:
     """The outcome of a log check."""
-    return VerifyResult(ok=check.ok, events=check.events, first_bad_seq=check.first_bad_seq)
+    return VerifyResult(
+        ok=check.ok,
+        events=check.events,
+        first_bad_seq=check.first_bad_seq,
+        deleted=check.deleted,
+        last_hash=check.last_hash,
+    )
 
 
 def approval_public(row: Row, link: str | None = None) -> ApprovalPublic:

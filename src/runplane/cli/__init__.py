@@ -8,6 +8,7 @@ from runplane.cli import (
     budgets,
     connections,
     db,
+    governance,
     keys,
     models,
     quotas,
@@ -61,6 +62,7 @@ models.register(app)
 triggers.register(app)
 usage.register(app)
 webhooks.register(app)
+governance.register(app)
 
 
 def main() -> None:

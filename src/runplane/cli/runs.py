@@ -215,6 +215,20 @@ def cancel_run(ctx: typer.Context, run_id: str = typer.Argument(..., help="The r
     console().print(Text.assemble(run_line(run), " (cancel requested)"))
 
 
+def delete_run(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="The run's id."),
+    reason: str | None = typer.Option(None, "--reason", help="Why (kept in its tombstone)."),
+) -> None:
+    """Delete an ended run if the policy permits it (or ask for the approval it needs)."""
+    with reporting_errors(), connection(ctx).client() as client:
+        asked = client.runs.delete(run_id, reason=reason)
+    if asked is None:
+        console().print(Text(f"{run_id} deleted (its tombstone is kept)"))
+    else:
+        console().print(Text(f"{run_id}: deletion request {asked.id} waits for another admin"))
+
+
 def rerun_run(
     ctx: typer.Context,
     run_id: str = typer.Argument(..., help="The run to run again."),
@@ -237,10 +251,11 @@ def rerun_run(
 def register(app: typer.Typer) -> None:
     """Add ``run``, the ``runs`` group (with ``runs files``), ``sites`` and ``files``."""
     app.command("run")(start_run)
-    group = typer.Typer(help="List, inspect, cancel and rerun runs.", no_args_is_help=True)
+    group = typer.Typer(help="List, inspect, cancel, rerun and delete runs.", no_args_is_help=True)
     group.command("ls")(list_runs)
     group.command("show")(show_run)
     group.command("cancel")(cancel_run)
     group.command("rerun")(rerun_run)
+    group.command("delete")(delete_run)
     app.add_typer(group, name="runs")
     register_file_commands(app, group)

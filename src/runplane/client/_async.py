@@ -33,6 +33,7 @@ from runplane.client._base import (
     wait_timed_out,
 )
 from runplane.client._errors import connection_error, error_from_response
+from runplane.client._governance import GovernanceCalls, delete_run
 from runplane.client._retry import OnRetry
 from runplane.client._usage import BudgetCalls, UsageCalls
 from runplane.schemas import (
@@ -58,6 +59,13 @@ from runplane.schemas import (
     VerifyResult,
     WebhookDeliveryPublic,
     WebhookEndpointPublic,
+)
+from runplane.schemas.governance import (
+    DeletionRequestPublic,
+    HoldPublic,
+    PolicyVersionPage,
+    PolicyVersionPublic,
+    TombstonePublic,
 )
 from runplane.schemas.models import ModelProviderPublic, ModelProviderPut, ModelPublic, ModelPut
 from runplane.schemas.steps import StepAgentCreated, StepAgentDefinition
@@ -103,6 +111,7 @@ class AsyncClient(BaseClient):
         self.models = AsyncModels(self)
         self.usage = AsyncUsage(self)
         self.budgets = AsyncBudgets(self)
+        self.governance = AsyncGovernance(self)
 
     async def health(self) -> dict[str, Any]:
         """Return the server's health (``{"status": "ok", ...}``)."""
@@ -339,9 +348,12 @@ class AsyncRuns:
         """Bring an archived run back into default listings."""
         return await self._client._send(self._calls.archive(run_id, False))
 
-    async def delete(self, run_id: str) -> None:
-        """Delete an ended run."""
-        await self._client._send(self._calls.delete(run_id))
+    async def delete(
+        self, run_id: str, *, reason: str | None = None
+    ) -> DeletionRequestPublic | None:
+        """Delete an ended run if the policy permits it (None: deleted, a tombstone kept);
+        when the policy wants an approval, the deletion request that waits for it."""
+        return await self._client._send(delete_run(self._client, run_id, reason))
 
     async def verify(self, run_id: str) -> VerifyResult:
         """Check a run's hash-chained event log."""
@@ -867,3 +879,79 @@ class AsyncBudgets:
         """Approve a budget-paused run's overrun by this much; it resumes from the same step."""
         body = {"credits": credits, "tokens": tokens}
         return await self._client._send(self._calls.approve(run_id, body))
+
+
+class AsyncGovernance:
+    """The governance policy and its versions, legal holds, deletion requests, tombstones."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = GovernanceCalls(client)
+
+    async def policy(self, version: int | None = None) -> PolicyVersionPublic:
+        """Return the policy in force, or one version of it."""
+        return await self._client._send(self._calls.policy(version))
+
+    async def set_policy(
+        self,
+        document: Mapping[str, Any],
+        *,
+        comment: str | None = None,
+        base_version: int | None = None,
+    ) -> PolicyVersionPublic:
+        """Store a new version of the policy (admin); a stale ``base_version`` is a 409."""
+        return await self._client._send(self._calls.set_policy(document, comment, base_version))
+
+    async def policy_versions(
+        self, *, limit: int | None = None, before: int | None = None
+    ) -> PolicyVersionPage:
+        """Return a page of the policy's versions, newest first."""
+        return await self._client._send(self._calls.versions(limit, before))
+
+    async def hold(
+        self,
+        reason: str,
+        *,
+        run_id: str | None = None,
+        agent_id: str | None = None,
+        query: Mapping[str, Any] | None = None,
+    ) -> HoldPublic:
+        """Put a run, an agent's runs, or a query's runs on legal hold."""
+        fields = {"reason": reason, "run_id": run_id, "agent_id": agent_id, "query": query}
+        return await self._client._send(self._calls.hold(fields))
+
+    async def holds(
+        self, *, include_released: bool = False, limit: int | None = None
+    ) -> Page[HoldPublic]:
+        """Return a page of the tenant's holds (active ones unless asked), newest first."""
+        return await self._client._send(self._calls.holds(include_released, limit))
+
+    async def get_hold(self, hold_id: str) -> HoldPublic:
+        """Return one hold."""
+        return await self._client._send(self._calls.get_hold(hold_id))
+
+    async def release_hold(self, hold_id: str) -> HoldPublic:
+        """Release a hold."""
+        return await self._client._send(self._calls.release(hold_id))
+
+    async def deletions(
+        self, *, status: str | None = None, limit: int | None = None
+    ) -> Page[DeletionRequestPublic]:
+        """Return a page of deletion requests, newest first."""
+        return await self._client._send(self._calls.deletions(status, limit))
+
+    async def approve_deletion(
+        self, request_id: str, *, comment: str | None = None
+    ) -> DeletionRequestPublic:
+        """Approve a deletion request of another key: the run is deleted."""
+        return await self._client._send(self._calls.decide(request_id, True, comment))
+
+    async def reject_deletion(
+        self, request_id: str, *, comment: str | None = None
+    ) -> DeletionRequestPublic:
+        """Reject a deletion request: the run stays."""
+        return await self._client._send(self._calls.decide(request_id, False, comment))
+
+    async def tombstones(self, *, limit: int | None = None) -> Page[TombstonePublic]:
+        """Return a page of what is kept of deleted runs, most recently deleted first."""
+        return await self._client._send(self._calls.tombstones(limit))

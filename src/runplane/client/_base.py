@@ -475,11 +475,6 @@ class RunCalls:
         action = "archive" if archived else "unarchive"
         return self._base.call("POST", f"/v1/runs/{_segment(run_id)}/{action}", RunPublic)
 
-    def delete(self, run_id: str) -> Call[None]:
-        """``DELETE /v1/runs/{id}``."""
-        request = self._base.build_request("DELETE", f"/v1/runs/{_segment(run_id)}")
-        return Call(request, raise_for_error)
-
     def verify(self, run_id: str) -> Call[VerifyResult]:
         """``GET /v1/runs/{id}/verify``."""
         return self._base.call("GET", f"/v1/runs/{_segment(run_id)}/verify", VerifyResult)

@@ -36,6 +36,7 @@ from runplane.client._base import (
     wait_timed_out,
 )
 from runplane.client._errors import connection_error, error_from_response
+from runplane.client._governance import GovernanceCalls, delete_run
 from runplane.client._retry import OnRetry
 from runplane.client._usage import BudgetCalls, UsageCalls
 from runplane.schemas import (
@@ -61,6 +62,13 @@ from runplane.schemas import (
     VerifyResult,
     WebhookDeliveryPublic,
     WebhookEndpointPublic,
+)
+from runplane.schemas.governance import (
+    DeletionRequestPublic,
+    HoldPublic,
+    PolicyVersionPage,
+    PolicyVersionPublic,
+    TombstonePublic,
 )
 from runplane.schemas.models import ModelProviderPublic, ModelProviderPut, ModelPublic, ModelPut
 from runplane.schemas.steps import StepAgentCreated, StepAgentDefinition
@@ -106,6 +114,7 @@ class Client(BaseClient):
         self.models = Models(self)
         self.usage = Usage(self)
         self.budgets = Budgets(self)
+        self.governance = Governance(self)
 
     def health(self) -> dict[str, Any]:
         """Return the server's health (``{"status": "ok", ...}``)."""
@@ -333,9 +342,10 @@ class Runs:
         """Bring an archived run back into default listings."""
         return self._client._send(self._calls.archive(run_id, False))
 
-    def delete(self, run_id: str) -> None:
-        """Delete an ended run."""
-        self._client._send(self._calls.delete(run_id))
+    def delete(self, run_id: str, *, reason: str | None = None) -> DeletionRequestPublic | None:
+        """Delete an ended run if the policy permits it (None: deleted, a tombstone kept);
+        when the policy wants an approval, the deletion request that waits for it."""
+        return self._client._send(delete_run(self._client, run_id, reason))
 
     def verify(self, run_id: str) -> VerifyResult:
         """Check a run's hash-chained event log."""
@@ -857,3 +867,79 @@ class Budgets:
         """Approve a budget-paused run's overrun by this much; it resumes from the same step."""
         body = {"credits": credits, "tokens": tokens}
         return self._client._send(self._calls.approve(run_id, body))
+
+
+class Governance:
+    """The governance policy and its versions, legal holds, deletion requests, tombstones."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._calls = GovernanceCalls(client)
+
+    def policy(self, version: int | None = None) -> PolicyVersionPublic:
+        """Return the policy in force, or one version of it."""
+        return self._client._send(self._calls.policy(version))
+
+    def set_policy(
+        self,
+        document: Mapping[str, Any],
+        *,
+        comment: str | None = None,
+        base_version: int | None = None,
+    ) -> PolicyVersionPublic:
+        """Store a new version of the policy (admin); a stale ``base_version`` is a 409."""
+        return self._client._send(self._calls.set_policy(document, comment, base_version))
+
+    def policy_versions(
+        self, *, limit: int | None = None, before: int | None = None
+    ) -> PolicyVersionPage:
+        """Return a page of the policy's versions, newest first."""
+        return self._client._send(self._calls.versions(limit, before))
+
+    def hold(
+        self,
+        reason: str,
+        *,
+        run_id: str | None = None,
+        agent_id: str | None = None,
+        query: Mapping[str, Any] | None = None,
+    ) -> HoldPublic:
+        """Put a run, an agent's runs, or a query's runs on legal hold."""
+        fields = {"reason": reason, "run_id": run_id, "agent_id": agent_id, "query": query}
+        return self._client._send(self._calls.hold(fields))
+
+    def holds(
+        self, *, include_released: bool = False, limit: int | None = None
+    ) -> Page[HoldPublic]:
+        """Return a page of the tenant's holds (active ones unless asked), newest first."""
+        return self._client._send(self._calls.holds(include_released, limit))
+
+    def get_hold(self, hold_id: str) -> HoldPublic:
+        """Return one hold."""
+        return self._client._send(self._calls.get_hold(hold_id))
+
+    def release_hold(self, hold_id: str) -> HoldPublic:
+        """Release a hold."""
+        return self._client._send(self._calls.release(hold_id))
+
+    def deletions(
+        self, *, status: str | None = None, limit: int | None = None
+    ) -> Page[DeletionRequestPublic]:
+        """Return a page of deletion requests, newest first."""
+        return self._client._send(self._calls.deletions(status, limit))
+
+    def approve_deletion(
+        self, request_id: str, *, comment: str | None = None
+    ) -> DeletionRequestPublic:
+        """Approve a deletion request of another key: the run is deleted."""
+        return self._client._send(self._calls.decide(request_id, True, comment))
+
+    def reject_deletion(
+        self, request_id: str, *, comment: str | None = None
+    ) -> DeletionRequestPublic:
+        """Reject a deletion request: the run stays."""
+        return self._client._send(self._calls.decide(request_id, False, comment))
+
+    def tombstones(self, *, limit: int | None = None) -> Page[TombstonePublic]:
+        """Return a page of what is kept of deleted runs, most recently deleted first."""
+        return self._client._send(self._calls.tombstones(limit))

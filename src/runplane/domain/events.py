@@ -632,6 +632,9 @@ class ChainCheck:
     ok: bool
     events: int
     first_bad_seq: int | None
+    # A deleted run is answered from its tombstone: the head its log ended on.
+    deleted: bool = False
+    last_hash: str | None = None
 
 
 class ChainLink(TypedDict):

@@ -125,6 +125,7 @@ class RunRecord(TypedDict):
     assistant_id: str | None
     graph: JSONObject | None  # a graph run's Agent Protocol options
     policy_version: NotRequired[int | None]  # the governance policy in force at creation
+    redacted: NotRequired[JSONObject | None]  # fields removed by retention, with their hashes
     created_by_key_id: str | None  # the key that started it (None: before it was recorded)
     file_ids: list[str] | None  # files it was given to read
     site_ids: list[str] | None  # sites whose files it reads

@@ -286,6 +286,8 @@ class RunPublic(BaseModel):
     usage: Usage = Field(default_factory=lambda: Usage())
     credits: Credits = Field(default_factory=lambda: Credits())
     budget: RunBudget | None = None
+    # The governance policy version in force when the run was created.
+    policy_version: int | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -349,6 +351,9 @@ class VerifyResult(BaseModel):
     ok: bool
     events: int
     first_bad_seq: int | None = None
+    # A deleted run is answered from its tombstone (its events are gone, its head is kept).
+    deleted: bool = False
+    last_hash: str | None = None
 
 
 class RevisionPublic(BaseModel):

@@ -7,7 +7,7 @@ from runplane.domain.roles import Permission
 from runplane.services.runtime import Runtime
 from runplane.store import audit as store
 from runplane.store.db import Conn
-from runplane.store.runs import decode_token, encode_token
+from runplane.store.runs import decode_token, page_of
 
 
 async def record(
@@ -44,7 +44,4 @@ async def list_events(
     after = decode_token(continuation_token) if continuation_token else None
     async with rt.db.read() as conn:
         rows = await store.list_events(conn, who.tenant_id, limit=limit, after=after)
-    if len(rows) > limit:
-        rows = rows[:limit]
-        return rows, encode_token(rows[-1]["at"], rows[-1]["id"])
-    return rows, None
+    return page_of(rows, limit, at="at")

@@ -11,7 +11,7 @@ from contextlib import aclosing
 from datetime import timedelta
 from typing import NamedTuple, TypedDict
 
-from runplane.domain.errors import Conflict, NotFound
+from runplane.domain.errors import Conflict, Gone, NotFound
 from runplane.domain.ids import new_id
 from runplane.domain.json import JSON, JSONObject, as_object
 from runplane.domain.lifecycle import RunStatus
@@ -21,6 +21,7 @@ from runplane.graphs.streams import RunStream
 from runplane.schemas import RunCreate
 from runplane.schemas.agent_protocol import RunCreateBody, ThreadCreate, ts
 from runplane.services import assistants as assistants_svc
+from runplane.services import run_deletion
 from runplane.services import runs as runs_svc
 from runplane.services import threads as threads_svc
 from runplane.services.runtime import Runtime
@@ -163,8 +164,14 @@ async def _prepare_thread(rt: Runtime, who: Principal, thread_id: str, body: Run
 
 
 async def get(rt: Runtime, who: Principal, thread_id: str, run_id: str) -> RunRecord:
-    """A graph run of the thread (for a stateless run, its run id is its thread id)."""
-    run = await runs_svc.get_run(rt, who, run_id)
+    """A graph run of the thread (for a stateless run, its run id is its thread id).
+
+    A deleted one is not found, as LangGraph answers (the native API says 410 Gone).
+    """
+    try:
+        run = await runs_svc.get_run(rt, who, run_id)
+    except Gone as exc:
+        raise NotFound(exc.message, exc.details) from None
     if run["assistant_id"] is None or (run["thread_id"] or run["id"]) != thread_id:
         raise NotFound(
             f"thread {thread_id} has no run {run_id!r}", [{"name": "run_id", "value": run_id}]
@@ -210,7 +217,7 @@ async def cancel(
         run = await runs_svc.wait_for_run(rt, who, run_id, 30.0)
         if run["thread_id"] is not None:
             await rt.graphs.delete_checkpoints(run["tenant_id"], run["thread_id"], run_id)
-        await runs_svc.delete_run(rt, who, run_id)
+        await run_deletion.delete_run(rt, who, run_id, None)
         return run
     if wait:
         run = await runs_svc.wait_for_run(rt, who, run_id, WAIT_FOREVER)
@@ -228,7 +235,7 @@ async def delete(rt: Runtime, who: Principal, thread_id: str, run_id: str) -> No
     """Delete an ended run."""
     who.require(Permission.DELETE)
     await get(rt, who, thread_id, run_id)
-    await runs_svc.delete_run(rt, who, run_id)
+    await run_deletion.delete_run(rt, who, run_id, None)
 
 
 def values_of(run: RunRecord) -> JSON:

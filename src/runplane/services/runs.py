@@ -14,6 +14,7 @@ from runplane.agents import steps as step_agents
 from runplane.domain.errors import (
     Conflict,
     Forbidden,
+    Gone,
     Invalid,
     NotFound,
     RunError,
@@ -35,7 +36,7 @@ from runplane.services import files as files_svc
 from runplane.services.estimates import estimate
 from runplane.services.runtime import Runtime
 from runplane.services.webhooks import check_webhook
-from runplane.store import customer_integrations
+from runplane.store import customer_integrations, tombstones
 from runplane.store import files as files_store
 from runplane.store import runs as store
 from runplane.store import webhook_deliveries as deliveries_store
@@ -47,6 +48,20 @@ POLL_SECONDS = 0.25
 IDLE_POLL_SECONDS = 5.0
 _IDLE = {str(RunStatus.PAUSED), str(RunStatus.AUTH_REQUIRED)}
 _TERMINAL = {str(s) for s in TERMINAL}
+# What a 410 about a deleted run says of it (the whole tombstone: /v1/governance/tombstones).
+TOMBSTONE_SUMMARY = (
+    "run_id",
+    "agent_id",
+    "status",
+    "created_at",
+    "finished_at",
+    "policy_version",
+    "last_seq",
+    "last_hash",
+    "deleted_at",
+    "deleted_by",
+    "reason",
+)
 
 
 @functools.lru_cache(maxsize=512)
@@ -384,9 +399,25 @@ async def get_run(rt: Runtime, who: Principal, run_id: str, field: str = "run_id
     """One run of the tenant, or NotFound."""
     async with rt.db.read() as conn:
         row = await store.get_run(conn, who.tenant_id, run_id)
+        tomb = None if row is not None else await tombstones.get(conn, who.tenant_id, run_id)
+    if tomb is not None:
+        raise gone(tomb, field)
     if row is None:
         raise NotFound(f"no run {run_id!r}", [{"name": field, "value": run_id}])
     return row
+
+
+def gone(tomb: Mapping[str, object], field: str = "run_id") -> Gone:
+    """The answer about a deleted run: when, by whom, why, and its tombstone's summary."""
+    summary = {
+        k: iso(v) if isinstance(v, datetime) else v
+        for k, v in ((k, tomb[k]) for k in TOMBSTONE_SUMMARY)
+    }
+    return Gone(
+        f"run {tomb['run_id']} was deleted at {iso(cast(datetime, tomb['deleted_at']))} by"
+        f" {tomb['deleted_by']}: {tomb['reason']}",
+        [{"name": field, "value": tomb["run_id"]}, {"name": "tombstone", "value": summary}],
+    )
 
 
 async def wait_for_run(
@@ -621,21 +652,12 @@ async def set_archived(rt: Runtime, who: Principal, run_id: str, archived: bool)
     return await get_run(rt, who, run_id)
 
 
-async def delete_run(rt: Runtime, who: Principal, run_id: str) -> None:
-    """Delete a run that has ended; a live one is a 409."""
-    who.require(Permission.DELETE)
-    run = await get_run(rt, who, run_id)
-    if run["status"] not in _TERMINAL:
-        raise Conflict(
-            f"run {run_id} is {run['status']}: cancel it first; only ended runs can be deleted",
-            [{"name": "status", "value": run["status"]}],
-        )
-    async with rt.db.write() as conn:
-        await store.delete_run(conn, run_id)
-
-
 async def verify(rt: Runtime, who: Principal, run_id: str) -> ChainCheck:
-    """Check the run's hash-chained event log."""
+    """Check the run's hash-chained event log; a deleted run's from its tombstone."""
+    async with rt.db.read() as conn:
+        tomb = await tombstones.get(conn, who.tenant_id, run_id)
+    if tomb is not None:
+        return ChainCheck(True, tomb["last_seq"], None, deleted=True, last_hash=tomb["last_hash"])
     run = await get_run(rt, who, run_id)
     async with rt.db.read() as conn:
         rows = await store.list_events(conn, run_id)

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from runplane.domain.models import utcnow
 from runplane.services import approvals as approvals_svc
+from runplane.services import retention
 from runplane.services.reconcile import Reconciler
 from runplane.services.runtime import Runtime
 from runplane.store import executors as executors_store
@@ -44,6 +45,9 @@ class Background:
             self._tasks.append(asyncio.create_task(self.schedule()))
             self._tasks.append(
                 asyncio.create_task(self._every(s.webhook_poll_seconds, self.deliver_webhooks))
+            )
+            self._tasks.append(
+                asyncio.create_task(self._every(s.retention_sweep_seconds, self.apply_retention))
             )
 
     async def stop(self) -> None:
@@ -166,6 +170,10 @@ class Background:
     async def deliver_webhooks(self) -> None:
         """Send the lifecycle webhooks due now (the outbox; services/webhooks.py)."""
         await self.rt.hooks.webhooks.drain()
+
+    async def apply_retention(self) -> None:
+        """Sweep what the tenants' policies no longer keep, if no process has lately."""
+        await retention.sweep_if_due(self.rt, self.rt.engine.executor_id)
 
     async def poll_cancels(self) -> None:
         """Cancel local runs whose cancel was requested through another process."""

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from runplane.domain.models import AuditEventRecord
 from runplane.store.db import Conn
+from runplane.store.runs import newest_first
 from runplane.store.schema import audit_events
 
 
@@ -20,14 +21,6 @@ async def list_events(
 ) -> list[AuditEventRecord]:
     """The tenant's events newest first, keyset-paged; ``limit + 1`` rows tell if there is more."""
     stmt = sa.select(audit_events).where(audit_events.c.tenant_id == tenant_id)
-    if after is not None:
-        at, event_id = after
-        stmt = stmt.where(
-            sa.or_(
-                audit_events.c.at < at,
-                sa.and_(audit_events.c.at == at, audit_events.c.id < event_id),
-            )
-        )
-    stmt = stmt.order_by(audit_events.c.at.desc(), audit_events.c.id.desc()).limit(limit + 1)
+    stmt = newest_first(stmt, audit_events.c.at, audit_events.c.id, after, limit)
     rows = (await conn.execute(stmt)).mappings().all()
     return [cast(AuditEventRecord, dict(r)) for r in rows]

@@ -173,3 +173,29 @@ async def set_hold(
         .values(hold_reason=reason, hold_by=by, hold_at=at)
     )
     return bool(res.rowcount)
+
+
+async def delete_of_run(conn: Conn, tenant_id: str, run_id: str) -> None:
+    """Remove the files a run made, but those a run that has not ended reads."""
+    read = {f for _, file_ids, _ in await runs_with_inputs(conn, tenant_id) for f in file_ids}
+    stmt = table.delete().where(table.c.tenant_id == tenant_id, table.c.run_id == run_id)
+    if read:
+        stmt = stmt.where(table.c.id.not_in(read))
+    await conn.execute(stmt)
+
+
+async def older_unheld(
+    conn: Conn, tenant_id: str, cutoff: datetime, limit: int
+) -> list[FileRecord]:
+    """The tenant's files made before ``cutoff`` and not on hold, oldest first."""
+    q = (
+        sa.select(table)
+        .where(
+            table.c.tenant_id == tenant_id,
+            table.c.created_at < cutoff,
+            table.c.hold_reason.is_(None),
+        )
+        .order_by(table.c.created_at, table.c.id)
+        .limit(limit)
+    )
+    return [_record(r) for r in (await conn.execute(q)).mappings().all()]

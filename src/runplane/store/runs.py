@@ -23,10 +23,20 @@ from runplane.domain.models import (
 )
 from runplane.store.db import Conn
 from runplane.store.dialect import insert_if_absent, upsert
-from runplane.store.schema import approvals, events, idempotency_keys, runs, steps, stream_parts
+from runplane.store.schema import (
+    approvals,
+    events,
+    idempotency_keys,
+    runs,
+    steps,
+    stream_parts,
+    tenants,
+)
 
 # A row with ``created_at`` and ``id``: what keyset pages are cut on.
 _Row = TypeVar("_Row", bound=Mapping[str, Any])
+# What a paged statement selects.
+_Selected = TypeVar("_Selected", bound=tuple[object, ...])
 
 
 class StaleRun(Exception):  # noqa: N818 - a retry signal inside the engine
@@ -106,6 +116,19 @@ _NEW_RUN = {
 }
 
 
+# A new run records the tenant's policy version in force, read in the insert itself: no
+# extra round trip on the hot path, and no window between reading it and inserting.
+_INSERT_RUN = (
+    runs.insert()
+    .values(
+        policy_version=sa.select(tenants.c.policy_version)
+        .where(tenants.c.id == sa.bindparam("policy_tenant"))
+        .scalar_subquery()
+    )
+    .returning(runs.c.policy_version)
+)
+
+
 async def insert_run(conn: Conn, row: Mapping[str, object]) -> RunRecord:
     """Insert a new run, queued, with its first ``status`` event; return it as stored."""
     if row["status"] != RunStatus.QUEUED:
@@ -114,10 +137,11 @@ async def insert_run(conn: Conn, row: Mapping[str, object]) -> RunRecord:
     ev_rows, chain = _event_rows(str(row["id"]), Chain(0, GENESIS), first)
     row = {**row, "last_seq": chain.last_seq, "last_hash": chain.last_hash}
     # Parameters, not .values(): the compiled statement is cached, building it is not.
-    await conn.execute(runs.insert(), row)
+    inserted = await conn.execute(_INSERT_RUN, {**row, "policy_tenant": row["tenant_id"]})
+    policy_version = inserted.scalar_one()
     if ev_rows:
         await conn.execute(events.insert(), ev_rows)
-    return cast(RunRecord, {**_NEW_RUN, **row})
+    return cast(RunRecord, {**_NEW_RUN, **row, "policy_version": policy_version})
 
 
 # The SET clause comes from the parameters' keys, so one cached statement serves every
@@ -326,12 +350,30 @@ def encode_token(created_at: datetime, run_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def page_of(rows: Sequence[_Row], limit: int) -> tuple[list[_Row], str | None]:
-    """A page of rows read with one more than ``limit``: the rows, and the next token."""
+def page_of(
+    rows: Sequence[_Row], limit: int, at: str = "created_at", key: str = "id"
+) -> tuple[list[_Row], str | None]:
+    """A page of rows read with one more than ``limit``: the rows, and the next token
+    (cut on the ``at`` and ``key`` columns)."""
     if len(rows) <= limit:
         return list(rows), None
     last = rows[limit - 1]
-    return list(rows[:limit]), encode_token(cast(datetime, last["created_at"]), str(last["id"]))
+    return list(rows[:limit]), encode_token(cast(datetime, last[at]), str(last[key]))
+
+
+def newest_first(
+    stmt: sa.Select[_Selected],
+    at: sa.ColumnElement[datetime],
+    key: sa.ColumnElement[str],
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> sa.Select[_Selected]:
+    """``stmt`` keyset-paged newest first on (``at``, ``key``), from after a token's
+    position; ``limit + 1`` rows tell if there is more."""
+    if after is not None:
+        when, last = after
+        stmt = stmt.where(sa.or_(at < when, sa.and_(at == when, key < last)))
+    return stmt.order_by(at.desc(), key.desc()).limit(limit + 1)
 
 
 def decode_token(token: str) -> tuple[datetime, str]:
@@ -363,15 +405,7 @@ async def list_runs(
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(runs.c.name.ilike(f"%{escaped}%", escape="\\"))
-    if after is not None:
-        created, rid = after
-        stmt = stmt.where(
-            sa.or_(
-                runs.c.created_at < created,
-                sa.and_(runs.c.created_at == created, runs.c.id < rid),
-            )
-        )
-    stmt = stmt.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit + 1)
+    stmt = newest_first(stmt, runs.c.created_at, runs.c.id, after, limit)
     return [as_run(r) for r in (await conn.execute(stmt)).mappings().all()]
 
 
@@ -413,13 +447,23 @@ async def update_run(conn: Conn, run_id: str, **values: object) -> None:
 
 
 async def delete_run(conn: Conn, run_id: str) -> None:
-    """Remove a run with its steps and events."""
+    """Remove a run with its steps and events, but its model calls' steps (name, model,
+    tokens, credits), whose output and error go: usage totals and budgets still count them."""
     await conn.execute(events.delete().where(events.c.run_id == run_id))
-    await conn.execute(steps.delete().where(steps.c.run_id == run_id))
+    metered = steps.c.input_tokens.is_not(None)
+    await conn.execute(
+        steps.update().where(steps.c.run_id == run_id, metered).values(output=None, error=None)
+    )
+    await conn.execute(steps.delete().where(steps.c.run_id == run_id, sa.not_(metered)))
     await conn.execute(idempotency_keys.delete().where(idempotency_keys.c.run_id == run_id))
     await conn.execute(approvals.delete().where(approvals.c.run_id == run_id))
     await conn.execute(stream_parts.delete().where(stream_parts.c.run_id == run_id))
     await conn.execute(runs.delete().where(runs.c.id == run_id))
+
+
+async def clear_step_outputs(conn: Conn, run_id: str) -> None:
+    """Remove the content of a run's step outputs (retention); the steps stay."""
+    await conn.execute(steps.update().where(steps.c.run_id == run_id).values(output=None))
 
 
 async def copy_steps(conn: Conn, source_run: str, target_run: str, before: int) -> int:

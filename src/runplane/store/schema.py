@@ -131,6 +131,8 @@ runs = sa.Table(
     sa.Column("graph", sa.JSON),
     # The tenant's governance policy version in force when the run was created.
     sa.Column("policy_version", sa.Integer),
+    # Fields the retention sweep removed: {field: {"sha256", "at", "policy_version"}}.
+    sa.Column("redacted", sa.JSON),
     # The key that started the run: it may not decide the run's approvals (self-approval).
     sa.Column("created_by_key_id", sa.String(64)),
     # The files and sites the run was given to read (``ctx.files``).
@@ -608,6 +610,8 @@ run_tombstones = sa.Table(
     sa.Column("run_id", sa.String(40), primary_key=True),
     sa.Column("tenant_id", sa.String(40), nullable=False),
     sa.Column("agent_id", sa.String(40), nullable=False),
+    # The agent's name: usage totals per agent still count a deleted run's metered steps.
+    sa.Column("agent_name", sa.String(200)),
     sa.Column("revision_id", sa.String(40)),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("created_at", TS, nullable=False),
@@ -636,6 +640,16 @@ deletion_requests = sa.Table(
     sa.Column("decided_by_key_id", sa.String(64)),
     sa.Column("comment", sa.Text),
     sa.Index("ix_deletion_requests_tenant", "tenant_id", "status"),
+)
+
+# The retention sweep's claim: the process whose conditional update moves ``started_at``
+# sweeps; the others find it recent and skip (one sweep per interval across processes).
+retention_sweeps = sa.Table(
+    "retention_sweeps",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("started_at", TS, nullable=False),
+    sa.Column("owner", sa.String(100)),
 )
 
 evidence_exports = sa.Table(

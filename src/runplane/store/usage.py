@@ -11,9 +11,21 @@ from runplane.domain.models import BudgetRecord, RunRecord
 from runplane.store.db import Conn
 from runplane.store.dialect import upsert, utc_day
 from runplane.store.runs import as_run
-from runplane.store.schema import budgets, runs, steps
+from runplane.store.schema import budgets, run_tombstones, runs, steps
 
 GROUPS = ("agent", "model", "day")
+
+
+def _owners(tenant_id: str) -> sa.Subquery:
+    """The tenant's runs by id and agent name: those that exist and those deleted, whose
+    metered steps are kept, so that deleting a run changes no usage total or budget."""
+    live = sa.select(runs.c.id.label("run_id"), runs.c.agent_name).where(
+        runs.c.tenant_id == tenant_id
+    )
+    gone = sa.select(run_tombstones.c.run_id, run_tombstones.c.agent_name).where(
+        run_tombstones.c.tenant_id == tenant_id
+    )
+    return sa.union_all(live, gone).subquery("owners")
 
 
 def _tokens() -> sa.ColumnElement[int]:
@@ -31,20 +43,21 @@ async def spent(
 
     ``besides`` leaves out one run (the one asking, which counts its own in memory).
     """
+    owners = _owners(tenant_id)
     stmt = (
         sa.select(
             sa.func.coalesce(sa.func.sum(_tokens()), 0),
             sa.func.coalesce(sa.func.sum(steps.c.credits), 0.0),
         )
-        .select_from(steps.join(runs, runs.c.id == steps.c.run_id))
-        .where(runs.c.tenant_id == tenant_id, steps.c.input_tokens.is_not(None))
+        .select_from(steps.join(owners, owners.c.run_id == steps.c.run_id))
+        .where(steps.c.input_tokens.is_not(None))
     )
     if agent_name is not None:
-        stmt = stmt.where(runs.c.agent_name == agent_name)
+        stmt = stmt.where(owners.c.agent_name == agent_name)
     if since is not None:
         stmt = stmt.where(steps.c.finished_at >= since)
     if besides is not None:
-        stmt = stmt.where(runs.c.id != besides)
+        stmt = stmt.where(owners.c.run_id != besides)
     row = (await conn.execute(stmt)).one()
     return int(row[0] or 0), float(row[1] or 0.0)
 
@@ -59,8 +72,9 @@ async def totals(
     """The tenant's model calls summed per ``group_by`` (agent, model or day), in order."""
     if group_by not in GROUPS:
         raise ValueError(group_by)
+    owners = _owners(tenant_id)
     key: sa.ColumnElement[str] = (
-        runs.c.agent_name
+        owners.c.agent_name
         if group_by == "agent"
         else sa.func.coalesce(steps.c.model, "")
         if group_by == "model"
@@ -78,8 +92,8 @@ async def totals(
             sa.func.coalesce(sa.func.sum(steps.c.reasoning_tokens), 0).label("reasoning_tokens"),
             sa.func.coalesce(sa.func.sum(steps.c.credits), 0.0).label("credits"),
         )
-        .select_from(steps.join(runs, runs.c.id == steps.c.run_id))
-        .where(runs.c.tenant_id == tenant_id, steps.c.input_tokens.is_not(None))
+        .select_from(steps.join(owners, owners.c.run_id == steps.c.run_id))
+        .where(steps.c.input_tokens.is_not(None))
         .group_by(key)
         .order_by(key)
     )

@@ -20,7 +20,9 @@ from runplane.schemas import (
     StepPublic,
     VerifyResult,
 )
+from runplane.schemas.governance import DeletionRequestPublic
 from runplane.services import files as files_svc
+from runplane.services import run_deletion as deletion
 from runplane.services import runs as svc
 
 router = APIRouter(prefix="/v1", tags=["runs"])
@@ -194,14 +196,33 @@ async def unarchive(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> RunPublic
     return run_public(await svc.set_archived(rt, who, run_id, False), who)
 
 
-@router.delete("/runs/{run_id}", status_code=204, response_class=Response)
-async def delete_run(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> Response:
-    """Delete a run that has ended."""
-    await svc.delete_run(rt, who, run_id)
-    return Response(status_code=204)
+@router.delete(
+    "/runs/{run_id}",
+    status_code=204,
+    response_class=Response,
+    responses={
+        202: {"model": DeletionRequestPublic, "description": "the policy wants an approval"},
+        403: {},
+        404: {},
+        409: {},
+        410: {},
+    },
+)
+async def delete_run(
+    run_id: str,
+    rt: RuntimeDep,
+    who: PrincipalDep,
+    reason: Annotated[str | None, Query(max_length=2000)] = None,
+) -> Response:
+    """Delete an ended run if the policy permits it, keeping a tombstone (or ask for approval)."""
+    request = await deletion.delete_run(rt, who, run_id, reason)
+    if request is None:
+        return Response(status_code=204)
+    body = DeletionRequestPublic.model_validate(request).model_dump_json()
+    return Response(body, status_code=202, media_type="application/json")
 
 
-@router.get("/runs/{run_id}/verify", response_model=VerifyResult)
+@router.get("/runs/{run_id}/verify", response_model=VerifyResult, responses={404: {}})
 async def verify(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> VerifyResult:
     """Check the run's hash-chained event log."""
     return verify_public(await svc.verify(rt, who, run_id))

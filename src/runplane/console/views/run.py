@@ -31,6 +31,7 @@ from runplane.services import agents as agents_svc
 from runplane.services import approvals as approvals_svc
 from runplane.services import budgets as budgets_svc
 from runplane.services import files as files_svc
+from runplane.services import legal_holds
 from runplane.services import runs as runs_svc
 
 router = APIRouter()
@@ -68,6 +69,7 @@ async def run_page(request: Request, run_id: str, user: UserDep) -> Response:
     revision = await agents_svc.revision_content(rt, run["agent_id"], run["revision_id"])
     definition = revision["config"] if revision is not None else None
     shown = fold_deltas([entry(e) for e in events])
+    holds = await legal_holds.holds_of_run(rt, user.who, run)
     return render(
         request,
         "run.html",
@@ -91,6 +93,7 @@ async def run_page(request: Request, run_id: str, user: UserDep) -> Response:
         sources=[_source(s) for s in (result.get("sources") or [] if result else [])],
         files=files,
         children=children,
+        holds=holds,
     )
 
 

@@ -16,6 +16,7 @@ from runplane.domain.errors import Conflict, RunplaneError
 from runplane.domain.lifecycle import TERMINAL
 from runplane.domain.roles import Permission
 from runplane.services import agents as agents_svc
+from runplane.services import run_deletion
 from runplane.services import runs as runs_svc
 
 router = APIRouter()
@@ -74,11 +75,16 @@ async def bulk(
     # A role that may not do this at all gets the 403 page, not one refusal per run.
     user.who.require(Permission.DELETE if action == "delete" else Permission.CREATE_RUNS)
     rt = request.app.state.rt
-    done, refused = 0, []
+    done, refused, asked = 0, [], []
     for run_id in run_ids[:200]:
         try:
             if action == "delete":
-                await runs_svc.delete_run(rt, user.who, run_id)
+                request_made = await run_deletion.delete_run(
+                    rt, user.who, run_id, "deleted in the console"
+                )
+                if request_made is not None:  # the policy wants a second admin's approval
+                    asked.append(run_id)
+                    continue
             else:
                 await runs_svc.set_archived(rt, user.who, run_id, action == "archive")
             done += 1
@@ -86,6 +92,8 @@ async def bulk(
             refused.append(f"{run_id}: {exc.message}")
     verb = {"archive": "archived", "unarchive": "restored", "delete": "deleted"}[action]
     notice = f"{done} run{'s' if done != 1 else ''} {verb}."
+    if asked:
+        notice += f" Sent for approval (the policy asks for it): {', '.join(asked)}."
     if refused:
         notice += " Not " + verb + ": " + "; ".join(refused)
     # Back to the list the form was on, its filters kept; never to another page or site.
