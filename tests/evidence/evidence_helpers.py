@@ -10,8 +10,14 @@ from urllib.parse import urlparse
 
 import httpx
 
-from runplane.domain.evidence import MANIFEST, PUBLIC_KEY, SIGNATURE, json_bytes, new_key_pair
-from runplane.domain.evidence import Signer
+from runplane.domain.evidence import (
+    MANIFEST,
+    PUBLIC_KEY,
+    SIGNATURE,
+    Signer,
+    json_bytes,
+    new_key_pair,
+)
 
 ENDED = ("succeeded", "failed", "canceled")
 
@@ -47,9 +53,7 @@ async def pending(api: httpx.AsyncClient, run_id: str) -> dict:
     return items[0]
 
 
-async def approved_by_api_and_link(
-    api: httpx.AsyncClient, anonymous: httpx.AsyncClient
-) -> dict:
+async def approved_by_api_and_link(api: httpx.AsyncClient, anonymous: httpx.AsyncClient) -> dict:
     """A run whose first tool call was approved through the API, its second through a link."""
     calls = [{"tool": "read_notes", "arguments": {"day": d}} for d in ("Monday", "Tuesday")]
     run = await start(api, "call_tools", {"calls": calls}, approval="ON_TOOL_CALL")

@@ -16,8 +16,8 @@ from evidence_helpers import (
     until,
 )
 
-from runplane.domain.evidence import verify_bundle
 from runplane.domain.events import verify_chain
+from runplane.domain.evidence import verify_bundle
 
 
 async def test_a_run_with_files_sources_and_steps_exports_all_of_it_and_verifies(

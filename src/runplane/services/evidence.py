@@ -229,7 +229,8 @@ def _revision(rev: RevisionRecord | None, run: RunRecord) -> JSONObject:
         "hash": rev["hash"],
         "hash_of": (
             "sha256 of json.dumps(config, sort_keys=True): check it from the config"
-            if hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest() == rev["hash"]
+            if hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+            == rev["hash"]
             else "sha256 of the agent module's source and its configuration (the source is "
             "not in the bundle; config_sha256 is the canonical JSON's)"
         ),
