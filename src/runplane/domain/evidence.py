@@ -43,6 +43,7 @@ import json
 import os
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Literal
@@ -322,9 +323,9 @@ def _check(archive: zipfile.ZipFile, verdict: Verdict, pinned: list[bytes]) -> N
         )
         return
     _check_signature(archive, names, body, manifest, pinned, verdict)
-    listed = _check_members(archive, names, manifest, verdict)
-    _check_files(archive, manifest, listed, verdict)
-    _check_chains(archive, manifest, listed, verdict)
+    digests = _check_members(archive, names, manifest, verdict)
+    _check_files(archive, manifest, digests, verdict)
+    _check_chains(archive, manifest, verdict)
 
 
 def _check_signature(
@@ -422,28 +423,31 @@ def _signed_by(pem: bytes, body: bytes, signature: bytes) -> bool:
 
 def _check_members(
     archive: zipfile.ZipFile, names: list[str], manifest: JSONObject, verdict: Verdict
-) -> dict[str, JSONObject]:
-    """Every listed member is there with its hash; nothing else is. The listed ones, by path."""
+) -> dict[str, str]:
+    """Every listed member is there with its hash; nothing else is. The sha256 of each."""
+    digests: dict[str, str] = {}
     listed: dict[str, JSONObject] = {}
     for entry in as_list(manifest.get("members")):
         if isinstance(entry, dict) and isinstance(entry.get("path"), str):
             listed[str(entry["path"])] = entry
     verdict.members = len(listed)
     present = [n for n in names if n not in UNLISTED]
-    for name in sorted({n for n in present if present.count(n) > 1}):
+    counts = Counter(present)
+    for name in sorted(n for n, c in counts.items() if c > 1):
         verdict.problems.append(Problem("member_extra", f"{name} is in the zip twice", name))
-    for name in present:
+    for name in counts:
         if name not in listed and not name.endswith("/"):
             verdict.problems.append(
                 Problem("member_extra", f"{name} is in the zip but not in the manifest", name)
             )
     for path, entry in listed.items():
-        if path not in names:
+        if path not in counts:
             verdict.problems.append(
                 Problem("member_missing", f"{path} is in the manifest but not in the zip", path)
             )
             continue
         digest, size = _digest(archive, path)
+        digests[path] = digest
         if digest != entry.get("sha256") or size != entry.get("size"):
             verdict.problems.append(
                 Problem(
@@ -454,7 +458,7 @@ def _check_members(
                     _run_of(path),
                 )
             )
-    return listed
+    return digests
 
 
 def _digest(archive: zipfile.ZipFile, path: str) -> tuple[str, int]:
@@ -474,23 +478,17 @@ def _run_of(path: str) -> str | None:
 def _check_files(
     archive: zipfile.ZipFile,
     manifest: JSONObject,
-    listed: Mapping[str, JSONObject],
+    digests: Mapping[str, str],
     verdict: Verdict,
 ) -> None:
     """Each file's bytes have the sha256 its record gives (the server's, since it was saved)."""
     for run_id in _runs(manifest):
-        records = _read_json(archive, f"runs/{run_id}/files.json", verdict)
+        records = _read_json(archive, f"runs/{run_id}/files.json")
         for record in records if isinstance(records, list) else []:
             rec = as_object(record)
-            member = rec.get("member")
-            if (
-                not isinstance(member, str)
-                or member not in listed
-                or member not in archive.namelist()
-            ):
-                continue
-            digest, _ = _digest(archive, member)
-            if digest != rec.get("sha256"):
+            member = str(rec.get("member"))
+            digest = digests.get(member)
+            if digest is not None and digest != rec.get("sha256"):
                 verdict.problems.append(
                     Problem(
                         "file_hash",
@@ -502,18 +500,13 @@ def _check_files(
                 )
 
 
-def _check_chains(
-    archive: zipfile.ZipFile,
-    manifest: JSONObject,
-    listed: Mapping[str, JSONObject],
-    verdict: Verdict,
-) -> None:
+def _check_chains(archive: zipfile.ZipFile, manifest: JSONObject, verdict: Verdict) -> None:
     chains = as_object(manifest.get("chains"))
     runs = _runs(manifest)
     verdict.runs = len(runs)
     for run_id in runs:
         path = f"runs/{run_id}/events.jsonl"
-        if path not in archive.namelist():
+        if path not in archive.NameToInfo:
             continue  # reported as a missing member
         try:
             links = list(_links(archive.read(path)))
@@ -569,8 +562,8 @@ def _runs(manifest: JSONObject) -> list[str]:
     return [r for r in as_list(manifest.get("runs")) if isinstance(r, str)]
 
 
-def _read_json(archive: zipfile.ZipFile, path: str, verdict: Verdict) -> JSON:
-    if path not in archive.namelist():
+def _read_json(archive: zipfile.ZipFile, path: str) -> JSON:
+    if path not in archive.NameToInfo:
         return None
     try:
         value: JSON = json.loads(archive.read(path))
