@@ -43,6 +43,7 @@ from runplane.schemas.wire import ApprovalPublic, StepPublic
 from runplane.services import audit
 from runplane.services import signing_keys as keys_svc
 from runplane.services.crypto import data_dir
+from runplane.services.runs import chain_links
 from runplane.services.runtime import Runtime
 from runplane.store import agents as agents_store
 from runplane.store import approvals as approvals_store
@@ -51,7 +52,7 @@ from runplane.store import files as files_store
 from runplane.store import governance as governance_store
 from runplane.store import runs as runs_store
 from runplane.store.blobs import blob_key
-from runplane.store.runs import decode_token, encode_token
+from runplane.store.runs import decode_token, page_of
 
 log = logging.getLogger("runplane.evidence")
 _ENDED = {str(s) for s in TERMINAL}
@@ -170,21 +171,7 @@ async def _run_members(
     members: list[Member] = [
         (f"{base}/run.json", view, True),
         (f"{base}/revision.json", _revision(revision, run), True),
-        (
-            f"{base}/events.jsonl",
-            [
-                {
-                    "seq": e["seq"],
-                    "type": e["type"],
-                    "at": iso(e["at"]),
-                    "data": e["data"],
-                    "hash": e["hash"],
-                    "prev_hash": e["prev_hash"],
-                }
-                for e in events
-            ],
-            True,
-        ),
+        (f"{base}/events.jsonl", chain_links(events), True),
         (
             f"{base}/steps.json",
             [StepPublic.model_validate(dict(s)).model_dump(mode="json") for s in steps],
@@ -518,10 +505,7 @@ async def list_exports(
     after = decode_token(continuation_token) if continuation_token else None
     async with rt.db.read() as conn:
         rows = await store.list_exports(conn, who.tenant_id, limit, after)
-    if len(rows) > limit:
-        rows = rows[:limit]
-        return rows, encode_token(rows[-1]["created_at"], rows[-1]["id"])
-    return rows, None
+    return page_of(rows, limit)
 
 
 async def open_export(
