@@ -76,11 +76,8 @@ def print_verdict(bundle: Path, verdict: Verdict) -> None:
             highlight=False,
         )
     for p in verdict.problems:
-        where = " ".join(x for x in (p.member or "",) if x)
-        out.print(
-            Text.assemble("  ✗ ", (p.kind, "red"), f"  {where}  " if where else "  ", p.detail),
-            soft_wrap=True,
-        )
+        where = f"  {p.member}" if p.member and p.member not in p.detail else ""
+        out.print(Text.assemble("  ✗ ", (p.kind, "red"), where, f"  {p.detail}"), soft_wrap=True)
     for warning in verdict.warnings:
         out.print(Text.assemble("  ! ", ("warning", "yellow"), f"  {warning}"), soft_wrap=True)
 
