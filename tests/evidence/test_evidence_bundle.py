@@ -18,6 +18,10 @@ from evidence_helpers import (
 
 from runplane.domain.events import verify_chain
 from runplane.domain.evidence import verify_bundle
+from runplane.domain.models import utcnow
+from runplane.schemas.governance import GovernancePolicy
+from runplane.services.runtime import Runtime
+from runplane.store import governance, tenants
 
 
 async def test_a_run_with_files_sources_and_steps_exports_all_of_it_and_verifies(
@@ -109,3 +113,23 @@ async def test_hidden_context_reaches_admin_bundles_only(make_client: object) ->
     bundle = await bundle_of(member, run["id"])
     assert read_json(bundle, f"runs/{run['id']}/run.json")["context"] is None
     assert b"s3cr3t" not in b"".join(members(bundle).values())
+
+
+async def test_a_policy_with_signing_off_makes_unsigned_bundles(
+    make_client: object, rt: Runtime
+) -> None:
+    tenant = f"t-unsigned-{uuid.uuid4().hex[:8]}"
+    admin = await make_client("admin", tenant)  # type: ignore[operator]
+    document = GovernancePolicy().model_dump(mode="json")
+    document["signing"]["enabled"] = False
+    async with rt.db.write() as conn:
+        found = await tenants.get_tenant_by_name(conn, tenant)
+        assert found is not None
+        await governance.insert_policy(conn, found["id"], 2, document, "off", utcnow(), None)
+    run = await ended(admin)
+    bundle = await bundle_of(admin, run["id"])
+    assert "manifest.sig" not in members(bundle) and "signing_key.pem" not in members(bundle)
+    assert read_json(bundle, "manifest.json")["signing"] is None
+    verdict = verify_bundle(bundle)
+    assert verdict.ok and verdict.signature == "unsigned"
+    assert (await admin.get("/v1/governance/keys")).json()["items"] == []

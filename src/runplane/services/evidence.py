@@ -131,7 +131,7 @@ async def _signer_if_enabled(rt: Runtime, tenant_id: str) -> Signer | None:
     async with rt.db.read() as conn:
         version = await governance_store.current_version(conn, tenant_id)
     policy = await _policy(rt, tenant_id, version)
-    if not as_object(policy.get("signing")).get("enabled", True):
+    if not as_object(as_object(policy["document"]).get("signing")).get("enabled", True):
         return None
     return await keys_svc.signer(rt, tenant_id)
 
