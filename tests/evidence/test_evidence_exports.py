@@ -2,8 +2,10 @@
 
 import asyncio
 import hashlib
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -14,7 +16,8 @@ from runplane.domain.models import utcnow
 from runplane.services import evidence
 from runplane.services.runtime import Runtime
 from runplane.store import evidence as store
-from runplane.store.schema import evidence_exports
+from runplane.store.dialect import sync_url
+from runplane.store.schema import evidence_exports, tenants
 
 
 async def finished(api: httpx.AsyncClient, export_id: str, timeout: float = 30) -> dict:
@@ -164,3 +167,46 @@ async def _stale_export(
             },
         )
     return export_id
+
+
+def test_a_live_server_finishes_an_export_whose_builder_died(live_server: Any) -> None:
+    """A real server process takes over, in its background loop, an export left by a dead one."""
+    with live_server.client() as api:
+        run = api.post(
+            "/v1/runs", json={"agent_id": "artifacts", "input": {"parts": 1}, "wait": 30}
+        )
+        assert run.json()["status"] == "succeeded", run.text
+        engine = sa.create_engine(sync_url(live_server.database_url))
+        try:
+            with engine.begin() as conn:
+                tenant = conn.execute(
+                    sa.select(tenants.c.id).where(tenants.c.name == "live")
+                ).scalar_one()
+                export_id = f"exp_{uuid.uuid4().hex[:20]}"
+                now = utcnow()
+                conn.execute(
+                    evidence_exports.insert().values(
+                        id=export_id,
+                        tenant_id=tenant,
+                        query={
+                            "run_ids": [run.json()["id"]],
+                            "resolved_run_ids": [run.json()["id"]],
+                        },
+                        status="running",
+                        runs_total=1,
+                        owner="a-process-that-died",
+                        heartbeat_at=now - timedelta(hours=1),
+                        created_at=now,
+                    )
+                )
+        finally:
+            engine.dispose()
+        deadline = time.monotonic() + 30
+        while (export := api.get(f"/v1/governance/exports/{export_id}").json())[
+            "status"
+        ] != "succeeded":
+            assert time.monotonic() < deadline, export
+            time.sleep(0.2)
+        got = api.get(export["download_url"])
+        keys = [k["public_key"] for k in api.get("/v1/governance/keys").json()["items"]]
+    assert verify_bundle(got.content, keys).ok
