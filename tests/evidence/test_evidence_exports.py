@@ -10,10 +10,13 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from evidence_helpers import ended, members, public_keys, start, until
+from fastapi import FastAPI
 
+from runplane import AsyncClient
+from runplane.client import Verdict, verify_evidence
 from runplane.domain.evidence import verify_bundle
 from runplane.domain.models import utcnow
-from runplane.services import evidence
+from runplane.services import auth, evidence
 from runplane.services.runtime import Runtime
 from runplane.store import evidence as store
 from runplane.store.dialect import sync_url
@@ -210,3 +213,22 @@ def test_a_live_server_finishes_an_export_whose_builder_died(live_server: Any) -
         got = api.get(export["download_url"])
         keys = [k["public_key"] for k in api.get("/v1/governance/keys").json()["items"]]
     assert verify_bundle(got.content, keys).ok
+
+
+async def test_the_async_client_exports_waits_downloads_and_verifies_offline(
+    app: FastAPI, rt: Runtime
+) -> None:
+    key = await auth.create_key(rt.db, f"t-cl-{uuid.uuid4().hex[:8]}", None, "admin")
+    transport = httpx.ASGITransport(app=app)
+    async with AsyncClient("http://runplane.test", key, transport=transport) as client:
+        run = await client.runs.create("artifacts", {"parts": 1}, wait=30)
+        one = await client.evidence.run_bundle(run.id)
+        started = await client.evidence.export(agent_id="artifacts")
+        done = await client.evidence.wait_export(started.id, timeout=30, poll=0.05)
+        assert done.status == "succeeded" and done.runs_total == 1
+        assert [e.id for e in (await client.evidence.list_exports()).items] == [done.id]
+        data = await client.evidence.download_export(done.id)
+        pems = [k.public_key for k in (await client.evidence.keys()).items]
+    for bundle in (one, data):
+        verdict = verify_evidence(bundle, pems)
+        assert isinstance(verdict, Verdict) and verdict.ok and verdict.runs == 1
