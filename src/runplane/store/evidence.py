@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from runplane.domain.models import EvidenceExportRecord, SigningKeyRecord
 from runplane.store.db import Conn
 from runplane.store.dialect import clock, insert_if_absent
+from runplane.store.runs import newest_first
 from runplane.store.schema import evidence_exports as exports
 from runplane.store.schema import runs, signing_keys
 
@@ -74,16 +75,13 @@ async def list_exports(
     conn: Conn, tenant_id: str, limit: int, after: tuple[datetime, str] | None
 ) -> list[EvidenceExportRecord]:
     """The tenant's exports newest first, keyset-paged (``limit + 1`` rows)."""
-    q = sa.select(exports).where(exports.c.tenant_id == tenant_id)
-    if after is not None:
-        created, eid = after
-        q = q.where(
-            sa.or_(
-                exports.c.created_at < created,
-                sa.and_(exports.c.created_at == created, exports.c.id < eid),
-            )
-        )
-    q = q.order_by(exports.c.created_at.desc(), exports.c.id.desc()).limit(limit + 1)
+    q = newest_first(
+        sa.select(exports).where(exports.c.tenant_id == tenant_id),
+        exports.c.created_at,
+        exports.c.id,
+        after,
+        limit,
+    )
     return [_export(r) for r in (await conn.execute(q)).mappings().all()]
 
 

@@ -27,6 +27,7 @@ from runplane.store.schema import approvals, events, idempotency_keys, runs, ste
 
 # A row with ``created_at`` and ``id``: what keyset pages are cut on.
 _Row = TypeVar("_Row", bound=Mapping[str, Any])
+_T = TypeVar("_T", bound=tuple[Any, ...])
 
 
 class StaleRun(Exception):  # noqa: N818 - a retry signal inside the engine
@@ -332,6 +333,20 @@ def page_of(rows: Sequence[_Row], limit: int) -> tuple[list[_Row], str | None]:
         return list(rows), None
     last = rows[limit - 1]
     return list(rows[:limit]), encode_token(cast(datetime, last["created_at"]), str(last["id"]))
+
+
+def newest_first(
+    stmt: sa.Select[_T],
+    at: sa.ColumnElement[datetime],
+    ident: sa.ColumnElement[str],
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> sa.Select[_T]:
+    """``stmt`` newest first, from after a continuation token's (time, id), ``limit + 1`` rows."""
+    if after is not None:
+        when, last = after
+        stmt = stmt.where(sa.or_(at < when, sa.and_(at == when, ident < last)))
+    return stmt.order_by(at.desc(), ident.desc()).limit(limit + 1)
 
 
 def decode_token(token: str) -> tuple[datetime, str]:
