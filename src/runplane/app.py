@@ -19,6 +19,7 @@ from runplane.api.routes import (
     connections,
     crons,
     customer_integrations,
+    evidence,
     files,
     governance_deletions,
     governance_holds,
@@ -30,6 +31,7 @@ from runplane.api.routes import (
     models,
     quotas,
     runs,
+    signing_keys,
     sites,
     store,
     threads,
@@ -100,6 +102,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(models.router)
     app.include_router(model_providers.router)
     app.include_router(triggers.router)
+    app.include_router(evidence.router)
+    app.include_router(signing_keys.router)
     # Other systems' APIs over the same services (docs/dialects.md).
     app.include_router(kognitos.router)
     app.include_router(toolregistry.router)

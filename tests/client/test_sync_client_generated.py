@@ -25,6 +25,7 @@ RESOURCES = (
     "usage",
     "budgets",
     "governance",
+    "evidence",
 )
 # The only names one client has and the other has not: how each closes and enters.
 ONLY_ASYNC = {"aclose", "__aenter__", "__aexit__"}

@@ -8,6 +8,7 @@ from runplane.cli import (
     budgets,
     connections,
     db,
+    evidence,
     governance,
     keys,
     models,
@@ -57,6 +58,7 @@ connections.register(app)
 tools.register(app)
 db.register(app)
 keys.register(app)
+evidence.register(app)
 quotas.register(app)
 models.register(app)
 triggers.register(app)

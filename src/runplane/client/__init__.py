@@ -17,6 +17,8 @@ from runplane.client._errors import (
 )
 from runplane.client._retry import RetryNote
 from runplane.client._sync import Client
+from runplane.schemas.evidence import Verdict
+from runplane.schemas.evidence import verify_bundle as verify_evidence
 from runplane.schemas.webhooks import WebhookVerificationError, verify_webhook
 
 __all__ = [
@@ -35,6 +37,8 @@ __all__ = [
     "SSEParser",
     "ServerError",
     "ValidationError",
+    "Verdict",
     "WebhookVerificationError",
+    "verify_evidence",
     "verify_webhook",
 ]

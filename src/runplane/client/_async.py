@@ -33,6 +33,7 @@ from runplane.client._base import (
     wait_timed_out,
 )
 from runplane.client._errors import connection_error, error_from_response
+from runplane.client._evidence import EvidenceCalls
 from runplane.client._governance import GovernanceCalls, delete_run
 from runplane.client._retry import OnRetry
 from runplane.client._usage import BudgetCalls, UsageCalls
@@ -60,6 +61,7 @@ from runplane.schemas import (
     WebhookDeliveryPublic,
     WebhookEndpointPublic,
 )
+from runplane.schemas.evidence import ExportPublic, SigningKeyPublic
 from runplane.schemas.governance import (
     DeletionRequestPublic,
     HoldPublic,
@@ -112,6 +114,7 @@ class AsyncClient(BaseClient):
         self.usage = AsyncUsage(self)
         self.budgets = AsyncBudgets(self)
         self.governance = AsyncGovernance(self)
+        self.evidence = AsyncEvidence(self)
 
     async def health(self) -> dict[str, Any]:
         """Return the server's health (``{"status": "ok", ...}``)."""
@@ -598,6 +601,67 @@ class AsyncKeys:
     async def audit_events(self, limit: int | None = None) -> Page[AuditEventPublic]:
         """Return the newest page of the tenant's audit events (key changes and more)."""
         return await self._client._send(self._calls.audit_events(limit))
+
+
+class AsyncEvidence:
+    """Evidence bundles of runs, exports built in the background, and signing keys.
+
+    Check a bundle offline with ``runplane.client.verify_evidence`` (no server needed).
+    """
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = EvidenceCalls(client)
+
+    async def run_bundle(self, run_id: str) -> bytes:
+        """Return the evidence bundle (a zip) of one ended run."""
+        return await self._client._send(self._calls.run_bundle(run_id))
+
+    async def export(
+        self,
+        run_ids: list[str] | None = None,
+        *,
+        agent_id: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        status: str | None = None,
+    ) -> ExportPublic:
+        """Start an export of ``run_ids``, or else of the runs the query matches (admin keys)."""
+        call = self._calls.create_export(run_ids, agent_id, created_after, created_before, status)
+        return await self._client._send(call)
+
+    async def get_export(self, export_id: str) -> ExportPublic:
+        """Return an export: its status and progress."""
+        return await self._client._send(self._calls.get_export(export_id))
+
+    async def list_exports(
+        self, *, limit: int = 20, continuation_token: str | None = None
+    ) -> Page[ExportPublic]:
+        """Return one page of the tenant's exports, newest first."""
+        return await self._client._send(self._calls.list_exports(limit, continuation_token))
+
+    async def wait_export(
+        self, export_id: str, *, timeout: float | None = None, poll: float = 0.5
+    ) -> ExportPublic:
+        """Poll an export until it has succeeded or failed (``timeout`` seconds at most)."""
+        deadline = Deadline(timeout)
+        while True:
+            export = await self.get_export(export_id)
+            if export.status in ("succeeded", "failed") or deadline.expired:
+                return export
+            await asyncio.sleep(poll)
+
+    async def download_export(self, export_id: str) -> bytes:
+        """Return a finished export's zip."""
+        return await self._client._send(self._calls.download_export(export_id))
+
+    async def keys(self) -> Page[SigningKeyPublic]:
+        """Return the tenant's signing keys (public halves), newest first."""
+        return await self._client._send(self._calls.keys())
+
+    async def rotate_key(self) -> SigningKeyPublic:
+        """Make a new signing key and retire the old one (admin keys)."""
+        return await self._client._send(self._calls.rotate_key())
 
 
 class AsyncTools:

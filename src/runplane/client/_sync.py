@@ -36,6 +36,7 @@ from runplane.client._base import (
     wait_timed_out,
 )
 from runplane.client._errors import connection_error, error_from_response
+from runplane.client._evidence import EvidenceCalls
 from runplane.client._governance import GovernanceCalls, delete_run
 from runplane.client._retry import OnRetry
 from runplane.client._usage import BudgetCalls, UsageCalls
@@ -63,6 +64,7 @@ from runplane.schemas import (
     WebhookDeliveryPublic,
     WebhookEndpointPublic,
 )
+from runplane.schemas.evidence import ExportPublic, SigningKeyPublic
 from runplane.schemas.governance import (
     DeletionRequestPublic,
     HoldPublic,
@@ -115,6 +117,7 @@ class Client(BaseClient):
         self.usage = Usage(self)
         self.budgets = Budgets(self)
         self.governance = Governance(self)
+        self.evidence = Evidence(self)
 
     def health(self) -> dict[str, Any]:
         """Return the server's health (``{"status": "ok", ...}``)."""
@@ -588,6 +591,67 @@ class Keys:
     def audit_events(self, limit: int | None = None) -> Page[AuditEventPublic]:
         """Return the newest page of the tenant's audit events (key changes and more)."""
         return self._client._send(self._calls.audit_events(limit))
+
+
+class Evidence:
+    """Evidence bundles of runs, exports built in the background, and signing keys.
+
+    Check a bundle offline with ``runplane.client.verify_evidence`` (no server needed).
+    """
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._calls = EvidenceCalls(client)
+
+    def run_bundle(self, run_id: str) -> bytes:
+        """Return the evidence bundle (a zip) of one ended run."""
+        return self._client._send(self._calls.run_bundle(run_id))
+
+    def export(
+        self,
+        run_ids: list[str] | None = None,
+        *,
+        agent_id: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        status: str | None = None,
+    ) -> ExportPublic:
+        """Start an export of ``run_ids``, or else of the runs the query matches (admin keys)."""
+        call = self._calls.create_export(run_ids, agent_id, created_after, created_before, status)
+        return self._client._send(call)
+
+    def get_export(self, export_id: str) -> ExportPublic:
+        """Return an export: its status and progress."""
+        return self._client._send(self._calls.get_export(export_id))
+
+    def list_exports(
+        self, *, limit: int = 20, continuation_token: str | None = None
+    ) -> Page[ExportPublic]:
+        """Return one page of the tenant's exports, newest first."""
+        return self._client._send(self._calls.list_exports(limit, continuation_token))
+
+    def wait_export(
+        self, export_id: str, *, timeout: float | None = None, poll: float = 0.5
+    ) -> ExportPublic:
+        """Poll an export until it has succeeded or failed (``timeout`` seconds at most)."""
+        deadline = Deadline(timeout)
+        while True:
+            export = self.get_export(export_id)
+            if export.status in ("succeeded", "failed") or deadline.expired:
+                return export
+            time.sleep(poll)
+
+    def download_export(self, export_id: str) -> bytes:
+        """Return a finished export's zip."""
+        return self._client._send(self._calls.download_export(export_id))
+
+    def keys(self) -> Page[SigningKeyPublic]:
+        """Return the tenant's signing keys (public halves), newest first."""
+        return self._client._send(self._calls.keys())
+
+    def rotate_key(self) -> SigningKeyPublic:
+        """Make a new signing key and retire the old one (admin keys)."""
+        return self._client._send(self._calls.rotate_key())
 
 
 class Tools:

@@ -595,3 +595,36 @@ class CronRecord(TypedDict):
     user_id: str | None
     created_at: datetime
     updated_at: datetime
+
+
+class SigningKeyRecord(TypedDict):
+    """A row of ``signing_keys``: a tenant's Ed25519 key for evidence bundles."""
+
+    id: str
+    tenant_id: str
+    algorithm: str
+    public_key: str  # PEM
+    private_key: str  # sealed with the server's keys
+    created_at: datetime
+    retired_at: datetime | None  # rotated out: signs no more, still verifies
+
+
+class EvidenceExportRecord(TypedDict):
+    """A row of ``evidence_exports``: a bundle built in the background."""
+
+    id: str
+    tenant_id: str
+    query: JSONObject  # {"run_ids": [...]} or {"agent_id", "created_after", ...}
+    status: str  # queued | running | succeeded | failed
+    runs_total: int
+    runs_done: int
+    bytes: int
+    sha256: str | None
+    location: str | None
+    signing_key_id: str | None
+    error: JSONObject | None
+    owner: str | None
+    heartbeat_at: datetime | None
+    created_at: datetime
+    created_by_key_id: str | None
+    finished_at: datetime | None

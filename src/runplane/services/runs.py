@@ -661,7 +661,12 @@ async def verify(rt: Runtime, who: Principal, run_id: str) -> ChainCheck:
     run = await get_run(rt, who, run_id)
     async with rt.db.read() as conn:
         rows = await store.list_events(conn, run_id)
-    links: list[ChainLink] = [
+    return verify_chain(run_id, chain_links(rows), head=(run["last_seq"], run["last_hash"]))
+
+
+def chain_links(rows: list[EventRecord]) -> list[ChainLink]:
+    """Events as their hashes cover them (what ``verify_chain`` and evidence bundles take)."""
+    return [
         {
             "seq": r["seq"],
             "type": r["type"],
@@ -672,7 +677,6 @@ async def verify(rt: Runtime, who: Principal, run_id: str) -> ChainCheck:
         }
         for r in rows
     ]
-    return verify_chain(run_id, links, head=(run["last_seq"], run["last_hash"]))
 
 
 def parse_resume_point(after: int | None, last_event_id: str | None) -> int:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from runplane.domain.models import utcnow
 from runplane.services import approvals as approvals_svc
+from runplane.services import evidence as evidence_svc
 from runplane.services import retention
 from runplane.services.reconcile import Reconciler
 from runplane.services.runtime import Runtime
@@ -36,6 +37,9 @@ class Background:
         """Start the loops (workers also sweep and poll for remote cancels)."""
         s = self.rt.settings
         self._tasks.append(asyncio.create_task(self._every(s.heartbeat_seconds, self.heartbeat)))
+        self._tasks.append(
+            asyncio.create_task(self._every(s.heartbeat_seconds, self.resume_exports))
+        )
         if s.executes:
             self._tasks.append(asyncio.create_task(self._every(s.heartbeat_seconds, self.sweep)))
             self._tasks.append(
@@ -162,6 +166,10 @@ class Background:
                     "runs": resumed,
                 },
             )
+
+    async def resume_exports(self) -> None:
+        """Build the evidence exports whose builder died (its process stopped beating)."""
+        await evidence_svc.resume_stale(self.rt)
 
     async def release(self) -> None:
         """Admit held runs that now fit in their tenant's quota, and scheduled runs now due."""

@@ -685,6 +685,14 @@ signing_keys = sa.Table(
     sa.Column("created_at", TS, nullable=False),
     sa.Column("retired_at", TS),  # rotated out: no longer signs, still verifies
     sa.Index("ix_signing_keys_tenant", "tenant_id", "retired_at"),
+    # One active key per tenant: two first exports at once must not make two.
+    sa.Index(
+        "uq_signing_keys_active",
+        "tenant_id",
+        unique=True,
+        sqlite_where=sa.text("retired_at IS NULL"),
+        postgresql_where=sa.text("retired_at IS NULL"),
+    ),
 )
 
 # The model catalogue: a tenant's own entries (prices, context windows) over the built-in

@@ -15,6 +15,7 @@ from runplane.console.views import (
     editor,
     files,
     governance,
+    governance_exports,
     governance_holds,
     governance_policy,
     links,
@@ -45,6 +46,7 @@ def install(app: FastAPI) -> None:
         governance,
         governance_policy,
         governance_holds,
+        governance_exports,
     ):
         router.include_router(module.router)
     app.include_router(router)

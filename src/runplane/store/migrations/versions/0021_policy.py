@@ -1,7 +1,7 @@
 """policy: what the retention sweep removed from a run that is kept (its fields' hashes),
 the claim that lets one process sweep per interval, and a tombstone's agent name
 
-Revision ID: 0021_policy
+Revision ID: 0021
 Revises: 0020
 Create Date: 2026-12-01
 """
@@ -9,7 +9,7 @@ Create Date: 2026-12-01
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021_policy"
+revision = "0021"
 down_revision = "0020"
 branch_labels = None
 depends_on = None
