@@ -11,6 +11,7 @@ from runplane.api.errors import install_error_handlers
 from runplane.api.limits import BodySizeLimit
 from runplane.api.openapi import install_openapi
 from runplane.api.routes import (
+    activity,
     agents,
     approvals,
     assistants,
@@ -90,6 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(keys.router)
     app.include_router(audit.router)
+    app.include_router(activity.router)
     app.include_router(quotas.router)
     app.include_router(models.router)
     app.include_router(model_providers.router)

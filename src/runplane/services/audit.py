@@ -1,25 +1,43 @@
-"""The audit log: administrative changes, recorded with the change, read by admins."""
+"""The activity log's writing side: every change, recorded with it, saying who made it.
+
+This module imports no runtime, so that any service can record (reading: ``activity.py``).
+"""
+
+from dataclasses import replace
 
 from runplane.domain.ids import new_id
 from runplane.domain.json import JSONObject
 from runplane.domain.models import AuditEventRecord, Principal, utcnow
-from runplane.domain.roles import Permission
-from runplane.services.runtime import Runtime
 from runplane.store import audit as store
 from runplane.store.db import Conn
-from runplane.store.runs import decode_token, encode_token
+
+SYSTEM_ACTOR = "system"
 
 
-async def record(
-    conn: Conn,
+def system(tenant_id: str) -> Principal:
+    """The server itself acting for a tenant (expiries, sweeps, the reconciler)."""
+    return Principal(tenant_id=tenant_id, key_id=SYSTEM_ACTOR, role="system", via="system")
+
+
+def by_link(tenant_id: str, approval_id: str) -> Principal:
+    """Whoever holds an approval's link: the link, not a key, is what let them act."""
+    return Principal(tenant_id=tenant_id, key_id=f"link:{approval_id}", role="link", via="link")
+
+
+def acting_via(who: Principal, via: str) -> Principal:
+    """The same principal, acting through another surface (the console, an agent …)."""
+    return who if who.via == via else replace(who, via=via)
+
+
+def entry(
     who: Principal,
     action: str,
     target_type: str,
     target_id: str | None,
     data: JSONObject | None = None,
 ) -> AuditEventRecord:
-    """Record that ``who`` did ``action`` to a target, in the change's own transaction."""
-    row: AuditEventRecord = {
+    """The activity row for ``who`` doing ``action`` to a target now (not yet written)."""
+    return {
         "id": new_id("aud"),
         "tenant_id": who.tenant_id,
         "at": utcnow(),
@@ -32,19 +50,17 @@ async def record(
         "target_id": target_id,
         "data": data or {},
     }
+
+
+async def record(
+    conn: Conn,
+    who: Principal,
+    action: str,
+    target_type: str,
+    target_id: str | None,
+    data: JSONObject | None = None,
+) -> AuditEventRecord:
+    """Record that ``who`` did ``action`` to a target, in the change's own transaction."""
+    row = entry(who, action, target_type, target_id, data)
     await store.insert_event(conn, row)
     return row
-
-
-async def list_events(
-    rt: Runtime, who: Principal, limit: int, continuation_token: str | None
-) -> tuple[list[AuditEventRecord], str | None]:
-    """A page of the tenant's audit events, newest first (admin keys only)."""
-    who.require(Permission.READ_AUDIT)
-    after = decode_token(continuation_token) if continuation_token else None
-    async with rt.db.read() as conn:
-        rows = await store.list_events(conn, who.tenant_id, limit=limit, after=after)
-    if len(rows) > limit:
-        rows = rows[:limit]
-        return rows, encode_token(rows[-1]["at"], rows[-1]["id"])
-    return rows, None

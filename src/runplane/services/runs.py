@@ -5,6 +5,7 @@ import functools
 import hashlib
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import cast
 
@@ -25,16 +26,26 @@ from runplane.domain.events import ChainCheck, ChainLink, verify_chain
 from runplane.domain.ids import new_id
 from runplane.domain.json import JSON, JSONObject, as_list
 from runplane.domain.lifecycle import TERMINAL, RunStatus
-from runplane.domain.models import EventRecord, Principal, RunRecord, StepRow, iso, utcnow
+from runplane.domain.models import (
+    AuditEventRecord,
+    EventRecord,
+    Principal,
+    RunRecord,
+    StepRow,
+    iso,
+    utcnow,
+)
 from runplane.domain.policy import check_rules
 from runplane.domain.roles import Permission
 from runplane.engine.hub import Signal
 from runplane.schemas import RunCreate
 from runplane.services import agents as agents_svc
+from runplane.services import audit
 from runplane.services import files as files_svc
 from runplane.services.estimates import estimate
 from runplane.services.runtime import Runtime
 from runplane.services.webhooks import check_webhook
+from runplane.store import audit as audit_store
 from runplane.store import customer_integrations
 from runplane.store import files as files_store
 from runplane.store import runs as store
@@ -78,10 +89,13 @@ async def create_run(
     extra: Mapping[str, object] | None = None,
     wait_until: frozenset[str] = frozenset(),
     not_before: datetime | None = None,
+    action: str = "run.created",
+    activity: JSONObject | None = None,
 ) -> RunRecord:
     """Validate, record and start a run; with ``body.wait``, hold until it ends.
 
-    ``extra`` sets more columns (a graph run's thread and options). A run whose tenant
+    ``extra`` sets more columns (a graph run's thread and options); ``action`` and
+    ``activity`` are what the activity log says of it (a rerun, a duplicate). A run whose tenant
     has its queue full is refused (429); one over its running quota, or scheduled for
     ``not_before``, is recorded and starts when admitted (``engine/admission.py``).
     """
@@ -158,6 +172,7 @@ async def create_run(
         **(extra or {}),
     }
     deliveries = await rt.hooks.lifecycle(cast(RunRecord, row), [(RunStatus.QUEUED, 1)])
+    created = _creation_entry(who, action, cast(RunRecord, row), activity)
     try:
         async with rt.db.write() as conn:
             # The key first: a repeat sent while the first is still on its way (a client
@@ -168,6 +183,7 @@ async def create_run(
                 raise _KeyTaken
             stored = await store.insert_run(conn, row)
             await deliveries_store.insert_many(conn, deliveries)
+            await audit_store.insert_event(conn, created)
             if rerun_of is not None and from_step is not None:
                 await store.copy_steps(conn, rerun_of, run_id, from_step)
                 await files_store.copy_to_rerun(conn, who.tenant_id, rerun_of, run_id, from_step)
@@ -192,6 +208,21 @@ async def create_run(
     return await get_run(rt, who, run_id)
 
 
+def _creation_entry(
+    who: Principal, action: str, row: RunRecord, activity: JSONObject | None
+) -> AuditEventRecord:
+    """The activity row of a run's creation: who (an agent acts as its run), how, of what."""
+    data: JSONObject = {"trigger": row["trigger"], "agent_id": row["agent_id"], **(activity or {})}
+    if who.via == "agent" and row["parent_run_id"] is not None:
+        # A child run is the parent run's doing; the key it acts under is kept beside it.
+        data["on_behalf_of_key_id"] = who.key_id
+        who = replace(who, key_id=f"run:{row['parent_run_id']}")
+    trigger_id = row.get("trigger_id")
+    if trigger_id is not None:
+        data["trigger_id"] = trigger_id
+    return audit.entry(who, action, "run", row["id"], data)
+
+
 async def start_child(rt: Runtime, parent: RunRecord, agent: str, input: JSON, key: str) -> str:
     """Start (or find, by the idempotency ``key``) a run of ``agent`` that ``parent`` asked for.
 
@@ -204,6 +235,7 @@ async def start_child(rt: Runtime, parent: RunRecord, agent: str, input: JSON, k
         key_id=parent["created_by_key_id"] or f"run:{parent['id']}",
         role="member",
         user_id=parent["user_id"],
+        via="agent",
     )
     body = RunCreate(
         agent_id=agent,
@@ -533,7 +565,7 @@ async def cancel_run(rt: Runtime, who: Principal, run_id: str) -> RunRecord:
         raise Conflict(
             f"run {run_id} already ended ({status})", [{"name": "status", "value": status}]
         )
-    await rt.worker.cancel(run)
+    await rt.worker.cancel(run, also=audit.entry(who, "run.cancel_requested", "run", run_id))
     # A parent's children stop with it (a waiting parent ends at once, so nobody else would).
     await cancel_children(rt, run)
     return await get_run(rt, who, run_id)
@@ -554,7 +586,14 @@ async def rerun(
         raise Invalid.field("from_step", f"run {run_id} has {run['step_count']} steps", from_step)
     body = _body_from(run, wait=wait)
     return await create_run(
-        rt, who, body, rerun_of=run_id, from_step=from_step, idempotency_key=idempotency_key
+        rt,
+        who,
+        body,
+        rerun_of=run_id,
+        from_step=from_step,
+        idempotency_key=idempotency_key,
+        action="run.rerun",
+        activity={"rerun_of": run_id, "from_step": from_step},
     )
 
 
@@ -573,7 +612,17 @@ async def duplicate(
     for key, value in overrides.items():
         if value is not None:
             setattr(body, key, value)
-    return await create_run(rt, who, body, idempotency_key=idempotency_key)
+    return await create_run(
+        rt,
+        who,
+        body,
+        idempotency_key=idempotency_key,
+        action="run.duplicated",
+        activity={
+            "duplicate_of": run_id,
+            "overrides": sorted(k for k, v in overrides.items() if v is not None),
+        },
+    )
 
 
 _COPIED = (
@@ -618,6 +667,8 @@ async def set_archived(rt: Runtime, who: Principal, run_id: str, archived: bool)
     await get_run(rt, who, run_id)
     async with rt.db.write() as conn:
         await store.update_run(conn, run_id, archived=archived, updated_at=utcnow())
+        action = "run.archived" if archived else "run.unarchived"
+        await audit.record(conn, who, action, "run", run_id)
     return await get_run(rt, who, run_id)
 
 
@@ -632,6 +683,7 @@ async def delete_run(rt: Runtime, who: Principal, run_id: str) -> None:
         )
     async with rt.db.write() as conn:
         await store.delete_run(conn, run_id)
+        await audit.record(conn, who, "run.deleted", "run", run_id, {"status": run["status"]})
 
 
 async def verify(rt: Runtime, who: Principal, run_id: str) -> ChainCheck:

@@ -29,7 +29,19 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 def install(app: FastAPI) -> None:
     """Mount the console on an app: pages, static files, sign-in redirects, error pages."""
     router = APIRouter(prefix="/console", include_in_schema=False)
-    for module in (auth, runs, run, approvals, editor, agents, triggers, files, links, usage, governance):
+    for module in (
+        auth,
+        runs,
+        run,
+        approvals,
+        editor,
+        agents,
+        triggers,
+        files,
+        links,
+        usage,
+        governance,
+    ):
         router.include_router(module.router)
     app.include_router(router)
 
