@@ -21,7 +21,6 @@ from runplane.store import runs as runs_store
 from runplane.store import usage as store
 
 SCOPES = ("tenant", "agent")
-_LIMITS = ("credits", "tokens", "hard_credits", "hard_tokens", "period")
 
 
 def _budget_id(scope: str, target: str) -> str:
@@ -85,7 +84,7 @@ async def put_budget(
     }
     async with rt.db.write() as conn:
         await store.put_budget(conn, row)
-        noted: JSONObject = {k: v for k, v in row.items() if k in _LIMITS}
+        noted: JSONObject = {"credits": body.credits, "tokens": body.tokens, "period": body.period}
         await audit.record(conn, who, "budget.put", "budget", _budget_id(scope, target), noted)
     await _resume_held(rt, who, target or None, f"the {scope} budget changed")
     return row

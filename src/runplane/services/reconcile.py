@@ -29,9 +29,10 @@ that got there first, is left alone), and logs a warning naming the run and its 
 import logging
 import time
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, cast
 
 from runplane.domain.events import ErrorData, ReconciledData, describe_event
+from runplane.domain.json import JSONObject
 from runplane.domain.lifecycle import RunStatus
 from runplane.domain.models import NewEvent, RunRecord, utcnow
 from runplane.engine.base import WorkflowState, workflow_id
@@ -178,4 +179,4 @@ class Reconciler:
 async def _note(conn: Conn, row: RunRecord, note: ReconciledData) -> None:
     """The reconciler's repair in the activity log: the system acted on the run."""
     system = audit.system(row["tenant_id"])
-    await audit.record(conn, system, "run.reconciled", "run", row["id"], dict(note))
+    await audit.record(conn, system, "run.reconciled", "run", row["id"], cast(JSONObject, note))

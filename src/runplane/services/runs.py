@@ -620,7 +620,7 @@ async def duplicate(
         action="run.duplicated",
         activity={
             "duplicate_of": run_id,
-            "overrides": sorted(k for k, v in overrides.items() if v is not None),
+            "overrides": [k for k in sorted(overrides) if overrides[k] is not None],
         },
     )
 
