@@ -24,6 +24,7 @@ RESOURCES = (
     "models",
     "usage",
     "budgets",
+    "activity",
 )
 # The only names one client has and the other has not: how each closes and enters.
 ONLY_ASYNC = {"aclose", "__aenter__", "__aexit__"}

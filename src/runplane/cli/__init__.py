@@ -3,6 +3,7 @@
 import typer
 
 from runplane.cli import (
+    activity,
     agents,
     approvals,
     budgets,
@@ -61,6 +62,7 @@ models.register(app)
 triggers.register(app)
 usage.register(app)
 webhooks.register(app)
+activity.register(app)
 
 
 def main() -> None:
