@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 from itertools import islice
 from pathlib import Path
+from typing import Any, Literal
 
 import typer
 from rich.progress import DownloadColumn, Progress, SpinnerColumn, TextColumn, TransferSpeedColumn
@@ -60,7 +61,7 @@ def activity(
     ),
 ) -> None:
     """Show who did what, newest first; --format jsonl|csv exports every matching row."""
-    filters = {
+    filters: dict[str, Any] = {
         "actor": actor,
         "actor_type": actor_type,
         "resource": resource,
@@ -76,15 +77,16 @@ def activity(
             if not rows:
                 console(stderr=True).print(Text("no activity matches", style="yellow"))
             return
+        kind: Literal["jsonl", "csv"] = "csv" if fmt == Format.CSV else "jsonl"
         if output is None:
-            client.activity.export(sys.stdout.buffer, format=fmt.value, **filters)
+            client.activity.export(sys.stdout.buffer, format=kind, **filters)
             return
         columns = (SpinnerColumn(), TextColumn("{task.description}"), DownloadColumn())
         with Progress(*columns, TransferSpeedColumn(), console=console(stderr=True)) as progress:
             task = progress.add_task(f"exporting to {output}", total=None)
             written = client.activity.export(
                 output,
-                format=fmt.value,
+                format=kind,
                 on_progress=lambda done: progress.update(task, completed=done),
                 **filters,
             )
