@@ -7,14 +7,12 @@ import json
 from datetime import timedelta
 
 import httpx
-import sqlalchemy as sa
+from activity_rows import admin_of, seed
 
-from runplane.domain.models import Principal, utcnow
-from runplane.services import activity, audit
+from runplane.domain.models import utcnow
+from runplane.services import activity
 from runplane.services.runtime import Runtime
-from runplane.store import audit as audit_store
 from runplane.store.audit import ActivityFilter
-from runplane.store.schema import audit_events
 
 URL = "/v1/governance/activity"
 
@@ -31,28 +29,11 @@ async def all_pages(api: httpx.AsyncClient, **params: object) -> list[dict]:
             return rows
 
 
-async def seed(rt: Runtime, tenant_id: str, count: int) -> None:
-    """``count`` rows of made-up activity, in one transaction, spread over a day."""
-    who = Principal(tenant_id=tenant_id, key_id="key_seed", role="admin")
-    start = utcnow() - timedelta(days=1)
-    async with rt.db.write() as conn:
-        for i in range(count):
-            row = audit.entry(
-                who,
-                "run.created" if i % 3 else "file.uploaded",
-                "run" if i % 3 else "file",
-                f"obj_{i:05d}",
-                {"n": i, "note": 'comma, "quote"\nnewline'},
-            )
-            row["at"] = start + timedelta(seconds=i)
-            await audit_store.insert_event(conn, row)
-
-
 async def test_exports_parse_back_to_exactly_the_filtered_rows(
     api: httpx.AsyncClient, rt: Runtime
 ) -> None:
-    who = await _principal(api, rt)
-    await seed(rt, who.tenant_id, 1234)  # more than two export batches
+    who = await admin_of(api, rt)
+    await seed(rt, who, 1234, utcnow() - timedelta(days=1))  # more than two export batches
     filters = {"action": "run.", "since": (utcnow() - timedelta(days=2)).isoformat()}
     expected = await all_pages(api, **filters)
     assert len(expected) == 822
@@ -94,8 +75,8 @@ async def test_an_export_checks_its_filter_before_sending_anything(api: httpx.As
 async def test_an_export_reads_in_batches_not_all_at_once(
     api: httpx.AsyncClient, rt: Runtime
 ) -> None:
-    who = await _principal(api, rt)
-    await seed(rt, who.tenant_id, activity.EXPORT_BATCH * 2 + 1)
+    who = await admin_of(api, rt)
+    await seed(rt, who, activity.EXPORT_BATCH * 2 + 1, utcnow() - timedelta(days=1))
     chunks = [
         c
         async for c in activity.export(rt, who, activity.checked_filter(ActivityFilter()), "jsonl")
@@ -103,13 +84,3 @@ async def test_an_export_reads_in_batches_not_all_at_once(
     # One chunk per batch: the rows never sit in memory all at once.
     assert len(chunks) >= 3
     assert sum(c.count("\n") for c in chunks) == activity.EXPORT_BATCH * 2 + 2  # + the site
-
-
-async def _principal(api: httpx.AsyncClient, rt: Runtime) -> Principal:
-    """The admin principal of a client's key (its tenant), found through its first row."""
-    await api.post("/v1/sites", json={"name": "first"})
-    (row,) = await all_pages(api)
-    async with rt.db.read() as conn:
-        query = sa.select(audit_events.c.tenant_id).where(audit_events.c.id == row["id"])
-        tenant_id = (await conn.execute(query)).scalar_one()
-    return Principal(tenant_id=tenant_id, key_id=row["actor_key_id"], role="admin")

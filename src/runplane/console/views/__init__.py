@@ -15,6 +15,7 @@ from runplane.console.views import (
     editor,
     files,
     governance,
+    governance_activity,
     links,
     run,
     runs,
@@ -41,6 +42,7 @@ def install(app: FastAPI) -> None:
         links,
         usage,
         governance,
+        governance_activity,
     ):
         router.include_router(module.router)
     app.include_router(router)
