@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 import httpx
 import sqlalchemy as sa
 
-from runplane.domain.models import Principal
-from runplane.services import audit
+from runplane.domain.ids import new_id
+from runplane.domain.models import AuditEventRecord, Principal
 from runplane.services.runtime import Runtime
 from runplane.store import audit as audit_store
 from runplane.store.schema import audit_events
@@ -28,12 +28,17 @@ async def seed(rt: Runtime, who: Principal, count: int, start: datetime) -> None
     async with rt.db.write() as conn:
         for i in range(count):
             run = i % 3 != 0
-            row = audit.entry(
-                who,
-                "run.created" if run else "file.uploaded",
-                "run" if run else "file",
-                f"obj_{i:05d}",
-                {"n": i, "note": 'comma, "quote"\nnewline'},
-            )
-            row["at"] = start + timedelta(seconds=i)
+            row: AuditEventRecord = {
+                "id": new_id("aud"),
+                "tenant_id": who.tenant_id,
+                "at": start + timedelta(seconds=i),
+                "actor_key_id": who.key_id,
+                "actor_type": "api",
+                "actor_role": who.role,
+                "actor_user_id": None,
+                "action": "run.created" if run else "file.uploaded",
+                "target_type": "run" if run else "file",
+                "target_id": f"obj_{i:05d}",
+                "data": {"n": i, "note": 'comma, "quote"\nnewline'},
+            }
             await audit_store.insert_event(conn, row)

@@ -30,12 +30,15 @@ class Format(StrEnum):
 def activity_table(rows: Iterable[AuditEventPublic]) -> Table:
     """A table of activity: when, the actor and how it acted, the action, its target."""
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("AT", "ACTOR", "VIA", "ACTION", "RESOURCE"):
+    for column in ("AT", "VIA", "ACTION"):
         table.add_column(column, no_wrap=True)
+    # Ids are long: they fold onto a second line rather than lose their ends.
+    table.add_column("ACTOR", overflow="fold")
+    table.add_column("RESOURCE", overflow="fold")
     for row in rows:
         target = f"{row.target_type} {row.target_id}" if row.target_id else row.target_type
         via = Text(row.actor_type, style=ACTOR_STYLES.get(row.actor_type, "green"))
-        table.add_row(format_time(row.at), row.actor_key_id or "", via, row.action, target)
+        table.add_row(format_time(row.at), via, row.action, row.actor_key_id or "", target)
     return table
 
 

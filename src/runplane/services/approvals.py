@@ -15,7 +15,6 @@ from runplane.domain.json import JSONObject
 from runplane.domain.lifecycle import RunStatus
 from runplane.domain.models import (
     ApprovalRecord,
-    AuditEventRecord,
     NewEvent,
     Principal,
     RunRecord,
@@ -28,7 +27,6 @@ from runplane.services.crypto import token_hash
 from runplane.services.hooks import approval_link, live_token
 from runplane.services.runtime import Runtime
 from runplane.store import approvals as store
-from runplane.store import audit as audit_store
 from runplane.store import runs as runs_store
 from runplane.store.db import Conn
 from runplane.store.runs import decode_token, page_of
@@ -133,8 +131,7 @@ async def mint_link(
         "link_expires_at": datetime.fromtimestamp(until, UTC),
         "link_revoked_at": None,
     }
-    minted = audit.entry(who, "approval.link_created", "approval", approval["id"])
-    fresh = await _update_pending(rt, approval, values, minted)
+    fresh = await _update_pending(rt, approval, values, who, "approval.link_created")
     link = approval_link(rt.settings.base_url, token)
     return fresh, link, token, datetime.fromtimestamp(until, UTC)
 
@@ -144,9 +141,8 @@ async def revoke_link(rt: Runtime, who: Principal, approval_id: str) -> Approval
     approval = await get_approval(rt, who, approval_id)
     await _require_decider(rt, who, approval)
     _require_pending(approval)
-    revoked = audit.entry(who, "approval.link_revoked", "approval", approval["id"])
     values: dict[str, object] = {"link_sealed": None, "link_revoked_at": utcnow()}
-    return await _update_pending(rt, approval, values, revoked)
+    return await _update_pending(rt, approval, values, who, "approval.link_revoked")
 
 
 async def _run_of(rt: Runtime, approval: ApprovalRecord) -> RunRecord | None:
@@ -172,12 +168,12 @@ def _require_pending(approval: ApprovalRecord) -> None:
 
 
 async def _update_pending(
-    rt: Runtime, approval: ApprovalRecord, values: dict[str, object], done: AuditEventRecord
+    rt: Runtime, approval: ApprovalRecord, values: dict[str, object], who: Principal, action: str
 ) -> ApprovalRecord:
     async with rt.db.write() as conn:
         if not await store.update_pending(conn, approval["id"], **values):
             raise Conflict(f"approval {approval['id']} was decided meanwhile")
-        await audit_store.insert_event(conn, done)
+        await audit.record(conn, who, action, "approval", approval["id"])
         fresh = await store.get_approval(conn, None, approval["id"])
     assert fresh is not None
     return fresh

@@ -29,15 +29,16 @@ def acting_via(who: Principal, via: str) -> Principal:
     return who if who.via == via else replace(who, via=via)
 
 
-def entry(
+async def record(
+    conn: Conn,
     who: Principal,
     action: str,
     target_type: str,
     target_id: str | None,
     data: JSONObject | None = None,
 ) -> AuditEventRecord:
-    """The activity row for ``who`` doing ``action`` to a target now (not yet written)."""
-    return {
+    """Record that ``who`` did ``action`` to a target, in the change's own transaction."""
+    row: AuditEventRecord = {
         "id": new_id("aud"),
         "tenant_id": who.tenant_id,
         "at": utcnow(),
@@ -50,17 +51,5 @@ def entry(
         "target_id": target_id,
         "data": data or {},
     }
-
-
-async def record(
-    conn: Conn,
-    who: Principal,
-    action: str,
-    target_type: str,
-    target_id: str | None,
-    data: JSONObject | None = None,
-) -> AuditEventRecord:
-    """Record that ``who`` did ``action`` to a target, in the change's own transaction."""
-    row = entry(who, action, target_type, target_id, data)
     await store.insert_event(conn, row)
     return row

@@ -27,7 +27,6 @@ from runplane.domain.ids import new_id
 from runplane.domain.json import JSON, JSONObject, as_list
 from runplane.domain.lifecycle import TERMINAL, RunStatus
 from runplane.domain.models import (
-    AuditEventRecord,
     EventRecord,
     Principal,
     RunRecord,
@@ -45,11 +44,11 @@ from runplane.services import files as files_svc
 from runplane.services.estimates import estimate
 from runplane.services.runtime import Runtime
 from runplane.services.webhooks import check_webhook
-from runplane.store import audit as audit_store
 from runplane.store import customer_integrations
 from runplane.store import files as files_store
 from runplane.store import runs as store
 from runplane.store import webhook_deliveries as deliveries_store
+from runplane.store.db import Conn
 
 POLL_SECONDS = 0.25
 # How long a stream of a run that waits for a person sleeps between looks at the
@@ -172,7 +171,7 @@ async def create_run(
         **(extra or {}),
     }
     deliveries = await rt.hooks.lifecycle(cast(RunRecord, row), [(RunStatus.QUEUED, 1)])
-    created = _creation_entry(who, action, cast(RunRecord, row), activity)
+    actor, noted = _creator(who, cast(RunRecord, row), activity)
     try:
         async with rt.db.write() as conn:
             # The key first: a repeat sent while the first is still on its way (a client
@@ -183,7 +182,7 @@ async def create_run(
                 raise _KeyTaken
             stored = await store.insert_run(conn, row)
             await deliveries_store.insert_many(conn, deliveries)
-            await audit_store.insert_event(conn, created)
+            await audit.record(conn, actor, action, "run", run_id, noted)
             if rerun_of is not None and from_step is not None:
                 await store.copy_steps(conn, rerun_of, run_id, from_step)
                 await files_store.copy_to_rerun(conn, who.tenant_id, rerun_of, run_id, from_step)
@@ -208,10 +207,10 @@ async def create_run(
     return await get_run(rt, who, run_id)
 
 
-def _creation_entry(
-    who: Principal, action: str, row: RunRecord, activity: JSONObject | None
-) -> AuditEventRecord:
-    """The activity row of a run's creation: who (an agent acts as its run), how, of what."""
+def _creator(
+    who: Principal, row: RunRecord, activity: JSONObject | None
+) -> tuple[Principal, JSONObject]:
+    """Who created a run (an agent acts as its run) and what the activity log says of it."""
     data: JSONObject = {"trigger": row["trigger"], "agent_id": row["agent_id"], **(activity or {})}
     if who.via == "agent" and row["parent_run_id"] is not None:
         # A child run is the parent run's doing; the key it acts under is kept beside it.
@@ -220,7 +219,7 @@ def _creation_entry(
     trigger_id = row.get("trigger_id")
     if trigger_id is not None:
         data["trigger_id"] = trigger_id
-    return audit.entry(who, action, "run", row["id"], data)
+    return who, data
 
 
 async def start_child(rt: Runtime, parent: RunRecord, agent: str, input: JSON, key: str) -> str:
@@ -565,7 +564,11 @@ async def cancel_run(rt: Runtime, who: Principal, run_id: str) -> RunRecord:
         raise Conflict(
             f"run {run_id} already ended ({status})", [{"name": "status", "value": status}]
         )
-    await rt.worker.cancel(run, also=audit.entry(who, "run.cancel_requested", "run", run_id))
+
+    async def noted(conn: Conn) -> None:
+        await audit.record(conn, who, "run.cancel_requested", "run", run_id)
+
+    await rt.worker.cancel(run, also=noted)
     # A parent's children stop with it (a waiting parent ends at once, so nobody else would).
     await cancel_children(rt, run)
     return await get_run(rt, who, run_id)
