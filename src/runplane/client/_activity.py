@@ -1,7 +1,7 @@
 """The calls of the activity log (``/v1/governance/activity``), built but not sent."""
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -12,6 +12,7 @@ from runplane.client._base import BaseClient, Call
 from runplane.schemas import AuditEventPublic, Page
 
 ACTIVITY = "/v1/governance/activity"
+OnProgress = Callable[[int], None]  # told the bytes an export has written so far
 FILTERS = ("actor", "actor_type", "resource", "resource_id", "action", "since", "until")
 
 

@@ -5,7 +5,7 @@
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -13,8 +13,7 @@ from typing import Any, BinaryIO, Literal, TypeVar
 
 import httpx
 
-from runplane.client._activity import ActivityCalls
-from runplane.client._activity import writable as _writable
+from runplane.client._activity import ActivityCalls, OnProgress, writable
 from runplane.client._base import (
     CONNECTION_LIMITS,
     AgentCalls,
@@ -902,7 +901,7 @@ class AsyncActivity:
         path: str | Path | BinaryIO,
         *,
         format: Literal["jsonl", "csv"] = "jsonl",
-        on_progress: Callable[[int], None] | None = None,
+        on_progress: OnProgress | None = None,
         **filters: Any,
     ) -> int:
         """Write all matching activity to ``path`` (or an open binary file) as JSON Lines
@@ -920,7 +919,7 @@ class AsyncActivity:
             if response.is_error:
                 await response.aread()
                 raise error_from_response(response)
-            with _writable(path) as out:
+            with writable(path) as out:
                 async for chunk in response.aiter_bytes():
                     out.write(chunk)
                     written += len(chunk)

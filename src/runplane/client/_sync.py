@@ -8,7 +8,7 @@
 """
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -16,8 +16,7 @@ from typing import Any, BinaryIO, Literal, TypeVar
 
 import httpx
 
-from runplane.client._activity import ActivityCalls
-from runplane.client._activity import writable as _writable
+from runplane.client._activity import ActivityCalls, OnProgress, writable
 from runplane.client._base import (
     CONNECTION_LIMITS,
     AgentCalls,
@@ -892,7 +891,7 @@ class Activity:
         path: str | Path | BinaryIO,
         *,
         format: Literal["jsonl", "csv"] = "jsonl",
-        on_progress: Callable[[int], None] | None = None,
+        on_progress: OnProgress | None = None,
         **filters: Any,
     ) -> int:
         """Write all matching activity to ``path`` (or an open binary file) as JSON Lines
@@ -910,7 +909,7 @@ class Activity:
             if response.is_error:
                 response.read()
                 raise error_from_response(response)
-            with _writable(path) as out:
+            with writable(path) as out:
                 for chunk in response.iter_bytes():
                     out.write(chunk)
                     written += len(chunk)
