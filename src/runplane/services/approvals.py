@@ -13,14 +13,7 @@ from runplane.domain.errors import Conflict, Gone, Invalid, NotFound
 from runplane.domain.events import ApprovalResolvedData, CancelReceipt
 from runplane.domain.json import JSONObject
 from runplane.domain.lifecycle import RunStatus
-from runplane.domain.models import (
-    ApprovalRecord,
-    NewEvent,
-    Principal,
-    RunRecord,
-    iso,
-    utcnow,
-)
+from runplane.domain.models import ApprovalRecord, NewEvent, Principal, RunRecord, iso, utcnow
 from runplane.schemas import ApprovalDecision
 from runplane.services import audit
 from runplane.services.crypto import token_hash

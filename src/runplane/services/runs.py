@@ -26,14 +26,7 @@ from runplane.domain.events import ChainCheck, ChainLink, verify_chain
 from runplane.domain.ids import new_id
 from runplane.domain.json import JSON, JSONObject, as_list
 from runplane.domain.lifecycle import TERMINAL, RunStatus
-from runplane.domain.models import (
-    EventRecord,
-    Principal,
-    RunRecord,
-    StepRow,
-    iso,
-    utcnow,
-)
+from runplane.domain.models import EventRecord, Principal, RunRecord, StepRow, iso, utcnow
 from runplane.domain.policy import check_rules
 from runplane.domain.roles import Permission
 from runplane.engine.hub import Signal
@@ -94,9 +87,10 @@ async def create_run(
     """Validate, record and start a run; with ``body.wait``, hold until it ends.
 
     ``extra`` sets more columns (a graph run's thread and options); ``action`` and
-    ``activity`` are what the activity log says of it (a rerun, a duplicate). A run whose tenant
-    has its queue full is refused (429); one over its running quota, or scheduled for
-    ``not_before``, is recorded and starts when admitted (``engine/admission.py``).
+    ``activity`` are what the activity log says of it (a rerun, a duplicate). A run
+    whose tenant has its queue full is refused (429); one over its running quota, or
+    scheduled for ``not_before``, is recorded and starts when admitted
+    (``engine/admission.py``).
     """
     who.require(Permission.CREATE_RUNS)
     if not body.agent_id:
