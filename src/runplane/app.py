@@ -11,6 +11,7 @@ from runplane.api.errors import install_error_handlers
 from runplane.api.limits import BodySizeLimit
 from runplane.api.openapi import install_openapi
 from runplane.api.routes import (
+    activity,
     agents,
     approvals,
     assistants,
@@ -98,6 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(governance_policy.router)
     app.include_router(governance_holds.router)
     app.include_router(governance_deletions.router)
+    app.include_router(activity.router)
     app.include_router(quotas.router)
     app.include_router(models.router)
     app.include_router(model_providers.router)

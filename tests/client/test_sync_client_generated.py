@@ -26,6 +26,7 @@ RESOURCES = (
     "budgets",
     "governance",
     "evidence",
+    "activity",
 )
 # The only names one client has and the other has not: how each closes and enters.
 ONLY_ASYNC = {"aclose", "__aenter__", "__aexit__"}

@@ -74,6 +74,10 @@ async def test_approving_the_overrun_resumes_the_run_from_the_same_call(
     await settled(api, run_id, "paused")
     approved = await api.post(f"/v1/runs/{run_id}/budget/approve", json={"tokens": 500})
     assert approved.status_code == 200, approved.text
+    activity = await api.get("/v1/governance/activity", params={"action": "run.overrun_approved"})
+    assert [(r["target_id"], r["data"]) for r in activity.json()["items"]] == [
+        (run_id, {"tokens": 500})
+    ]
     run = await settled(api, run_id, "succeeded", "failed", "paused")
     assert run["status"] == "succeeded", run
     assert run["budget"]["approved"]["tokens"] == 500

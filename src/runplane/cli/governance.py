@@ -11,6 +11,7 @@ from rich.text import Text
 
 from runplane.cli._context import connection, console, reporting_errors
 from runplane.cli._render import format_time
+from runplane.cli.activity import activity
 from runplane.schemas.governance import DeletionRequestPublic, HoldPublic, PolicyVersionPublic
 
 
@@ -178,8 +179,11 @@ def list_tombstones(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``governance`` group: ``policy``, ``holds``, ``deletions``, ``tombstones``."""
-    group = typer.Typer(help="Governance: policy, legal holds, deletions.", no_args_is_help=True)
+    """Add the ``governance`` group: ``policy``, ``holds``, ``deletions``, ``tombstones``,
+    ``activity``."""
+    group = typer.Typer(
+        help="Audit & governance: policy, legal holds, deletions, activity.", no_args_is_help=True
+    )
     policy = typer.Typer(help="The governance policy and its versions.", no_args_is_help=True)
     policy.command("show")(show_policy)
     policy.command("set")(set_policy)
@@ -196,4 +200,5 @@ def register(app: typer.Typer) -> None:
     group.add_typer(holds, name="holds")
     group.add_typer(deletions, name="deletions")
     group.command("tombstones")(list_tombstones)
+    group.command("activity")(activity)
     app.add_typer(group, name="governance")

@@ -31,7 +31,7 @@ SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     (r"\bawait ", ""),
     (r"\b__aenter__\b", "__enter__"),
     (r"\b__aexit__\b", "__exit__"),
-    (r"\.a(close|read|iter_lines)\(", r".\1("),
+    (r"\.a(close|read|iter_lines|iter_bytes)\(", r".\1("),
     # AsyncClient, AsyncIterator, AsyncBaseTransport, AsyncRuns, ...
     (r"\bAsync([A-Z]\w*)", r"\1"),
 )

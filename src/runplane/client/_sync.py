@@ -10,11 +10,13 @@
 import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, BinaryIO, Literal, TypeVar
 
 import httpx
 
+from runplane.client._activity import ActivityCalls, OnProgress, writable
 from runplane.client._base import (
     CONNECTION_LIMITS,
     AgentCalls,
@@ -118,6 +120,7 @@ class Client(BaseClient):
         self.budgets = Budgets(self)
         self.governance = Governance(self)
         self.evidence = Evidence(self)
+        self.activity = Activity(self)
 
     def health(self) -> dict[str, Any]:
         """Return the server's health (``{"status": "ok", ...}``)."""
@@ -1007,3 +1010,61 @@ class Governance:
     def tombstones(self, *, limit: int | None = None) -> Page[TombstonePublic]:
         """Return a page of what is kept of deleted runs, most recently deleted first."""
         return self._client._send(self._calls.tombstones(limit))
+
+
+class Activity:
+    """The activity log (admin keys): who did what, and when.
+
+    Filters, as keywords: ``actor`` (a key id, or ``trigger:…``, ``cron:…``, ``run:…``,
+    ``link:…``, ``system``), ``actor_type``, ``resource``, ``resource_id``, ``action``
+    (exact, or a prefix ending in ``.``), ``since`` and ``until`` (datetimes or RFC 3339).
+    """
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._calls = ActivityCalls(client)
+
+    def list(
+        self, *, limit: int = 50, continuation_token: str | None = None, **filters: Any
+    ) -> Page[AuditEventPublic]:
+        """Return one page of matching activity, newest first."""
+        query = {**filters, "limit": limit, "continuation_token": continuation_token}
+        return self._client._send(self._calls.list(query))
+
+    def iter(self, *, limit: int = 500, **filters: Any) -> Iterator[AuditEventPublic]:
+        """Iterate over all matching activity, newest first, page after page."""
+        for row in self._client._items(self._calls.list({**filters, "limit": limit})):
+            yield row
+
+    def export(
+        self,
+        path: str | Path | BinaryIO,
+        *,
+        format: Literal["jsonl", "csv"] = "jsonl",
+        on_progress: OnProgress | None = None,
+        **filters: Any,
+    ) -> int:
+        """Write all matching activity to ``path`` (or an open binary file) as JSON Lines
+        or CSV; return the bytes written.
+
+        The server streams the file; ``on_progress`` is told the bytes written so far.
+        """
+        request = self._calls.export(filters, format)
+        try:
+            response = self._client._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise connection_error(exc, self._client.base_url) from exc
+        written = 0
+        try:
+            if response.is_error:
+                response.read()
+                raise error_from_response(response)
+            with writable(path) as out:
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+                    written += len(chunk)
+                    if on_progress is not None:
+                        on_progress(written)
+        finally:
+            response.close()
+        return written

@@ -23,6 +23,7 @@ from fastapi.responses import RedirectResponse, Response
 from runplane.domain.errors import RunplaneError, Unauthorized
 from runplane.domain.models import Principal
 from runplane.services import auth
+from runplane.services.audit import acting_via
 from runplane.services.runtime import Runtime
 
 COOKIE = "runplane_console"
@@ -146,7 +147,8 @@ async def current_user(request: Request) -> User:
         who = await auth.authenticate(rt, data["key"])
     except Unauthorized:
         raise SignInRequired(_here(request)) from None
-    return User(who=who, csrf=data["csrf"], key_prefix=data["key"][:10])
+    # The session's key acts, through the console: its activity says so.
+    return User(who=acting_via(who, "console"), csrf=data["csrf"], key_prefix=data["key"][:10])
 
 
 def check_csrf(user: User, token: str | None) -> None:

@@ -45,7 +45,7 @@ from runplane.engine.lease import Lease
 from runplane.engine.metering import Meter
 from runplane.engine.outcome import Suspend, WriteFailed, error_info, failed_step
 from runplane.engine.ports import GraphRunner, RunHooks
-from runplane.engine.waits import Waits, cancel_receipt
+from runplane.engine.waits import Waits, Write, cancel_receipt
 from runplane.engine.writer import RunWriter
 from runplane.logs import bind_run
 from runplane.store import admission as admission_store
@@ -220,12 +220,17 @@ class Worker:
 
     # -- cancel -------------------------------------------------------------------------
 
-    async def cancel(self, run: RunRecord) -> None:
-        """Record a cancel request and stop the run: at once if idle, else at its next await."""
+    async def cancel(self, run: RunRecord, also: Write | None = None) -> None:
+        """Record a cancel request and stop the run: at once if idle, else at its next await.
+
+        ``also`` writes more in the request's transaction (who asked, in the activity log).
+        """
         run_id = run["id"]
         requested = run["cancel_requested_at"] or utcnow()
         async with self.db.write() as conn:
             await runs_store.update_run(conn, run_id, cancel_requested_at=requested)
+            if also is not None:
+                await also(conn)
             await notify.announce(conn, run_id)
         idle = run["status"] in (RunStatus.QUEUED, RunStatus.PAUSED, RunStatus.AUTH_REQUIRED)
         if idle and run_id not in self._active:

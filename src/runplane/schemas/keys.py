@@ -38,12 +38,20 @@ class KeyCreated(KeyPublic):
 
 
 class AuditEventPublic(BaseModel):
-    """One administrative change: who (which key) did what to what, and when."""
+    """One change: who did what to what, and when.
+
+    ``actor_key_id`` is the key that acted, or for others a synthetic id
+    (``trigger:<id>``, ``cron:<id>``, ``run:<id>``, ``link:<approval id>``, ``system``);
+    ``actor_type`` says how: api, console, link, trigger, schedule, agent or system.
+    """
 
     id: str
     object: Literal["audit_event"] = "audit_event"
     at: datetime
     actor_key_id: str | None = None
+    actor_type: str = "api"
+    actor_role: str | None = None
+    actor_user_id: str | None = None
     action: str
     target_type: str
     target_id: str | None = None

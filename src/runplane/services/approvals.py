@@ -15,6 +15,7 @@ from runplane.domain.json import JSONObject
 from runplane.domain.lifecycle import RunStatus
 from runplane.domain.models import ApprovalRecord, NewEvent, Principal, RunRecord, iso, utcnow
 from runplane.schemas import ApprovalDecision
+from runplane.services import audit
 from runplane.services.crypto import token_hash
 from runplane.services.hooks import approval_link, live_token
 from runplane.services.runtime import Runtime
@@ -92,7 +93,13 @@ async def decide(
     approval = await get_approval(rt, who, approval_id)
     await _require_decider(rt, who, approval)
     return await _decide(
-        rt, approval, body, decided_by=f"key:{who.key_id}", key_id=who.key_id, via=via
+        rt,
+        approval,
+        body,
+        actor=audit.acting_via(who, via),
+        decided_by=f"key:{who.key_id}",
+        key_id=who.key_id,
+        via=via,
     )
 
 
@@ -117,7 +124,7 @@ async def mint_link(
         "link_expires_at": datetime.fromtimestamp(until, UTC),
         "link_revoked_at": None,
     }
-    fresh = await _update_pending(rt, approval, values)
+    fresh = await _update_pending(rt, approval, values, who, "approval.link_created")
     link = approval_link(rt.settings.base_url, token)
     return fresh, link, token, datetime.fromtimestamp(until, UTC)
 
@@ -127,7 +134,8 @@ async def revoke_link(rt: Runtime, who: Principal, approval_id: str) -> Approval
     approval = await get_approval(rt, who, approval_id)
     await _require_decider(rt, who, approval)
     _require_pending(approval)
-    return await _update_pending(rt, approval, {"link_sealed": None, "link_revoked_at": utcnow()})
+    values: dict[str, object] = {"link_sealed": None, "link_revoked_at": utcnow()}
+    return await _update_pending(rt, approval, values, who, "approval.link_revoked")
 
 
 async def _run_of(rt: Runtime, approval: ApprovalRecord) -> RunRecord | None:
@@ -153,11 +161,12 @@ def _require_pending(approval: ApprovalRecord) -> None:
 
 
 async def _update_pending(
-    rt: Runtime, approval: ApprovalRecord, values: dict[str, object]
+    rt: Runtime, approval: ApprovalRecord, values: dict[str, object], who: Principal, action: str
 ) -> ApprovalRecord:
     async with rt.db.write() as conn:
         if not await store.update_pending(conn, approval["id"], **values):
             raise Conflict(f"approval {approval['id']} was decided meanwhile")
+        await audit.record(conn, who, action, "approval", approval["id"])
         fresh = await store.get_approval(conn, None, approval["id"])
     assert fresh is not None
     return fresh
@@ -177,7 +186,14 @@ async def decide_by_token(
         raise Conflict("this approval link was already used", [{"name": "token", "value": None}])
     key_id = who.key_id if who is not None else None
     return await _decide(
-        rt, approval, body, decided_by="link", key_id=key_id, via="link", token=token
+        rt,
+        approval,
+        body,
+        actor=audit.by_link(approval["tenant_id"], approval["id"]),
+        decided_by="link",
+        key_id=key_id,
+        via="link",
+        token=token,
     )
 
 
@@ -215,6 +231,7 @@ async def _decide(
     approval: ApprovalRecord,
     body: ApprovalDecision,
     *,
+    actor: Principal,
     decided_by: str,
     key_id: str | None = None,
     via: str | None = None,
@@ -261,10 +278,16 @@ async def _decide(
         "decided_at": iso(now),
     }
     resolved = NewEvent("approval.resolved", data, now)
+    action = "approval.expired" if actor.via == "system" else f"approval.{status}"
+    noted: JSONObject = {"run_id": approval["run_id"], "kind": approval["kind"]}
+    noted |= {"decision": decision, "comment": body.comment}
+    if key_id is not None and actor.key_id != key_id:
+        noted["key_id"] = key_id  # a signed-in caller who used a link
 
     async def record(conn: Conn) -> None:
         if not await store.resolve(conn, approval["id"], **values):
             raise Conflict(f"approval {approval['id']} was decided meanwhile")
+        await audit.record(conn, actor, action, "approval", approval["id"], noted)
 
     if approval["kind"] == "plan" and decision == "reject":
         receipt: CancelReceipt = {
@@ -297,6 +320,7 @@ async def apply_expired(rt: Runtime) -> int:
     for approval in due:
         action = approval["default_action"] or "reject"
         comment = "expired without a decision"
+        system = audit.system(approval["tenant_id"])
         try:
             if action == "cancel":
                 await _expire_by_cancel(rt, approval)
@@ -304,10 +328,10 @@ async def apply_expired(rt: Runtime) -> int:
                 body = ApprovalDecision(
                     action="repeat" if action == "approve" else "fail", comment=comment
                 )
-                await _decide(rt, approval, body, decided_by=SYSTEM)
+                await _decide(rt, approval, body, actor=system, decided_by=SYSTEM)
             else:
                 body = ApprovalDecision(decision=action, comment=comment)  # type: ignore[arg-type]
-                await _decide(rt, approval, body, decided_by=SYSTEM)
+                await _decide(rt, approval, body, actor=system, decided_by=SYSTEM)
         except (Conflict, NotFound):
             continue  # decided or ended meanwhile
     return len(due)
@@ -344,6 +368,9 @@ async def _expire_by_cancel(rt: Runtime, approval: ApprovalRecord) -> None:
             link_sealed=None,
         ):
             raise Conflict("decided meanwhile")
+        noted: JSONObject = {"run_id": run["id"], "kind": approval["kind"], "decision": "cancel"}
+        system = audit.system(approval["tenant_id"])
+        await audit.record(conn, system, "approval.expired", "approval", approval["id"], noted)
 
     receipt: CancelReceipt = {
         "requested_at": iso(now),

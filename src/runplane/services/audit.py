@@ -1,13 +1,32 @@
-"""The audit log: administrative changes, recorded with the change, read by admins."""
+"""The activity log's writing side: every change, recorded with it, saying who made it.
+
+This module imports no runtime, so that any service can record (reading: ``activity.py``).
+"""
+
+from dataclasses import replace
 
 from runplane.domain.ids import new_id
 from runplane.domain.json import JSONObject
 from runplane.domain.models import AuditEventRecord, Principal, utcnow
-from runplane.domain.roles import Permission
-from runplane.services.runtime import Runtime
 from runplane.store import audit as store
 from runplane.store.db import Conn
-from runplane.store.runs import decode_token, page_of
+
+SYSTEM_ACTOR = "system"
+
+
+def system(tenant_id: str) -> Principal:
+    """The server itself acting for a tenant (expiries, sweeps, the reconciler)."""
+    return Principal(tenant_id=tenant_id, key_id=SYSTEM_ACTOR, role="system", via="system")
+
+
+def by_link(tenant_id: str, approval_id: str) -> Principal:
+    """Whoever holds an approval's link: the link, not a key, is what let them act."""
+    return Principal(tenant_id=tenant_id, key_id=f"link:{approval_id}", role="link", via="link")
+
+
+def acting_via(who: Principal, via: str) -> Principal:
+    """The same principal, acting through another surface (the console, an agent …)."""
+    return who if who.via == via else replace(who, via=via)
 
 
 async def record(
@@ -34,14 +53,3 @@ async def record(
     }
     await store.insert_event(conn, row)
     return row
-
-
-async def list_events(
-    rt: Runtime, who: Principal, limit: int, continuation_token: str | None
-) -> tuple[list[AuditEventRecord], str | None]:
-    """A page of the tenant's audit events, newest first (admin keys only)."""
-    who.require(Permission.READ_AUDIT)
-    after = decode_token(continuation_token) if continuation_token else None
-    async with rt.db.read() as conn:
-        rows = await store.list_events(conn, who.tenant_id, limit=limit, after=after)
-    return page_of(rows, limit, at="at")

@@ -14,12 +14,18 @@ from runplane.domain.roles import Permission
 from runplane.schemas import RunBudget
 from runplane.schemas.usage import BudgetApprove, BudgetPublic, BudgetPut
 from runplane.services import agents as agents_svc
+from runplane.services import audit
 from runplane.services import runs as runs_svc
 from runplane.services.runtime import Runtime
 from runplane.store import runs as runs_store
 from runplane.store import usage as store
 
 SCOPES = ("tenant", "agent")
+
+
+def _budget_id(scope: str, target: str) -> str:
+    """How the activity log names a budget: ``tenant``, or ``agent:<agent id>``."""
+    return f"{scope}:{target}" if target else scope
 
 
 def budget_public(row: BudgetRecord) -> BudgetPublic:
@@ -78,6 +84,8 @@ async def put_budget(
     }
     async with rt.db.write() as conn:
         await store.put_budget(conn, row)
+        noted: JSONObject = {"credits": body.credits, "tokens": body.tokens, "period": body.period}
+        await audit.record(conn, who, "budget.put", "budget", _budget_id(scope, target), noted)
     await _resume_held(rt, who, target or None, f"the {scope} budget changed")
     return row
 
@@ -88,6 +96,8 @@ async def delete_budget(rt: Runtime, who: Principal, scope: str, agent: str | No
     target = await _target(rt, who, scope, agent)
     async with rt.db.write() as conn:
         found = await store.delete_budget(conn, who.tenant_id, scope, target)
+        if found:
+            await audit.record(conn, who, "budget.deleted", "budget", _budget_id(scope, target))
     if not found:
         raise _no_budget(scope, agent)
     await _resume_held(rt, who, target or None, f"the {scope} budget was removed")
@@ -103,6 +113,7 @@ async def set_run_budget(rt: Runtime, who: Principal, run_id: str, body: RunBudg
         budget["approved"] = approved
     async with rt.db.write() as conn:
         await runs_store.update_run(conn, run_id, budget=budget)
+        await audit.record(conn, who, "run.budget_set", "run", run_id, budget)
     run = await runs_svc.get_run(rt, who, run_id)
     if _held(run):
         await _resume(rt, run, "the run's budget changed")
@@ -131,6 +142,7 @@ async def approve_overrun(
     budget["approved"] = approved
     async with rt.db.write() as conn:
         await runs_store.update_run(conn, run_id, budget=budget)
+        await audit.record(conn, who, "run.overrun_approved", "run", run_id, approved)
     what = " and ".join(
         f"{v:g} {u}" for u, v in (("credits", body.credits), ("tokens", body.tokens)) if v
     )

@@ -157,7 +157,10 @@ async def start_due(rt: Runtime) -> int:
         if not won:
             continue
         who = Principal(
-            tenant_id=cron["tenant_id"], key_id=f"cron:{cron['id']}", user_id=cron["user_id"]
+            tenant_id=cron["tenant_id"],
+            key_id=f"cron:{cron['id']}",
+            user_id=cron["user_id"],
+            via="schedule",
         )
         body = RunCreateBody.model_validate(
             {**cron["payload"], "assistant_id": cron["assistant_id"]}

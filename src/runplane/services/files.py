@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from runplane.domain.errors import Conflict, Invalid, NotFound, PayloadTooLarge
 from runplane.domain.ids import new_id
+from runplane.domain.json import JSONObject
 from runplane.domain.media import media_type_of
 from runplane.domain.models import FileRecord, Principal, StepRow, utcnow
 from runplane.domain.roles import Permission
@@ -72,6 +73,8 @@ async def upload(
     await rt.blobs.put(blob_key(who.tenant_id, sha), data)
     async with rt.db.write() as conn:
         await store.insert(conn, row)
+        noted: JSONObject = {"name": name, "site_id": site["id"], "sha256": sha, "size": len(data)}
+        await audit.record(conn, who, "file.uploaded", "file", row["id"], noted)
     return row
 
 
@@ -154,6 +157,8 @@ async def delete_file(rt: Runtime, who: Principal, file_id: str) -> None:
                 [{"name": "file_id", "value": file_id}],
             )
         await store.delete(conn, who.tenant_id, file_id)
+        noted: JSONObject = {"name": row["name"], "sha256": row["sha256"]}
+        await audit.record(conn, who, "file.deleted", "file", file_id, noted)
         keep_blob = await store.sha_in_use(conn, who.tenant_id, row["sha256"])
     if not keep_blob:
         await rt.blobs.delete(blob_key(who.tenant_id, row["sha256"]))

@@ -5,6 +5,7 @@ from runplane.domain.errors import Forbidden
 from runplane.domain.models import Principal
 from runplane.domain.roles import Permission
 from runplane.schemas.quotas import QuotasPatch, QuotasPublic, QuotaUsage
+from runplane.services import audit
 from runplane.services.runtime import Runtime
 from runplane.store import admission as store
 from runplane.store.db import Database
@@ -49,12 +50,16 @@ async def update(rt: Runtime, who: Principal, patch: QuotasPatch) -> QuotasPubli
                 [{"name": name, "value": value}],
             )
     if values:
-        await set_limits(rt.db, who.tenant_id, values)
+        await set_limits(rt.db, who.tenant_id, values, who)
         rt.worker.admission.forget(who.tenant_id)
     return await get(rt, who)
 
 
-async def set_limits(db: Database, tenant_id: str, values: dict[str, int | None]) -> None:
-    """Write a tenant's quota overrides (None clears one)."""
+async def set_limits(
+    db: Database, tenant_id: str, values: dict[str, int | None], who: Principal | None = None
+) -> None:
+    """Write a tenant's quota overrides (None clears one); ``who`` is recorded, if a key."""
     async with db.write() as conn:
         await store.set_tenant_limits(conn, tenant_id, values)
+        if who is not None:
+            await audit.record(conn, who, "quotas.updated", "tenant", tenant_id, dict(values))

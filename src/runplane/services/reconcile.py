@@ -29,16 +29,19 @@ that got there first, is left alone), and logs a warning naming the run and its 
 import logging
 import time
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, cast
 
 from runplane.domain.events import ErrorData, ReconciledData, describe_event
+from runplane.domain.json import JSONObject
 from runplane.domain.lifecycle import RunStatus
 from runplane.domain.models import NewEvent, RunRecord, utcnow
 from runplane.engine.base import WorkflowState, workflow_id
+from runplane.services import audit
 from runplane.services.runtime import Runtime
 from runplane.store import executors as executors_store
 from runplane.store import notify
 from runplane.store import runs as runs_store
+from runplane.store.db import Conn
 from runplane.store.runs import ActiveRun, Chain, StaleRun
 
 log = logging.getLogger("runplane.reconcile")
@@ -152,6 +155,7 @@ class Reconciler:
                 fields={"segment": segment, "updated_at": now},
                 expect_status=row["status"],
             )
+            await _note(conn, row, note)
             await notify.announce(conn, row["id"])
         self.rt.hub.notify(row["id"], row["status"])
 
@@ -165,4 +169,14 @@ class Reconciler:
             "retryable": True,
         }
         event = NewEvent("reconciled", note, utcnow())
-        await self.rt.worker.end_idle(row, RunStatus.FAILED, [event], error=error)
+
+        async def noted(conn: Conn) -> None:
+            await _note(conn, row, note)
+
+        await self.rt.worker.end_idle(row, RunStatus.FAILED, [event], error=error, also=noted)
+
+
+async def _note(conn: Conn, row: RunRecord, note: ReconciledData) -> None:
+    """The reconciler's repair in the activity log: the system acted on the run."""
+    system = audit.system(row["tenant_id"])
+    await audit.record(conn, system, "run.reconciled", "run", row["id"], cast(JSONObject, note))

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from runplane.domain.json import JSON, JSONObject
-from runplane.domain.models import Principal, RunRecord, iso, utcnow
+from runplane.domain.models import RunRecord, iso, utcnow
 from runplane.schemas.governance import GovernancePolicy
 from runplane.services import audit
 from runplane.services.governance_policy import policy_at
@@ -62,11 +62,6 @@ class Swept:
         }
 
 
-def system(tenant_id: str) -> Principal:
-    """The actor of what the sweep does."""
-    return Principal(tenant_id, key_id="system", role="admin", via="system")
-
-
 async def sweep_if_due(rt: Runtime, owner: str) -> dict[str, Swept] | None:
     """Sweep if no process has within the interval (None: another one has)."""
     every = timedelta(seconds=rt.settings.retention_sweep_seconds)
@@ -90,7 +85,7 @@ async def sweep(rt: Runtime, now: datetime | None = None) -> dict[str, Swept]:
             async with rt.db.write() as conn:
                 await audit.record(
                     conn,
-                    system(tenant_id),
+                    audit.system(tenant_id),
                     "retention.swept",
                     "policy",
                     str(version),
@@ -175,7 +170,7 @@ async def _sweep_runs(
     async def delete(conn: Conn, run: RunRecord) -> list[str]:
         tomb, shas = await erase_run(conn, run, "retention", reason, now)
         data: JSONObject = {"reason": reason, "tombstone": {"last_hash": tomb["last_hash"]}}
-        await audit.record(conn, system(tenant_id), "run.deleted", "run", run["id"], data)
+        await audit.record(conn, audit.system(tenant_id), "run.deleted", "run", run["id"], data)
         return shas
 
     return await _apply(rt, tenant_id, cutoff, budget, delete)

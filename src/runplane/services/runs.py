@@ -5,6 +5,7 @@ import functools
 import hashlib
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import cast
 
@@ -32,6 +33,7 @@ from runplane.domain.roles import Permission
 from runplane.engine.hub import Signal
 from runplane.schemas import RunCreate
 from runplane.services import agents as agents_svc
+from runplane.services import audit
 from runplane.services import files as files_svc
 from runplane.services.estimates import estimate
 from runplane.services.runtime import Runtime
@@ -40,6 +42,7 @@ from runplane.store import customer_integrations, tombstones
 from runplane.store import files as files_store
 from runplane.store import runs as store
 from runplane.store import webhook_deliveries as deliveries_store
+from runplane.store.db import Conn
 
 POLL_SECONDS = 0.25
 # How long a stream of a run that waits for a person sleeps between looks at the
@@ -93,12 +96,16 @@ async def create_run(
     extra: Mapping[str, object] | None = None,
     wait_until: frozenset[str] = frozenset(),
     not_before: datetime | None = None,
+    action: str = "run.created",
+    activity: JSONObject | None = None,
 ) -> RunRecord:
     """Validate, record and start a run; with ``body.wait``, hold until it ends.
 
-    ``extra`` sets more columns (a graph run's thread and options). A run whose tenant
-    has its queue full is refused (429); one over its running quota, or scheduled for
-    ``not_before``, is recorded and starts when admitted (``engine/admission.py``).
+    ``extra`` sets more columns (a graph run's thread and options); ``action`` and
+    ``activity`` are what the activity log says of it (a rerun, a duplicate). A run
+    whose tenant has its queue full is refused (429); one over its running quota, or
+    scheduled for ``not_before``, is recorded and starts when admitted
+    (``engine/admission.py``).
     """
     who.require(Permission.CREATE_RUNS)
     if not body.agent_id:
@@ -173,6 +180,7 @@ async def create_run(
         **(extra or {}),
     }
     deliveries = await rt.hooks.lifecycle(cast(RunRecord, row), [(RunStatus.QUEUED, 1)])
+    actor, noted = _creator(who, cast(RunRecord, row), activity)
     try:
         async with rt.db.write() as conn:
             # The key first: a repeat sent while the first is still on its way (a client
@@ -183,6 +191,7 @@ async def create_run(
                 raise _KeyTaken
             stored = await store.insert_run(conn, row)
             await deliveries_store.insert_many(conn, deliveries)
+            await audit.record(conn, actor, action, "run", run_id, noted)
             if rerun_of is not None and from_step is not None:
                 await store.copy_steps(conn, rerun_of, run_id, from_step)
                 await files_store.copy_to_rerun(conn, who.tenant_id, rerun_of, run_id, from_step)
@@ -207,6 +216,21 @@ async def create_run(
     return await get_run(rt, who, run_id)
 
 
+def _creator(
+    who: Principal, row: RunRecord, activity: JSONObject | None
+) -> tuple[Principal, JSONObject]:
+    """Who created a run (an agent acts as its run) and what the activity log says of it."""
+    data: JSONObject = {"trigger": row["trigger"], "agent_id": row["agent_id"], **(activity or {})}
+    if who.via == "agent" and row["parent_run_id"] is not None:
+        # A child run is the parent run's doing; the key it acts under is kept beside it.
+        data["on_behalf_of_key_id"] = who.key_id
+        who = replace(who, key_id=f"run:{row['parent_run_id']}")
+    trigger_id = row.get("trigger_id")
+    if trigger_id is not None:
+        data["trigger_id"] = trigger_id
+    return who, data
+
+
 async def start_child(rt: Runtime, parent: RunRecord, agent: str, input: JSON, key: str) -> str:
     """Start (or find, by the idempotency ``key``) a run of ``agent`` that ``parent`` asked for.
 
@@ -219,6 +243,7 @@ async def start_child(rt: Runtime, parent: RunRecord, agent: str, input: JSON, k
         key_id=parent["created_by_key_id"] or f"run:{parent['id']}",
         role="member",
         user_id=parent["user_id"],
+        via="agent",
     )
     body = RunCreate(
         agent_id=agent,
@@ -564,7 +589,11 @@ async def cancel_run(rt: Runtime, who: Principal, run_id: str) -> RunRecord:
         raise Conflict(
             f"run {run_id} already ended ({status})", [{"name": "status", "value": status}]
         )
-    await rt.worker.cancel(run)
+
+    async def noted(conn: Conn) -> None:
+        await audit.record(conn, who, "run.cancel_requested", "run", run_id)
+
+    await rt.worker.cancel(run, also=noted)
     # A parent's children stop with it (a waiting parent ends at once, so nobody else would).
     await cancel_children(rt, run)
     return await get_run(rt, who, run_id)
@@ -585,7 +614,14 @@ async def rerun(
         raise Invalid.field("from_step", f"run {run_id} has {run['step_count']} steps", from_step)
     body = _body_from(run, wait=wait)
     return await create_run(
-        rt, who, body, rerun_of=run_id, from_step=from_step, idempotency_key=idempotency_key
+        rt,
+        who,
+        body,
+        rerun_of=run_id,
+        from_step=from_step,
+        idempotency_key=idempotency_key,
+        action="run.rerun",
+        activity={"rerun_of": run_id, "from_step": from_step},
     )
 
 
@@ -604,7 +640,17 @@ async def duplicate(
     for key, value in overrides.items():
         if value is not None:
             setattr(body, key, value)
-    return await create_run(rt, who, body, idempotency_key=idempotency_key)
+    return await create_run(
+        rt,
+        who,
+        body,
+        idempotency_key=idempotency_key,
+        action="run.duplicated",
+        activity={
+            "duplicate_of": run_id,
+            "overrides": [k for k in sorted(overrides) if overrides[k] is not None],
+        },
+    )
 
 
 _COPIED = (
@@ -649,6 +695,8 @@ async def set_archived(rt: Runtime, who: Principal, run_id: str, archived: bool)
     await get_run(rt, who, run_id)
     async with rt.db.write() as conn:
         await store.update_run(conn, run_id, archived=archived, updated_at=utcnow())
+        action = "run.archived" if archived else "run.unarchived"
+        await audit.record(conn, who, action, "run", run_id)
     return await get_run(rt, who, run_id)
 
 

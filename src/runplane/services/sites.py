@@ -6,6 +6,7 @@ from runplane.domain.errors import Conflict, NotFound
 from runplane.domain.ids import new_id
 from runplane.domain.models import Principal, SiteRecord, utcnow
 from runplane.domain.roles import Permission
+from runplane.services import audit
 from runplane.services.runtime import Runtime
 from runplane.store import files as files_store
 from runplane.store import sites as store
@@ -28,6 +29,7 @@ async def create_site(
     try:
         async with rt.db.write() as conn:
             await store.insert(conn, row)
+            await audit.record(conn, who, "site.created", "site", row["id"], {"name": name})
     except IntegrityError:
         raise Conflict(f"a site named {name!r} exists", [{"name": "name", "value": name}]) from None
     return row
@@ -66,3 +68,4 @@ async def delete_site(rt: Runtime, who: Principal, site_id: str) -> None:
                     [{"name": "site_id", "value": site["id"]}],
                 )
         await store.delete(conn, who.tenant_id, site["id"])
+        await audit.record(conn, who, "site.deleted", "site", site["id"], {"name": site["name"]})

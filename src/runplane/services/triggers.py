@@ -448,6 +448,8 @@ def acting_as(row: TriggerRecord) -> Principal:
         key_id=f"trigger:{row['id']}",
         role="member",
         user_id=row["user_id"],
+        # A scheduled trigger acts as the schedule; a webhook or an upload as the trigger.
+        via="schedule" if row["kind"] == "schedule" else "trigger",
     )
 
 

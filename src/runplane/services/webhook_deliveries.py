@@ -10,6 +10,7 @@ from runplane.domain.models import (
     utcnow,
 )
 from runplane.domain.roles import Permission
+from runplane.services import audit
 from runplane.services.runtime import Runtime
 from runplane.services.webhooks import NOTIFY, due_again
 from runplane.store import runs as runs_store
@@ -74,6 +75,10 @@ async def redeliver(
         found = await store.update(
             conn, who.tenant_id, delivery_id, **due_again(now), retry_until=until
         )
+        if found:
+            await audit.record(
+                conn, who, "webhook_delivery.redelivered", "webhook_delivery", delivery_id
+            )
     if not found:
         raise _missing(delivery_id)
     rt.hooks.webhooks.kick()

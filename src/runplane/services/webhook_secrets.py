@@ -9,9 +9,11 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from runplane.domain.json import JSONObject
 from runplane.domain.models import Principal, WebhookSecretRecord, iso, utcnow
 from runplane.domain.roles import Permission
 from runplane.schemas.webhooks import WebhookSecretPublic, new_secret
+from runplane.services import audit
 from runplane.services.crypto import Keys
 from runplane.store import webhook_secrets as store
 from runplane.store.db import Database
@@ -76,6 +78,8 @@ async def rotate(
             await store.insert(conn, row)
         else:
             await store.replace(conn, row)
+        noted: JSONObject = {"previous_valid_until": iso(until) if until else None}
+        await audit.record(conn, who, "webhook_secret.rotated", "webhook_secret", None, noted)
     return WebhookSecretPublic(
         secret=secret, created_at=iso(now), previous_valid_until=iso(until) if until else None
     )

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from runplane.api.deps import PrincipalDep, RuntimeDep
 from runplane.schemas import AuditEventPublic, Page
-from runplane.services import audit as svc
+from runplane.services import activity as svc
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 

@@ -15,6 +15,7 @@ from runplane.console.views import (
     editor,
     files,
     governance,
+    governance_activity,
     governance_exports,
     governance_holds,
     governance_policy,
@@ -47,6 +48,7 @@ def install(app: FastAPI) -> None:
         governance_policy,
         governance_holds,
         governance_exports,
+        governance_activity,
     ):
         router.include_router(module.router)
     app.include_router(router)
