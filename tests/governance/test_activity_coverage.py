@@ -80,9 +80,19 @@ RECORDS: dict[tuple[str, str], str] = {
     ("POST", "/v1/triggers/{trigger_id}/pause"): "trigger.paused",
     ("POST", "/v1/triggers/{trigger_id}/resume"): "trigger.resumed",
     ("POST", "/v1/triggers/{trigger_id}/hook"): "run.created",
+    ("PUT", "/v1/governance/policy"): "policy.updated",
+    ("POST", "/v1/governance/holds"): "hold.created",
+    ("POST", "/v1/governance/holds/{hold_id}/release"): "hold.released",
+    # Needs a second admin of the tenant: tests/governance/test_deletion.py.
+    ("POST", "/v1/governance/deletions/{request_id}/{decision}"): "deletion.approved",
+    ("POST", "/v1/governance/exports"): "export.created",
+    ("POST", "/v1/governance/keys/rotate"): "signing_key.rotated",
 }
 # Called in their own tests (named in the table's comments), not in the flow below.
-CALLED_ELSEWHERE = {("POST", "/v1/runs/{run_id}/budget/approve")}
+CALLED_ELSEWHERE = {
+    ("POST", "/v1/runs/{run_id}/budget/approve"),
+    ("POST", "/v1/governance/deletions/{request_id}/{decision}"),
+}
 WRITES = ("post", "put", "patch", "delete")
 
 
@@ -287,6 +297,20 @@ async def test_each_mutating_endpoint_records_its_action(
     assert fired.status_code == 202, fired.text
     call.made.append((("POST", "/v1/triggers/{trigger_id}/hook"), fired.json()["run_id"]))
     await call("DELETE", "/v1/triggers/{trigger_id}", tid, 204, path_trigger_id=tid)
+
+    # Governance: the policy (the default, with a comment), a hold, an export, a new key.
+    await call("PUT", "/v1/governance/policy", None, json={"document": {}, "comment": "same"})
+    held = await call(
+        "POST", "/v1/governance/holds", None, 201, json={"run_id": run["id"], "reason": "audit"}
+    )
+    hid = held.json()["id"]
+    call.made[-1] = (call.made[-1][0], hid)
+    release = "/v1/governance/holds/{hold_id}/release"
+    await call("POST", release, hid, path_hold_id=hid)
+    export = await call("POST", "/v1/governance/exports", None, 202, json={"run_ids": [run["id"]]})
+    call.made[-1] = (call.made[-1][0], export.json()["id"])
+    rotated = await call("POST", "/v1/governance/keys/rotate", None, 201)
+    call.made[-1] = (call.made[-1][0], rotated.json()["id"])
 
     called = {endpoint for endpoint, _ in call.made}
     assert called | CALLED_ELSEWHERE == set(RECORDS), set(RECORDS) - called - CALLED_ELSEWHERE

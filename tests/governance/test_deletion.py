@@ -191,6 +191,11 @@ async def test_deletion_with_approval_needs_a_second_admin(make_client, rt: Runt
     assert tomb["reason"] == "gdpr" and tomb["deleted_by"] == request["requested_by_key_id"]
     again = await second.post(f"/v1/governance/deletions/{request['id']}/reject")
     assert again.status_code == 409
+    rows = (await second.get("/v1/governance/activity", params={"resource_id": run["id"]})).json()
+    done = {(r["action"], r["actor_key_id"]) for r in rows["items"]}
+    asker, approver = request["requested_by_key_id"], ok.json()["decided_by_key_id"]
+    assert {("deletion.requested", asker), ("deletion.approved", approver)} <= done
+    assert ("run.deleted", approver) in done
 
 
 async def test_a_rejected_request_leaves_the_run(make_client, rt: Runtime) -> None:  # type: ignore[no-untyped-def]
