@@ -78,7 +78,13 @@ def assert_one_clean_log(api: httpx.Client, run_id: str, steps: int) -> None:
         assert numbers == list(range(1, steps + 1)), (kind, numbers)
     assert events[-1]["type"] == "status" and events[-1]["data"]["status"] == "succeeded"
     check = api.get(f"/v1/runs/{run_id}/verify").json()
-    assert check == {"ok": True, "events": len(events), "first_bad_seq": None}
+    assert check == {
+        "ok": True,
+        "events": len(events),
+        "first_bad_seq": None,
+        "deleted": False,
+        "last_hash": None,
+    }
 
 
 def test_a_run_killed_in_step_3_completes_after_restart_without_repeating_steps_1_and_2(

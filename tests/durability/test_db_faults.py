@@ -251,7 +251,13 @@ class Bench:
         events = api.get(f"/v1/runs/{run_id}/events", params={"limit": 1000}).json()["items"]
         assert [e["seq"] for e in events] == list(range(1, len(events) + 1)), run_id
         check = api.get(f"/v1/runs/{run_id}/verify").json()
-        assert check == {"ok": True, "events": len(events), "first_bad_seq": None}, check
+        assert check == {
+            "ok": True,
+            "events": len(events),
+            "first_bad_seq": None,
+            "deleted": False,
+            "last_hash": None,
+        }, check
         if status != "succeeded":
             return
         for kind in ("step.started", "step.completed"):

@@ -174,7 +174,13 @@ def check_no_finished_step_ran_twice(fleet: Fleet, run_id: str) -> tuple[int, in
         assert numbers == list(range(1, STEPS + 1)), (run_id, kind, numbers)
     assert events[-1]["type"] == "status" and events[-1]["data"]["status"] == "succeeded"
     check = fleet.api.get(f"/v1/runs/{run_id}/verify").json()
-    assert check == {"ok": True, "events": len(events), "first_bad_seq": None}
+    assert check == {
+        "ok": True,
+        "events": len(events),
+        "first_bad_seq": None,
+        "deleted": False,
+        "last_hash": None,
+    }
     takeover = next((e["seq"] for e in events if e["type"] == "takeover"), None)
     finished_before = {
         e["data"]["number"]
