@@ -1,8 +1,10 @@
 """The retention sweep: the policy's retention applied by the same rules as a delete
 (held runs never swept), recorded in the activity log, one sweep per interval."""
 
+import asyncio
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
@@ -11,7 +13,7 @@ from runplane.domain.models import utcnow
 from runplane.services import retention
 from runplane.services.runtime import Runtime
 from runplane.store import governance
-from runplane.store.schema import audit_events, files, runs, steps
+from runplane.store.schema import audit_events, evidence_exports, files, runs, steps
 
 
 async def finished(api: httpx.AsyncClient, input: object) -> dict:
@@ -173,3 +175,42 @@ async def test_old_files_go_but_held_ones_stay(api: httpx.AsyncClient, rt: Runti
     assert (await api.get(f"/v1/files/{old['id']}")).status_code == 404
     assert (await api.get(f"/v1/files/{held['id']}")).status_code == 200
     assert (await api.get(f"/v1/files/{new['id']}")).status_code == 200
+
+
+async def test_old_evidence_exports_go_with_their_zips_new_ones_stay(
+    api: httpx.AsyncClient, rt: Runtime
+) -> None:
+    run = await finished(api, {"steps": 1})
+    tenant = await tenant_of(api, run, rt)
+    await policy(api, {"retention": {"exports": {"days": 1}}})
+    made = []
+    for _ in range(2):
+        r = await api.post("/v1/governance/exports", json={"run_ids": [run["id"]]})
+        assert r.status_code == 202, r.text
+        made.append(r.json()["id"])
+    for export_id in made:
+        for _ in range(300):
+            export = (await api.get(f"/v1/governance/exports/{export_id}")).json()
+            if export["status"] == "succeeded":
+                break
+            await asyncio.sleep(0.05)
+        assert export["status"] == "succeeded", export
+    old, new = made
+    async with rt.db.write() as conn:
+        await conn.execute(
+            evidence_exports.update()
+            .where(evidence_exports.c.id == old)
+            .values(finished_at=utcnow() - timedelta(days=2))
+        )
+        location = (
+            await conn.execute(
+                sa.select(evidence_exports.c.location).where(evidence_exports.c.id == old)
+            )
+        ).scalar_one()
+    assert Path(location).exists()
+    swept = await sweep_of(rt, tenant)
+    assert swept.exports == 1
+    assert not Path(location).exists()
+    assert (await api.get(f"/v1/governance/exports/{old}")).status_code == 404
+    kept = await api.get(f"/v1/governance/exports/{new}/download")
+    assert kept.status_code == 200 and kept.content[:2] == b"PK"

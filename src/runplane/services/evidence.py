@@ -16,6 +16,8 @@ import os
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -506,6 +508,20 @@ async def list_exports(
     async with rt.db.read() as conn:
         rows = await store.list_exports(conn, who.tenant_id, limit, after)
     return page_of(rows, limit)
+
+
+async def drop_exports_before(rt: Runtime, tenant_id: str, cutoff: datetime, limit: int) -> int:
+    """Remove the tenant's exports finished before ``cutoff`` (the retention sweep's part):
+    their rows, then their zips; a crash in between leaves only an unnamed file."""
+    async with rt.db.write() as conn:
+        old = await store.finished_before(conn, tenant_id, cutoff, limit)
+        await store.delete_exports(conn, tenant_id, [e["id"] for e in old])
+    for export in old:
+        if export["location"]:
+            await anyio.to_thread.run_sync(
+                partial(Path(export["location"]).unlink, missing_ok=True)
+            )
+    return len(old)
 
 
 async def open_export(

@@ -1,5 +1,6 @@
-"""The retention sweep: each tenant's policy applied to its runs, run fields, files and
-activity, by the same rules as a delete (never a held run), recorded in the activity log.
+"""The retention sweep: each tenant's policy applied to its runs, run fields, files,
+activity and evidence exports, by the same rules as a delete (never a held run),
+recorded in the activity log.
 
 One process sweeps per interval (a claim in ``retention_sweeps``); each pass removes at
 most ``retention_sweep_batch`` runs (files, activity rows) per tenant, a few runs per
@@ -17,7 +18,7 @@ from typing import cast
 from runplane.domain.json import JSON, JSONObject
 from runplane.domain.models import RunRecord, iso, utcnow
 from runplane.schemas.governance import GovernancePolicy
-from runplane.services import audit
+from runplane.services import audit, evidence
 from runplane.services.governance_policy import policy_at
 from runplane.services.legal_holds import held_by
 from runplane.services.run_deletion import content_hash, drop_unused_blobs, erase_run
@@ -44,10 +45,12 @@ class Swept:
     fields: dict[str, list[str]] = field(default_factory=dict)
     files: int = 0
     activity: int = 0
+    exports: int = 0
 
     def empty(self) -> bool:
         """Whether nothing was removed."""
-        return not (self.runs or any(self.fields.values()) or self.files or self.activity)
+        counts = (self.files, self.activity, self.exports)
+        return not (self.runs or any(self.fields.values()) or any(counts))
 
     def summary(self, version: int) -> JSONObject:
         """The activity row's data: counts, and the run ids (capped)."""
@@ -59,6 +62,7 @@ class Swept:
             "fields_run_ids": {k: list(v[:NAMED_RUNS]) for k, v in self.fields.items() if v},
             "files_deleted": self.files,
             "activity_deleted": self.activity,
+            "exports_deleted": self.exports,
         }
 
 
@@ -99,7 +103,7 @@ async def sweep(rt: Runtime, now: datetime | None = None) -> dict[str, Swept]:
 async def sweep_tenant(
     rt: Runtime, tenant_id: str, version: int, policy: GovernancePolicy, now: datetime
 ) -> Swept:
-    """Apply one tenant's policy: runs, then run fields, files, activity."""
+    """Apply one tenant's policy: runs, then run fields, files, activity, exports."""
     swept = Swept()
     budget = rt.settings.retention_sweep_batch
     retention = policy.retention
@@ -118,6 +122,9 @@ async def sweep_tenant(
         cutoff = now - timedelta(days=retention.activity.days)
         async with rt.db.write() as conn:
             swept.activity = await store.delete_activity_before(conn, tenant_id, cutoff, budget)
+    if retention.exports.days is not None:
+        cutoff = now - timedelta(days=retention.exports.days)
+        swept.exports = await evidence.drop_exports_before(rt, tenant_id, cutoff, budget)
     return swept
 
 

@@ -97,6 +97,30 @@ async def update_export(
     return bool((await conn.execute(q)).rowcount)
 
 
+async def finished_before(
+    conn: Conn, tenant_id: str, cutoff: datetime, limit: int
+) -> list[EvidenceExportRecord]:
+    """The tenant's exports that ended (succeeded or failed) before ``cutoff``, oldest first."""
+    q = (
+        sa.select(exports)
+        .where(
+            exports.c.tenant_id == tenant_id,
+            exports.c.status.in_(["succeeded", "failed"]),
+            exports.c.finished_at < cutoff,
+        )
+        .order_by(exports.c.finished_at)
+        .limit(limit)
+    )
+    return [_export(r) for r in (await conn.execute(q)).mappings().all()]
+
+
+async def delete_exports(conn: Conn, tenant_id: str, export_ids: Collection[str]) -> None:
+    """Forget some of the tenant's exports."""
+    await conn.execute(
+        exports.delete().where(exports.c.tenant_id == tenant_id, exports.c.id.in_(export_ids))
+    )
+
+
 async def stale_exports(conn: Conn, at: datetime, seconds: float) -> list[EvidenceExportRecord]:
     """Unfinished exports whose builder has not beaten for ``seconds``: its process is gone."""
     q = sa.select(exports).where(
