@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from clean_chain import assert_chain_verifies
 
 from runplane.testing.server import LiveServer, create_key
 
@@ -77,14 +78,7 @@ def assert_one_clean_log(api: httpx.Client, run_id: str, steps: int) -> None:
         numbers = sorted(e["data"]["number"] for e in events if e["type"] == kind)
         assert numbers == list(range(1, steps + 1)), (kind, numbers)
     assert events[-1]["type"] == "status" and events[-1]["data"]["status"] == "succeeded"
-    check = api.get(f"/v1/runs/{run_id}/verify").json()
-    assert check == {
-        "ok": True,
-        "events": len(events),
-        "first_bad_seq": None,
-        "deleted": False,
-        "last_hash": None,
-    }
+    assert_chain_verifies(api, run_id, events)
 
 
 def test_a_run_killed_in_step_3_completes_after_restart_without_repeating_steps_1_and_2(

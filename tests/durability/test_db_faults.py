@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from clean_chain import assert_chain_verifies
 from test_crash_recovery import SIDE_EFFECTS, step_executions
 
 from runplane.store.notify import CHANNEL, Listener
@@ -250,14 +251,7 @@ class Bench:
         """Gapless, chain intact; each step started and completed once, and ran once."""
         events = api.get(f"/v1/runs/{run_id}/events", params={"limit": 1000}).json()["items"]
         assert [e["seq"] for e in events] == list(range(1, len(events) + 1)), run_id
-        check = api.get(f"/v1/runs/{run_id}/verify").json()
-        assert check == {
-            "ok": True,
-            "events": len(events),
-            "first_bad_seq": None,
-            "deleted": False,
-            "last_hash": None,
-        }, check
+        assert_chain_verifies(api, run_id, events)
         if status != "succeeded":
             return
         for kind in ("step.started", "step.completed"):

@@ -25,6 +25,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from clean_chain import assert_chain_verifies
 from test_crash_recovery import (
     SIDE_EFFECTS,
     client,
@@ -173,14 +174,7 @@ def check_no_finished_step_ran_twice(fleet: Fleet, run_id: str) -> tuple[int, in
         numbers = sorted(e["data"]["number"] for e in events if e["type"] == kind)
         assert numbers == list(range(1, STEPS + 1)), (run_id, kind, numbers)
     assert events[-1]["type"] == "status" and events[-1]["data"]["status"] == "succeeded"
-    check = fleet.api.get(f"/v1/runs/{run_id}/verify").json()
-    assert check == {
-        "ok": True,
-        "events": len(events),
-        "first_bad_seq": None,
-        "deleted": False,
-        "last_hash": None,
-    }
+    assert_chain_verifies(fleet.api, run_id, events)
     takeover = next((e["seq"] for e in events if e["type"] == "takeover"), None)
     finished_before = {
         e["data"]["number"]

@@ -37,8 +37,10 @@ class Background:
         """Start the loops (workers also sweep and poll for remote cancels)."""
         s = self.rt.settings
         self._tasks.append(asyncio.create_task(self._every(s.heartbeat_seconds, self.heartbeat)))
+        # An export's builder counts as gone only after executor_dead_after seconds of
+        # silence, so looking more often than twice in that time finds nothing sooner.
         self._tasks.append(
-            asyncio.create_task(self._every(s.heartbeat_seconds, self.resume_exports))
+            asyncio.create_task(self._every(s.executor_dead_after / 2, self.resume_exports))
         )
         if s.executes:
             self._tasks.append(asyncio.create_task(self._every(s.heartbeat_seconds, self.sweep)))
