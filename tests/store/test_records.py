@@ -36,6 +36,10 @@ RECORDS = [
     (models.ModelProviderRecord, schema.model_providers),
     (models.SigningKeyRecord, schema.signing_keys),
     (models.EvidenceExportRecord, schema.evidence_exports),
+    (models.BenchmarkRecord, schema.benchmarks),
+    (models.BenchmarkCaseRecord, schema.benchmark_cases),
+    (models.BenchmarkSuiteRecord, schema.benchmark_suites),
+    (models.BenchmarkResultRecord, schema.benchmark_results),
 ]
 
 

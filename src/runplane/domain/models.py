@@ -143,6 +143,7 @@ class RunRecord(TypedDict):
     credits_estimated: float | None  # estimated before it started (None: no estimate)
     credits_actual: float | None  # what its model calls cost so far
     budget: JSONObject | None  # its own budget: ``credits``, ``tokens``, ``hard_ceiling``
+    replay_of: NotRequired[str | None]  # a replay's recorded run (its tools are not called)
 
 
 @dataclass
@@ -271,6 +272,7 @@ class AgentRecord(TypedDict):
     description: str | None
     config: JSONObject
     published_revision_id: str | None
+    split: NotRequired[JSONObject | None]  # an A/B split: revision_a, revision_b, percent_b
     last_completed_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -628,3 +630,82 @@ class EvidenceExportRecord(TypedDict):
     created_at: datetime
     created_by_key_id: str | None
     finished_at: datetime | None
+
+
+class BenchmarkRecord(TypedDict):
+    """A row of ``benchmarks``: an agent's scorers, and when they run."""
+
+    id: str
+    tenant_id: str
+    agent_id: str
+    name: str
+    description: str | None
+    scorers: list[JSONObject]
+    on_completion: JSONObject | None  # {"sample_percent": 0–100}; None: off
+    gate: JSONObject | None  # {"required", "thresholds", "replay_runs"}; None: no gate
+    created_at: datetime
+    updated_at: datetime
+
+
+class BenchmarkCaseRecord(TypedDict):
+    """A row of ``benchmark_cases``: one input and what it should give."""
+
+    id: str
+    tenant_id: str
+    benchmark_id: str
+    name: str
+    input: JSON
+    variables: JSONObject
+    expected: JSON
+    tags: list[str]
+    file_ids: list[str] | None
+    source_run_id: str | None
+    created_at: datetime
+
+
+class BenchmarkSuiteRecord(TypedDict):
+    """A row of ``benchmark_suites``: a group of runs of one revision, scored together."""
+
+    id: str
+    tenant_id: str
+    agent_id: str
+    revision_id: str
+    benchmark_id: str | None
+    kind: str  # suite | replay
+    status: str  # running | succeeded | failed | cancelled
+    scorers: list[JSONObject]
+    thresholds: dict[str, float]
+    concurrency: int
+    case_count: int
+    summary: JSONObject | None
+    passed: bool | None
+    owner: str | None
+    created_by_key_id: str | None
+    cancel_requested_at: datetime | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class BenchmarkResultRecord(TypedDict):
+    """A row of ``benchmark_results``: one run, scored."""
+
+    id: str
+    tenant_id: str
+    agent_id: str
+    revision_id: str
+    benchmark_id: str | None
+    suite_id: str | None
+    case_id: str | None
+    run_id: str | None
+    reference_run_id: str | None
+    kind: str  # suite | replay | completion | manual
+    status: str  # pending | scored | error
+    scores: list[JSONObject] | None
+    passed: bool | None
+    score: float | None
+    latency_ms: float | None
+    credits: float | None
+    diff: JSONObject | None
+    divergences: list[JSONObject] | None
+    created_at: datetime
+    scored_at: datetime | None

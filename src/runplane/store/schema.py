@@ -64,6 +64,8 @@ agents = sa.Table(
     sa.Column("description", sa.Text),
     sa.Column("config", sa.JSON, nullable=False),
     sa.Column("published_revision_id", sa.String(40)),
+    # An A/B split of new runs (issue 17): {"revision_a", "revision_b", "percent_b"}; None: off.
+    sa.Column("split", sa.JSON),
     sa.Column("last_completed_at", TS),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
@@ -161,6 +163,9 @@ runs = sa.Table(
     sa.Column("credits_estimated", sa.Float),
     sa.Column("credits_actual", sa.Float),
     sa.Column("budget", sa.JSON),
+    # A replay (issue 17): the recorded run whose tool outputs and files this run is given
+    # instead of calling its tools; None for every other run.
+    sa.Column("replay_of", sa.String(40)),
     sa.Index("ix_runs_tenant_created", "tenant_id", "created_at", "id"),
     sa.Index("ix_runs_tenant_admission", "tenant_id", "status", "admitted_at"),
     sa.Index("ix_runs_tenant_agent", "tenant_id", "agent_id", "created_at"),
@@ -724,4 +729,98 @@ model_providers = sa.Table(
     sa.Column("is_default", sa.Boolean, nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
+)
+
+# -- benchmarks (issue 17) -----------------------------------------------------------------
+
+benchmarks = sa.Table(
+    "benchmarks",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),  # bch_…
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("agent_id", sa.String(40), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("scorers", sa.JSON, nullable=False),  # [ScorerSpec as JSON]
+    # Scoring of finished production runs: {"sample_percent": 0–100}; None: off.
+    sa.Column("on_completion", sa.JSON),
+    # Pass thresholds per scorer name, and whether publishing needs a passing gate:
+    # {"required": bool, "thresholds": {scorer: min}, "replay_runs": N}; None: no gate.
+    sa.Column("gate", sa.JSON),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.UniqueConstraint("tenant_id", "agent_id", "name", name="uq_benchmarks_agent_name"),
+)
+
+benchmark_cases = sa.Table(
+    "benchmark_cases",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),  # bcs_…
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("benchmark_id", sa.String(40), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("input", sa.JSON),
+    sa.Column("variables", sa.JSON, nullable=False),
+    sa.Column("expected", sa.JSON),  # the reference output (None: scorers need none)
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("file_ids", sa.JSON),
+    sa.Column("source_run_id", sa.String(40)),  # saved from this run ("save as case")
+    sa.Column("created_at", TS, nullable=False),
+    sa.Index("ix_benchmark_cases_benchmark", "tenant_id", "benchmark_id", "created_at", "id"),
+)
+
+# A suite run: one revision's runs of a benchmark's cases (kind ``suite``), or replays of
+# recorded production runs (kind ``replay``, the publish gate), scored together.
+benchmark_suites = sa.Table(
+    "benchmark_suites",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),  # bsu_…
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("agent_id", sa.String(40), nullable=False),
+    sa.Column("revision_id", sa.String(40), nullable=False),
+    sa.Column("benchmark_id", sa.String(40)),
+    sa.Column("kind", sa.String(20), nullable=False),  # suite | replay
+    sa.Column("status", sa.String(20), nullable=False),  # running | succeeded | failed | cancelled
+    sa.Column("scorers", sa.JSON, nullable=False),
+    sa.Column("thresholds", sa.JSON, nullable=False),  # {scorer: min pass rate or mean}
+    sa.Column("concurrency", sa.Integer, nullable=False),
+    sa.Column("case_count", sa.Integer, nullable=False),
+    sa.Column("summary", sa.JSON),  # per scorer pass rate and mean, latency p50/p95, credits
+    sa.Column("passed", sa.Boolean),  # every threshold met (None: not finished)
+    sa.Column("owner", sa.String(200)),  # the process driving it (resumed when it is gone)
+    sa.Column("created_by_key_id", sa.String(64)),
+    sa.Column("cancel_requested_at", TS),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("finished_at", TS),
+    sa.Index("ix_benchmark_suites_agent", "tenant_id", "agent_id", "created_at", "id"),
+    sa.Index("ix_benchmark_suites_status", "status"),
+)
+
+# One scored run: a suite's case, a replay, a sampled production run or a manual score.
+benchmark_results = sa.Table(
+    "benchmark_results",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),  # bre_…
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("agent_id", sa.String(40), nullable=False),
+    sa.Column("revision_id", sa.String(40), nullable=False),
+    sa.Column("benchmark_id", sa.String(40)),
+    sa.Column("suite_id", sa.String(40)),
+    sa.Column("case_id", sa.String(40)),
+    sa.Column("run_id", sa.String(40)),  # None until the suite has started the case's run
+    sa.Column("reference_run_id", sa.String(40)),  # a replay's recorded run
+    sa.Column("kind", sa.String(20), nullable=False),  # suite | replay | completion | manual
+    sa.Column("status", sa.String(20), nullable=False),  # pending | scored | error
+    sa.Column("scores", sa.JSON),  # [Verdict as JSON]
+    sa.Column("passed", sa.Boolean),  # every scorer passed
+    sa.Column("score", sa.Float),  # mean of the scorers' scores (0–1)
+    sa.Column("latency_ms", sa.Float),
+    sa.Column("credits", sa.Float),
+    sa.Column("diff", sa.JSON),  # output against reference (side-by-side view)
+    sa.Column("divergences", sa.JSON),  # a replay's tool calls the recorded run never made
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("scored_at", TS),
+    sa.Index("ix_benchmark_results_agent", "tenant_id", "agent_id", "created_at", "id"),
+    sa.Index("ix_benchmark_results_suite", "suite_id"),
+    sa.Index("ix_benchmark_results_run", "run_id"),
 )
