@@ -30,6 +30,7 @@ from runplane.api.routes import (
     keys,
     model_providers,
     models,
+    quality,
     quotas,
     runs,
     signing_keys,
@@ -106,6 +107,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(triggers.router)
     app.include_router(evidence.router)
     app.include_router(signing_keys.router)
+    app.include_router(quality.router)
     # Other systems' APIs over the same services (docs/dialects.md).
     app.include_router(kognitos.router)
     app.include_router(toolregistry.router)
