@@ -15,7 +15,7 @@ from typing import Any
 from runplane.domain.errors import Invalid, NotFound
 from runplane.domain.holds import aware
 from runplane.domain.json import JSONObject
-from runplane.domain.models import AgentRecord, Principal, iso, utcnow
+from runplane.domain.models import AgentRecord, BenchmarkRecord, Principal, iso, utcnow
 from runplane.domain.roles import Permission
 from runplane.services import agents as agents_svc
 from runplane.services.runtime import Runtime
@@ -180,6 +180,13 @@ async def benchmark_dashboard(
         )
     agent = await agents_svc.find_agent(rt, who, bench["agent_id"])
     return await _dashboard(rt, agent, benchmark_id, w)
+
+
+async def agent_benchmarks(rt: Runtime, who: Principal, agent_id: str) -> list[BenchmarkRecord]:
+    """The agent's benchmarks, by name (the quality page links them)."""
+    who.require(Permission.READ)
+    async with rt.db.read() as conn:
+        return await store.list_benchmarks(conn, who.tenant_id, agent_id)
 
 
 async def _dashboard(
