@@ -98,6 +98,7 @@ async def create_run(
     not_before: datetime | None = None,
     action: str = "run.created",
     activity: JSONObject | None = None,
+    replay_of: str | None = None,
 ) -> RunRecord:
     """Validate, record and start a run; with ``body.wait``, hold until it ends.
 
@@ -105,7 +106,8 @@ async def create_run(
     ``activity`` are what the activity log says of it (a rerun, a duplicate). A run
     whose tenant has its queue full is refused (429); one over its running quota, or
     scheduled for ``not_before``, is recorded and starts when admitted
-    (``engine/admission.py``).
+    (``engine/admission.py``). ``replay_of`` names the recorded run a replay re-enacts
+    (only stored here; the engine substitutes its recorded tool outputs).
     """
     who.require(Permission.CREATE_RUNS)
     if not body.agent_id:
@@ -170,6 +172,7 @@ async def create_run(
         "site_ids": site_ids,
         "rerun_of": rerun_of,
         "from_step": from_step,
+        "replay_of": replay_of,
         "created_by_key_id": who.key_id,
         "admitted_at": ticket.admitted_at,
         "not_before": not_before,
