@@ -3,6 +3,7 @@
 import json
 from typing import Any
 
+import httpx
 import pytest
 
 from runplane.domain.json import JSONObject
@@ -106,3 +107,32 @@ def test_parse_grade_accepts_only_an_integer_from_one_to_five(
     text: str, want: tuple[int, str] | None
 ) -> None:
     assert parse_grade(text) == want
+
+
+async def test_scoring_a_run_with_a_judge_and_no_provider_fails_that_verdict_only(
+    api: httpx.AsyncClient,
+) -> None:
+    scorers = [
+        {"type": "regex", "pattern": "."},
+        {"type": "llm_judge", "name": "judge", "rubric": "Echoes the input."},
+    ]
+    made = await api.post(
+        "/v1/benchmarks", json={"agent_id": "echo", "name": "judged", "scorers": scorers}
+    )
+    assert made.status_code == 201, made.text
+    run = (
+        await api.post("/v1/runs", json={"agent_id": "echo", "input": {"x": 1}, "wait": 20})
+    ).json()
+    assert run["status"] == "succeeded", run
+    scored = await api.post(f"/v1/runs/{run['id']}/score", json={"benchmark_id": made.json()["id"]})
+    assert scored.status_code == 201, scored.text
+    verdicts = {v["scorer"]: v for v in scored.json()["scores"]}
+    assert verdicts["regex"]["passed"] is True
+    assert verdicts["judge"] == {
+        "scorer": "judge",
+        "type": "llm_judge",
+        "passed": False,
+        "score": 0.0,
+        "reason": NO_PROVIDER,
+        "value": None,
+    }

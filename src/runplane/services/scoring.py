@@ -1,8 +1,7 @@
 """Scoring one run: its facts (output, status, latency, credits, sources) under scorers.
 
 The deterministic scorers are applied by ``domain.scoring.score``; an ``llm_judge`` needs
-a model and is applied by ``services/judge.py`` (until it is wired in, its verdict is a
-failed "no judge").
+a model and is applied by ``services/judge.py`` (the tenant's model grades the output).
 """
 
 import asyncio
@@ -12,6 +11,7 @@ from runplane.domain.errors import RunplaneError
 from runplane.domain.json import JSON, JSONObject
 from runplane.domain.models import RunRecord
 from runplane.domain.scoring import Facts, Verdict, score, verdict
+from runplane.services.judge import judge
 from runplane.services.runtime import Runtime
 
 
@@ -46,7 +46,7 @@ async def score_run(
     verdicts: list[Verdict] = []
     for spec in scorers:
         if spec.get("type") == "llm_judge":
-            verdicts.append(verdict(spec, False, 0.0, "no judge: no model provider is wired in"))
+            verdicts.append(await judge(rt, tenant_id, dict(spec), facts))
             continue
         if spec.get("type") == "python":
             # A user's function may block: it runs in a thread, not on the event loop.
