@@ -53,7 +53,7 @@ async def test_the_quality_page_charts_scored_runs_and_compares_revisions(
         data = json.loads(block.group(1))
         assert len(data["x"]) == 2  # two days with scored runs
         assert data["pass_rate"]["all scorers"] == [0.5, 1.0]
-        assert data["latency"]["p50"] == [300.0, 100.0]
+        assert data["latency"]["p50"] == [200.0, 100.0]
         assert text.count('class="chart" data-series=') == 4
 
         plain = html.unescape(text)

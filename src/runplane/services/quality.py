@@ -57,13 +57,11 @@ def window(
 
 
 def percentile(values: list[float], share: float) -> float | None:
-    """The ``share`` (0–1) percentile of values, interpolated between ranks (None if empty)."""
+    """The nearest-rank ``share`` (0–1) percentile (None if empty), as suite summaries use."""
     if not values:
         return None
     ordered = sorted(values)
-    at = share * (len(ordered) - 1)
-    low, high = math.floor(at), math.ceil(at)
-    return ordered[low] + (ordered[high] - ordered[low]) * (at - low)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def figures(rows: Iterable[ScoredRow]) -> JSONObject:
