@@ -34,6 +34,7 @@ from runplane.api.routes import (
     runs,
     signing_keys,
     sites,
+    splits,
     store,
     threads,
     tools,
@@ -94,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(webhook_endpoints.router)
     app.include_router(webhook_deliveries.router)
     app.include_router(agents.router)
+    app.include_router(splits.router)
     app.include_router(keys.router)
     app.include_router(audit.router)
     app.include_router(governance_policy.router)
