@@ -65,6 +65,8 @@ RECORDS: dict[tuple[str, str], str] = {
     ("POST", "/v1/agents"): "agent.created",
     ("POST", "/v1/agents/{agent_id}/revisions"): "revision.created",
     ("POST", "/v1/agents/{agent_id}/revisions/{revision_id}/publish"): "revision.published",
+    ("PUT", "/v1/agents/{agent_id}/split"): "agent.split_set",
+    ("DELETE", "/v1/agents/{agent_id}/split"): "agent.split_removed",
     ("POST", "/v1/keys"): "key.created",
     ("DELETE", "/v1/keys/{key_id}"): "key.revoked",
     ("PATCH", "/v1/quotas"): "quotas.updated",
@@ -252,6 +254,13 @@ async def test_each_mutating_endpoint_records_its_action(
     ).json()
     publish = "/v1/agents/{agent_id}/revisions/{revision_id}/publish"
     await call("POST", publish, agent_id, path_agent_id=agent_id, path_revision_id=second_rev["id"])
+    split = {
+        "revision_a": created["revision"]["id"],
+        "revision_b": second_rev["id"],
+        "percent_b": 10,
+    }
+    await call("PUT", "/v1/agents/{agent_id}/split", agent_id, path_agent_id=agent_id, json=split)
+    await call("DELETE", "/v1/agents/{agent_id}/split", agent_id, 204, path_agent_id=agent_id)
 
     # Keys, quotas, models and providers.
     key = (await call("POST", "/v1/keys", None, 201, json={"name": "k", "role": "member"})).json()
