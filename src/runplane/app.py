@@ -22,6 +22,7 @@ from runplane.api.routes import (
     customer_integrations,
     evidence,
     files,
+    gates,
     governance_deletions,
     governance_holds,
     governance_policy,
@@ -96,6 +97,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(webhook_deliveries.router)
     app.include_router(agents.router)
     app.include_router(splits.router)
+    app.include_router(gates.router)
     app.include_router(keys.router)
     app.include_router(audit.router)
     app.include_router(governance_policy.router)
