@@ -16,6 +16,8 @@ from runplane.api.routes import (
     approvals,
     assistants,
     audit,
+    benchmark_scores,
+    benchmarks,
     budgets,
     connections,
     crons,
@@ -110,6 +112,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(triggers.router)
     app.include_router(evidence.router)
     app.include_router(signing_keys.router)
+    app.include_router(benchmarks.router)
+    app.include_router(benchmark_scores.router)
     # Other systems' APIs over the same services (docs/dialects.md).
     app.include_router(kognitos.router)
     app.include_router(toolregistry.router)

@@ -1022,6 +1022,8 @@ class AsyncGovernance:
     async def tombstones(self, *, limit: int | None = None) -> Page[TombstonePublic]:
         """Return a page of what is kept of deleted runs, most recently deleted first."""
         return await self._client._send(self._calls.tombstones(limit))
+
+
 class AsyncActivity:
     """The activity log (admin keys): who did what, and when.
 

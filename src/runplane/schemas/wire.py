@@ -9,7 +9,7 @@ from runplane.schemas.storable import INT32_MAX, check_storable
 
 T = TypeVar("T")
 
-Trigger = Literal["manual", "schedule", "webhook", "upload", "agent", "api"]
+Trigger = Literal["manual", "schedule", "webhook", "upload", "agent", "api", "benchmark"]
 RunStatusName = Literal[
     "queued", "running", "paused", "auth_required", "succeeded", "failed", "canceled"
 ]
