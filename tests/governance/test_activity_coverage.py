@@ -67,6 +67,8 @@ RECORDS: dict[tuple[str, str], str] = {
     ("POST", "/v1/agents/{agent_id}/revisions/{revision_id}/publish"): "revision.published",
     ("PUT", "/v1/agents/{agent_id}/split"): "agent.split_set",
     ("DELETE", "/v1/agents/{agent_id}/split"): "agent.split_removed",
+    # Needs production runs and a gate benchmark: tests/replays/test_gate.py.
+    ("POST", "/v1/agents/{agent_id}/revisions/{revision_id}/gate"): "gate.started",
     ("POST", "/v1/keys"): "key.created",
     ("DELETE", "/v1/keys/{key_id}"): "key.revoked",
     ("PATCH", "/v1/quotas"): "quotas.updated",
@@ -92,6 +94,7 @@ RECORDS: dict[tuple[str, str], str] = {
 }
 # Called in their own tests (named in the table's comments), not in the flow below.
 CALLED_ELSEWHERE = {
+    ("POST", "/v1/agents/{agent_id}/revisions/{revision_id}/gate"),
     ("POST", "/v1/runs/{run_id}/budget/approve"),
     ("POST", "/v1/governance/deletions/{request_id}/{decision}"),
 }
