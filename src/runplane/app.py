@@ -24,6 +24,7 @@ from runplane.api.routes import (
     customer_integrations,
     evidence,
     files,
+    gates,
     governance_deletions,
     governance_holds,
     governance_policy,
@@ -37,6 +38,7 @@ from runplane.api.routes import (
     runs,
     signing_keys,
     sites,
+    splits,
     store,
     threads,
     tools,
@@ -97,6 +99,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(webhook_endpoints.router)
     app.include_router(webhook_deliveries.router)
     app.include_router(agents.router)
+    app.include_router(splits.router)
+    app.include_router(gates.router)
     app.include_router(keys.router)
     app.include_router(audit.router)
     app.include_router(governance_policy.router)

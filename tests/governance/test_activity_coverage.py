@@ -65,6 +65,10 @@ RECORDS: dict[tuple[str, str], str] = {
     ("POST", "/v1/agents"): "agent.created",
     ("POST", "/v1/agents/{agent_id}/revisions"): "revision.created",
     ("POST", "/v1/agents/{agent_id}/revisions/{revision_id}/publish"): "revision.published",
+    ("PUT", "/v1/agents/{agent_id}/split"): "agent.split_set",
+    ("DELETE", "/v1/agents/{agent_id}/split"): "agent.split_removed",
+    # Needs production runs and a gate benchmark: tests/replays/test_gate.py.
+    ("POST", "/v1/agents/{agent_id}/revisions/{revision_id}/gate"): "gate.started",
     ("POST", "/v1/keys"): "key.created",
     ("DELETE", "/v1/keys/{key_id}"): "key.revoked",
     ("PATCH", "/v1/quotas"): "quotas.updated",
@@ -99,6 +103,7 @@ RECORDS: dict[tuple[str, str], str] = {
 }
 # Called in their own tests (named in the table's comments), not in the flow below.
 CALLED_ELSEWHERE = {
+    ("POST", "/v1/agents/{agent_id}/revisions/{revision_id}/gate"),
     ("POST", "/v1/runs/{run_id}/budget/approve"),
     ("POST", "/v1/governance/deletions/{request_id}/{decision}"),
 }
@@ -261,6 +266,13 @@ async def test_each_mutating_endpoint_records_its_action(
     ).json()
     publish = "/v1/agents/{agent_id}/revisions/{revision_id}/publish"
     await call("POST", publish, agent_id, path_agent_id=agent_id, path_revision_id=second_rev["id"])
+    split = {
+        "revision_a": created["revision"]["id"],
+        "revision_b": second_rev["id"],
+        "percent_b": 10,
+    }
+    await call("PUT", "/v1/agents/{agent_id}/split", agent_id, path_agent_id=agent_id, json=split)
+    await call("DELETE", "/v1/agents/{agent_id}/split", agent_id, 204, path_agent_id=agent_id)
 
     # Keys, quotas, models and providers.
     key = (await call("POST", "/v1/keys", None, 201, json={"name": "k", "role": "member"})).json()

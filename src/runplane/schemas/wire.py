@@ -257,6 +257,8 @@ class RunPublic(BaseModel):
     parent_run_id: str | None = None
     rerun_of: str | None = None
     from_step: int | None = None
+    # A replay's recorded run: its tool calls were answered from that run's, not made.
+    replay_of: str | None = None
     integrations: list[str] | Literal["*"] = []
     approval: ApprovalStrategy = "NONE"
     approval_rules: list[dict[str, Any]] = []

@@ -121,8 +121,13 @@ async def list_revisions(rt: Runtime, who: Principal, ref: str) -> list[Revision
         return await store.list_revisions(conn, agent["id"])
 
 
-async def publish(rt: Runtime, who: Principal, ref: str, revision_id: str) -> RevisionRecord:
-    """Make a revision the one new runs use (PUBLISH)."""
+async def publish(
+    rt: Runtime, who: Principal, ref: str, revision_id: str, activity: JSONObject | None = None
+) -> RevisionRecord:
+    """Make a revision the one new runs use (PUBLISH); ``activity`` adds to its activity row.
+
+    Publishing through the replay gate is ``services.gate.publish``.
+    """
     who.require(Permission.PUBLISH)
     agent = await find_agent(rt, who, ref)
     async with rt.db.write() as conn:
@@ -141,9 +146,8 @@ async def publish(rt: Runtime, who: Principal, ref: str, revision_id: str) -> Re
                 config=rev["config"],
                 description=rev["config"].get("description"),
             )
-        await audit.record(
-            conn, who, "revision.published", "agent", agent["id"], {"revision_id": revision_id}
-        )
+        noted: JSONObject = {"revision_id": revision_id, **(activity or {})}
+        await audit.record(conn, who, "revision.published", "agent", agent["id"], noted)
         rt.agent_cache.clear()
         published = await store.find_revision(conn, agent["id"], revision_id)
     assert published is not None

@@ -32,7 +32,7 @@ from runplane.domain.models import (
 from runplane.domain.roles import Permission
 from runplane.domain.scoring import diff, failed_thresholds, pass_rates, scorer_name
 from runplane.schemas import RunCreate
-from runplane.services import audit
+from runplane.services import audit, replays
 from runplane.services import runs as runs_svc
 from runplane.services.runtime import Runtime
 from runplane.services.scoring import mean_score, run_facts, score_run
@@ -286,6 +286,11 @@ async def _score(
         "diff": diff(facts.output, reference) if reference is not None else None,
         "scored_at": utcnow(),
     }
+    recorded = run.get("replay_of")
+    if recorded:
+        # A replay: the run it re-enacted, and the tool calls that run never made.
+        values["reference_run_id"] = recorded
+        values["divergences"] = await replays.divergences(rt, suite["tenant_id"], run["id"])
     async with rt.db.write() as conn:
         await store.update_result(conn, result["id"], values)
 

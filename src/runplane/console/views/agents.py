@@ -30,6 +30,7 @@ from runplane.domain.errors import Invalid
 from runplane.domain.roles import Permission
 from runplane.schemas import RunCreate
 from runplane.services import agents as svc
+from runplane.services import gate as gate_svc
 from runplane.services import runs as runs_svc
 from runplane.services import usage as usage_svc
 
@@ -100,7 +101,7 @@ async def publish(
 ) -> Response:
     """Make a revision the one new runs use."""
     check_csrf(user, csrf)
-    rev = await svc.publish(request.app.state.rt, user.who, name, revision_id)
+    rev = await gate_svc.publish(request.app.state.rt, user.who, name, revision_id)
     notice = f"Revision {rev['id']} is published: new runs of {name} use it."
     return redirect_with_notice(request, f"/console/agents/{quote(name)}", notice)
 
