@@ -25,7 +25,9 @@
         width: Math.max(280, el.clientWidth || 480),
         height: 220,
         series: series,
-        scales: { x: { time: true }, y: percent ? { range: [0, 100] } : { auto: true } },
+        legend: { live: false },
+        // From zero: a latency or credit line that starts mid-axis exaggerates a change.
+        scales: { x: { time: true }, y: { range: percent ? [0, 100] : (u, lo, hi) => [0, hi > 0 ? hi * 1.15 : 1] } },
         axes: [{}, { values: (u, ticks) => ticks.map((t) => (percent ? t + "%" : String(t))) }],
       };
       el.textContent = "";
