@@ -100,7 +100,9 @@ def write_examples(client: Client) -> None:
             assert run.status == "succeeded", (agent, case, run.status)
             assert run.result is not None
             case["expected"] = run.result.content
-        (EXAMPLES / f"{agent}.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        (EXAMPLES / f"{agent}.json").write_text(
+            json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        )
         print(f"wrote {EXAMPLES / f'{agent}.json'}", file=sys.stderr)
 
 
