@@ -26,6 +26,7 @@ RESOURCES = (
     "budgets",
     "governance",
     "evidence",
+    "benchmarks",
     "activity",
 )
 # The only names one client has and the other has not: how each closes and enters.

@@ -99,6 +99,7 @@ RECORDS: dict[tuple[str, str], str] = {
     ("DELETE", "/v1/benchmarks/{benchmark_id}/cases/{case_id}"): "benchmark.case_deleted",
     ("POST", "/v1/benchmarks/{benchmark_id}/runs"): "benchmark.suite_started",
     ("POST", "/v1/benchmarks/{benchmark_id}/runs/{suite_id}/cancel"): "benchmark.suite_cancelled",
+    ("POST", "/v1/benchmarks/suites/{suite_id}/cancel"): "benchmark.suite_cancelled",
     ("POST", "/v1/runs/{run_id}/score"): "run.scored",
 }
 # Called in their own tests (named in the table's comments), not in the flow below.
@@ -386,6 +387,9 @@ async def test_each_mutating_endpoint_records_its_action(
     call.made[-1] = (call.made[-1][0], suite["id"])
     cancel = "/v1/benchmarks/{benchmark_id}/runs/{suite_id}/cancel"
     await call("POST", cancel, suite["id"], path_benchmark_id=bid, path_suite_id=suite["id"])
+    suite = (await api.post(f"/v1/benchmarks/{bid}/runs", json={})).json()
+    cancel = "/v1/benchmarks/suites/{suite_id}/cancel"
+    await call("POST", cancel, suite["id"], path_suite_id=suite["id"])
     await call(
         "POST",
         "/v1/runs/{run_id}/score",

@@ -5,6 +5,7 @@ import typer
 from runplane.cli import (
     agents,
     approvals,
+    bench,
     budgets,
     connections,
     db,
@@ -65,6 +66,7 @@ triggers.register(app)
 usage.register(app)
 webhooks.register(app)
 governance.register(app)
+bench.register(app)
 
 
 def main() -> None:

@@ -373,19 +373,24 @@ async def list_suites(
 
 
 async def suite_of(
-    rt: Runtime, who: Principal, benchmark_id: str, suite_id: str
+    rt: Runtime, who: Principal, benchmark_id: str | None, suite_id: str
 ) -> BenchmarkSuiteRecord:
-    """A suite run of this benchmark, or NotFound."""
+    """A suite run of this benchmark (None: of any, or a replay), or NotFound."""
     who.require(Permission.READ)
     async with rt.db.read() as conn:
         suite = await runs_store.get_suite(conn, who.tenant_id, suite_id)
-    if suite is None or suite["benchmark_id"] != benchmark_id:
+    if suite is None or (benchmark_id is not None and suite["benchmark_id"] != benchmark_id):
         raise NotFound(f"no suite run {suite_id!r}", [{"name": "suite_id", "value": suite_id}])
     return suite
 
 
 async def suite_results(
-    rt: Runtime, who: Principal, benchmark_id: str, suite_id: str, limit: int, token: str | None
+    rt: Runtime,
+    who: Principal,
+    benchmark_id: str | None,
+    suite_id: str,
+    limit: int,
+    token: str | None,
 ) -> tuple[list[BenchmarkResultRecord], str | None]:
     """A page of a suite run's results."""
     await suite_of(rt, who, benchmark_id, suite_id)
@@ -398,7 +403,7 @@ async def suite_results(
 
 
 async def get_suite(
-    rt: Runtime, who: Principal, benchmark_id: str, suite_id: str, wait: float | None
+    rt: Runtime, who: Principal, benchmark_id: str | None, suite_id: str, wait: float | None
 ) -> BenchmarkSuiteRecord:
     """A suite run of this benchmark; with ``wait``, once it has ended (or after that long)."""
     suite = await suite_of(rt, who, benchmark_id, suite_id)
@@ -408,7 +413,7 @@ async def get_suite(
 
 
 async def cancel_suite(
-    rt: Runtime, who: Principal, benchmark_id: str, suite_id: str
+    rt: Runtime, who: Principal, benchmark_id: str | None, suite_id: str
 ) -> BenchmarkSuiteRecord:
     """Cancel a suite run of this benchmark (audited)."""
     await suite_of(rt, who, benchmark_id, suite_id)

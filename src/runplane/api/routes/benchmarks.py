@@ -45,8 +45,10 @@ def suite_public(row: BenchmarkSuiteRecord) -> SuitePublic:
 
 
 def result_public(row: BenchmarkResultRecord) -> ResultPublic:
-    """A scored run as the API shows it."""
-    return ResultPublic.model_validate(row)
+    """A scored run as the API shows it, named after the item it ran."""
+    item = row.get("item") or {}
+    name = item.get("name")
+    return ResultPublic.model_validate({**row, "name": name if isinstance(name, str) else None})
 
 
 @router.post(
@@ -75,6 +77,44 @@ async def list_benchmarks(
     return Page[BenchmarkPublic](
         items=[benchmark_public(v) for v in views], continuation_token=token
     )
+
+
+@router.get("/suites/{suite_id}", response_model=SuitePublic, responses={403: {}, 404: {}})
+async def get_any_suite(
+    suite_id: SuiteId,
+    rt: RuntimeDep,
+    who: PrincipalDep,
+    wait: Annotated[float | None, Query(ge=0, le=600)] = None,
+) -> SuitePublic:
+    """A suite run by its id alone (a benchmark's, or a replay gate's); ``wait`` as above."""
+    return suite_public(await svc.get_suite(rt, who, None, suite_id, wait))
+
+
+@router.get(
+    "/suites/{suite_id}/results",
+    response_model=Page[ResultPublic],
+    responses={400: {}, 403: {}, 404: {}},
+)
+async def any_suite_results(
+    suite_id: SuiteId,
+    rt: RuntimeDep,
+    who: PrincipalDep,
+    limit: Limit = 20,
+    continuation_token: Token = None,
+) -> Page[ResultPublic]:
+    """A suite run's scored runs by the suite's id alone, newest first."""
+    rows, token = await svc.suite_results(rt, who, None, suite_id, limit, continuation_token)
+    return Page[ResultPublic](items=[result_public(r) for r in rows], continuation_token=token)
+
+
+@router.post(
+    "/suites/{suite_id}/cancel",
+    response_model=SuitePublic,
+    responses={403: {}, 404: {}, 409: {}},
+)
+async def cancel_any_suite(suite_id: SuiteId, rt: RuntimeDep, who: PrincipalDep) -> SuitePublic:
+    """Cancel a suite run by its id alone."""
+    return suite_public(await svc.cancel_suite(rt, who, None, suite_id))
 
 
 @router.get("/{benchmark_id}", response_model=BenchmarkPublic, responses={403: {}, 404: {}})
