@@ -60,7 +60,8 @@ async def test_a_benchmark_is_created_listed_read_changed_and_deleted(
     rest = await api.get(
         "/v1/benchmarks", params={"continuation_token": listed["continuation_token"]}
     )
-    assert [b["id"] for b in rest.json()["items"]] == [bench["id"]]
+    # The older ones: this one, then the project's example benchmarks (runplane.toml).
+    assert rest.json()["items"][0]["id"] == bench["id"]
     gate = {"thresholds": {"exact": 0.9}}
     changed = await api.patch(f"/v1/benchmarks/{bench['id']}", json={"gate": gate})
     assert changed.status_code == 200, changed.text
@@ -252,3 +253,18 @@ async def test_finished_production_runs_are_scored_on_completion(api: httpx.Asyn
         (bench["id"], "completion", True)
     ]
     assert off["id"] not in {i["benchmark_id"] for i in items}
+
+
+async def test_the_example_agents_get_benchmarks_whose_suites_pass_their_gates(
+    api: httpx.AsyncClient,
+) -> None:
+    listed = (await api.get("/v1/benchmarks", params={"limit": 100})).json()["items"]
+    examples = {b["name"]: b for b in listed}
+    assert {"echo-regression", "research-regression"} <= examples.keys()
+    for name in ("echo-regression", "research-regression"):
+        bench = examples[name]
+        assert bench["case_count"] >= 5 and bench["gate"]["thresholds"]
+        started = (await api.post(f"/v1/benchmarks/{bench['id']}/runs", json={})).json()
+        suite = await finished(api, bench["id"], started["id"])
+        assert suite["status"] == "succeeded" and suite["passed"] is True, suite["summary"]
+        assert suite["summary"]["counts"]["passed"] == bench["case_count"]

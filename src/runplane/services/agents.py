@@ -14,6 +14,7 @@ from runplane.domain.models import AgentRecord, Principal, RevisionRecord, utcno
 from runplane.domain.roles import Permission
 from runplane.schemas.steps import StepAgentDefinition
 from runplane.services import audit
+from runplane.services.project_benchmarks import ensure_project_benchmarks
 from runplane.services.runtime import Runtime
 from runplane.store import agents as store
 
@@ -28,6 +29,8 @@ async def ensure_code_agents(rt: Runtime, tenant_id: str) -> None:
         except IntegrityError:
             # Another process registered it at the same moment: its rows are as good.
             await _sync_agent(rt, tenant_id, spec)
+    if rt.project.benchmarks:
+        await ensure_project_benchmarks(rt.db, rt.project.benchmarks, tenant_id)
     rt.synced_tenants.add(tenant_id)
 
 

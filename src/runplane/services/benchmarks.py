@@ -147,6 +147,7 @@ async def list_benchmarks(
 ) -> tuple[list[BenchmarkView], str | None]:
     """A page of the tenant's benchmarks (of one agent), newest first."""
     who.require(Permission.READ)
+    await agents_svc.ensure_code_agents(rt, who.tenant_id)  # the project's come with them
     agent_id = (await agents_svc.find_agent(rt, who, agent_ref))["id"] if agent_ref else None
     after = decode_token(token) if token else None
     async with rt.db.read() as conn:
