@@ -178,3 +178,72 @@ async def test_a_gate_needs_a_gate_benchmark_and_runs_to_replay(api: httpx.Async
     # A new agent's first publish has nothing to replay: the gate cannot hold it back.
     first_publish = await api.post(f"/v1/agents/{name}/revisions/{first}/publish")
     assert first_publish.status_code == 200, first_publish.text
+
+
+def noter(name: str, day: str, description: str = "Notes questions down.") -> dict:
+    """A one-step agent whose step may call ``add_note`` (the offline model does)."""
+    made = definition(name, f"Add a note.\ntext: {{{{ input.question }}}}\nday: {day}")
+    made["description"] = description
+    made["steps"][0]["tools"] = ["add_note"]
+    made["integrations"] = ["notes"]
+    return made
+
+
+async def notes_written(api: httpx.AsyncClient) -> int:
+    read = await api.post(
+        "/v1/runs",
+        json={
+            "agent_id": "call_tools",
+            "input": {"calls": [{"tool": "read_notes", "arguments": {"day": "Monday"}}]},
+            "wait": 30,
+        },
+    )
+    return len(read.json()["result"]["content"]["results"][0]["output"])
+
+
+async def test_a_step_agents_gate_replays_its_tool_calls_and_reports_new_ones(
+    api: httpx.AsyncClient,
+) -> None:
+    name = f"noter-{uuid.uuid4().hex[:6]}"
+    made = await api.post("/v1/agents", json=noter(name, "Monday"))
+    assert made.status_code == 201, made.text
+    first = made.json()["revision"]["id"]
+    await api.post(f"/v1/agents/{name}/revisions/{first}/publish")
+    for question in QUESTIONS[:2]:
+        done = await api.post(
+            "/v1/runs", json={"agent_id": name, "input": {"question": question}, "wait": 30}
+        )
+        assert done.json()["status"] == "succeeded", done.text
+    noted = await notes_written(api)
+    assert noted >= 2  # the production runs' add_note calls were made
+    gate = {"thresholds": {"exact": 1.0}}
+    bench = await api.post(
+        "/v1/benchmarks",
+        json={"agent_id": name, "name": "gate", "scorers": [{"type": "exact"}], "gate": gate},
+    )
+    assert bench.status_code == 201, bench.text
+    same = await api.post(
+        f"/v1/agents/{name}/revisions", json=noter(name, "Monday", "Reworded description.")
+    )
+    other_day = await api.post(f"/v1/agents/{name}/revisions", json=noter(name, "Tuesday"))
+
+    await api.post(f"/v1/agents/{name}/revisions/{same.json()['id']}/gate")
+    passed = await gate_of(api, name, same.json()["id"])
+    await api.post(f"/v1/agents/{name}/revisions/{other_day.json()['id']}/gate")
+    diverged = await gate_of(api, name, other_day.json()["id"])
+
+    assert passed["passed"] is True, passed
+    assert diverged["passed"] is False, diverged
+    # Not one note more: the replays' add_note calls were answered, not made.
+    assert await notes_written(api) == noted
+    path = f"/v1/benchmarks/{bench.json()['id']}/runs/{diverged['id']}/results"
+    rows = (await api.get(path)).json()["items"]
+    assert len(rows) == 2
+    for row in rows:
+        [found] = row["divergences"]
+        assert found["name"] == "add_note" and found["arguments"]["day"] == "Tuesday"
+        assert "other arguments" in found["reason"]
+    same_rows = (
+        await api.get(f"/v1/benchmarks/{bench.json()['id']}/runs/{passed['id']}/results")
+    ).json()["items"]
+    assert all(r["divergences"] == [] and r["diff"] == {"equal": True} for r in same_rows)

@@ -87,3 +87,23 @@ async def test_a_replay_of_another_tenants_run_is_not_found(
     made = await run(other, "echo", {})
     with pytest.raises(NotFound, match="no run"):
         await replay(rt, await tenant_of(rt, made["id"]), recorded["id"], "call_tools", calls(READ))
+
+
+async def test_a_replay_needs_no_credential_and_sends_no_email(
+    api: httpx.AsyncClient, rt: Runtime
+) -> None:
+    put = await api.put("/v1/users/ann/connections/email", json={"secret": "s3cret-value-0000"})
+    assert put.status_code == 200, put.text
+    email = ("send_email", {"to": "team@example.com", "subject": "Notes", "body": "Hi"})
+    recorded = await run(api, "call_tools", calls(email), user_id="ann")
+    assert recorded["status"] == "succeeded", recorded
+    tenant = await tenant_of(rt, recorded["id"])
+    assert await record_count(rt, tenant, "outbox") == 1
+
+    # No user, so no credential to read: the send is answered from the recording.
+    again = await replay(rt, tenant, recorded["id"], "call_tools", calls(email))
+
+    assert again["status"] == "succeeded", again
+    assert again["result"]["content"] == recorded["result"]["content"]
+    assert await record_count(rt, tenant, "outbox") == 1
+    assert await events(api, again["id"], "auth.required") == []

@@ -318,4 +318,8 @@ def register(app: typer.Typer) -> None:
     group.command("save-case")(save_case)
     group.command("run")(run_suite)
     group.command("results")(show_results)
+    # Imported here: the gate command reuses this module's report.
+    from runplane.cli.gate import gate
+
+    group.command("gate")(gate)
     app.add_typer(group, name="bench")

@@ -37,6 +37,7 @@ from runplane.client._base import (
 from runplane.client._benchmarks import BenchmarkCalls
 from runplane.client._errors import connection_error, error_from_response
 from runplane.client._evidence import EvidenceCalls
+from runplane.client._gates import GateCalls
 from runplane.client._governance import GovernanceCalls, delete_run
 from runplane.client._retry import OnRetry
 from runplane.client._usage import BudgetCalls, UsageCalls
@@ -64,7 +65,13 @@ from runplane.schemas import (
     WebhookDeliveryPublic,
     WebhookEndpointPublic,
 )
-from runplane.schemas.benchmarks import BenchmarkPublic, CasePublic, ResultPublic, SuitePublic
+from runplane.schemas.benchmarks import (
+    BenchmarkPublic,
+    CasePublic,
+    ResultPublic,
+    SplitPublic,
+    SuitePublic,
+)
 from runplane.schemas.evidence import ExportPublic, SigningKeyPublic
 from runplane.schemas.governance import (
     DeletionRequestPublic,
@@ -375,6 +382,7 @@ class AsyncAgents:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
         self._calls = AgentCalls(client)
+        self._gates = GateCalls(client)
 
     async def list(
         self, *, limit: int | None = None, continuation_token: str | None = None
@@ -404,9 +412,48 @@ class AsyncAgents:
         """Return one revision of an agent, with its definition (``config``)."""
         return await self._client._send(self._calls.revision(agent, revision))
 
-    async def publish(self, agent: str, revision: str) -> RevisionPublic:
-        """Make ``revision`` the one new runs of ``agent`` use."""
-        return await self._client._send(self._calls.publish(agent, revision))
+    async def publish(
+        self, agent: str, revision: str, *, override_reason: str | None = None
+    ) -> RevisionPublic:
+        """Make ``revision`` the one new runs of ``agent`` use, through its replay gate if the
+        agent requires one (``override_reason``: an admin publishes over a failing gate)."""
+        return await self._client._send(self._calls.publish(agent, revision, override_reason))
+
+    async def start_gate(self, agent: str, revision: str) -> SuitePublic:
+        """Start the revision's replay gate: recent production runs replayed and scored."""
+        return await self._client._send(self._gates.start(agent, revision))
+
+    async def gate(self, agent: str, revision: str) -> SuitePublic:
+        """Return the revision's latest replay gate (its summary and verdict once ended)."""
+        return await self._client._send(self._gates.get(agent, revision))
+
+    async def wait_for_gate(
+        self, agent: str, revision: str, *, timeout: float = 300.0, poll: float = 0.5
+    ) -> SuitePublic:
+        """Return the revision's latest replay gate once it has ended (or after ``timeout``)."""
+        waited = 0.0
+        while True:
+            suite = await self.gate(agent, revision)
+            if suite.status != "running" or waited >= timeout:
+                return suite
+            await asyncio.sleep(poll)
+            waited += poll
+
+    async def split(self, agent: str) -> SplitPublic:
+        """Return the agent's A/B split (NotFound when it has none)."""
+        return await self._client._send(self._gates.split(agent))
+
+    async def set_split(
+        self, agent: str, *, revision_a: str, revision_b: str, percent_b: float
+    ) -> SplitPublic:
+        """Send ``percent_b`` % of the agent's new runs that name no revision to revision B."""
+        return await self._client._send(
+            self._gates.set_split(agent, revision_a, revision_b, percent_b)
+        )
+
+    async def remove_split(self, agent: str) -> None:
+        """End the agent's A/B split: its new runs use the published revision again."""
+        await self._client._send(self._gates.remove_split(agent))
 
 
 class AsyncApprovals:
