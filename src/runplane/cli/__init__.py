@@ -13,6 +13,7 @@ from runplane.cli import (
     governance,
     keys,
     models,
+    quality,
     quotas,
     runs,
     server,
@@ -67,6 +68,7 @@ usage.register(app)
 webhooks.register(app)
 governance.register(app)
 bench.register(app)
+quality.register(app)
 
 
 def main() -> None:

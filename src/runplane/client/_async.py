@@ -39,6 +39,7 @@ from runplane.client._errors import connection_error, error_from_response
 from runplane.client._evidence import EvidenceCalls
 from runplane.client._gates import GateCalls
 from runplane.client._governance import GovernanceCalls, delete_run
+from runplane.client._quality import QualityCalls
 from runplane.client._retry import OnRetry
 from runplane.client._usage import BudgetCalls, UsageCalls
 from runplane.schemas import (
@@ -81,6 +82,7 @@ from runplane.schemas.governance import (
     TombstonePublic,
 )
 from runplane.schemas.models import ModelProviderPublic, ModelProviderPut, ModelPublic, ModelPut
+from runplane.schemas.quality import QualityPublic
 from runplane.schemas.steps import StepAgentCreated, StepAgentDefinition
 from runplane.schemas.triggers import TriggerPublic
 from runplane.schemas.usage import BudgetPublic, RunEstimate, UsageTotals
@@ -128,6 +130,7 @@ class AsyncClient(BaseClient):
         self.evidence = AsyncEvidence(self)
         self.activity = AsyncActivity(self)
         self.benchmarks = AsyncBenchmarks(self)
+        self.quality = AsyncQuality(self)
 
     async def health(self) -> dict[str, Any]:
         """Return the server's health (``{"status": "ok", ...}``)."""
@@ -1286,3 +1289,37 @@ class AsyncBenchmarks:
     async def scores(self, run_id: str, *, limit: int | None = None) -> Page[ResultPublic]:
         """Return a page of a run's scored results, newest first."""
         return await self._client._send(self._calls.scores(run_id, limit))
+
+
+class AsyncQuality:
+    """Quality figures of scored runs: an agent's, or one benchmark's, over time, per
+    revision, and its A/B split."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = QualityCalls(client)
+
+    async def agent(
+        self,
+        agent: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        bucket: Literal["hour", "day"] = "day",
+        kind: Literal["suite", "replay", "completion", "manual"] | None = None,
+    ) -> QualityPublic:
+        """Return an agent's quality figures over all its benchmarks (default: 30 days)."""
+        return await self._client._send(self._calls.agent(agent, since, until, bucket, kind))
+
+    async def benchmark(
+        self,
+        benchmark_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        bucket: Literal["hour", "day"] = "day",
+        kind: Literal["suite", "replay", "completion", "manual"] | None = None,
+    ) -> QualityPublic:
+        """Return one benchmark's quality figures (default: the last 30 days)."""
+        call = self._calls.benchmark(benchmark_id, since, until, bucket, kind)
+        return await self._client._send(call)
