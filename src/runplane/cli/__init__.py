@@ -10,6 +10,7 @@ from runplane.cli import (
     connections,
     db,
     evidence,
+    gate,
     governance,
     keys,
     models,
@@ -66,7 +67,7 @@ triggers.register(app)
 usage.register(app)
 webhooks.register(app)
 governance.register(app)
-bench.register(app)
+bench.register(app, extra={"gate": gate.gate})
 
 
 def main() -> None:
