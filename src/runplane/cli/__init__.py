@@ -10,6 +10,7 @@ from runplane.cli import (
     connections,
     db,
     evidence,
+    gate,
     governance,
     keys,
     models,
@@ -67,7 +68,7 @@ triggers.register(app)
 usage.register(app)
 webhooks.register(app)
 governance.register(app)
-bench.register(app)
+bench.register(app, extra={"gate": gate.gate})
 quality.register(app)
 
 

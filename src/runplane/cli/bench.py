@@ -7,6 +7,7 @@ benchmark's gate is not met (0 when every one is), so it can sit in a user's own
 
 import json
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -303,9 +304,9 @@ def show_results(
     _report(suite, results)
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, extra: Mapping[str, Callable[..., None]] | None = None) -> None:
     """Add the ``bench`` group: ``list``, ``create``, ``cases``, ``save-case``, ``run``,
-    ``results``."""
+    ``results``, and the ``extra`` commands (``gate``)."""
     group = typer.Typer(
         help="Benchmarks: cases, scorers, and suite runs that gate a revision.",
         no_args_is_help=True,
@@ -316,8 +317,7 @@ def register(app: typer.Typer) -> None:
     group.command("save-case")(save_case)
     group.command("run")(run_suite)
     group.command("results")(show_results)
-    # Imported here: the gate command reuses this module's report.
-    from runplane.cli.gate import gate
-
-    group.command("gate")(gate)
+    # Commands of other modules that reuse this one's report (``gate``, cli/gate.py).
+    for name, command in (extra or {}).items():
+        group.command(name)(command)
     app.add_typer(group, name="bench")
