@@ -11,6 +11,7 @@ from runplane.domain.scoring import Facts
 from runplane.providers.openai import OpenAIProvider
 from runplane.services.judge import NO_PROVIDER, judge, parse_grade
 from runplane.services.runtime import Runtime
+from runplane.store import runs as runs_store
 from runplane.testing.fake_model import FakeModelError, asgi_transport, fake_openai_app
 
 SPEC: JSONObject = {
@@ -136,3 +137,22 @@ async def test_scoring_a_run_with_a_judge_and_no_provider_fails_that_verdict_onl
         "reason": NO_PROVIDER,
         "value": None,
     }
+
+
+async def test_the_judge_asks_the_tenants_own_provider(api: httpx.AsyncClient, rt: Runtime) -> None:
+    # A provider on a loopback port: the router picks it, not the offline model; this
+    # server's outgoing-call fence refuses loopback, so the call fails, and says so.
+    provider = {
+        "kind": "openai",
+        "base_url": "http://127.0.0.1:9/v1",
+        "api_key": "sk-x",
+        "default": True,
+    }
+    assert (await api.put("/v1/model-providers/judge", json=provider)).status_code == 200
+    run = (await api.post("/v1/runs", json={"agent_id": "echo", "input": {}, "wait": 20})).json()
+    async with rt.db.read() as conn:
+        row = await runs_store.get_run(conn, None, run["id"])
+    assert row is not None
+    v = await judge(rt, row["tenant_id"], {"type": "llm_judge", "rubric": "r"}, FACTS)
+    assert not v.passed and v.reason.startswith("the judge's model failed"), v.reason
+    assert "refused" in v.reason
