@@ -17,7 +17,6 @@ from rich.table import Table
 from rich.text import Text
 
 from runplane.cli._context import connection, console, print_error, reporting_errors
-from runplane.cli._render import format_time
 from runplane.client import Client
 from runplane.schemas.benchmarks import BenchmarkPublic, ResultPublic, SuitePublic
 
@@ -27,12 +26,12 @@ POLL_SECONDS = 0.5
 def _table(*columns: str) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False)
     for name in columns:
-        table.add_column(name, no_wrap=name not in ("DESCRIPTION", "REASON"))
+        table.add_column(name, no_wrap=name in ("ID", "RUN", "CASES", "PASSED", "MET"))
     return table
 
 
 def _benchmarks_table(items: list[BenchmarkPublic]) -> Table:
-    table = _table("ID", "AGENT", "NAME", "CASES", "SCORERS", "GATE", "CREATED")
+    table = _table("ID", "AGENT", "NAME", "CASES", "SCORERS", "GATE")
     for b in items:
         scorers = ", ".join(str(s.get("name") or s["type"]) for s in b.scorers)
         thresholds = (b.gate or {}).get("thresholds") or {}
@@ -44,7 +43,6 @@ def _benchmarks_table(items: list[BenchmarkPublic]) -> Table:
             str(b.case_count or 0),
             scorers,
             gate,
-            format_time(b.created_at),
         )
     return table
 

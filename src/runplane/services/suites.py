@@ -43,7 +43,7 @@ log = logging.getLogger("runplane.suites")
 _TERMINAL = {str(s) for s in TERMINAL}
 # How long one wait for a case's run lasts before the driver looks at its suite again.
 WAIT_SLICE_SECONDS = 10.0
-SUITE_POLL_SECONDS = 0.1
+SUITE_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
