@@ -168,7 +168,7 @@ async def test_a_gate_needs_a_gate_benchmark_and_runs_to_replay(api: httpx.Async
     no_gate = await api.post(f"/v1/agents/{name}/revisions/{first}/gate")
     assert no_gate.status_code == 409 and "no gate" in no_gate.json()["message"]
     gate = {"required": True, "thresholds": {"exact": 1.0}}
-    await api.post(
+    bench = await api.post(
         "/v1/benchmarks",
         json={"agent_id": name, "name": "gate", "scorers": [{"type": "exact"}], "gate": gate},
     )
@@ -178,6 +178,11 @@ async def test_a_gate_needs_a_gate_benchmark_and_runs_to_replay(api: httpx.Async
     # A new agent's first publish has nothing to replay: the gate cannot hold it back.
     first_publish = await api.post(f"/v1/agents/{name}/revisions/{first}/publish")
     assert first_publish.status_code == 200, first_publish.text
+    # A gate switched off is no gate.
+    off = await api.patch(f"/v1/benchmarks/{bench.json()['id']}", json={"gate": None})
+    assert off.status_code == 200 and off.json()["gate"] is None
+    again = await api.post(f"/v1/agents/{name}/revisions/{first}/gate")
+    assert again.status_code == 409 and "no gate" in again.json()["message"]
 
 
 def noter(name: str, day: str, description: str = "Notes questions down.") -> dict:
