@@ -16,12 +16,15 @@ from runplane.api.routes import (
     approvals,
     assistants,
     audit,
+    benchmark_scores,
+    benchmarks,
     budgets,
     connections,
     crons,
     customer_integrations,
     evidence,
     files,
+    gates,
     governance_deletions,
     governance_holds,
     governance_policy,
@@ -30,10 +33,12 @@ from runplane.api.routes import (
     keys,
     model_providers,
     models,
+    quality,
     quotas,
     runs,
     signing_keys,
     sites,
+    splits,
     store,
     threads,
     tools,
@@ -94,6 +99,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(webhook_endpoints.router)
     app.include_router(webhook_deliveries.router)
     app.include_router(agents.router)
+    app.include_router(splits.router)
+    app.include_router(gates.router)
     app.include_router(keys.router)
     app.include_router(audit.router)
     app.include_router(governance_policy.router)
@@ -106,6 +113,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(triggers.router)
     app.include_router(evidence.router)
     app.include_router(signing_keys.router)
+    # Before benchmarks: /v1/benchmarks/{id}/dashboard must not be read as a benchmark's path.
+    app.include_router(quality.router)
+    app.include_router(benchmarks.router)
+    app.include_router(benchmark_scores.router)
     # Other systems' APIs over the same services (docs/dialects.md).
     app.include_router(kognitos.router)
     app.include_router(toolregistry.router)

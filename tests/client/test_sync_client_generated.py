@@ -26,7 +26,9 @@ RESOURCES = (
     "budgets",
     "governance",
     "evidence",
+    "benchmarks",
     "activity",
+    "quality",
 )
 # The only names one client has and the other has not: how each closes and enters.
 ONLY_ASYNC = {"aclose", "__aenter__", "__aexit__"}

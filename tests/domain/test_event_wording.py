@@ -74,6 +74,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "connect": "PUT /v1/users/alice/connections/email",
     },
     "rate_limited": {"tool": "search", "key": "web", "limit": "2/s", "wait_seconds": 0.4166},
+    "replay.divergence": {
+        "name": "add_note",
+        "arguments": {"day": "Monday"},
+        "reason": "the recorded run made no such call",
+    },
     "interrupt": {"interrupts": [{"value": "Proceed?", "id": "i1"}], "thread_id": "th_1"},
     "source": {"title": "Write-ahead logging", "url": "https://sqlite.org/wal.html"},
     "file.created": {
@@ -197,6 +202,17 @@ WORDINGS: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("auth.required", SAMPLES["auth.required"], "send_email needs alice's email connection"),
     ("rate_limited", SAMPLES["rate_limited"], "search is rate limited (2/s); waiting 0.42 s"),
+    (
+        "replay.divergence",
+        SAMPLES["replay.divergence"],
+        'Diverged from the recorded run: add_note({"day":"Monday"}): '
+        "the recorded run made no such call",
+    ),
+    (
+        "tool_result",
+        {"name": "add_note", "ok": True, "output": 7, "duration_ms": 0, "replayed": True},
+        "add_note returned 7 (replayed from the recording)",
+    ),
     ("interrupt", SAMPLES["interrupt"], 'Paused at 1 interrupt: ["Proceed?"]'),
     ("source", SAMPLES["source"], "Write-ahead logging https://sqlite.org/wal.html"),
     ("file.created", SAMPLES["file.created"], "Saved report.xlsx (5120 bytes) in step 2"),

@@ -65,6 +65,10 @@ RECORDS: dict[tuple[str, str], str] = {
     ("POST", "/v1/agents"): "agent.created",
     ("POST", "/v1/agents/{agent_id}/revisions"): "revision.created",
     ("POST", "/v1/agents/{agent_id}/revisions/{revision_id}/publish"): "revision.published",
+    ("PUT", "/v1/agents/{agent_id}/split"): "agent.split_set",
+    ("DELETE", "/v1/agents/{agent_id}/split"): "agent.split_removed",
+    # Needs production runs and a gate benchmark: tests/replays/test_gate.py.
+    ("POST", "/v1/agents/{agent_id}/revisions/{revision_id}/gate"): "gate.started",
     ("POST", "/v1/keys"): "key.created",
     ("DELETE", "/v1/keys/{key_id}"): "key.revoked",
     ("PATCH", "/v1/quotas"): "quotas.updated",
@@ -87,9 +91,20 @@ RECORDS: dict[tuple[str, str], str] = {
     ("POST", "/v1/governance/deletions/{request_id}/{decision}"): "deletion.approved",
     ("POST", "/v1/governance/exports"): "export.created",
     ("POST", "/v1/governance/keys/rotate"): "signing_key.rotated",
+    ("POST", "/v1/benchmarks"): "benchmark.created",
+    ("PATCH", "/v1/benchmarks/{benchmark_id}"): "benchmark.updated",
+    ("DELETE", "/v1/benchmarks/{benchmark_id}"): "benchmark.deleted",
+    ("POST", "/v1/benchmarks/{benchmark_id}/cases"): "benchmark.case_created",
+    ("POST", "/v1/benchmarks/{benchmark_id}/cases/from-run"): "benchmark.case_created",
+    ("DELETE", "/v1/benchmarks/{benchmark_id}/cases/{case_id}"): "benchmark.case_deleted",
+    ("POST", "/v1/benchmarks/{benchmark_id}/runs"): "benchmark.suite_started",
+    ("POST", "/v1/benchmarks/{benchmark_id}/runs/{suite_id}/cancel"): "benchmark.suite_cancelled",
+    ("POST", "/v1/benchmarks/suites/{suite_id}/cancel"): "benchmark.suite_cancelled",
+    ("POST", "/v1/runs/{run_id}/score"): "run.scored",
 }
 # Called in their own tests (named in the table's comments), not in the flow below.
 CALLED_ELSEWHERE = {
+    ("POST", "/v1/agents/{agent_id}/revisions/{revision_id}/gate"),
     ("POST", "/v1/runs/{run_id}/budget/approve"),
     ("POST", "/v1/governance/deletions/{request_id}/{decision}"),
 }
@@ -252,6 +267,13 @@ async def test_each_mutating_endpoint_records_its_action(
     ).json()
     publish = "/v1/agents/{agent_id}/revisions/{revision_id}/publish"
     await call("POST", publish, agent_id, path_agent_id=agent_id, path_revision_id=second_rev["id"])
+    split = {
+        "revision_a": created["revision"]["id"],
+        "revision_b": second_rev["id"],
+        "percent_b": 10,
+    }
+    await call("PUT", "/v1/agents/{agent_id}/split", agent_id, path_agent_id=agent_id, json=split)
+    await call("DELETE", "/v1/agents/{agent_id}/split", agent_id, 204, path_agent_id=agent_id)
 
     # Keys, quotas, models and providers.
     key = (await call("POST", "/v1/keys", None, 201, json={"name": "k", "role": "member"})).json()
@@ -311,6 +333,74 @@ async def test_each_mutating_endpoint_records_its_action(
     call.made[-1] = (call.made[-1][0], export.json()["id"])
     rotated = await call("POST", "/v1/governance/keys/rotate", None, 201)
     call.made[-1] = (call.made[-1][0], rotated.json()["id"])
+
+    # Benchmarks: defined, changed, cases added (by hand and from a run), a suite started
+    # and cancelled, a run scored by hand, a case and the benchmark deleted.
+    scorers = [{"type": "regex", "pattern": "."}]
+    bench = (
+        await call(
+            "POST",
+            "/v1/benchmarks",
+            None,
+            201,
+            json={"agent_id": "steps", "name": "b", "scorers": scorers},
+        )
+    ).json()
+    bid = bench["id"]
+    call.made[-1] = (call.made[-1][0], bid)
+    await call(
+        "PATCH",
+        "/v1/benchmarks/{benchmark_id}",
+        bid,
+        path_benchmark_id=bid,
+        json={"description": "d"},
+    )
+    cases = "/v1/benchmarks/{benchmark_id}/cases"
+    case = (
+        await call(
+            "POST",
+            cases,
+            None,
+            201,
+            path_benchmark_id=bid,
+            json={"input": {"steps": 1, "sleep": 30}},
+        )
+    ).json()
+    call.made[-1] = (call.made[-1][0], case["id"])
+    echo_bench = (
+        await api.post("/v1/benchmarks", json={"agent_id": "echo", "name": "e", "scorers": scorers})
+    ).json()
+    saved = await call(
+        "POST",
+        cases + "/from-run",
+        None,
+        201,
+        path_benchmark_id=echo_bench["id"],
+        json={"run_id": run["id"]},
+    )
+    call.made[-1] = (("POST", "/v1/benchmarks/{benchmark_id}/cases/from-run"), saved.json()["id"])
+    suite = (
+        await call(
+            "POST", "/v1/benchmarks/{benchmark_id}/runs", None, 201, path_benchmark_id=bid, json={}
+        )
+    ).json()
+    call.made[-1] = (call.made[-1][0], suite["id"])
+    cancel = "/v1/benchmarks/{benchmark_id}/runs/{suite_id}/cancel"
+    await call("POST", cancel, suite["id"], path_benchmark_id=bid, path_suite_id=suite["id"])
+    suite = (await api.post(f"/v1/benchmarks/{bid}/runs", json={})).json()
+    cancel = "/v1/benchmarks/suites/{suite_id}/cancel"
+    await call("POST", cancel, suite["id"], path_suite_id=suite["id"])
+    await call(
+        "POST",
+        "/v1/runs/{run_id}/score",
+        run["id"],
+        201,
+        path_run_id=run["id"],
+        json={"benchmark_id": echo_bench["id"]},
+    )
+    case_path = "/v1/benchmarks/{benchmark_id}/cases/{case_id}"
+    await call("DELETE", case_path, case["id"], 204, path_benchmark_id=bid, path_case_id=case["id"])
+    await call("DELETE", "/v1/benchmarks/{benchmark_id}", bid, 204, path_benchmark_id=bid)
 
     called = {endpoint for endpoint, _ in call.made}
     assert called | CALLED_ELSEWHERE == set(RECORDS), set(RECORDS) - called - CALLED_ELSEWHERE

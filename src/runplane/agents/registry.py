@@ -27,6 +27,8 @@ class Project:
     agents: dict[str, AgentSpec] = field(default_factory=dict)
     tools: dict[str, ToolSpec] = field(default_factory=dict)
     graphs: dict[str, GraphSpec] = field(default_factory=dict)
+    # Benchmark files (``runplane bench create --file`` format) every tenant gets.
+    benchmarks: list[Path] = field(default_factory=list)
 
     def get(self, name: str) -> AgentSpec | None:
         """The loaded agent with this name, if any."""
@@ -64,6 +66,10 @@ def load_project(path: Path) -> Project:
     if project.publish not in ("auto", "manual"):
         raise Invalid.field("project.publish", "publish must be 'auto' or 'manual'")
     _load_modules(project, [*BUILTIN_MODULES, *section.get("modules", [])])
+    benchmarks = section.get("benchmarks", [])
+    if not isinstance(benchmarks, list) or not all(isinstance(b, str) for b in benchmarks):
+        raise Invalid.field("project.benchmarks", "benchmarks lists benchmark files (JSON)")
+    project.benchmarks = [root / b for b in benchmarks]
     graphs = data.get("graphs", {})
     if not isinstance(graphs, dict):
         raise Invalid.field("graphs", "[graphs] maps names to 'path/to/file.py:attribute'")

@@ -5,13 +5,16 @@ import typer
 from runplane.cli import (
     agents,
     approvals,
+    bench,
     budgets,
     connections,
     db,
     evidence,
+    gate,
     governance,
     keys,
     models,
+    quality,
     quotas,
     runs,
     server,
@@ -65,6 +68,8 @@ triggers.register(app)
 usage.register(app)
 webhooks.register(app)
 governance.register(app)
+bench.register(app, extra={"gate": gate.gate})
+quality.register(app)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""``runplane agents ls|create|revise|show|publish``: agents and their revisions; step
+"""``runplane agents ls|create|revise|show|publish|split``: agents and their revisions; step
 agents (kind ``steps``) are created and revised from a definition file (JSON or YAML)."""
 
 import json
@@ -136,11 +136,48 @@ def publish(
     ctx: typer.Context,
     agent: str = typer.Argument(..., help="The agent (id or name)."),
     revision: str = typer.Argument(..., help="The revision to publish (rev_…)."),
+    override_reason: str | None = typer.Option(
+        None, "--override-reason", help="Publish over a failing replay gate (admins), saying why."
+    ),
 ) -> None:
-    """Make a revision the one new runs of the agent use."""
+    """Make a revision the one new runs of the agent use (through its replay gate if required)."""
     with reporting_errors(), connection(ctx).client() as client:
-        done = client.agents.publish(agent, revision)
+        done = client.agents.publish(agent, revision, override_reason=override_reason)
     console().print(Text(f"published {done.id}", style="green"))
+
+
+def split(
+    ctx: typer.Context,
+    agent: str = typer.Argument(..., help="The agent (id or name)."),
+    revision_a: str | None = typer.Option(None, "--a", help="Revision A (rev_…)."),
+    revision_b: str | None = typer.Option(None, "--b", help="Revision B (rev_…)."),
+    percent_b: float | None = typer.Option(
+        None, "--percent-b", min=0, max=100, help="The share of new runs that go to B."
+    ),
+    off: bool = typer.Option(False, "--off", help="End the split."),
+) -> None:
+    """Split the agent's new runs between two revisions (A/B), show the split, or end it."""
+    out = console()
+    given = (revision_a, revision_b, percent_b)
+    if off and any(v is not None for v in given):
+        raise typer.BadParameter("--off takes no other option", param_hint="--off")
+    if any(v is not None for v in given) and any(v is None for v in given):
+        raise typer.BadParameter("give --a, --b and --percent-b together", param_hint="--a")
+    with reporting_errors(), connection(ctx).client() as client:
+        if off:
+            client.agents.remove_split(agent)
+            out.print(Text(f"split of {agent} ended", style="green"))
+            return
+        if revision_a is not None and revision_b is not None and percent_b is not None:
+            shown = client.agents.set_split(
+                agent, revision_a=revision_a, revision_b=revision_b, percent_b=percent_b
+            )
+        else:
+            shown = client.agents.split(agent)
+    out.print(
+        f"A {shown.revision_a} {100 - shown.percent_b:g}% · B {shown.revision_b} "
+        f"{shown.percent_b:g}% · since {format_time(shown.started_at)}"
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -153,4 +190,5 @@ def register(app: typer.Typer) -> None:
     group.command("revise")(revise)
     group.command("show")(show)
     group.command("publish")(publish)
+    group.command("split")(split)
     app.add_typer(group, name="agents")

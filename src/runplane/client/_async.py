@@ -5,7 +5,7 @@
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -34,9 +34,12 @@ from runplane.client._base import (
     next_page,
     wait_timed_out,
 )
+from runplane.client._benchmarks import BenchmarkCalls
 from runplane.client._errors import connection_error, error_from_response
 from runplane.client._evidence import EvidenceCalls
+from runplane.client._gates import GateCalls
 from runplane.client._governance import GovernanceCalls, delete_run
+from runplane.client._quality import QualityCalls
 from runplane.client._retry import OnRetry
 from runplane.client._usage import BudgetCalls, UsageCalls
 from runplane.schemas import (
@@ -63,6 +66,13 @@ from runplane.schemas import (
     WebhookDeliveryPublic,
     WebhookEndpointPublic,
 )
+from runplane.schemas.benchmarks import (
+    BenchmarkPublic,
+    CasePublic,
+    ResultPublic,
+    SplitPublic,
+    SuitePublic,
+)
 from runplane.schemas.evidence import ExportPublic, SigningKeyPublic
 from runplane.schemas.governance import (
     DeletionRequestPublic,
@@ -72,6 +82,7 @@ from runplane.schemas.governance import (
     TombstonePublic,
 )
 from runplane.schemas.models import ModelProviderPublic, ModelProviderPut, ModelPublic, ModelPut
+from runplane.schemas.quality import QualityPublic
 from runplane.schemas.steps import StepAgentCreated, StepAgentDefinition
 from runplane.schemas.triggers import TriggerPublic
 from runplane.schemas.usage import BudgetPublic, RunEstimate, UsageTotals
@@ -118,6 +129,8 @@ class AsyncClient(BaseClient):
         self.governance = AsyncGovernance(self)
         self.evidence = AsyncEvidence(self)
         self.activity = AsyncActivity(self)
+        self.benchmarks = AsyncBenchmarks(self)
+        self.quality = AsyncQuality(self)
 
     async def health(self) -> dict[str, Any]:
         """Return the server's health (``{"status": "ok", ...}``)."""
@@ -372,6 +385,7 @@ class AsyncAgents:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
         self._calls = AgentCalls(client)
+        self._gates = GateCalls(client)
 
     async def list(
         self, *, limit: int | None = None, continuation_token: str | None = None
@@ -401,9 +415,48 @@ class AsyncAgents:
         """Return one revision of an agent, with its definition (``config``)."""
         return await self._client._send(self._calls.revision(agent, revision))
 
-    async def publish(self, agent: str, revision: str) -> RevisionPublic:
-        """Make ``revision`` the one new runs of ``agent`` use."""
-        return await self._client._send(self._calls.publish(agent, revision))
+    async def publish(
+        self, agent: str, revision: str, *, override_reason: str | None = None
+    ) -> RevisionPublic:
+        """Make ``revision`` the one new runs of ``agent`` use, through its replay gate if the
+        agent requires one (``override_reason``: an admin publishes over a failing gate)."""
+        return await self._client._send(self._calls.publish(agent, revision, override_reason))
+
+    async def start_gate(self, agent: str, revision: str) -> SuitePublic:
+        """Start the revision's replay gate: recent production runs replayed and scored."""
+        return await self._client._send(self._gates.start(agent, revision))
+
+    async def gate(self, agent: str, revision: str) -> SuitePublic:
+        """Return the revision's latest replay gate (its summary and verdict once ended)."""
+        return await self._client._send(self._gates.get(agent, revision))
+
+    async def wait_for_gate(
+        self, agent: str, revision: str, *, timeout: float = 300.0, poll: float = 0.5
+    ) -> SuitePublic:
+        """Return the revision's latest replay gate once it has ended (or after ``timeout``)."""
+        waited = 0.0
+        while True:
+            suite = await self.gate(agent, revision)
+            if suite.status != "running" or waited >= timeout:
+                return suite
+            await asyncio.sleep(poll)
+            waited += poll
+
+    async def split(self, agent: str) -> SplitPublic:
+        """Return the agent's A/B split (NotFound when it has none)."""
+        return await self._client._send(self._gates.split(agent))
+
+    async def set_split(
+        self, agent: str, *, revision_a: str, revision_b: str, percent_b: float
+    ) -> SplitPublic:
+        """Send ``percent_b`` % of the agent's new runs that name no revision to revision B."""
+        return await self._client._send(
+            self._gates.set_split(agent, revision_a, revision_b, percent_b)
+        )
+
+    async def remove_split(self, agent: str) -> None:
+        """End the agent's A/B split: its new runs use the published revision again."""
+        await self._client._send(self._gates.remove_split(agent))
 
 
 class AsyncApprovals:
@@ -1022,6 +1075,8 @@ class AsyncGovernance:
     async def tombstones(self, *, limit: int | None = None) -> Page[TombstonePublic]:
         """Return a page of what is kept of deleted runs, most recently deleted first."""
         return await self._client._send(self._calls.tombstones(limit))
+
+
 class AsyncActivity:
     """The activity log (admin keys): who did what, and when.
 
@@ -1078,3 +1133,193 @@ class AsyncActivity:
         finally:
             await response.aclose()
         return written
+
+
+class AsyncBenchmarks:
+    """Benchmarks of agents: their cases and scorers, suite runs against a revision, and
+    the scores of single runs."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = BenchmarkCalls(client)
+
+    async def create(
+        self,
+        agent_id: str,
+        name: str,
+        scorers: Sequence[Mapping[str, Any]],
+        *,
+        description: str | None = None,
+        on_completion: Mapping[str, Any] | None = None,
+        gate: Mapping[str, Any] | None = None,
+    ) -> BenchmarkPublic:
+        """Define a benchmark of an agent: its scorers, completion sampling and gate."""
+        fields = {
+            "agent_id": agent_id,
+            "name": name,
+            "scorers": [dict(s) for s in scorers],
+            "description": description,
+            "on_completion": on_completion,
+            "gate": gate,
+        }
+        return await self._client._send(self._calls.create(fields))
+
+    async def list(
+        self,
+        *,
+        agent_id: str | None = None,
+        limit: int | None = None,
+        continuation_token: str | None = None,
+    ) -> Page[BenchmarkPublic]:
+        """Return a page of benchmarks (of one agent), newest first."""
+        return await self._client._send(self._calls.list(agent_id, limit, continuation_token))
+
+    async def get(self, benchmark_id: str) -> BenchmarkPublic:
+        """Return one benchmark."""
+        return await self._client._send(self._calls.get(benchmark_id))
+
+    async def update(self, benchmark_id: str, **fields: Any) -> BenchmarkPublic:
+        """Change a benchmark (``description``, ``scorers``, ``on_completion``, ``gate``)."""
+        return await self._client._send(self._calls.update(benchmark_id, fields))
+
+    async def delete(self, benchmark_id: str) -> None:
+        """Delete a benchmark and its cases."""
+        await self._client._send(self._calls.delete(benchmark_id))
+
+    async def add_case(
+        self,
+        benchmark_id: str,
+        *,
+        input: Any = None,
+        expected: Any = None,
+        name: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
+        file_ids: Sequence[str] | None = None,
+    ) -> CasePublic:
+        """Add a case: an input (and variables, files), its expected output, tags."""
+        fields = {
+            "input": input,
+            "expected": expected,
+            "name": name,
+            "variables": dict(variables or {}),
+            "tags": list(tags or []),
+            "file_ids": list(file_ids) if file_ids is not None else None,
+        }
+        return await self._client._send(self._calls.add_case(benchmark_id, fields))
+
+    async def from_run(
+        self,
+        benchmark_id: str,
+        run_id: str,
+        *,
+        name: str | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> CasePublic:
+        """Save a succeeded run as a case: its input, its result as the reference."""
+        fields = {"run_id": run_id, "name": name, "tags": list(tags or [])}
+        return await self._client._send(self._calls.from_run(benchmark_id, fields))
+
+    async def cases(
+        self, benchmark_id: str, *, limit: int | None = None, continuation_token: str | None = None
+    ) -> Page[CasePublic]:
+        """Return a page of a benchmark's cases, newest first."""
+        return await self._client._send(self._calls.cases(benchmark_id, limit, continuation_token))
+
+    async def get_case(self, benchmark_id: str, case_id: str) -> CasePublic:
+        """Return one case."""
+        return await self._client._send(self._calls.get_case(benchmark_id, case_id))
+
+    async def delete_case(self, benchmark_id: str, case_id: str) -> None:
+        """Delete a case."""
+        await self._client._send(self._calls.delete_case(benchmark_id, case_id))
+
+    async def run_suite(
+        self,
+        benchmark_id: str,
+        *,
+        revision_id: str | None = None,
+        tags: Sequence[str] | None = None,
+        concurrency: int | None = None,
+    ) -> SuitePublic:
+        """Start a suite run of the cases (with one of ``tags``) against a revision."""
+        call = self._calls.run_suite(benchmark_id, revision_id, tags, concurrency)
+        return await self._client._send(call)
+
+    async def suites(
+        self, benchmark_id: str, *, limit: int | None = None, continuation_token: str | None = None
+    ) -> Page[SuitePublic]:
+        """Return a page of a benchmark's suite runs, newest first."""
+        return await self._client._send(self._calls.suites(benchmark_id, limit, continuation_token))
+
+    async def get_suite(self, suite_id: str) -> SuitePublic:
+        """Return a suite run as it is now."""
+        return await self._client._send(self._calls.get_suite(suite_id, None))
+
+    async def wait_suite(
+        self, suite_id: str, *, timeout: float = 600.0, poll: float = 30.0
+    ) -> SuitePublic:
+        """Return the suite run once it has ended (or as it is after ``timeout`` seconds)."""
+        deadline = Deadline(timeout)
+        while True:
+            wait = min(poll, deadline.remaining() or 0.0)
+            suite = await self._client._send(self._calls.get_suite(suite_id, wait))
+            if suite.status != "running" or deadline.expired:
+                return suite
+
+    async def results(
+        self, suite_id: str, *, limit: int | None = None, continuation_token: str | None = None
+    ) -> Page[ResultPublic]:
+        """Return a page of a suite run's scored runs, newest first."""
+        return await self._client._send(self._calls.results(suite_id, limit, continuation_token))
+
+    async def all_results(self, suite_id: str) -> AsyncIterator[ResultPublic]:
+        """Iterate over all of a suite run's scored runs, page after page."""
+        async for row in self._client._items(self._calls.results(suite_id, 100, None)):
+            yield row
+
+    async def cancel(self, suite_id: str) -> SuitePublic:
+        """Cancel a suite run: no case starts any more, its unfinished runs are cancelled."""
+        return await self._client._send(self._calls.cancel(suite_id))
+
+    async def score_run(self, run_id: str, benchmark_id: str) -> ResultPublic:
+        """Score an ended run with a benchmark's scorers (no reference)."""
+        return await self._client._send(self._calls.score_run(run_id, benchmark_id))
+
+    async def scores(self, run_id: str, *, limit: int | None = None) -> Page[ResultPublic]:
+        """Return a page of a run's scored results, newest first."""
+        return await self._client._send(self._calls.scores(run_id, limit))
+
+
+class AsyncQuality:
+    """Quality figures of scored runs: an agent's, or one benchmark's, over time, per
+    revision, and its A/B split."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._calls = QualityCalls(client)
+
+    async def agent(
+        self,
+        agent: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        bucket: Literal["hour", "day"] = "day",
+        kind: Literal["suite", "replay", "completion", "manual"] | None = None,
+    ) -> QualityPublic:
+        """Return an agent's quality figures over all its benchmarks (default: 30 days)."""
+        return await self._client._send(self._calls.agent(agent, since, until, bucket, kind))
+
+    async def benchmark(
+        self,
+        benchmark_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        bucket: Literal["hour", "day"] = "day",
+        kind: Literal["suite", "replay", "completion", "manual"] | None = None,
+    ) -> QualityPublic:
+        """Return one benchmark's quality figures (default: the last 30 days)."""
+        call = self._calls.benchmark(benchmark_id, since, until, bucket, kind)
+        return await self._client._send(call)

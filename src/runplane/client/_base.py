@@ -480,6 +480,10 @@ class RunCalls:
         return self._base.call("GET", f"/v1/runs/{_segment(run_id)}/verify", VerifyResult)
 
 
+# How long the server may hold a publish while its replay gate runs.
+GATE_WAIT_SECONDS = 130.0
+
+
 class AgentCalls:
     """The calls of the agents API, built but not sent."""
 
@@ -517,10 +521,15 @@ class AgentCalls:
         path = f"/v1/agents/{_segment(agent)}/revisions/{_segment(revision)}"
         return self._base.call("GET", path, RevisionPublic)
 
-    def publish(self, agent: str, revision: str) -> Call[RevisionPublic]:
-        """``POST /v1/agents/{id}/revisions/{rev}/publish``."""
+    def publish(
+        self, agent: str, revision: str, override_reason: str | None = None
+    ) -> Call[RevisionPublic]:
+        """``POST /v1/agents/{id}/revisions/{rev}/publish`` (over a failing gate: a reason)."""
         path = f"/v1/agents/{_segment(agent)}/revisions/{_segment(revision)}/publish"
-        return self._base.call("POST", path, RevisionPublic)
+        body = None if override_reason is None else {"override_reason": override_reason}
+        # A publish may run the agent's replay gate first and wait for it (up to 120 s).
+        held = self._base.held_timeout(GATE_WAIT_SECONDS)
+        return self._base.call("POST", path, RevisionPublic, json=body, read_timeout=held)
 
 
 def _decision(fields: Mapping[str, Any]) -> dict[str, Any]:

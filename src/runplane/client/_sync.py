@@ -8,7 +8,7 @@
 """
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -37,9 +37,12 @@ from runplane.client._base import (
     next_page,
     wait_timed_out,
 )
+from runplane.client._benchmarks import BenchmarkCalls
 from runplane.client._errors import connection_error, error_from_response
 from runplane.client._evidence import EvidenceCalls
+from runplane.client._gates import GateCalls
 from runplane.client._governance import GovernanceCalls, delete_run
+from runplane.client._quality import QualityCalls
 from runplane.client._retry import OnRetry
 from runplane.client._usage import BudgetCalls, UsageCalls
 from runplane.schemas import (
@@ -66,6 +69,13 @@ from runplane.schemas import (
     WebhookDeliveryPublic,
     WebhookEndpointPublic,
 )
+from runplane.schemas.benchmarks import (
+    BenchmarkPublic,
+    CasePublic,
+    ResultPublic,
+    SplitPublic,
+    SuitePublic,
+)
 from runplane.schemas.evidence import ExportPublic, SigningKeyPublic
 from runplane.schemas.governance import (
     DeletionRequestPublic,
@@ -75,6 +85,7 @@ from runplane.schemas.governance import (
     TombstonePublic,
 )
 from runplane.schemas.models import ModelProviderPublic, ModelProviderPut, ModelPublic, ModelPut
+from runplane.schemas.quality import QualityPublic
 from runplane.schemas.steps import StepAgentCreated, StepAgentDefinition
 from runplane.schemas.triggers import TriggerPublic
 from runplane.schemas.usage import BudgetPublic, RunEstimate, UsageTotals
@@ -121,6 +132,8 @@ class Client(BaseClient):
         self.governance = Governance(self)
         self.evidence = Evidence(self)
         self.activity = Activity(self)
+        self.benchmarks = Benchmarks(self)
+        self.quality = Quality(self)
 
     def health(self) -> dict[str, Any]:
         """Return the server's health (``{"status": "ok", ...}``)."""
@@ -364,6 +377,7 @@ class Agents:
     def __init__(self, client: Client) -> None:
         self._client = client
         self._calls = AgentCalls(client)
+        self._gates = GateCalls(client)
 
     def list(
         self, *, limit: int | None = None, continuation_token: str | None = None
@@ -393,9 +407,46 @@ class Agents:
         """Return one revision of an agent, with its definition (``config``)."""
         return self._client._send(self._calls.revision(agent, revision))
 
-    def publish(self, agent: str, revision: str) -> RevisionPublic:
-        """Make ``revision`` the one new runs of ``agent`` use."""
-        return self._client._send(self._calls.publish(agent, revision))
+    def publish(
+        self, agent: str, revision: str, *, override_reason: str | None = None
+    ) -> RevisionPublic:
+        """Make ``revision`` the one new runs of ``agent`` use, through its replay gate if the
+        agent requires one (``override_reason``: an admin publishes over a failing gate)."""
+        return self._client._send(self._calls.publish(agent, revision, override_reason))
+
+    def start_gate(self, agent: str, revision: str) -> SuitePublic:
+        """Start the revision's replay gate: recent production runs replayed and scored."""
+        return self._client._send(self._gates.start(agent, revision))
+
+    def gate(self, agent: str, revision: str) -> SuitePublic:
+        """Return the revision's latest replay gate (its summary and verdict once ended)."""
+        return self._client._send(self._gates.get(agent, revision))
+
+    def wait_for_gate(
+        self, agent: str, revision: str, *, timeout: float = 300.0, poll: float = 0.5
+    ) -> SuitePublic:
+        """Return the revision's latest replay gate once it has ended (or after ``timeout``)."""
+        waited = 0.0
+        while True:
+            suite = self.gate(agent, revision)
+            if suite.status != "running" or waited >= timeout:
+                return suite
+            time.sleep(poll)
+            waited += poll
+
+    def split(self, agent: str) -> SplitPublic:
+        """Return the agent's A/B split (NotFound when it has none)."""
+        return self._client._send(self._gates.split(agent))
+
+    def set_split(
+        self, agent: str, *, revision_a: str, revision_b: str, percent_b: float
+    ) -> SplitPublic:
+        """Send ``percent_b`` % of the agent's new runs that name no revision to revision B."""
+        return self._client._send(self._gates.set_split(agent, revision_a, revision_b, percent_b))
+
+    def remove_split(self, agent: str) -> None:
+        """End the agent's A/B split: its new runs use the published revision again."""
+        self._client._send(self._gates.remove_split(agent))
 
 
 class Approvals:
@@ -1068,3 +1119,193 @@ class Activity:
         finally:
             response.close()
         return written
+
+
+class Benchmarks:
+    """Benchmarks of agents: their cases and scorers, suite runs against a revision, and
+    the scores of single runs."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._calls = BenchmarkCalls(client)
+
+    def create(
+        self,
+        agent_id: str,
+        name: str,
+        scorers: Sequence[Mapping[str, Any]],
+        *,
+        description: str | None = None,
+        on_completion: Mapping[str, Any] | None = None,
+        gate: Mapping[str, Any] | None = None,
+    ) -> BenchmarkPublic:
+        """Define a benchmark of an agent: its scorers, completion sampling and gate."""
+        fields = {
+            "agent_id": agent_id,
+            "name": name,
+            "scorers": [dict(s) for s in scorers],
+            "description": description,
+            "on_completion": on_completion,
+            "gate": gate,
+        }
+        return self._client._send(self._calls.create(fields))
+
+    def list(
+        self,
+        *,
+        agent_id: str | None = None,
+        limit: int | None = None,
+        continuation_token: str | None = None,
+    ) -> Page[BenchmarkPublic]:
+        """Return a page of benchmarks (of one agent), newest first."""
+        return self._client._send(self._calls.list(agent_id, limit, continuation_token))
+
+    def get(self, benchmark_id: str) -> BenchmarkPublic:
+        """Return one benchmark."""
+        return self._client._send(self._calls.get(benchmark_id))
+
+    def update(self, benchmark_id: str, **fields: Any) -> BenchmarkPublic:
+        """Change a benchmark (``description``, ``scorers``, ``on_completion``, ``gate``)."""
+        return self._client._send(self._calls.update(benchmark_id, fields))
+
+    def delete(self, benchmark_id: str) -> None:
+        """Delete a benchmark and its cases."""
+        self._client._send(self._calls.delete(benchmark_id))
+
+    def add_case(
+        self,
+        benchmark_id: str,
+        *,
+        input: Any = None,
+        expected: Any = None,
+        name: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
+        file_ids: Sequence[str] | None = None,
+    ) -> CasePublic:
+        """Add a case: an input (and variables, files), its expected output, tags."""
+        fields = {
+            "input": input,
+            "expected": expected,
+            "name": name,
+            "variables": dict(variables or {}),
+            "tags": list(tags or []),
+            "file_ids": list(file_ids) if file_ids is not None else None,
+        }
+        return self._client._send(self._calls.add_case(benchmark_id, fields))
+
+    def from_run(
+        self,
+        benchmark_id: str,
+        run_id: str,
+        *,
+        name: str | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> CasePublic:
+        """Save a succeeded run as a case: its input, its result as the reference."""
+        fields = {"run_id": run_id, "name": name, "tags": list(tags or [])}
+        return self._client._send(self._calls.from_run(benchmark_id, fields))
+
+    def cases(
+        self, benchmark_id: str, *, limit: int | None = None, continuation_token: str | None = None
+    ) -> Page[CasePublic]:
+        """Return a page of a benchmark's cases, newest first."""
+        return self._client._send(self._calls.cases(benchmark_id, limit, continuation_token))
+
+    def get_case(self, benchmark_id: str, case_id: str) -> CasePublic:
+        """Return one case."""
+        return self._client._send(self._calls.get_case(benchmark_id, case_id))
+
+    def delete_case(self, benchmark_id: str, case_id: str) -> None:
+        """Delete a case."""
+        self._client._send(self._calls.delete_case(benchmark_id, case_id))
+
+    def run_suite(
+        self,
+        benchmark_id: str,
+        *,
+        revision_id: str | None = None,
+        tags: Sequence[str] | None = None,
+        concurrency: int | None = None,
+    ) -> SuitePublic:
+        """Start a suite run of the cases (with one of ``tags``) against a revision."""
+        call = self._calls.run_suite(benchmark_id, revision_id, tags, concurrency)
+        return self._client._send(call)
+
+    def suites(
+        self, benchmark_id: str, *, limit: int | None = None, continuation_token: str | None = None
+    ) -> Page[SuitePublic]:
+        """Return a page of a benchmark's suite runs, newest first."""
+        return self._client._send(self._calls.suites(benchmark_id, limit, continuation_token))
+
+    def get_suite(self, suite_id: str) -> SuitePublic:
+        """Return a suite run as it is now."""
+        return self._client._send(self._calls.get_suite(suite_id, None))
+
+    def wait_suite(
+        self, suite_id: str, *, timeout: float = 600.0, poll: float = 30.0
+    ) -> SuitePublic:
+        """Return the suite run once it has ended (or as it is after ``timeout`` seconds)."""
+        deadline = Deadline(timeout)
+        while True:
+            wait = min(poll, deadline.remaining() or 0.0)
+            suite = self._client._send(self._calls.get_suite(suite_id, wait))
+            if suite.status != "running" or deadline.expired:
+                return suite
+
+    def results(
+        self, suite_id: str, *, limit: int | None = None, continuation_token: str | None = None
+    ) -> Page[ResultPublic]:
+        """Return a page of a suite run's scored runs, newest first."""
+        return self._client._send(self._calls.results(suite_id, limit, continuation_token))
+
+    def all_results(self, suite_id: str) -> Iterator[ResultPublic]:
+        """Iterate over all of a suite run's scored runs, page after page."""
+        for row in self._client._items(self._calls.results(suite_id, 100, None)):
+            yield row
+
+    def cancel(self, suite_id: str) -> SuitePublic:
+        """Cancel a suite run: no case starts any more, its unfinished runs are cancelled."""
+        return self._client._send(self._calls.cancel(suite_id))
+
+    def score_run(self, run_id: str, benchmark_id: str) -> ResultPublic:
+        """Score an ended run with a benchmark's scorers (no reference)."""
+        return self._client._send(self._calls.score_run(run_id, benchmark_id))
+
+    def scores(self, run_id: str, *, limit: int | None = None) -> Page[ResultPublic]:
+        """Return a page of a run's scored results, newest first."""
+        return self._client._send(self._calls.scores(run_id, limit))
+
+
+class Quality:
+    """Quality figures of scored runs: an agent's, or one benchmark's, over time, per
+    revision, and its A/B split."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._calls = QualityCalls(client)
+
+    def agent(
+        self,
+        agent: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        bucket: Literal["hour", "day"] = "day",
+        kind: Literal["suite", "replay", "completion", "manual"] | None = None,
+    ) -> QualityPublic:
+        """Return an agent's quality figures over all its benchmarks (default: 30 days)."""
+        return self._client._send(self._calls.agent(agent, since, until, bucket, kind))
+
+    def benchmark(
+        self,
+        benchmark_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        bucket: Literal["hour", "day"] = "day",
+        kind: Literal["suite", "replay", "completion", "manual"] | None = None,
+    ) -> QualityPublic:
+        """Return one benchmark's quality figures (default: the last 30 days)."""
+        call = self._calls.benchmark(benchmark_id, since, until, bucket, kind)
+        return self._client._send(call)

@@ -169,6 +169,8 @@ class ToolResultData(TypedDict):
     error: NotRequired[str]
     rejected: NotRequired[bool]
     comment: NotRequired[str | None]
+    code: NotRequired[str]  # a failure's ToolError code
+    replayed: NotRequired[bool]  # answered from a recorded run, the tool not called
 
 
 class ApprovalRequest(TypedDict, total=False):
@@ -228,6 +230,14 @@ class RateLimitedData(TypedDict):
     key: str
     limit: str
     wait_seconds: float
+
+
+class ReplayDivergenceData(TypedDict):
+    """``replay.divergence``: a replay made a tool call its recorded run never made."""
+
+    name: str
+    arguments: JSONObject
+    reason: str
 
 
 class InterruptData(TypedDict):
@@ -441,6 +451,8 @@ def _tool_result(d: Data) -> str:
         return f"{name} was rejected" + (f": {d['comment']}" if d.get("comment") else "")
     if d.get("ok") is False:
         return f"{name} failed: {d.get('error') or compact(d.get('output'))}"
+    if d.get("replayed"):
+        return f"{name} returned {compact(d.get('output'))} (replayed from the recording)"
     took = d.get("duration_ms")
     after = f" in {float(took):.0f} ms" if isinstance(took, int | float) and took else ""
     return f"{name} returned {compact(d.get('output'))}{after}"
@@ -475,6 +487,11 @@ def _rate_limited(d: Data) -> str:
     seconds = d.get("wait_seconds")
     wait = float(seconds) if isinstance(seconds, int | float) else 0.0
     return f"{d.get('tool')} is rate limited ({d.get('limit')}); waiting {wait:.2f} s"
+
+
+def _replay_divergence(d: Data) -> str:
+    call = call_text(d.get("name"), d.get("arguments"))
+    return f"Diverged from the recorded run: {call}: {d.get('reason')}"
 
 
 def _budget_exceeded(d: Data) -> str:
@@ -578,6 +595,7 @@ EVENTS: dict[str, EventKind] = {
     "approval.resolved": EventKind(ApprovalResolvedData, "Approval decided", _approval_resolved),
     "auth.required": EventKind(AuthRequiredData, "Connection required", _auth_required),
     "rate_limited": EventKind(RateLimitedData, "Rate limited", _rate_limited),
+    "replay.divergence": EventKind(ReplayDivergenceData, "Replay divergence", _replay_divergence),
     "interrupt": EventKind(InterruptData, "Interrupt", _interrupt),
     "source": EventKind(SourceData, "Source", _source),
     "file.created": EventKind(

@@ -709,3 +709,5 @@ class BenchmarkResultRecord(TypedDict):
     divergences: list[JSONObject] | None
     created_at: datetime
     scored_at: datetime | None
+    # What it ran: name, input, variables, reference, file_ids, replay_of (a suite's item).
+    item: NotRequired[JSONObject | None]

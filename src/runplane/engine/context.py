@@ -39,6 +39,7 @@ ENGINE_EVENTS = frozenset(
         "approval.resolved",
         "auth.required",
         "rate_limited",
+        "replay.divergence",
         "interrupt",
         "result",
         "error",

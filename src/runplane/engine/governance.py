@@ -7,6 +7,9 @@ there when the tool needs one, a call left in doubt by a crash is settled, and t
 tenant's rate limit must grant it. Only then does it run, as a durable step between a
 ``tool_call`` and a ``tool_result`` event. Plans asked for approval (``ON_START``) are
 governed here too.
+
+In a replay (``engine/recording.py``) a call is answered from the recorded run instead:
+no approval, no credential, no rate limit, and the tool is not called.
 """
 
 import asyncio
@@ -30,6 +33,7 @@ from runplane.domain.lifecycle import RunStatus
 from runplane.domain.policy import ApprovalRule, RateLimit, matching_rule
 from runplane.engine.journal import Journal, call, jsonable
 from runplane.engine.outcome import Suspend
+from runplane.engine.recording import RecordedCall, Recording
 
 
 class ModelReply(TypedDict):
@@ -120,12 +124,21 @@ class Caller:
 class Governor:
     """Governs one run's tool calls and plan approvals, writing through its journal."""
 
-    def __init__(self, journal: Journal, gate: Gate | None, policy: RunPolicy, caller: Caller):
+    def __init__(
+        self,
+        journal: Journal,
+        gate: Gate | None,
+        policy: RunPolicy,
+        caller: Caller,
+        recording: Recording | None = None,
+    ):
         self.journal = journal
         self.gate = gate
         self.policy = policy
         self.caller = caller
         self.planned = False
+        # A replay's recorded calls: its tool calls are answered from them, not made.
+        self.recording = recording
 
     def allowed_tools(self) -> list[JSONObject]:
         """The tools this run may call, as ``GET /v1/tools`` shows them."""
@@ -193,7 +206,15 @@ class Governor:
         j.emit_at(call_op, "tool_call", called)
         if recorded is not None and recorded.status in ("completed", "reused"):
             j.take_step_number(number)
+            if self.recording is not None:
+                # A resumed replay: keep the recording's use in step with what ran before.
+                self.recording.take(name, args)
             return await j.replayed(recorded, end_op)
+        if self.recording is not None:
+            answer = self.recording.take(name, args)
+            if answer is None:
+                raise await self._diverged(name, args, approval_op, result_op)
+            return await self._replay(answer, number, start_op, end_op, result_op)
         args = await self._approve(spec, number, args, approval_op, result_op)
         credential = await self._credential(spec, auth_op, result_op)
         assert self.gate is not None
@@ -225,7 +246,8 @@ class Governor:
             )
         except Exception as exc:
             ms = _ms(began)
-            data = _result(name, False, None, ms, error=f"{type(exc).__name__}: {exc}")
+            code = exc.code if isinstance(exc, ToolError) else "tool_failed"
+            data = _result(name, False, None, ms, error=f"{type(exc).__name__}: {exc}", code=code)
             j.emit_at(result_op, "tool_result", data)
             await j.flush()
             if isinstance(exc, ToolError):
@@ -236,6 +258,51 @@ class Governor:
         j.emit_at(result_op, "tool_result", _result(name, True, output, _ms(began)))
         j.schedule_flush()
         return output
+
+    async def _replay(
+        self, answer: RecordedCall, number: int, start_op: int, end_op: int, result_op: int
+    ) -> JSON:
+        """Answer a replay's call from the recording, as a step of its own (tool not called)."""
+        j, name = self.journal, answer.name
+        j.take_step_number(number)
+
+        async def recorded_answer() -> JSON:
+            if not answer.ok:
+                raise answer.failure()
+            return answer.output
+
+        try:
+            output = await j.run_step(number, name, recorded_answer, (), {}, start_op, end_op)
+        except ToolError as exc:
+            data = _result(
+                name,
+                False,
+                None,
+                0.0,
+                error=answer.error or exc.message,
+                rejected=answer.rejected,
+                code=exc.code,
+                replayed=True,
+            )
+            j.emit_at(result_op, "tool_result", data)
+            await j.flush()
+            raise
+        j.emit_at(result_op, "tool_result", _result(name, True, output, 0.0, replayed=True))
+        j.schedule_flush()
+        return output
+
+    async def _diverged(self, name: str, args: JSONObject, op: int, result_op: int) -> ToolError:
+        """A replay's call the recorded run never made: recorded as a divergence, refused."""
+        assert self.recording is not None
+        reason = self.recording.why_not(name, args)
+        j = self.journal
+        j.emit_at(op, "replay.divergence", {"name": name, "arguments": args, "reason": reason})
+        failed = _result(
+            name, False, None, 0.0, error=reason, code="replay_divergence", replayed=True
+        )
+        j.emit_at(result_op, "tool_result", failed)
+        await j.flush()
+        return ToolError(f"{name} was not called: {reason}", code="replay_divergence")
 
     async def _refuse(self, op: int, name: str, code: str, message: str) -> ToolError:
         self.journal.emit_at(op, "error", {"code": code, "message": message, "tool": name})
@@ -382,11 +449,17 @@ def _result(
     error: str | None = None,
     rejected: bool = False,
     comment: str | None = None,
+    code: str | None = None,
+    replayed: bool = False,
 ) -> ToolResultData:
     data: ToolResultData = {"name": name, "ok": ok, "output": jsonable(output), "duration_ms": ms}
     if error is not None:
         data["error"] = error
+    if code is not None:
+        data["code"] = code
     if rejected:
         data["rejected"] = True
         data["comment"] = comment
+    if replayed:
+        data["replayed"] = True
     return data

@@ -45,6 +45,7 @@ from runplane.engine.lease import Lease
 from runplane.engine.metering import Meter
 from runplane.engine.outcome import Suspend, WriteFailed, error_info, failed_step
 from runplane.engine.ports import GraphRunner, RunHooks
+from runplane.engine.recording import Recording, load_recording
 from runplane.engine.waits import Waits, Write, cancel_receipt
 from runplane.engine.writer import RunWriter
 from runplane.logs import bind_run
@@ -451,6 +452,7 @@ class Worker:
                 describe=_describe(spec, run),
             ),
             Caller(run["id"], run["tenant_id"], run["user_id"]),
+            await self._recording(run),
         )
         if writer.starting:
             journal.schedule_flush()
@@ -481,6 +483,13 @@ class Worker:
         return await self._settle(
             writer, spec, task, journal, timed_out=not done, segment_started=segment_started
         )
+
+    async def _recording(self, run: RunRecord) -> Recording | None:
+        """A replay's recorded tool calls, loaded once per segment; None for other runs."""
+        source = run.get("replay_of")
+        if not source:
+            return None
+        return await load_recording(self.db, run["tenant_id"], source)
 
     async def _settle(
         self,

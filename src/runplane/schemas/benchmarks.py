@@ -249,6 +249,7 @@ class ResultPublic(BaseModel):
     """One scored run."""
 
     id: str
+    name: str | None = None  # its case's (or replayed run's) name, as the suite ran it
     agent_id: str
     revision_id: str
     benchmark_id: str | None

@@ -9,7 +9,7 @@ from runplane.schemas.storable import INT32_MAX, check_storable
 
 T = TypeVar("T")
 
-Trigger = Literal["manual", "schedule", "webhook", "upload", "agent", "api"]
+Trigger = Literal["manual", "schedule", "webhook", "upload", "agent", "api", "benchmark"]
 RunStatusName = Literal[
     "queued", "running", "paused", "auth_required", "succeeded", "failed", "canceled"
 ]
@@ -257,6 +257,8 @@ class RunPublic(BaseModel):
     parent_run_id: str | None = None
     rerun_of: str | None = None
     from_step: int | None = None
+    # A replay's recorded run: its tool calls were answered from that run's, not made.
+    replay_of: str | None = None
     integrations: list[str] | Literal["*"] = []
     approval: ApprovalStrategy = "NONE"
     approval_rules: list[dict[str, Any]] = []

@@ -14,6 +14,7 @@ from runplane.domain.models import AgentRecord, Principal, RevisionRecord, utcno
 from runplane.domain.roles import Permission
 from runplane.schemas.steps import StepAgentDefinition
 from runplane.services import audit
+from runplane.services.project_benchmarks import ensure_project_benchmarks
 from runplane.services.runtime import Runtime
 from runplane.store import agents as store
 
@@ -28,6 +29,8 @@ async def ensure_code_agents(rt: Runtime, tenant_id: str) -> None:
         except IntegrityError:
             # Another process registered it at the same moment: its rows are as good.
             await _sync_agent(rt, tenant_id, spec)
+    if rt.project.benchmarks:
+        await ensure_project_benchmarks(rt.db, rt.project.benchmarks, tenant_id)
     rt.synced_tenants.add(tenant_id)
 
 
@@ -121,8 +124,13 @@ async def list_revisions(rt: Runtime, who: Principal, ref: str) -> list[Revision
         return await store.list_revisions(conn, agent["id"])
 
 
-async def publish(rt: Runtime, who: Principal, ref: str, revision_id: str) -> RevisionRecord:
-    """Make a revision the one new runs use (PUBLISH)."""
+async def publish(
+    rt: Runtime, who: Principal, ref: str, revision_id: str, activity: JSONObject | None = None
+) -> RevisionRecord:
+    """Make a revision the one new runs use (PUBLISH); ``activity`` adds to its activity row.
+
+    Publishing through the replay gate is ``services.gate.publish``.
+    """
     who.require(Permission.PUBLISH)
     agent = await find_agent(rt, who, ref)
     async with rt.db.write() as conn:
@@ -141,9 +149,8 @@ async def publish(rt: Runtime, who: Principal, ref: str, revision_id: str) -> Re
                 config=rev["config"],
                 description=rev["config"].get("description"),
             )
-        await audit.record(
-            conn, who, "revision.published", "agent", agent["id"], {"revision_id": revision_id}
-        )
+        noted: JSONObject = {"revision_id": revision_id, **(activity or {})}
+        await audit.record(conn, who, "revision.published", "agent", agent["id"], noted)
         rt.agent_cache.clear()
         published = await store.find_revision(conn, agent["id"], revision_id)
     assert published is not None

@@ -35,6 +35,7 @@ from runplane.schemas import RunCreate
 from runplane.services import agents as agents_svc
 from runplane.services import audit
 from runplane.services import files as files_svc
+from runplane.services import splits as splits_svc
 from runplane.services.estimates import estimate
 from runplane.services.runtime import Runtime
 from runplane.services.webhooks import check_webhook
@@ -98,6 +99,7 @@ async def create_run(
     not_before: datetime | None = None,
     action: str = "run.created",
     activity: JSONObject | None = None,
+    replay_of: str | None = None,
 ) -> RunRecord:
     """Validate, record and start a run; with ``body.wait``, hold until it ends.
 
@@ -105,15 +107,21 @@ async def create_run(
     ``activity`` are what the activity log says of it (a rerun, a duplicate). A run
     whose tenant has its queue full is refused (429); one over its running quota, or
     scheduled for ``not_before``, is recorded and starts when admitted
-    (``engine/admission.py``).
+    (``engine/admission.py``). ``replay_of`` makes the run a replay of that recorded run
+    (``engine/recording.py``): it reads the recorded run's files unless told otherwise.
+    A run that names no revision of an agent with an A/B split goes to one of the two.
     """
     who.require(Permission.CREATE_RUNS)
     if not body.agent_id:
         raise Invalid.field("agent_id", "agent_id is required")
     check_webhook(rt.settings, "notify.webhook", body.notify.webhook if body.notify else None)
     user_id = run_user(who, body.user_id)
-    agent = await agents_svc.agent_for_run(rt, who, body.agent_id)
-    revision = await agents_svc.resolve_revision(rt, agent, body.revision_id)
+    if replay_of is not None:
+        body = await _replay_body(rt, who, body, replay_of)
+    agent = await agents_svc.agent_for_run(rt, who, body.agent_id or "")
+    run_id = run_id or new_id("run")
+    chosen = body.revision_id or splits_svc.split_revision(agent, run_id)
+    revision = await agents_svc.resolve_revision(rt, agent, chosen)
     config = revision["config"]
     validate_input(config.get("input_schema"), body.input)
     known = await rt.hooks.models.knows(who.tenant_id) if agent["kind"] == "steps" else None
@@ -141,7 +149,6 @@ async def create_run(
     estimated = await estimate(rt, who.tenant_id, config, body)
     now = utcnow()
     ticket = await rt.worker.admission.ticket(who.tenant_id, now, not_before)
-    run_id = run_id or new_id("run")
     row: dict[str, object] = {
         "id": run_id,
         "tenant_id": who.tenant_id,
@@ -170,6 +177,7 @@ async def create_run(
         "site_ids": site_ids,
         "rerun_of": rerun_of,
         "from_step": from_step,
+        "replay_of": replay_of,
         "created_by_key_id": who.key_id,
         "admitted_at": ticket.admitted_at,
         "not_before": not_before,
@@ -214,6 +222,24 @@ async def create_run(
     if body.approval == "ON_START" or config.get("plans_first"):
         return await _wait_for_plan(rt, who, run_id, rt.settings.plan_wait_seconds)
     return await get_run(rt, who, run_id)
+
+
+async def _replay_body(rt: Runtime, who: Principal, body: RunCreate, replay_of: str) -> RunCreate:
+    """A replay's request: the recorded run's files, sites and integrations unless it names them."""
+    async with rt.db.read() as conn:
+        recorded = await store.get_run(conn, who.tenant_id, replay_of)
+    if recorded is None:
+        raise NotFound(
+            f"no run {replay_of!r} to replay", [{"name": "replay_of", "value": replay_of}]
+        )
+    update: dict[str, object] = {}
+    if body.file_ids is None and recorded["file_ids"]:
+        update["file_ids"] = recorded["file_ids"]
+    if body.site_ids is None and recorded["site_ids"]:
+        update["site_ids"] = recorded["site_ids"]
+    if body.integrations is None and recorded["integrations"] is not None:
+        update["integrations"] = recorded["integrations"]
+    return body.model_copy(update=update) if update else body
 
 
 def _creator(

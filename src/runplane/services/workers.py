@@ -11,6 +11,8 @@ from runplane.domain.models import utcnow
 from runplane.services import approvals as approvals_svc
 from runplane.services import evidence as evidence_svc
 from runplane.services import retention
+from runplane.services import suites as suites_svc
+from runplane.services.benchmark_scores import CompletionSampler
 from runplane.services.reconcile import Reconciler
 from runplane.services.runtime import Runtime
 from runplane.store import executors as executors_store
@@ -20,6 +22,8 @@ from runplane.store.retry import describe, is_transient
 log = logging.getLogger("runplane.workers")
 # How often a worker admits held runs that fit again and scheduled runs that are due.
 RELEASE_SECONDS = 1.0
+# How often a worker looks for finished runs that benchmarks sample (on_completion).
+COMPLETION_SECONDS = 1.0
 # The longest the scheduler sleeps between rounds (it wakes sooner for a tick due sooner).
 MAX_SCHEDULE_SLEEP = 1.0
 
@@ -32,6 +36,7 @@ class Background:
         self.reconciler = Reconciler(rt)
         self._tasks: list[asyncio.Task[None]] = []
         self._schedule_sleep = MAX_SCHEDULE_SLEEP
+        self.completions = CompletionSampler(rt)
 
     def start(self) -> None:
         """Start the loops (workers also sweep and poll for remote cancels)."""
@@ -42,7 +47,14 @@ class Background:
         self._tasks.append(
             asyncio.create_task(self._every(s.executor_dead_after / 2, self.resume_exports))
         )
+        # A suite's driver counts as gone only once its process does (as an export's).
+        self._tasks.append(
+            asyncio.create_task(self._every(s.executor_dead_after / 2, self.resume_suites))
+        )
         if s.executes:
+            self._tasks.append(
+                asyncio.create_task(self._every(COMPLETION_SECONDS, self.score_completions))
+            )
             self._tasks.append(asyncio.create_task(self._every(s.heartbeat_seconds, self.sweep)))
             self._tasks.append(
                 asyncio.create_task(self._every(s.cancel_poll_seconds, self.poll_cancels))
@@ -172,6 +184,14 @@ class Background:
     async def resume_exports(self) -> None:
         """Build the evidence exports whose builder died (its process stopped beating)."""
         await evidence_svc.resume_stale(self.rt)
+
+    async def resume_suites(self) -> None:
+        """Drive the suite runs whose driver died (its process stopped beating)."""
+        await suites_svc.resume_orphaned(self.rt)
+
+    async def score_completions(self) -> None:
+        """Score the sampled share of finished production runs (benchmarks' on_completion)."""
+        await self.completions.sample()
 
     async def release(self) -> None:
         """Admit held runs that now fit in their tenant's quota, and scheduled runs now due."""

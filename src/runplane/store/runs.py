@@ -439,6 +439,19 @@ async def list_events(
     return [as_event(r) for r in (await conn.execute(stmt)).mappings().all()]
 
 
+async def events_of_types(
+    conn: Conn, tenant_id: str, run_id: str, types: Sequence[str]
+) -> list[EventRecord]:
+    """The tenant's run's events of these types, in order (one query; none if not its run)."""
+    stmt = (
+        sa.select(events)
+        .join(runs, runs.c.id == events.c.run_id)
+        .where(runs.c.tenant_id == tenant_id, events.c.run_id == run_id, events.c.type.in_(types))
+        .order_by(events.c.seq)
+    )
+    return [as_event(r) for r in (await conn.execute(stmt)).mappings().all()]
+
+
 async def update_run(conn: Conn, run_id: str, **values: object) -> None:
     """Change columns of a run that are not its status or log (archive, cancel request)."""
     if "status" in values or "last_seq" in values:

@@ -820,6 +820,8 @@ benchmark_results = sa.Table(
     sa.Column("divergences", sa.JSON),  # a replay's tool calls the recorded run never made
     sa.Column("created_at", TS, nullable=False),
     sa.Column("scored_at", TS),
+    # What it ran: {name, input, variables, reference, file_ids, replay_of} (0024).
+    sa.Column("item", sa.JSON),
     sa.Index("ix_benchmark_results_agent", "tenant_id", "agent_id", "created_at", "id"),
     sa.Index("ix_benchmark_results_suite", "suite_id"),
     sa.Index("ix_benchmark_results_run", "run_id"),

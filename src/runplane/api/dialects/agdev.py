@@ -32,6 +32,7 @@ from runplane.domain.models import AgentRecord, EventRecord, Principal, Revision
 from runplane.domain.roles import Permission
 from runplane.schemas import RunCreate
 from runplane.services import agents as agents_svc
+from runplane.services import gate as gate_svc
 from runplane.services import runs as runs_svc
 from runplane.services.runtime import Runtime
 
@@ -435,7 +436,7 @@ async def publish_revision(
     agent_id: str, revision_id: str, rt: RuntimeDep, who: PrincipalDep
 ) -> RevisionOut:
     """Make this revision the one runs use when they name none."""
-    return revision_out(await agents_svc.publish(rt, who, agent_id, revision_id))
+    return revision_out(await gate_svc.publish(rt, who, agent_id, revision_id))
 
 
 # -- runs ------------------------------------------------------------------------------

@@ -7,8 +7,10 @@ from fastapi import APIRouter, Path
 from runplane.api.convert import agent_public, revision_public
 from runplane.api.deps import PrincipalDep, RuntimeDep
 from runplane.schemas import AgentPublic, Page, RevisionPublic
+from runplane.schemas.gates import PublishRequest
 from runplane.schemas.steps import StepAgentCreated, StepAgentDefinition
 from runplane.services import agents as svc
+from runplane.services import gate as gate_svc
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 AgentId = Annotated[str, Path(min_length=1, max_length=200)]
@@ -72,10 +74,19 @@ async def get_revision(
 @router.post(
     "/{agent_id}/revisions/{revision_id}/publish",
     response_model=RevisionPublic,
-    responses={403: {}, 404: {}},
+    responses={403: {}, 404: {}, 409: {}, 422: {}},
 )
 async def publish_revision(
-    agent_id: AgentId, revision_id: RevisionId, rt: RuntimeDep, who: PrincipalDep
+    agent_id: AgentId,
+    revision_id: RevisionId,
+    rt: RuntimeDep,
+    who: PrincipalDep,
+    body: PublishRequest | None = None,
 ) -> RevisionPublic:
-    """Make this revision the one new runs use."""
-    return revision_public(await svc.publish(rt, who, agent_id, revision_id))
+    """Make this revision the one new runs use, through the agent's replay gate if required.
+
+    A failing gate refuses with 409 and its report; an admin may publish anyway with
+    ``override_reason``.
+    """
+    reason = body.override_reason if body is not None else None
+    return revision_public(await gate_svc.publish(rt, who, agent_id, revision_id, reason))

@@ -26,10 +26,11 @@ from runplane.console.views.step_run import (
     place_errors,
     read_options,
 )
-from runplane.domain.errors import Invalid
+from runplane.domain.errors import Conflict, Invalid
 from runplane.domain.roles import Permission
 from runplane.schemas import RunCreate
 from runplane.services import agents as svc
+from runplane.services import gate as gate_svc
 from runplane.services import runs as runs_svc
 from runplane.services import usage as usage_svc
 
@@ -100,9 +101,13 @@ async def publish(
 ) -> Response:
     """Make a revision the one new runs use."""
     check_csrf(user, csrf)
-    rev = await svc.publish(request.app.state.rt, user.who, name, revision_id)
+    where = f"/console/agents/{quote(name)}"
+    try:
+        rev = await gate_svc.publish(request.app.state.rt, user.who, name, revision_id)
+    except Conflict as exc:  # its replay gate failed (the report is on the gate's suite)
+        return redirect_with_notice(request, where, f"Not published: {exc.message}")
     notice = f"Revision {rev['id']} is published: new runs of {name} use it."
-    return redirect_with_notice(request, f"/console/agents/{quote(name)}", notice)
+    return redirect_with_notice(request, where, notice)
 
 
 @router.post("/agents/{name}/runs")

@@ -30,6 +30,7 @@ from runplane.domain.errors import Conflict, Invalid
 from runplane.domain.roles import Permission
 from runplane.providers.base import REASONING_EFFORTS
 from runplane.services import agents as svc
+from runplane.services import gate as gate_svc
 from runplane.services import models
 from runplane.services import tools as tools_svc
 
@@ -105,7 +106,7 @@ async def _submit(request: Request, user: User, name: str | None) -> Response:
         else:
             revision = await svc.revise_step_agent(rt, user.who, agent["id"], definition)
         if action == "publish":
-            revision = await svc.publish(rt, user.who, agent["id"], revision["id"])
+            revision = await gate_svc.publish(rt, user.who, agent["id"], revision["id"])
     except Conflict as exc:  # the name is taken (by another agent, or by code)
         form.errors["name"] = exc.message
         return await _editor(request, user, form, agent, status=409)

@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from runplane.api.routes.files import content_disposition
 from runplane.api.sse import KEEPALIVE, KeepAlive, sse_message, sse_response
 from runplane.console.session import UserDep, check_csrf, redirect_with_notice
+from runplane.console.views.benchmarks import run_panel
 from runplane.console.views.common import render
 from runplane.console.views.run_models import (
     agent_model,
@@ -70,6 +71,7 @@ async def run_page(request: Request, run_id: str, user: UserDep) -> Response:
     definition = revision["config"] if revision is not None else None
     shown = fold_deltas([entry(e) for e in events])
     holds = await legal_holds.holds_of_run(rt, user.who, run)
+    bench_panel = await run_panel(rt, user, run)
     return render(
         request,
         "run.html",
@@ -94,6 +96,7 @@ async def run_page(request: Request, run_id: str, user: UserDep) -> Response:
         files=files,
         children=children,
         holds=holds,
+        bp=bench_panel,
     )
 
 
