@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from runplane.domain.errors import Invalid, NotFound
+from runplane.domain.errors import Invalid
 from runplane.domain.holds import aware
 from runplane.domain.json import JSONObject
 from runplane.domain.models import AgentRecord, BenchmarkRecord, Principal, iso, utcnow
 from runplane.domain.roles import Permission
 from runplane.services import agents as agents_svc
+from runplane.services import benchmarks as benchmarks_svc
 from runplane.services.runtime import Runtime
+from runplane.store import benchmarks as benchmarks_store
 from runplane.store import quality as store
 from runplane.store.db import Conn
 
@@ -169,13 +171,7 @@ async def benchmark_dashboard(
     rt: Runtime, who: Principal, benchmark_id: str, w: Window
 ) -> JSONObject:
     """One benchmark's figures."""
-    who.require(Permission.READ)
-    async with rt.db.read() as conn:
-        bench = await store.get_benchmark(conn, who.tenant_id, benchmark_id)
-    if bench is None:
-        raise NotFound(
-            f"no benchmark {benchmark_id!r}", [{"name": "benchmark_id", "value": benchmark_id}]
-        )
+    bench = await benchmarks_svc.find_benchmark(rt, who, benchmark_id)
     agent = await agents_svc.find_agent(rt, who, bench["agent_id"])
     return await _dashboard(rt, agent, benchmark_id, w)
 
@@ -184,7 +180,10 @@ async def agent_benchmarks(rt: Runtime, who: Principal, agent_id: str) -> list[B
     """The agent's benchmarks, by name (the quality page links them)."""
     who.require(Permission.READ)
     async with rt.db.read() as conn:
-        return await store.list_benchmarks(conn, who.tenant_id, agent_id)
+        rows = await benchmarks_store.list_page(
+            conn, who.tenant_id, agent_id=agent_id, limit=100, after=None
+        )
+    return sorted(rows, key=lambda b: b["name"])
 
 
 async def _dashboard(

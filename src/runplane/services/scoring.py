@@ -20,10 +20,12 @@ def run_facts(run: RunRecord, reference: JSON) -> Facts:
     result = run["result"]
     output: JSON = result["content"] if result is not None else None
     sources: list[JSONObject] = list(result["sources"]) if result is not None else []
-    began = run["started_at"] or run["created_at"]
     ended = run["finished_at"]
-    # Clamped: a run's start and end are stamped by different writers, a tick apart at worst.
-    latency = max(0.0, (ended - began).total_seconds() * 1000) if ended is not None else None
+    # From creation, as the caller waits for it (queueing included): a fast run's
+    # ``started_at`` may be stamped in the same write as its end.
+    latency = (
+        max(0.0, (ended - run["created_at"]).total_seconds() * 1000) if ended is not None else None
+    )
     return Facts(
         output=output,
         reference=reference,

@@ -6,9 +6,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from runplane.domain.models import BenchmarkRecord, BenchmarkResultRecord
+from runplane.domain.models import BenchmarkResultRecord
 from runplane.store.db import Conn
-from runplane.store.schema import benchmark_results, benchmarks
+from runplane.store.schema import benchmark_results
 
 # A dashboard sums at most this many runs (the newest); more is a range to narrow.
 MAX_ROWS = 50_000
@@ -51,25 +51,6 @@ async def scored(
     rows = [dict(m) for m in (await conn.execute(newest)).mappings().all()]
     rows.reverse()
     return rows
-
-
-async def get_benchmark(conn: Conn, tenant_id: str, benchmark_id: str) -> BenchmarkRecord | None:
-    """One benchmark of the tenant."""
-    stmt = sa.select(benchmarks).where(
-        benchmarks.c.tenant_id == tenant_id, benchmarks.c.id == benchmark_id
-    )
-    row = (await conn.execute(stmt)).mappings().first()
-    return None if row is None else BenchmarkRecord(**row)  # type: ignore[typeddict-item]
-
-
-async def list_benchmarks(conn: Conn, tenant_id: str, agent_id: str) -> list[BenchmarkRecord]:
-    """The agent's benchmarks, by name."""
-    stmt = (
-        sa.select(benchmarks)
-        .where(benchmarks.c.tenant_id == tenant_id, benchmarks.c.agent_id == agent_id)
-        .order_by(benchmarks.c.name)
-    )
-    return [BenchmarkRecord(**m) for m in (await conn.execute(stmt)).mappings().all()]  # type: ignore[typeddict-item]
 
 
 async def add_results(conn: Conn, rows: Sequence[BenchmarkResultRecord]) -> None:
