@@ -408,18 +408,31 @@ async def _integrations(
     return list(dict.fromkeys(resolved))
 
 
+# How long a run whose plan is recorded may take to pause for that plan's approval.
+PLAN_PAUSE_GRACE_SECONDS = 3.0
+
+
 async def _wait_for_plan(rt: Runtime, who: Principal, run_id: str, timeout: float) -> RunRecord:
     """The run once it has recorded its plan (or stopped running), within ``timeout``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    graced = False
     while True:
         signal = rt.hub.signal(run_id)
         row = await get_run(rt, who, run_id)
         settled = row["status"] not in (RunStatus.QUEUED, RunStatus.RUNNING)
         remaining = deadline - loop.time()
-        if row["plan"] is not None or settled or remaining <= 0:
+        if settled or remaining <= 0:
             return row
-        await rt.hub.wait(signal, min(remaining, POLL_SECONDS))
+        if row["plan"] is not None:
+            if row["approval"] != "ON_START":
+                return row
+            if not graced:
+                # The plan can be written a moment before the run pauses for its approval:
+                # answer with the pause (and its approval), a rerun's approved plan aside.
+                graced = True
+                deadline = min(deadline, loop.time() + PLAN_PAUSE_GRACE_SECONDS)
+        await rt.hub.wait(signal, min(max(deadline - loop.time(), 0.0), POLL_SECONDS))
 
 
 def _request_hash(body: RunCreate) -> str:
