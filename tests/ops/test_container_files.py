@@ -72,7 +72,8 @@ def test_compose_runs_postgres_an_api_and_a_worker_on_one_database() -> None:
     assert url == envs["worker"]["RUNPLANE_DATABASE_URL"]
     assert str(url).startswith("postgresql://") and "@postgres:5432/" in str(url)
     assert envs["api"]["RUNPLANE_SECRET_KEY"] == envs["worker"]["RUNPLANE_SECRET_KEY"]
-    assert envs["api"]["RUNPLANE_EXECUTOR_ID"] != envs["worker"]["RUNPLANE_EXECUTOR_ID"]
+    # Scaled (`--scale worker=3`), replicas must not share an executor id.
+    assert "RUNPLANE_EXECUTOR_ID" not in envs["worker"]
     for name in ("api", "worker"):
         depends = services[name]["depends_on"]
         assert isinstance(depends, dict)
