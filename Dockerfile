@@ -15,9 +15,10 @@ RUN python -m venv /opt/venv
 COPY pyproject.toml README.md ./
 COPY src ./src
 # The console's templates and static assets are package data: the wheel carries them.
-RUN /opt/venv/bin/pip install --no-compile build==1.2.2 \
- && /opt/venv/bin/python -m build --wheel --outdir /dist . \
- && /opt/venv/bin/pip uninstall -y build pyproject_hooks packaging \
+# The build tool stays in the builder's own Python: the venv gets runplane and its
+# dependencies only.
+RUN pip install build==1.2.2 \
+ && python -m build --wheel --outdir /dist . \
  && /opt/venv/bin/pip install /dist/*.whl
 
 # -- runtime: the venv and the example project, run as an unprivileged user ----------------
