@@ -104,6 +104,10 @@ async def test_a_run_with_a_tool_call_traces_its_segment_steps_and_tool_under_it
 
     # The run keeps the request's trace context, for whichever process executes it.
     assert stored == f"00-{CALLER_TRACE}-{request.context.span_id:016x}-01"
+    # A request's span is named by its route, not by the ids in its path.
+    assert (await api.get(f"/v1/runs/{run['id']}")).status_code == 200
+    read = _server_span(spans, "GET /v1/runs/{run_id}")
+    assert (read.attributes or {})["url.path"] == f"/v1/runs/{run['id']}"
 
 
 @pytest.mark.timeout(60)

@@ -25,3 +25,8 @@ class TraceRequests:
                 await send(message)
 
             await self.app(scope, receive, sending)
+            # Named by its route's template once routing found it ("GET /v1/runs/{run_id}"):
+            # one name per endpoint, not one per run.
+            path = getattr(scope.get("route"), "path", None)
+            if isinstance(path, str):
+                tracing.rename(current, f"{scope['method']} {path}")

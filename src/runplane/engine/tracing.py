@@ -182,6 +182,16 @@ def _request(method: str, route: str, headers: Mapping[str, str]) -> Iterator[ob
         yield current
 
 
+def rename(current: object | None, name: str) -> None:
+    """Rename the request's span (from ``request``), e.g. by its route's template."""
+    if current is None:
+        return
+    from opentelemetry.trace import Span
+
+    assert isinstance(current, Span)
+    current.update_name(name)
+
+
 def set_status_code(current: object | None, status: int) -> None:
     """Record a response's status on the request's span (from ``request``)."""
     if current is None:
