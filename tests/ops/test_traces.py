@@ -1,7 +1,12 @@
 """Traces: a run's spans (segment, steps, tools, model calls) join the request that made it."""
 
 import asyncio
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +23,7 @@ from runplane.services.runtime import Runtime
 from runplane.store.schema import runs
 
 # The caller's own trace: the request joins it, and so does the run.
+ROOT = Path(__file__).resolve().parents[2]
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER = {"traceparent": f"00-{CALLER_TRACE}-00f067aa0ba902b7-01"}
 
@@ -179,3 +185,31 @@ def test_traces_are_off_unless_the_otel_variables_ask_for_them() -> None:
     assert not tracing.active()
     assert tracing.span("step") is tracing.span("tool")
     assert tracing.traceparent() is None
+
+
+@pytest.mark.database_independent
+@pytest.mark.timeout(60)
+def test_the_standard_variables_configure_the_exporter_in_a_fresh_process() -> None:
+    # A process of its own: the tracer is per process, and this one's is the test's.
+    code = (
+        "from runplane.engine import tracing\n"
+        "assert tracing.setup() and tracing.active()\n"
+        "with tracing.segment('run_1', 'echo', 'ten_1', None, 0):\n"
+        "    with tracing.span('step', {'runplane.step': 'one'}):\n"
+        "        print('traceparent', tracing.traceparent())\n"
+        "tracing.shutdown()\n"
+    )
+    env = {
+        **os.environ,
+        "OTEL_TRACES_EXPORTER": "console",
+        "OTEL_SERVICE_NAME": "runplane-test",
+        "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=50
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert re.search(r"traceparent 00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\n", out), out
+    assert '"name": "step"' in out and '"name": "run"' in out
+    assert '"runplane.run_id": "run_1"' in out and '"service.name": "runplane-test"' in out

@@ -2,9 +2,9 @@
 
 Traces are off unless the standard variables ask for them: ``OTEL_EXPORTER_OTLP_ENDPOINT``
 (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) set, or ``OTEL_TRACES_EXPORTER`` set to
-``otlp`` or ``console``; ``OTEL_SDK_DISABLED=true`` turns them off. Off, nothing of
-OpenTelemetry is imported and every ``span`` is one shared no-op context: the run path
-pays a global read per span.
+``otlp`` or ``console``; ``OTEL_SDK_DISABLED=true`` turns them off. Off, this module
+imports nothing of OpenTelemetry and every ``span`` is one shared no-op context: the run
+path pays a global read per span.
 
 On, the spans are: ``POST /v1/runs`` and every other request (server spans, joining a
 caller's ``traceparent``); ``run`` per run segment (each attempt a worker executes),
@@ -66,7 +66,12 @@ def setup() -> bool:
 
     # Resource.create reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES; the sampler
     # comes from OTEL_TRACES_SAMPLER; the exporter from OTEL_EXPORTER_OTLP_*.
-    provider = TracerProvider(resource=Resource.create({"service.name": "runplane"}))
+    named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get(
+        "OTEL_RESOURCE_ATTRIBUTES", ""
+    )
+    provider = TracerProvider(
+        resource=Resource.create({} if named else {"service.name": "runplane"})
+    )
     kinds = {k.strip() for k in os.environ.get("OTEL_TRACES_EXPORTER", "otlp").lower().split(",")}
     if "console" in kinds:
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
