@@ -169,6 +169,43 @@ async def test_a_run_started_later_without_its_request_still_joins_the_request_t
     assert format(segment.context.trace_id, "032x") == CALLER_TRACE
 
 
+@pytest.mark.timeout(60)
+async def test_a_run_resumed_by_another_request_continues_the_trace_that_created_it(
+    api: httpx.AsyncClient, spans: InMemorySpanExporter
+) -> None:
+    made = await api.post(
+        "/v1/runs",
+        json={"agent_id": "steps", "input": {"steps": 2}, "approval": "ON_START"},
+        headers=CALLER,
+    )
+    assert made.status_code == 201, made.text
+    run = made.json()
+    assert run["status"] == "paused", run
+    listed = await api.get("/v1/approvals", params={"run_id": run["id"], "status": "pending"})
+    (approval,) = listed.json()["items"]
+    # Approved under another trace: the resumed segment still joins the creating request's.
+    other = {"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}
+    decided = await api.post(
+        f"/v1/approvals/{approval['id']}", json={"decision": "approve"}, headers=other
+    )
+    assert decided.status_code == 200, decided.text
+    for _ in range(300):
+        segments = [
+            s
+            for s in spans.get_finished_spans()
+            if s.name == "run" and (s.attributes or {}).get("runplane.run_id") == run["id"]
+        ]
+        if len(segments) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert sorted((s.attributes or {})["runplane.segment"] for s in segments) == [0, 1]
+    request = _server_span(spans, "POST /v1/runs")
+    for segment in segments:
+        assert segment.parent is not None
+        assert segment.parent.span_id == request.context.span_id
+        assert format(segment.context.trace_id, "032x") == CALLER_TRACE
+
+
 def test_traces_are_off_unless_the_otel_variables_ask_for_them() -> None:
     assert not tracing.wanted({})
     assert not tracing.wanted({"OTEL_EXPORTER_OTLP_ENDPOINT": ""})
