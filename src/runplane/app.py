@@ -48,6 +48,7 @@ from runplane.api.routes import (
     webhook_endpoints,
     webhook_secret,
 )
+from runplane.api.traces import TraceRequests
 from runplane.api.url_guard import RefuseNulInUrl
 from runplane.console import views as console
 from runplane.services.process import running_process
@@ -123,6 +124,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(agdev.router)
     console.install(app)
     install_openapi(app)
+    # Inside the proxy headers, outside the rest: a request's span covers all of its work.
+    app.add_middleware(TraceRequests)
     # Outermost, so that every layer sees the client's scheme and address: a request that
     # reached a trusted proxy over https is https here (the console's Secure cookie).
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)

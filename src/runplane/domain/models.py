@@ -141,6 +141,7 @@ class RunRecord(TypedDict):
     trigger_id: str | None  # the trigger that started it (its kind is ``trigger``)
     usage: dict[str, int] | None  # token totals of its model calls (``USAGE_KEYS``)
     credits_estimated: float | None  # estimated before it started (None: no estimate)
+    traceparent: NotRequired[str | None]  # W3C trace context of the request that created it
     credits_actual: float | None  # what its model calls cost so far
     budget: JSONObject | None  # its own budget: ``credits``, ``tokens``, ``hard_ceiling``
     replay_of: NotRequired[str | None]  # a replay's recorded run (its tools are not called)

@@ -12,6 +12,7 @@ from typing import ParamSpec
 
 from runplane.domain.errors import RunError
 from runplane.domain.json import JSON, JSONObject
+from runplane.engine import tracing
 from runplane.engine.children import Children
 from runplane.engine.deltas import Deltas
 from runplane.engine.files import FileHandle, RunFiles
@@ -262,7 +263,8 @@ async def _ask(
     cost: list[float | None],
 ) -> ModelReply:
     try:
-        reply = await gate.complete(messages, call, deltas.add)
+        with tracing.span("model", {"runplane.model": call.get("model") or "default"}):
+            reply = await gate.complete(messages, call, deltas.add)
     finally:
         await deltas.close()
     if meter is not None:

@@ -31,6 +31,7 @@ from runplane.domain.events import (
 from runplane.domain.json import JSON, JSONObject
 from runplane.domain.lifecycle import RunStatus
 from runplane.domain.policy import ApprovalRule, RateLimit, matching_rule
+from runplane.engine import tracing
 from runplane.engine.journal import Journal, call, jsonable
 from runplane.engine.outcome import Suspend
 from runplane.engine.recording import RecordedCall, Recording
@@ -175,6 +176,10 @@ class Governor:
 
     async def tool(self, name: str, arguments: dict[str, object]) -> JSON:
         """Make one governed tool call (see the module's docstring for the order)."""
+        with tracing.span("tool", {"runplane.tool": name}):
+            return await self._tool(name, arguments)
+
+    async def _tool(self, name: str, arguments: dict[str, object]) -> JSON:
         j = self.journal
         if not self.planned and self.policy.approval == "ON_START":
             await self.plan(self.policy.describe, "text")

@@ -25,6 +25,7 @@ from runplane.domain.events import (
 )
 from runplane.domain.json import JSON, JSONObject
 from runplane.domain.models import ApprovalRecord, NewEvent, StepRecord, utcnow
+from runplane.engine import tracing
 from runplane.engine.metering import Meter
 from runplane.engine.outcome import WriteFailed, error_info
 from runplane.store.db import Conn
@@ -193,7 +194,8 @@ class Journal:
         # A process cut off from the others starts no new step (self-fencing).
         await self._sink.hold()
         try:
-            output = await call(fn, args, kwargs)
+            with tracing.span("step", {"runplane.step": name, "runplane.step_number": number}):
+                output = await call(fn, args, kwargs)
         except Exception as exc:
             error = error_info(exc, number)
             failed = StepRecord(number, name, "failed", error=error, finished_at=utcnow())

@@ -33,6 +33,7 @@ from runplane.domain.models import (
     StepRow,
     utcnow,
 )
+from runplane.engine import tracing
 from runplane.engine.admission import Admission
 from runplane.engine.base import Engine
 from runplane.engine.children import Children
@@ -307,7 +308,10 @@ class Worker:
             log.warning("run %s does not exist; its workflow ends", run_id)
             return "missing"
         run, steps, decided = loaded
-        with bind_run(run_id, run["tenant_id"]):
+        trace = tracing.segment(
+            run_id, run["agent_name"], run["tenant_id"], run.get("traceparent"), run["segment"]
+        )
+        with bind_run(run_id, run["tenant_id"]), trace:
             try:
                 return await self._attempt(run, steps, decided, fresh is not None)
             except Fenced:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from runplane.agents.registry import load_project
 from runplane.builtins.steps import steps_spec
 from runplane.domain.models import utcnow
+from runplane.engine import tracing
 from runplane.engine.admission import Admission, Limits
 from runplane.engine.dbos import DbosEngine
 from runplane.engine.hub import EventHub
@@ -46,6 +47,8 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
     else:
         await asyncio.to_thread(migrate.require_current, settings.session_url)
     project = load_project(settings.project)
+    # Traces, if the OTEL_* variables ask for them (docs/operations.md, "Traces").
+    tracing.setup()
     slot = claim_executor_id(settings.executor_id, settings.role, data_dir(settings) / "executors")
     budget = share_out(settings.db_connections)
     # Every connection of this process names it, so pg_stat_activity shows who holds what.
@@ -150,6 +153,7 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
         await rt.graphs.stop()
         await db.close()
         slot.release()
+        tracing.shutdown()  # last: the spans of runs stopped above go out too
 
 
 async def _check_fleet(rt: Runtime, mine: int) -> None:

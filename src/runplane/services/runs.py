@@ -30,6 +30,7 @@ from runplane.domain.lifecycle import TERMINAL, RunStatus
 from runplane.domain.models import EventRecord, Principal, RunRecord, StepRow, iso, utcnow
 from runplane.domain.policy import check_rules
 from runplane.domain.roles import Permission
+from runplane.engine import tracing
 from runplane.engine.hub import Signal
 from runplane.schemas import RunCreate
 from runplane.services import agents as agents_svc
@@ -182,6 +183,8 @@ async def create_run(
         "admitted_at": ticket.admitted_at,
         "not_before": not_before,
         "credits_estimated": estimated["credits"],
+        # The request's trace, so the run's spans join it wherever the run executes.
+        "traceparent": tracing.traceparent(),
         "budget": body.budget.model_dump(exclude_none=True) if body.budget else None,
         "created_at": now,
         "updated_at": now,

@@ -166,6 +166,9 @@ runs = sa.Table(
     # A replay (issue 17): the recorded run whose tool outputs and files this run is given
     # instead of calling its tools; None for every other run.
     sa.Column("replay_of", sa.String(40)),
+    # The W3C traceparent of the request that created the run (engine/tracing.py): its
+    # spans join that trace in whichever process executes it. None: traces were off.
+    sa.Column("traceparent", sa.String(55)),
     sa.Index("ix_runs_tenant_created", "tenant_id", "created_at", "id"),
     sa.Index("ix_runs_tenant_admission", "tenant_id", "status", "admitted_at"),
     sa.Index("ix_runs_tenant_agent", "tenant_id", "agent_id", "created_at"),
