@@ -123,6 +123,8 @@ class LiveServer:
                 "RUNPLANE_EXECUTOR_DEAD_AFTER": "3",
                 # Test servers run side by side on one Postgres (100 connections by default).
                 "RUNPLANE_DB_CONNECTIONS": "8",
+                # Below stop()'s 10 s wait for SIGTERM to end the process.
+                "RUNPLANE_DRAIN_SECONDS": "5",
             }
         )
         if self.project is not None:
