@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from test_crash_recovery import (
     SIDE_EFFECTS,
@@ -27,6 +28,9 @@ from test_crash_recovery import (
 
 from runplane.store.dialect import sync_url
 from runplane.testing.server import LiveServer
+
+# Each test boots up to three interpreters, on a machine that may be busy.
+pytestmark = pytest.mark.timeout(180)
 
 # Nobody is declared dead during these tests: a prompt finish elsewhere is the drain's.
 NEVER_DEAD = {"RUNPLANE_EXECUTOR_DEAD_AFTER": "60", "RUNPLANE_HEARTBEAT_SECONDS": "0.5"}
@@ -67,7 +71,8 @@ def test_a_process_exits_0_once_its_running_step_ends_and_the_run_completes(
     url = new_database("drain_one")
     with ThreadPoolExecutor() as pool:
         key = key_in_background(pool, url, "drain")
-        server = start_server(database_url=url, env=effects_env(effects, "all"))
+        env = effects_env(effects, "all", RUNPLANE_DRAIN_SECONDS="30")
+        server = start_server(database_url=url, env=env)
     with client(server, key.result()) as api:
         run = create_run(api, "steps", {"steps": 1, "sleep": 2})
         wait_for_step_start(api, run["id"], 1)
