@@ -5,6 +5,7 @@ import os
 import signal
 import threading
 import time
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -48,7 +49,9 @@ def serve(settings: Settings) -> None:
     if settings.processes == 1:
         from runplane.app import create_app
 
-        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        app = create_app(settings)
+        config = uvicorn.Config(app, **options)  # type: ignore[arg-type]
+        DrainingServer(config, app, settings.drain_seconds).run()
         return
     # The parent only supervises: it loads none of the app (so it stays small).
     # Each process claims an executor id of its own, so none can be given to all.
@@ -89,19 +92,63 @@ def _stop_when_orphaned() -> None:
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, but SIGTERM drains the process first (``services/process.py:drain``).
+
+    While it drains, the API still answers (``/readyz`` says 503 ``draining``, so a load
+    balancer stops sending); then the server stops as on SIGINT and the process exits 0.
+    A second SIGTERM, or SIGINT, stops it at once, as uvicorn does.
+    """
+
+    def __init__(self, config: uvicorn.Config, app: "FastAPI", grace: float) -> None:
+        super().__init__(config)
+        self.app = app
+        self.grace = grace
+        self._drain: asyncio.Task[None] | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Begin a drain on the first SIGTERM once started; otherwise stop as uvicorn does."""
+        if sig == signal.SIGTERM and self._drain is None and self.started:
+            # Not recorded as uvicorn's captured signal: it would raise it again at exit,
+            # and the process would end killed by it instead of with 0.
+            self._drain = asyncio.get_event_loop().create_task(self._drain_then_exit())
+            return
+        super().handle_exit(sig, frame)
+
+    async def _drain_then_exit(self) -> None:
+        from runplane.services.process import drain
+
+        try:
+            await drain(self.app.state.rt, self.grace)
+        finally:
+            self.should_exit = True
+
+
 def run_worker(settings: Settings) -> None:
-    """Execute runs from the queue, without an HTTP API, until SIGINT or SIGTERM."""
-    from runplane.services.process import running_process
+    """Execute runs from the queue, without an HTTP API, until SIGINT or SIGTERM.
+
+    SIGTERM drains first (``services/process.py:drain``); SIGINT, or a second SIGTERM,
+    stops at once.
+    """
+    from runplane.services.process import drain, running_process
 
     settings = settings.model_copy(update={"role": "worker"})
     configure_logging(settings.log_level, settings.log_format)
 
     async def _main() -> None:
         stop = asyncio.Event()
+        term = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        async with running_process(settings):
-            await stop.wait()
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        loop.add_signal_handler(signal.SIGTERM, lambda: (stop if term.is_set() else term).set())
+        async with running_process(settings) as rt:
+            waits = [asyncio.ensure_future(e.wait()) for e in (stop, term)]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            if term.is_set() and not stop.is_set():
+                draining = asyncio.ensure_future(drain(rt, settings.drain_seconds))
+                await asyncio.wait([draining, waits[0]], return_when=asyncio.FIRST_COMPLETED)
+                draining.cancel()  # a second signal: stop at once
+            for task in waits:
+                task.cancel()
 
     asyncio.run(_main())

@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(
         default=1.0, gt=0, description="how often a process says it is alive (executors table)"
     )
+    drain_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="on SIGTERM, how long running steps may finish before the process "
+        "hands its runs to other workers and exits (docs/operations.md)",
+    )
     executor_dead_after: float = Field(
         default=5.0,
         gt=0,

@@ -80,3 +80,7 @@ class Engine(ABC):
     @abstractmethod
     async def take_over(self, executor_id: str) -> int:
         """Restart the unfinished runs of a dead executor; return how many."""
+
+    @abstractmethod
+    def stop_taking(self) -> None:
+        """Dequeue no more runs in this process (a drain); queued ones wait for others."""

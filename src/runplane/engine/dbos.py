@@ -153,6 +153,21 @@ class DbosEngine(Engine):
             DBOS.destroy()
             _ACTIVE.pop("engine", None)
 
+    def stop_taking(self) -> None:
+        """Dequeue no more runs in this process (a drain); queued ones wait for others.
+
+        DBOS keeps a queue's limits in the database, shared by every worker, and has no
+        call to stop one process's polls: its claim is made to find nothing, here only.
+        """
+        from dbos._dbos import _get_dbos_instance
+
+        sys_db = _get_dbos_instance()._sys_db
+
+        def claim_nothing(*_args: object, **_kwargs: object) -> tuple[list[str], None]:
+            return [], None
+
+        sys_db.start_queued_workflows = claim_nothing  # type: ignore[method-assign]
+
     async def submit(
         self, run_id: str, *, here: bool, segment: int = 0, priority: int | None = None
     ) -> None:

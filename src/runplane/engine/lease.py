@@ -20,6 +20,16 @@ class Lease:
         self._renewed = now
         self._steady_since = now
         self._renewal = asyncio.Event()
+        # Set by a drain: runs here start no new step, as with a lapsed lease, for good.
+        self.draining = False
+        # How many attempts wait in ``wait_valid`` now (a drain waits for all to get there).
+        self.holding = 0
+
+    def drain(self) -> None:
+        """Hold every run here before its next step from now on (graceful shutdown)."""
+        self.draining = True
+        waiting, self._renewal = self._renewal, asyncio.Event()
+        waiting.set()
 
     def renew(self, began: float) -> None:
         """Record a heartbeat that began at ``began`` (``time.monotonic()``) and got through."""
@@ -31,8 +41,8 @@ class Lease:
 
     @property
     def valid(self) -> bool:
-        """Tell whether a beat got through less than ``ttl`` ago."""
-        return self.lapsed_for < self.ttl
+        """Tell whether a beat got through less than ``ttl`` ago (and no drain began)."""
+        return not self.draining and self.lapsed_for < self.ttl
 
     @property
     def lapsed_for(self) -> float:
@@ -51,6 +61,10 @@ class Lease:
         return time.monotonic() - self._steady_since
 
     async def wait_valid(self) -> None:
-        """Return once a beat has got through within ``ttl``."""
-        while not self.valid:
-            await self._renewal.wait()
+        """Return once a beat has got through within ``ttl`` (never, once draining)."""
+        self.holding += 1
+        try:
+            while not self.valid:
+                await self._renewal.wait()
+        finally:
+            self.holding -= 1

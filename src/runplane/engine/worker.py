@@ -156,8 +156,22 @@ class Worker:
     async def _submit_segment(self, run_id: str, segment: int) -> None:
         await self.submit(run_id, segment=segment)
 
+    @property
+    def draining(self) -> bool:
+        """Whether this process is shutting down: it starts no run and no step any more."""
+        return self.lease.draining
+
+    def drain(self) -> None:
+        """Take no new run from now on (they go to the queue) and hold runs between steps."""
+        self.lease.drain()
+        self.engine.stop_taking()
+
+    def parked(self) -> bool:
+        """Whether every run executing here waits between steps (or none executes)."""
+        return len(self._active) <= self.lease.holding
+
     def _reserve(self, run_id: str, row: RunRecord | None) -> bool:
-        if not self.slots.worker or self.load >= self.slots.concurrency:
+        if not self.slots.worker or self.draining or self.load >= self.slots.concurrency:
             return False
         if self._line_waiting():
             return False  # runs wait in the queue: a free slot is theirs, in their order

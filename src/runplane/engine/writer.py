@@ -135,6 +135,11 @@ class RunWriter:
             raise self.fenced
         if self.lease.valid:
             return
+        if self.lease.draining:
+            # The process is shutting down: the run waits here, between steps, until it
+            # is handed to another worker (services/process.py:drain); it never goes on.
+            log.info("draining: holding the run before its next step", extra={"epoch": self.epoch})
+            await self.lease.wait_valid()
         log.warning(
             "no heartbeat got through for %.1f s: holding the run (self-fencing)",
             self.lease.lapsed_for,

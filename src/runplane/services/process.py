@@ -4,6 +4,7 @@ import asyncio
 import functools
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -28,6 +29,7 @@ from runplane.services.stream_limits import StreamLimits
 from runplane.services.workers import Background
 from runplane.settings import Settings
 from runplane.store import migrate, notify
+from runplane.store import runs as runs_store
 from runplane.store.blobs import open_blob_store
 from runplane.store.budget import fleet_load, share_out, warn_if_over
 from runplane.store.db import Database
@@ -35,6 +37,8 @@ from runplane.store.dialect import make_private_dir
 from runplane.store.notify import Listener
 
 log = logging.getLogger("runplane.process")
+# How often a drain looks whether every run here waits between steps.
+DRAIN_POLL_SECONDS = 0.05
 
 
 @asynccontextmanager
@@ -162,3 +166,36 @@ async def _check_fleet(rt: Runtime, mine: int) -> None:
     async with rt.db.read() as conn:
         load = await fleet_load(conn, rt.engine.executor_id, mine, alive_after)
     warn_if_over(load)
+
+
+async def drain(rt: Runtime, grace: float) -> int:
+    """Shut this process's runs down gracefully; return how many it handed to others.
+
+    It takes no new run at once (runs created through it go to the queue, for another
+    worker, or for this one after a restart), lets each running step finish for up to
+    ``grace`` seconds, holding every run before its next step, then hands the runs
+    still here back: their epoch moves on (this process's writes are refused from then
+    on) and their workflows go back on the queue, where a live worker resumes them from
+    their last recorded step at its next poll, as a takeover of a dead executor does
+    (``Background.take_over_dead``), without waiting for this one to be declared dead.
+    """
+    worker = rt.worker
+    worker.drain()
+    started = time.monotonic()
+    log.info("draining: %d runs here, %g s to finish their steps", worker.executing, grace)
+    while not worker.parked() and time.monotonic() - started < grace:
+        await asyncio.sleep(DRAIN_POLL_SECONDS)
+    if worker.executing == 0:
+        log.info("drained in %.2f s: no run left here", time.monotonic() - started)
+        return 0
+    me = rt.engine.executor_id
+    async with rt.db.write() as conn:
+        fenced = await runs_store.fence_owner(conn, me)
+    handed = await rt.engine.take_over(me)
+    log.info(
+        "drained in %.2f s: handed %d runs to other workers",
+        time.monotonic() - started,
+        handed,
+        extra={"fenced_runs": fenced, "runs": handed},
+    )
+    return handed

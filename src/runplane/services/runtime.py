@@ -38,4 +38,6 @@ class Runtime:
     key_cache: dict[str, tuple[float, Principal]] = field(default_factory=dict)
     revision_cache: dict[tuple[str, str], RevisionRecord] = field(default_factory=dict)
     agent_cache: dict[tuple[str, str], tuple[float, AgentRecord]] = field(default_factory=dict)
+    # Set once /readyz saw the schema at this code's newest migration (it stays so).
+    schema_current: bool = False
     background_tasks: set[asyncio.Task[None]] = field(default_factory=set)

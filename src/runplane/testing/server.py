@@ -123,6 +123,9 @@ class LiveServer:
                 "RUNPLANE_EXECUTOR_DEAD_AFTER": "3",
                 # Test servers run side by side on one Postgres (100 connections by default).
                 "RUNPLANE_DB_CONNECTIONS": "8",
+                # Well below stop()'s 10 s wait for SIGTERM to end the process: a test that stops
+                # a server mid-run waits at most this long for it (tests of the drain set more).
+                "RUNPLANE_DRAIN_SECONDS": "2",
             }
         )
         if self.project is not None:

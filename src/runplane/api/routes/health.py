@@ -1,9 +1,12 @@
-"""``/healthz``: is this process up; with an admin key, which executor it is and its load."""
+"""Probes: ``/healthz`` (up, and for admins which executor), ``/livez`` and ``/readyz``."""
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from runplane.api.deps import OptionalPrincipalDep, RuntimeDep
 from runplane.domain.roles import Permission
+from runplane.schemas.health import Liveness, Readiness
+from runplane.services import health as svc
 from runplane.version import __version__
 
 router = APIRouter(tags=["health"])
@@ -28,3 +31,22 @@ async def healthz(rt: RuntimeDep, who: OptionalPrincipalDep) -> dict[str, object
             agents=sorted(rt.project.agents),
         )
     return health
+
+
+@router.get("/livez", response_model=Liveness)
+async def livez() -> Liveness:
+    """The process answers (an orchestrator's liveness probe): no database, no key."""
+    return Liveness()
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+async def readyz(rt: RuntimeDep) -> Readiness | JSONResponse:
+    """Ready for traffic: the database answers, its schema is current, the worker beats.
+
+    A 503 says which check failed, or ``draining`` once SIGTERM began a graceful shutdown.
+    """
+    status, checks = await svc.readiness(rt)
+    body = Readiness(status=status, checks=checks)  # type: ignore[arg-type]
+    if status == "ready":
+        return body
+    return JSONResponse(body.model_dump(), status_code=503)
