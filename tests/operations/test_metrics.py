@@ -12,6 +12,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from runplane.domain.errors import Invalid
+from runplane.engine.metrics import MAX_AGENTS, Metrics
 from runplane.services import metrics as metrics_svc
 from runplane.services.runtime import Runtime
 from runplane.testing.server import LiveServer
@@ -207,3 +209,20 @@ def test_a_separate_bind_address_serves_metrics_without_a_key(
     assert httpx.get(f"http://127.0.0.1:{port}/other", timeout=10).status_code == 404
     # The API itself no longer serves them, with or without a key.
     assert httpx.get(f"{server.url}/metrics", timeout=10).status_code == 404
+
+
+def test_the_bind_address_is_host_and_port() -> None:
+    assert metrics_svc.parse_bind("127.0.0.1:9100") == ("127.0.0.1", 9100)
+    assert metrics_svc.parse_bind("[::1]:9100") == ("::1", 9100)
+    assert metrics_svc.parse_bind(":9100") == ("0.0.0.0", 9100)
+    for wrong in ("9100", "host:", "host:port", "host:70000"):
+        with pytest.raises(Invalid, match="RUNPLANE_METRICS_BIND"):
+            metrics_svc.parse_bind(wrong)
+
+
+def test_agent_labels_stop_growing_past_the_cap() -> None:
+    m = Metrics()
+    names = [m.agent(f"agent-{i}") for i in range(MAX_AGENTS + 5)]
+    assert names[:MAX_AGENTS] == [f"agent-{i}" for i in range(MAX_AGENTS)]
+    assert set(names[MAX_AGENTS:]) == {"other"}
+    assert m.agent("agent-0") == "agent-0"  # a known name keeps its label

@@ -7,7 +7,7 @@ approvals, the outbox) are read when ``/metrics`` is scraped, at most every few 
 Each process has its own registry: nothing here is global.
 """
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -40,6 +40,16 @@ class Snapshot:
     webhooks_pending: int = 0
 
 
+@dataclass
+class _Series:
+    """One agent's counters and histograms."""
+
+    started: Counter
+    run_seconds: Histogram
+    step_seconds: Histogram
+    ended: dict[str, Counter]
+
+
 class Metrics:
     """This process's registry and the metrics its code updates as things happen."""
 
@@ -47,6 +57,9 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.snapshot = Snapshot()
         self._agents: set[str] = set()
+        # Each agent name's labelled children, looked up once: a run's counting is then
+        # a few increments (labels() takes a lock and builds a key on every call).
+        self._series: dict[str, _Series] = {}
         # Read at scrape time; set by the process once its parts exist.
         self.pools: Callable[[], dict[str, PoolStats]] = dict
         self.subscribers: Callable[[], int] = lambda: 0
@@ -107,19 +120,30 @@ class Metrics:
         *,
         started: bool,
         to: str | None,
-        steps: Iterable[float] = (),
+        steps: Sequence[float] = (),
         at: datetime | None = None,
     ) -> None:
         """A write of a run: it started, steps ended (their seconds), it reached ``to``."""
-        agent = self.agent(run["agent_name"])
+        if not started and to is None and not steps:
+            return  # most writes: a flush of events
+        name = run["agent_name"]
+        series = self._series.get(name)
+        if series is None:
+            agent = self.agent(name)
+            series = self._series[name] = _Series(
+                self.runs_started.labels(agent),
+                self.run_seconds.labels(agent),
+                self.step_seconds.labels(agent),
+                {s: self.runs_ended.labels(agent, s) for s in FINAL},
+            )
         if started:
-            self.runs_started.labels(agent).inc()
+            series.started.inc()
         for took in steps:
-            self.step_seconds.labels(agent).observe(max(took, 0.0))
+            series.step_seconds.observe(max(took, 0.0))
         if to in FINAL:
-            self.runs_ended.labels(agent, to).inc()
+            series.ended[to].inc()
             took = ((at or utcnow()) - run["created_at"]).total_seconds()
-            self.run_seconds.labels(agent).observe(max(took, 0.0))
+            series.run_seconds.observe(max(took, 0.0))
 
     def webhook_attempt(self, outcome: str, final: str | None) -> None:
         """A delivery attempt's outcome; ``final``: delivered or failed if it ended there."""
