@@ -31,6 +31,7 @@ from runplane.api.routes import (
     graph_runs,
     health,
     keys,
+    metrics,
     model_providers,
     models,
     quality,
@@ -85,6 +86,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(threads.router)
     app.include_router(store.router)
     app.include_router(health.router)
+    # With a separate metrics address (RUNPLANE_METRICS_BIND), only that listener serves them.
+    if not settings.metrics_bind:
+        app.include_router(metrics.router)
     # Before runs: /v1/runs/approval must not be read as a run id.
     app.include_router(approvals.router)
     # Before runs: /v1/runs/estimate must not be read as a run id.

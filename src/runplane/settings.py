@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     sse_max_per_key: int = Field(
         default=20, ge=1, description="event streams one API key may hold open at once"
     )
+    metrics_bind: str | None = Field(
+        default=None,
+        description="host:port of a separate plain HTTP listener that serves /metrics without "
+        "a key; unset: /metrics is served by the API and needs an admin key",
+    )
     sse_max_seconds: float = Field(
         default=3600.0,
         gt=0,

@@ -33,6 +33,7 @@ from runplane.domain.models import (
     utcnow,
 )
 from runplane.engine.hub import EventHub
+from runplane.engine.metrics import Metrics
 from runplane.engine.outcome import Suspend
 from runplane.engine.ports import RunHooks
 from runplane.engine.writer import RunWriter
@@ -56,6 +57,7 @@ class Waits:
     def __init__(self, db: Database, hub: EventHub, hooks: RunHooks, submit: Submit) -> None:
         self.db = db
         self.hub = hub
+        self.metrics: Metrics | None = None  # runs ended here are counted (engine/metrics.py)
         self.hooks = hooks
         self.submit = submit
 
@@ -217,6 +219,8 @@ class Waits:
         if deliveries:
             self.hooks.delivered_soon()
         self.hub.notify(run["id"], final)
+        if self.metrics is not None:
+            self.metrics.run_moved(run, started=False, to=final, at=now)
         await self.wake_parent(run)
 
     async def _deliveries(

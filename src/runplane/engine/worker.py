@@ -44,6 +44,7 @@ from runplane.engine.hub import EventHub
 from runplane.engine.journal import FLUSH_DELAY, Journal, Replay, jsonable
 from runplane.engine.lease import Lease
 from runplane.engine.metering import Meter
+from runplane.engine.metrics import Metrics
 from runplane.engine.outcome import Suspend, WriteFailed, error_info, failed_step
 from runplane.engine.ports import GraphRunner, RunHooks
 from runplane.engine.recording import Recording, load_recording
@@ -91,8 +92,10 @@ class Worker:
         lease: Lease,
         blobs: BlobStore,
         revision_spec: Callable[[str, RevisionRecord], AgentSpec] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.slots = slots
+        self.metrics = metrics
         # Builds the agent of a revision that is data, not code (a step agent's).
         self.revision_spec = revision_spec
         self._revision_specs: dict[str, AgentSpec] = {}
@@ -121,6 +124,7 @@ class Worker:
         self._queued: dict[str, float] = {}
         self._releases: set[asyncio.Task[int]] = set()
         self._waits = Waits(db, hub, hooks, self._submit_segment)
+        self._waits.metrics = metrics
         # The services' doors to waiting runs: resume one, or end one no worker holds.
         self.resume = self._waits.resume
         self.end_idle = self._waits.end_idle
@@ -413,6 +417,7 @@ class Worker:
             on_fenced=lambda: self._stop_fenced(run["id"]),
             epoch=before.epoch if before is not None else None,
             hooks=self.hooks,
+            metrics=self.metrics,
         )
         self._writers[run["id"]] = writer
         if run["cancel_requested_at"] is not None:

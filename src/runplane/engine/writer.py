@@ -27,6 +27,7 @@ from runplane.domain.models import (
 from runplane.engine.hub import EventHub
 from runplane.engine.journal import AtEnd
 from runplane.engine.lease import Lease
+from runplane.engine.metrics import Metrics
 from runplane.engine.ports import RunHooks
 from runplane.providers.base import USAGE_KEYS
 from runplane.store import agents as agents_store
@@ -67,8 +68,11 @@ class RunWriter:
         executor_id: str | None = None,
         epoch: int | None = None,
         hooks: RunHooks | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics
+        self._began: dict[int, datetime] = {}  # steps started by this attempt (metrics)
         self.hub = hub
         self.hooks = hooks  # the webhook outbox rows of each move come from here
         self.run = run
@@ -249,6 +253,10 @@ class RunWriter:
         merged = {**self.run, **columns, "last_seq": self.chain.last_seq}
         merged["last_hash"] = self.chain.last_hash
         self.run = cast(RunRecord, merged)
+        if self.metrics is not None:
+            to = then.to if then is not None else None
+            took = self._step_seconds(steps)
+            self.metrics.run_moved(self.run, started=start is not None, to=to, steps=took, at=now)
         ended = self.status in (RunStatus.SUCCEEDED, RunStatus.FAILED)
         clean = ended and self.run["cancel_requested_at"] is None
         self.hub.notify(self.run["id"], self.status, row=self.run.copy() if clean else None)
@@ -323,6 +331,18 @@ class RunWriter:
             at=now,
             epoch=self.epoch,
         )
+
+    def _step_seconds(self, steps: list[StepRecord]) -> list[float]:
+        """How long each step this write ended took, from its start written by this attempt."""
+        took = []
+        for s in steps:
+            if s.status == "running" and s.started_at is not None:
+                self._began[s.number] = s.started_at
+            elif s.status in ("completed", "failed") and s.finished_at is not None:
+                began = self._began.pop(s.number, None)
+                if began is not None:
+                    took.append((s.finished_at - began).total_seconds())
+        return took
 
     def _progress(self, steps: list[StepRecord]) -> dict[str, int]:
         """Count finished steps; return the run columns that show progress."""

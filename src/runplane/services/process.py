@@ -6,7 +6,7 @@ import gc
 import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
 from runplane.agents.registry import load_project
@@ -18,12 +18,14 @@ from runplane.engine.dbos import DbosEngine
 from runplane.engine.hub import EventHub
 from runplane.engine.identity import claim_executor_id
 from runplane.engine.lease import Lease
+from runplane.engine.metrics import Metrics
 from runplane.engine.worker import Slots, Worker
 from runplane.graphs.host import GraphHost
 from runplane.providers import build_provider
 from runplane.services import runs as runs_svc
 from runplane.services.crypto import Keys, data_dir
 from runplane.services.hooks import ServiceHooks
+from runplane.services.metrics import metrics_listener
 from runplane.services.runtime import Runtime
 from runplane.services.stream_limits import StreamLimits
 from runplane.services.workers import Background
@@ -93,6 +95,9 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
         executor_id=slot.executor_id,
     )
     hooks = ServiceHooks(settings, db, keys, project, provider)
+    # This process's registry: counted where runs move and webhooks are tried.
+    metrics = Metrics()
+    hooks.webhooks.metrics = metrics
     blobs = open_blob_store(settings.file_store, db, settings.s3_endpoint_url)
     worker = Worker(
         blobs=blobs,
@@ -106,6 +111,7 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
         admission=Admission(db, Limits(settings.default_max_running, settings.tenant_max_queued)),
         lease=Lease(settings.executor_dead_after / 2),
         revision_spec=steps_spec,
+        metrics=metrics,
     )
     rt = Runtime(
         settings=settings,
@@ -120,7 +126,10 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
         worker=worker,
         blobs=blobs,
         streams=StreamLimits(settings.sse_max_per_key, settings.sse_max_seconds),
+        metrics=metrics,
     )
+    metrics.pools = lambda: {"runplane": db.pool_stats()}
+    metrics.subscribers = rt.streams.total
     hooks.children = functools.partial(runs_svc.start_child, rt)
     background = Background(rt)
     handlers = {
@@ -134,6 +143,7 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
         if db.is_sqlite
         else Listener(settings.session_url, handlers, rt.hub.notify_all, app_name)
     )
+    stack = AsyncExitStack()
     try:
         if listener is not None:
             log.info("executor %s: %s", slot.executor_id, budget.describe())
@@ -143,6 +153,8 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
         await rt.graphs.start()
         await engine.start(worker.execute)
         background.start()
+        if settings.metrics_bind:
+            await stack.enter_async_context(metrics_listener(rt, settings.metrics_bind))
         # What start-up loaded lives as long as the process: keeping it out of the
         # collector's sweeps, and sweeping less often, saves about 0.3 ms per run.
         gc.collect()
@@ -150,6 +162,7 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
         gc.set_threshold(10_000, 50, 100)
         yield rt
     finally:
+        await stack.aclose()
         await background.stop()
         if listener is not None:
             await listener.stop()

@@ -7,6 +7,7 @@ from runplane.agents.registry import Project
 from runplane.domain.models import AgentRecord, Principal, RevisionRecord
 from runplane.engine.base import Engine
 from runplane.engine.hub import EventHub
+from runplane.engine.metrics import Metrics
 from runplane.engine.worker import Worker
 from runplane.graphs.host import GraphHost
 from runplane.providers import ModelProvider
@@ -34,6 +35,7 @@ class Runtime:
     worker: Worker
     blobs: BlobStore
     streams: StreamLimits
+    metrics: Metrics = field(default_factory=Metrics)
     synced_tenants: set[str] = field(default_factory=set)
     key_cache: dict[str, tuple[float, Principal]] = field(default_factory=dict)
     revision_cache: dict[tuple[str, str], RevisionRecord] = field(default_factory=dict)

@@ -47,3 +47,7 @@ class StreamLimits:
     def open_for(self, key_id: str) -> int:
         """How many streams the key holds open here now."""
         return self._open.get(key_id, 0)
+
+    def total(self) -> int:
+        """How many streams all keys hold open here now (``/metrics``)."""
+        return sum(self._open.values())

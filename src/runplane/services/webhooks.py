@@ -39,6 +39,7 @@ from runplane.domain.models import (
     iso,
     utcnow,
 )
+from runplane.engine.metrics import Metrics
 from runplane.schemas.webhooks import sign_headers
 from runplane.services.crypto import Keys
 from runplane.services.webhook_secrets import signing_secrets
@@ -119,6 +120,7 @@ class Webhooks:
         self.tasks: set[asyncio.Task[None]] = set()
         self._endpoints: dict[str, tuple[float, list[tuple[str, list[str]]]]] = {}
         self._again = False
+        self.metrics: Metrics | None = None  # attempts are counted once recorded
 
     # -- the writer side -------------------------------------------------------------------
 
@@ -364,6 +366,7 @@ class Webhooks:
         """Keep the round's attempts; move each delivery on (delivered, failed, due again)."""
         now = utcnow()
         gone: set[tuple[str, str]] = set()
+        counted: list[tuple[str, str | None]] = []
         async with self.db.write() as conn:
             for t in tried:
                 row, number = t.row, t.attempt["number"]
@@ -389,6 +392,8 @@ class Webhooks:
                             extra={"run_id": row["run_id"], "tenant": row["tenant_id"]},
                         )
                     values.update(status="failed", finished_at=now)
+                final = values.get("status")
+                counted.append((t.outcome, final if isinstance(final, str) else None))
                 if t.outcome == "gone" and row["target"] != NOTIFY:
                     gone.add((row["tenant_id"], row["target"]))
                 await outbox.record_attempt(conn, t.attempt, **values)
@@ -401,6 +406,9 @@ class Webhooks:
                     disabled_reason="the receiver answered 410 Gone",
                     updated_at=now,
                 )
+        if self.metrics is not None:
+            for outcome, ended in counted:
+                self.metrics.webhook_attempt(outcome, ended)
         for tenant, _ in gone:
             self.forget(tenant)
 

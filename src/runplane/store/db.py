@@ -8,8 +8,10 @@ SQLite would do anyway.
 """
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TypeAlias, TypeVarTuple, overload
 
 import orjson
@@ -68,6 +70,16 @@ def _json_dumps(value: object) -> str:
 _JSON = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
 
 
+@dataclass
+class PoolStats:
+    """One connection pool now; ``waits``: checkouts that found it full, and their time."""
+
+    size: int
+    checked_out: int
+    waits: int
+    wait_seconds: float
+
+
 class Database:
     """Connections to runplane's tables: ``write()`` for a transaction, ``read()``."""
 
@@ -83,6 +95,10 @@ class Database:
     ) -> None:
         self.url = url
         self.is_sqlite = is_sqlite(url)
+        # Checkouts that found the pool full (SQLite: the writer's lock taken), and the
+        # seconds they waited: counted only then, so the common path pays one comparison.
+        self._waits = 0
+        self._waited = 0.0
         if self.is_sqlite:
             prepare_sqlite_file(url)
             self._sync_writer = sa.create_engine(
@@ -129,11 +145,17 @@ class Database:
     async def write(self) -> AsyncIterator[Conn]:
         """A connection inside a transaction that commits on exit."""
         if self.is_sqlite:
+            since = time.monotonic() if self._write_lock.locked() else None
             async with self._write_lock:
+                if since is not None:
+                    self._count_wait(since)
                 with self._sync_writer.begin() as conn:
                     yield LoopConnection(conn)
         else:
+            since = time.monotonic() if self._pool_full() else None
             async with self._async.begin() as aconn:
+                if since is not None:
+                    self._count_wait(since)
                 yield aconn
 
     @asynccontextmanager
@@ -143,8 +165,28 @@ class Database:
             with self._sync_reader.connect() as conn:
                 yield LoopConnection(conn)
         else:
+            since = time.monotonic() if self._pool_full() else None
             async with self._async_reader.connect() as aconn:
+                if since is not None:
+                    self._count_wait(since)
                 yield aconn
+
+    def _pool_full(self) -> bool:
+        pool = self._async.pool
+        return bool(pool.checkedout() >= pool.size())  # type: ignore[attr-defined]
+
+    def _count_wait(self, since: float) -> None:
+        self._waits += 1
+        self._waited += time.monotonic() - since
+
+    def pool_stats(self) -> PoolStats:
+        """The pool's size and use now, and the waits so far (SQLite: the writer's lock)."""
+        if self.is_sqlite:
+            used = 1 if self._write_lock.locked() else 0
+            return PoolStats(1, used, self._waits, self._waited)
+        pool = self._async.pool
+        size, used = pool.size(), pool.checkedout()  # type: ignore[attr-defined]
+        return PoolStats(size, used, self._waits, self._waited)
 
     async def close(self) -> None:
         """Close every pooled connection."""
