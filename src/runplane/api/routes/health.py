@@ -10,6 +10,8 @@ from runplane.services import health as svc
 from runplane.version import __version__
 
 router = APIRouter(tags=["health"])
+# What a check says when it is not in the way.
+READY = frozenset({"ok", "not a worker"})
 
 
 @router.get("/healthz")
@@ -39,14 +41,21 @@ async def livez() -> Liveness:
     return Liveness()
 
 
-@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+@router.get("/readyz", response_model=Readiness, responses={503: {}})
 async def readyz(rt: RuntimeDep) -> Readiness | JSONResponse:
     """Ready for traffic: the database answers, its schema is current, the worker beats.
 
-    A 503 says which check failed, or ``draining`` once SIGTERM began a graceful shutdown.
+    A 503, in the error model, says why: its details name ``status`` (``unready``, or
+    ``draining`` once SIGTERM began a graceful shutdown) and what each check found.
     """
     status, checks = await svc.readiness(rt)
-    body = Readiness(status=status, checks=checks)  # type: ignore[arg-type]
     if status == "ready":
-        return body
-    return JSONResponse(body.model_dump(), status_code=503)
+        return Readiness(status="ready", checks=checks)
+    wrong = [f"{name}: {found}" for name, found in checks.items() if found not in READY]
+    body = {
+        "status_code": 503,
+        "message": f"not ready ({status})" + (": " + "; ".join(wrong) if wrong else ""),
+        "details": [{"name": "status", "value": status}]
+        + [{"name": name, "value": found} for name, found in checks.items()],
+    }
+    return JSONResponse(body, status_code=503)
