@@ -119,6 +119,14 @@ def pass_rates(results: Sequence[Sequence[Mapping[str, JSON]]]) -> dict[str, dic
     return out
 
 
+def percentile(values: Sequence[float], share: float) -> float | None:
+    """The nearest-rank percentile (``share`` from 0 to 1) of some values; None if there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
 def failed_thresholds(
     rates: Mapping[str, Mapping[str, float]], thresholds: Mapping[str, float]
 ) -> list[JSONObject]:

@@ -6,7 +6,6 @@ list and percentiles have no portable SQL. A dashboard reads at most
 ``store.quality.MAX_ROWS`` runs (the newest of the range).
 """
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ from runplane.domain.holds import aware
 from runplane.domain.json import JSONObject
 from runplane.domain.models import AgentRecord, BenchmarkRecord, Principal, iso, utcnow
 from runplane.domain.roles import Permission
+from runplane.domain.scoring import percentile
 from runplane.services import agents as agents_svc
 from runplane.services import benchmarks as benchmarks_svc
 from runplane.services.runtime import Runtime
@@ -56,14 +56,6 @@ def window(
     if start >= end:
         raise Invalid("since must be before until", [{"name": "since", "value": start.isoformat()}])
     return Window(start, end, bucket, kind)
-
-
-def percentile(values: list[float], share: float) -> float | None:
-    """The nearest-rank ``share`` (0–1) percentile (None if empty), as suite summaries use."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def figures(rows: Iterable[ScoredRow]) -> JSONObject:

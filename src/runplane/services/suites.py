@@ -12,7 +12,6 @@ name the recorded run they replay (``replay_of``).
 
 import asyncio
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,7 +29,7 @@ from runplane.domain.models import (
     utcnow,
 )
 from runplane.domain.roles import Permission
-from runplane.domain.scoring import diff, failed_thresholds, pass_rates, scorer_name
+from runplane.domain.scoring import diff, failed_thresholds, pass_rates, percentile, scorer_name
 from runplane.schemas import RunCreate
 from runplane.services import audit, replays
 from runplane.services import runs as runs_svc
@@ -319,14 +318,6 @@ async def _error(
     }
     async with rt.db.write() as conn:
         await store.update_result(conn, result["id"], values)
-
-
-def percentile(values: Sequence[float], share: float) -> float | None:
-    """The nearest-rank percentile (``share`` from 0 to 1) of some values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def summarize(
