@@ -23,6 +23,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from sqlite3 import Connection as SQLiteConnection
+from typing import Any
 
 import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig, SetEnqueueOptions, SetWorkflowID
@@ -146,6 +147,8 @@ class DbosEngine(Engine):
             polling_interval_sec=self.polling_interval,
             on_conflict="always_update",
         )
+        if self.worker:
+            _keep_own_worker_limit(self.concurrency)
 
     async def stop(self) -> None:
         """Shut DBOS down; pending workflows stay in the database."""
@@ -253,6 +256,27 @@ def _allow_internal_queue(worker: bool) -> None:
 
     queue = _get_or_create_dbos_registry().get_internal_queue()
     queue._worker_concurrency = None if worker else 0
+
+
+def _keep_own_worker_limit(concurrency: int) -> None:
+    """Hold this process to its own limit on the run queue, whatever others registered.
+
+    DBOS keeps ``worker_concurrency`` in the queue's row, shared by every process and
+    read again on each poll: the last process to register would set every worker's
+    limit (an API-only process with its default would let one worker take the queue).
+    """
+    from dbos._dbos import _get_dbos_instance
+
+    sys_db = _get_dbos_instance()._sys_db
+    read = sys_db.get_queue
+
+    def get_queue(name: str, **kwargs: Any) -> Any:
+        queue = read(name, **kwargs)
+        if queue is not None and name == QUEUE:
+            queue._worker_concurrency = concurrency
+        return queue
+
+    sys_db.get_queue = get_queue  # type: ignore[method-assign]
 
 
 def _sqlite_system_engine(url: str) -> sa.Engine:
