@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, cast
 
-import jsonschema
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ValidationError
@@ -194,6 +193,8 @@ def _check_model(where: str, name: str, is_known_model: Callable[[str], bool]) -
 def _check_schema(where: str, schema: dict[str, Any] | None) -> None:
     if schema is None:
         return
+    import jsonschema  # here: only a steps agent with a schema needs it
+
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:

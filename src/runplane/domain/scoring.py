@@ -17,8 +17,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import jsonschema
-
 from runplane.domain.errors import Invalid
 from runplane.domain.json import JSON, JSONObject
 
@@ -204,6 +202,8 @@ def _exact(spec: Mapping[str, JSON], f: Facts) -> Verdict:
 
 
 def _json_schema(spec: Mapping[str, JSON], f: Facts) -> Verdict:
+    import jsonschema  # here: a server that scores nothing need not load it
+
     try:
         jsonschema.validate(_at(f.output, spec.get("field")), spec.get("schema") or {})
     except jsonschema.ValidationError as exc:

@@ -16,8 +16,6 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import jsonschema
-
 from runplane.agents.registry import Project
 from runplane.agents.spec import AgentSpec
 from runplane.domain.errors import RunError
@@ -753,6 +751,8 @@ def _make_result(
             result["files"] = files
         return result
     if spec.output_schema is not None:
+        import jsonschema  # here: most agents declare no schema, and it is 10 MB of modules
+
         try:
             jsonschema.validate(output, spec.output_schema)
         except jsonschema.ValidationError as exc:

@@ -1,19 +1,18 @@
-"""langgraph's checkpoint savers and store, opened on runplane's own database."""
+"""langgraph's checkpoint savers and store, opened on runplane's own database.
+
+Each database's savers are imported when it is opened: a SQLite process never loads
+psycopg, and sqlite-vec (with numpy) only once the store is used.
+"""
 
 import asyncio
 import contextlib
 import fcntl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
-from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-from langgraph.store.postgres.aio import AsyncPostgresStore
-from langgraph.store.sqlite.aio import AsyncSqliteStore
-from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
+from langgraph.store.base import BaseStore, Op, Result
 
 from runplane.store.dialect import is_sqlite, plain_url, psycopg_pooler_args, sqlite_path
 
@@ -57,6 +56,9 @@ async def _setup_lock(url: str, pool: Any) -> AsyncIterator[None]:
 
 
 def _postgres_pool(url: str, size: int, application_name: str, pooler: bool) -> Any:
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
     kwargs: dict[str, Any] = {
         "autocommit": True,
         "prepare_threshold": 0,
@@ -83,13 +85,16 @@ async def open_savers(
     advisory lock across statements, runs on a session of its own there.
     """
     if is_sqlite(url):
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
         path = str(sqlite_path(url))
         saver: Any = AsyncSqliteSaver(await _sqlite(path, exit))
-        store: Any = AsyncSqliteStore(await _sqlite(path, exit))
         async with _setup_lock(url, None):
             await saver.setup()
-            await store.setup()
-        return saver, store
+        return saver, _LazySqliteStore(url, exit)
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from langgraph.store.postgres.aio import AsyncPostgresStore
+
     # Two: setting up holds one connection (the lock) while it uses another.
     pool = _postgres_pool(url, max(2, connections), application_name, session_url is not None)
     await pool.open()
@@ -107,9 +112,42 @@ async def open_savers(
     return saver, store
 
 
+class _LazySqliteStore(BaseStore):
+    """langgraph's SQLite store, opened (and its tables made) on its first operation.
+
+    Its module loads sqlite-vec and numpy, some 17 MB a process keeps for nothing until
+    a graph or the ``/store`` API uses the store.
+    """
+
+    def __init__(self, url: str, exit: contextlib.AsyncExitStack) -> None:
+        self._url, self._exit = url, exit
+        self._store: Any = None
+        self._opening = asyncio.Lock()
+        self._loop = asyncio.get_running_loop()
+
+    async def _opened(self) -> Any:
+        async with self._opening:
+            if self._store is None:
+                from langgraph.store.sqlite.aio import AsyncSqliteStore
+
+                store = AsyncSqliteStore(await _sqlite(str(sqlite_path(self._url)), self._exit))
+                async with _setup_lock(self._url, None):
+                    await store.setup()
+                self._store = store
+        return self._store
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        """Run operations."""
+        return cast(list[Result], await (await self._opened()).abatch(ops))
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        """Run operations (from a sync node's thread), on the loop the store lives on."""
+        return asyncio.run_coroutine_threadsafe(self.abatch(ops), self._loop).result()
+
+
 async def delete_run_checkpoints(saver: Any, thread_id: str, run_id: str) -> None:
     """Delete the checkpoints (and their writes) that one run made on a thread."""
-    if isinstance(saver, AsyncSqliteSaver):
+    if isinstance(saver.conn, aiosqlite.Connection):
         async with saver.lock:
             cur = await saver.conn.execute(
                 "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? "

@@ -8,13 +8,16 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
-import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from runplane.store.db import Conn
 from runplane.store.retry import backoff
+
+if TYPE_CHECKING:
+    import asyncpg
 
 CHANNEL = "runplane_runs"
 # Stream parts of a run were relayed (graphs/relay.py): listeners on API nodes read them.
@@ -31,8 +34,16 @@ ORIGIN = secrets.token_hex(6)
 # often, so that one a stalled network left hanging is found and replaced.
 PING_SECONDS = 5.0
 CONNECT_TIMEOUT = 10.0
-# How a LISTEN connection fails when the database goes away.
-LOST = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _lost_connection() -> tuple[type[BaseException], ...]:
+    """How a LISTEN connection fails when the database goes away.
+
+    asyncpg is imported here, not at the top: a SQLite process never loads it.
+    """
+    import asyncpg
+
+    return (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 async def announce(conn: Conn, run_id: str, channel: str = CHANNEL) -> None:
@@ -74,12 +85,14 @@ class Listener:
         """
         try:
             await self._connect()
-        except LOST as exc:
+        except _lost_connection() as exc:
             log.warning("LISTEN connection not opened (%s); trying again", exc)
             self._lost.set()
         self._watch = asyncio.create_task(self._keep())
 
     async def _connect(self) -> None:
+        import asyncpg
+
         conn = await asyncpg.connect(
             self._dsn,
             timeout=CONNECT_TIMEOUT,
@@ -115,7 +128,7 @@ class Listener:
                 try:
                     await self._connect()
                     break
-                except LOST as exc:
+                except _lost_connection() as exc:
                     delay = backoff(attempt)
                     attempt += 1
                     log.warning("LISTEN connection lost (%s); trying again in %.2f s", exc, delay)
@@ -129,7 +142,7 @@ class Listener:
             return False
         try:
             await asyncio.wait_for(self._conn.fetchval("SELECT 1"), PING_SECONDS)
-        except LOST:
+        except _lost_connection():
             return False
         return True
 
@@ -149,5 +162,5 @@ class Listener:
         if conn is not None:
             try:
                 await asyncio.wait_for(conn.close(), CONNECT_TIMEOUT)
-            except LOST:
+            except _lost_connection():
                 conn.terminate()

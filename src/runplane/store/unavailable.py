@@ -6,10 +6,8 @@ the write that met one. Everything else is a real error and is not retried.
 
 import asyncio
 import sqlite3
+import sys
 
-import asyncpg
-import psycopg
-import psycopg_pool
 import sqlalchemy.exc as sa_exc
 
 # SQLSTATE classes of a connection that failed or a server that cannot serve: connection
@@ -22,7 +20,7 @@ def database_unavailable(exc: BaseException) -> bool:
     """Tell whether ``exc`` is a refused, cut, exhausted or restarting database."""
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
-    if isinstance(exc, sa_exc.TimeoutError | psycopg_pool.PoolTimeout):
+    if isinstance(exc, sa_exc.TimeoutError | _loaded("psycopg_pool", "PoolTimeout")):
         return True  # no pooled connection came free in time
     cause = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
     cause = getattr(cause, "__cause__", None) or cause  # asyncpg's, under the adapter's
@@ -31,14 +29,25 @@ def database_unavailable(exc: BaseException) -> bool:
         return state[:2] in _TRANSIENT_CLASSES
     if isinstance(
         cause,
-        asyncpg.PostgresConnectionError
-        | asyncpg.InterfaceError
-        | psycopg.OperationalError
-        | ConnectionError
-        | asyncio.TimeoutError,
+        (
+            ConnectionError,
+            asyncio.TimeoutError,
+            *_loaded("asyncpg", "PostgresConnectionError", "InterfaceError"),
+            *_loaded("psycopg", "OperationalError"),
+        ),
     ):
         return True
     if isinstance(cause, OSError) and not isinstance(cause, FileNotFoundError):
         return True  # connect() refused, reset or unreachable
     # SQLite: a writer held the file past the busy timeout.
     return isinstance(cause, sqlite3.OperationalError) and "locked" in str(cause)
+
+
+def _loaded(module: str, *names: str) -> tuple[type[BaseException], ...]:
+    """The driver's exception classes, if this process loaded the driver at all.
+
+    A SQLite process never imports the Postgres drivers, and what it never loaded
+    cannot have raised.
+    """
+    found = sys.modules.get(module)
+    return tuple(getattr(found, name) for name in names) if found is not None else ()
