@@ -119,9 +119,7 @@ async def _repaired_audit(api: httpx.AsyncClient, run_id: str) -> list[dict[str,
     r = await api.get("/v1/audit-events", params={"limit": 100})
     assert r.status_code == 200, r.text
     return [
-        e
-        for e in r.json()["items"]
-        if e["action"] == "run.repaired" and e["target_id"] == run_id
+        e for e in r.json()["items"] if e["action"] == "run.repaired" and e["target_id"] == run_id
     ]
 
 
@@ -183,7 +181,7 @@ async def test_resuming_a_lost_run_hands_it_to_a_live_worker_which_finishes_it(
     await rt.engine.submit(run_id, here=True)
     await _workflow(rt, run_id, "SUCCESS")
     _set_workflow(rt, run_id, status="PENDING", executor_id="gone-worker")
-    run = await _running(rt, template, owner="gone-worker", progress_at=utcnow(), run_id=run_id)
+    await _running(rt, template, owner="gone-worker", progress_at=utcnow(), run_id=run_id)
     assert (await _run(api, run_id))["liveness"] == "lost"
 
     r = await api.post(
