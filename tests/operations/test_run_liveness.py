@@ -7,6 +7,7 @@ process, an agent asleep in a step for longer than the stall limit.
 """
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -128,8 +129,10 @@ def _listed(page: dict[str, Any], run_id: str) -> dict[str, Any]:
 
 
 async def test_a_run_whose_worker_stopped_beating_is_lost_and_fail_ends_it_with_the_reason(
-    api: httpx.AsyncClient, rt: Runtime, make_client: Callable[..., Any]
+    rt: Runtime, make_client: Callable[..., Any]
 ) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    api, member = await make_client("admin", tenant), await make_client("member", tenant)
     template = await _template(api)
     dead = await _stale_executor(rt)
     run = await _running(rt, template, owner=dead, progress_at=utcnow())
@@ -142,10 +145,10 @@ async def test_a_run_whose_worker_stopped_beating_is_lost_and_fail_ends_it_with_
     assert _listed((await api.get("/v1/runs")).json(), template["id"])["liveness"] is None
 
     body = {"action": "fail", "reason": "its host was decommissioned"}
-    member = await make_client("member", run["tenant_id"])
     refused = await member.post(f"/v1/runs/{run['id']}/repair", json=body)
     assert refused.status_code == 403, refused.text
     assert refused.json()["status_code"] == 403
+    assert (await member.get(f"/v1/runs/{run['id']}")).json()["liveness"] == "lost"
 
     r = await api.post(f"/v1/runs/{run['id']}/repair", json=body)
     assert r.status_code == 200, r.text

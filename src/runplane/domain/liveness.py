@@ -27,6 +27,12 @@ from typing import Literal
 
 Liveness = Literal["working", "stalled", "lost"]
 LIVENESS: tuple[Liveness, ...] = ("working", "stalled", "lost")
+# What each liveness means, for people (the console's badges and the repair card).
+LIVENESS_HINTS: dict[str, str] = {
+    "working": "Its worker is alive and it recorded progress lately.",
+    "stalled": "Its worker is alive, but it has recorded nothing for longer than it may.",
+    "lost": "The worker that held it stopped beating: nobody is running it.",
+}
 # What a repair may act on: a run that is moving is left alone.
 REPAIRABLE: frozenset[Liveness] = frozenset({"stalled", "lost"})
 
