@@ -6,7 +6,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Header, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
@@ -185,7 +185,7 @@ async def repair(
     if not reason.strip():
         raise Invalid.field("reason", "say why the run is repaired", reason)
     rt = request.app.state.rt
-    how = "resume" if action == "resume" else "fail"
+    how: Literal["resume", "fail"] = "resume" if action == "resume" else "fail"
     await liveness_svc.repair_run(rt, user.who, run_id, how, reason.strip())
     done = "handed back to the queue" if how == "resume" else "failed"
     return redirect_with_notice(request, f"/console/runs/{run_id}", f"Run repaired: {done}.")
