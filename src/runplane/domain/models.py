@@ -145,9 +145,13 @@ class RunRecord(TypedDict):
     credits_actual: float | None  # what its model calls cost so far
     budget: JSONObject | None  # its own budget: ``credits``, ``tokens``, ``hard_ceiling``
     replay_of: NotRequired[str | None]  # a replay's recorded run (its tools are not called)
-    # Read, not stored: a running run's liveness and its last event's time (services/liveness).
-    liveness: NotRequired[Literal["working", "stalled", "lost"] | None]
-    last_progress_at: NotRequired[datetime | None]
+
+
+class LiveRunRecord(RunRecord):
+    """A run as read with its liveness and its last event's time (not columns: computed)."""
+
+    liveness: Literal["working", "stalled", "lost"] | None
+    last_progress_at: datetime | None
 
 
 @dataclass

@@ -24,7 +24,7 @@ from runplane.domain.events import ErrorData, RepairedData
 from runplane.domain.json import JSONObject
 from runplane.domain.lifecycle import RunStatus
 from runplane.domain.liveness import REPAIRABLE, Liveness, liveness, owner_alive, stall_limit
-from runplane.domain.models import NewEvent, Principal, RunRecord, utcnow
+from runplane.domain.models import LiveRunRecord, NewEvent, Principal, RunRecord, utcnow
 from runplane.domain.roles import Permission
 from runplane.services import audit
 from runplane.services import runs as runs_svc
@@ -40,7 +40,9 @@ log = logging.getLogger("runplane.repair")
 STOP_WAIT_SECONDS = 5.0
 
 
-async def with_liveness(rt: Runtime, who: Principal, rows: Sequence[RunRecord]) -> list[RunRecord]:
+async def with_liveness(
+    rt: Runtime, who: Principal, rows: Sequence[RunRecord]
+) -> list[LiveRunRecord]:
     """The runs with their ``liveness`` and ``last_progress_at``, read in one query."""
     running = [r["id"] for r in rows if r["status"] == RunStatus.RUNNING]
     found: dict[str, store.Progress] = {}
@@ -48,7 +50,7 @@ async def with_liveness(rt: Runtime, who: Principal, rows: Sequence[RunRecord]) 
         async with rt.db.read() as conn:
             found = await store.progress_of(conn, who.tenant_id, running)
     now, s = utcnow(), rt.settings
-    out: list[RunRecord] = []
+    out: list[LiveRunRecord] = []
     for row in rows:
         p = found.get(row["id"])
         state: Liveness | None = None
@@ -57,22 +59,22 @@ async def with_liveness(rt: Runtime, who: Principal, rows: Sequence[RunRecord]) 
             limit = stall_limit(s.run_stalled_after, row["timeout_seconds"])
             state = liveness(row["status"], alive, p.last_event_at, limit, now)
         extra = {"liveness": state, "last_progress_at": p.last_event_at if p else None}
-        out.append(cast(RunRecord, {**row, **extra}))
+        out.append(cast(LiveRunRecord, {**row, **extra}))
     return out
 
 
-async def get_run(rt: Runtime, who: Principal, run_id: str) -> RunRecord:
+async def get_run(rt: Runtime, who: Principal, run_id: str) -> LiveRunRecord:
     """One run of the tenant with its liveness, or NotFound."""
     return (await with_liveness(rt, who, [await runs_svc.get_run(rt, who, run_id)]))[0]
 
 
 async def repair_run(
     rt: Runtime, who: Principal, run_id: str, action: Literal["resume", "fail"], reason: str
-) -> RunRecord:
+) -> LiveRunRecord:
     """Resume a stalled or lost run on a live worker, or fail it; 409 for any other run."""
     who.require(Permission.REPAIR_RUNS)
     run = await get_run(rt, who, run_id)
-    state = run.get("liveness")
+    state = run["liveness"]
     if state not in REPAIRABLE:
         raise Conflict(
             f"run {run_id} is {state or run['status']}: only a stalled or lost run is repaired",

@@ -87,8 +87,8 @@ async def list_runs(
         continuation_token=continuation_token,
         trigger_id=trigger_id,
     )
-    rows = await liveness_svc.with_liveness(rt, who, rows)
-    return Page[RunPublic](items=[run_public(r, who) for r in rows], continuation_token=token)
+    live = await liveness_svc.with_liveness(rt, who, rows)
+    return Page[RunPublic](items=[run_public(r, who) for r in live], continuation_token=token)
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic)

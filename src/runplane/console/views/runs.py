@@ -49,14 +49,14 @@ async def runs_page(
         limit=PAGE_SIZE,
         continuation_token=page or None,
     )
-    rows = await liveness_svc.with_liveness(rt, user.who, rows)
+    live = await liveness_svc.with_liveness(rt, user.who, rows)
     agents = await agents_svc.list_agents(rt, user.who)
     filters = {"q": q or "", "agent": agent or "", "status": status or "", "archived": archived}
     return render(
         request,
         "runs.html",
         user,
-        runs=rows,
+        runs=live,
         agents=agents,
         filters=filters,
         next_token=next_token,
