@@ -116,6 +116,12 @@ class Settings(BaseSettings):
         description="seconds a run may sit unchanged while its workflow disagrees with it "
         "(ended, missing, or left on a process that is gone) before it is repaired",
     )
+    run_stalled_after: float = Field(
+        default=600.0,
+        gt=0,
+        description="seconds a running run may record no event before it shows as stalled "
+        "(capped by the run's own timeout_seconds; docs/operations.md)",
+    )
     cancel_poll_seconds: float = Field(default=0.25, gt=0)
     public_url: str | None = None
     forwarded_allow_ips: str = Field(

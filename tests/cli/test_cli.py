@@ -485,3 +485,25 @@ def test_help_lists_the_commands() -> None:
     assert done.returncode == 0, output_of(done)
     commands = set(re.findall(r"^\W*([a-z]+)\s{2,}\S", done.stdout, re.M))
     assert {"serve", "worker", "run", "runs", "db", "keys"} <= commands
+
+
+def test_runs_show_tells_a_running_runs_liveness_and_repair_refuses_a_working_run(
+    live: Cli, client: Client
+) -> None:
+    run = client.runs.create("steps", {"steps": 1, "sleep": 30})
+    wait_until_running(client, run.id)
+    try:
+        shown = live.run("runs", "show", run.id)
+        assert shown.returncode == 0, output_of(shown)
+        assert re.search(r"^liveness\s+working \(last progress ", shown.stdout, re.M), shown.stdout
+
+        neither = live.run("runs", "repair", run.id, "--reason", "stuck?")
+        assert neither.returncode == 2, output_of(neither)
+        assert "--resume or --fail" in neither.stderr
+
+        refused = live.run("runs", "repair", run.id, "--fail", "--reason", "impatient")
+        assert refused.returncode == 1, output_of(refused)
+        assert "only a stalled or lost run is repaired" in refused.stderr, output_of(refused)
+        assert_no_traceback(refused)
+    finally:
+        client.runs.cancel(run.id)

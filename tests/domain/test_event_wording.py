@@ -97,6 +97,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "workflow": "run_1.1",
         "workflow_status": "ERROR",
     },
+    "repaired": {
+        "action": "resume",
+        "reason": "worker host lost power",
+        "liveness": "lost",
+        "previous_owner": "host-all-1-ab12cd34",
+        "by": "key_1",
+    },
 }
 
 
@@ -146,6 +153,16 @@ WORDINGS: list[tuple[str, dict[str, Any], str]] = [
         },
         "Waiting for budget: draft needs about 0.9 credits: the run's budget of 5.0 has 4.5 "
         "used; raise it or approve the overrun",
+    ),
+    (
+        "repaired",
+        SAMPLES["repaired"],
+        "key_1 found the run lost and handed it back to the queue: worker host lost power",
+    ),
+    (
+        "repaired",
+        {**SAMPLES["repaired"], "action": "fail", "liveness": "stalled", "reason": "hung"},
+        "key_1 found the run stalled and failed it: hung",
     ),
     ("step.started", SAMPLES["step.started"], "Step 1: search started"),
     ("message.delta", SAMPLES["message.delta"], "The notes say"),

@@ -42,6 +42,8 @@ RECORDS: dict[tuple[str, str], str] = {
     ("POST", "/v1/agents/{agent_id}/runs"): "run.created",
     ("DELETE", "/v1/runs/{run_id}"): "run.deleted",
     ("POST", "/v1/runs/{run_id}/cancel"): "run.cancel_requested",
+    # Needs a stalled or lost run: tests/operations/test_run_liveness.py.
+    ("POST", "/v1/runs/{run_id}/repair"): "run.repaired",
     ("POST", "/v1/runs/{run_id}/rerun"): "run.rerun",
     ("POST", "/v1/runs/{run_id}/duplicate"): "run.duplicated",
     ("POST", "/v1/runs/{run_id}/archive"): "run.archived",
@@ -106,6 +108,7 @@ RECORDS: dict[tuple[str, str], str] = {
 CALLED_ELSEWHERE = {
     ("POST", "/v1/agents/{agent_id}/revisions/{revision_id}/gate"),
     ("POST", "/v1/runs/{run_id}/budget/approve"),
+    ("POST", "/v1/runs/{run_id}/repair"),
     ("POST", "/v1/governance/deletions/{request_id}/{decision}"),
 }
 WRITES = ("post", "put", "patch", "delete")

@@ -176,6 +176,7 @@ async def test_forbidden_routes_document_403_in_openapi(team: Team) -> None:
         ("/v1/runs/{run_id}", "delete"),
         ("/v1/runs", "post"),
         ("/v1/runs/{run_id}/cancel", "post"),
+        ("/v1/runs/{run_id}/repair", "post"),
         ("/v1/agents/{agent_id}/revisions/{revision_id}/publish", "post"),
         ("/v1/users/{user_id}/connections/{integration}", "put"),
         ("/v1/keys", "post"),

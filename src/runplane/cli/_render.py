@@ -96,6 +96,19 @@ def runs_table(runs: Iterable[RunPublic]) -> Table:
     return table
 
 
+def _liveness(run: RunPublic) -> Text | None:
+    """A running run's liveness, with its last progress; a stuck one says how to repair it."""
+    if run.liveness is None:
+        return None
+    style = {"working": "green", "stalled": "yellow", "lost": "red"}[run.liveness]
+    text = Text(run.liveness, style=style)
+    if run.last_progress_at is not None:
+        text.append(f" (last progress {format_time(run.last_progress_at)})")
+    if run.liveness != "working":
+        text.append(f"; runplane runs repair {run.id} --resume|--fail --reason TEXT")
+    return text
+
+
 def run_details(run: RunPublic) -> Table:
     """A two-column grid of a run's fields."""
     grid = Table.grid(padding=(0, 2))
@@ -107,6 +120,7 @@ def run_details(run: RunPublic) -> Table:
         ("revision", run.revision_id),
         ("name", run.name),
         ("status", status_text(run.status)),
+        ("liveness", _liveness(run)),
         ("trigger", run.trigger),
         ("steps", f"{run.steps_finished} finished of {run.step_count}"),
         ("parent", run.parent_run_id),

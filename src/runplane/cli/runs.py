@@ -1,4 +1,4 @@
-"""``runplane run`` and ``runplane runs ls|show|cancel|rerun``: runs through the API."""
+"""``runplane run`` and ``runplane runs ls|show|cancel|rerun|repair``: runs through the API."""
 
 from enum import StrEnum
 from typing import Any
@@ -248,14 +248,33 @@ def rerun_run(
         see_through(client, run, watch=watch, wait=wait)
 
 
+def repair_run(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="The stalled or lost run."),
+    resume: bool = typer.Option(False, "--resume", help="Hand it back to a live worker."),
+    fail: bool = typer.Option(False, "--fail", help="End it failed, the reason its error."),
+    reason: str = typer.Option(..., "--reason", help="Why (kept in its log and the activity)."),
+) -> None:
+    """Repair a stalled or lost run (admin keys): resume it on a live worker, or fail it."""
+    if resume == fail:
+        raise typer.BadParameter("say --resume or --fail (one of them)", param_hint="--resume")
+    with reporting_errors(), connection(ctx).client() as client:
+        run = client.runs.repair(run_id, "resume" if resume else "fail", reason)
+    done = "handed back to the queue" if resume else "failed"
+    console().print(Text.assemble(run_line(run), f" ({done})"))
+
+
 def register(app: typer.Typer) -> None:
     """Add ``run``, the ``runs`` group (with ``runs files``), ``sites`` and ``files``."""
     app.command("run")(start_run)
-    group = typer.Typer(help="List, inspect, cancel, rerun and delete runs.", no_args_is_help=True)
+    group = typer.Typer(
+        help="List, inspect, cancel, rerun, repair and delete runs.", no_args_is_help=True
+    )
     group.command("ls")(list_runs)
     group.command("show")(show_run)
     group.command("cancel")(cancel_run)
     group.command("rerun")(rerun_run)
+    group.command("repair")(repair_run)
     group.command("delete")(delete_run)
     app.add_typer(group, name="runs")
     register_file_commands(app, group)

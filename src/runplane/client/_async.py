@@ -351,6 +351,12 @@ class AsyncRuns:
         """Ask a run to stop; it becomes ``canceled`` shortly after."""
         return await self._client._send(self._calls.cancel(run_id))
 
+    async def repair(
+        self, run_id: str, action: Literal["resume", "fail"], reason: str
+    ) -> RunPublic:
+        """Resume a stalled or lost run on a live worker, or fail it, saying why (admin keys)."""
+        return await self._client._send(self._calls.repair(run_id, action, reason))
+
     async def rerun(self, run_id: str, from_step: int | None = None) -> RunPublic:
         """Start a new run like this one, reusing its steps before ``from_step``."""
         return await self._client._send(self._calls.rerun(run_id, from_step))

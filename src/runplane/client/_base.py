@@ -450,6 +450,11 @@ class RunCalls:
         """``POST /v1/runs/{id}/cancel``."""
         return self._base.call("POST", f"/v1/runs/{_segment(run_id)}/cancel", RunPublic)
 
+    def repair(self, run_id: str, action: str, reason: str) -> Call[RunPublic]:
+        """``POST /v1/runs/{id}/repair``: resume a stalled or lost run elsewhere, or fail it."""
+        body = {"action": action, "reason": reason}
+        return self._base.call("POST", f"/v1/runs/{_segment(run_id)}/repair", RunPublic, json=body)
+
     def rerun(self, run_id: str, from_step: int | None) -> Call[RunPublic]:
         """``POST /v1/runs/{id}/rerun``, reusing the steps before ``from_step``."""
         body = RunRerun(from_step=from_step) if from_step is not None else RunRerun()

@@ -345,6 +345,10 @@ class Runs:
         """Ask a run to stop; it becomes ``canceled`` shortly after."""
         return self._client._send(self._calls.cancel(run_id))
 
+    def repair(self, run_id: str, action: Literal["resume", "fail"], reason: str) -> RunPublic:
+        """Resume a stalled or lost run on a live worker, or fail it, saying why (admin keys)."""
+        return self._client._send(self._calls.repair(run_id, action, reason))
+
     def rerun(self, run_id: str, from_step: int | None = None) -> RunPublic:
         """Start a new run like this one, reusing its steps before ``from_step``."""
         return self._client._send(self._calls.rerun(run_id, from_step))

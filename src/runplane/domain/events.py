@@ -290,6 +290,20 @@ class ReconciledData(TypedDict):
     workflow_status: str | None  # as the engine said it (ERROR, SUCCESS, PENDING, ...)
 
 
+class RepairedData(TypedDict):
+    """``repaired``: a person repaired a stalled or lost run (``POST /v1/runs/{id}/repair``).
+
+    ``action`` is ``resume`` (handed back to the queue, its holder fenced) or ``fail``;
+    ``liveness`` is what the run was found to be; ``by`` the key that acted.
+    """
+
+    action: Literal["resume", "fail"]
+    reason: str
+    liveness: str
+    previous_owner: str | None
+    by: str
+
+
 # What an event carries: the payload of one of the types above, or an agent's own object.
 EventData: TypeAlias = (
     StatusData
@@ -314,6 +328,7 @@ EventData: TypeAlias = (
     | ResultData
     | ErrorData
     | ReconciledData
+    | RepairedData
     | JSONObject
 )
 
@@ -547,6 +562,11 @@ def _reconciled(d: Data) -> str:
     return f"The run {found}{status}; {done}"
 
 
+def _repaired(d: Data) -> str:
+    done = "handed it back to the queue" if d.get("action") == "resume" else "failed it"
+    return f"{d.get('by')} found the run {d.get('liveness')} and {done}: {d.get('reason')}"
+
+
 def _prepared(d: Data) -> str:
     effort = f", {d['reasoning_effort']} effort" if d.get("reasoning_effort") else ""
     text = f"{d.get('step')}: {d.get('model')}{effort}"
@@ -606,6 +626,7 @@ EVENTS: dict[str, EventKind] = {
     "result": EventKind(ResultData, "Result", _result),
     "error": EventKind(ErrorData, "Error", _error),
     "reconciled": EventKind(ReconciledData, "Reconciled", _reconciled),
+    "repaired": EventKind(RepairedData, "Repaired", _repaired),
 }
 EVENT_TYPES = frozenset(EVENTS)
 

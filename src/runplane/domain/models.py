@@ -147,6 +147,13 @@ class RunRecord(TypedDict):
     replay_of: NotRequired[str | None]  # a replay's recorded run (its tools are not called)
 
 
+class LiveRunRecord(RunRecord):
+    """A run as read with its liveness and its last event's time (not columns: computed)."""
+
+    liveness: Literal["working", "stalled", "lost"] | None
+    last_progress_at: datetime | None
+
+
 @dataclass
 class StepRecord:
     """A step as the engine writes and replays it."""

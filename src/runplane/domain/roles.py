@@ -10,6 +10,7 @@ class Permission(StrEnum):
     SEE_CONTEXT = "see_context"  # a run's, assistant's or cron's hidden `context`
     CREATE_RUNS = "create_runs"  # start runs, write threads/assistants/crons/store items
     CANCEL_RUNS = "cancel_runs"
+    REPAIR_RUNS = "repair_runs"  # resume a stalled or lost run elsewhere, or fail it
     DELETE = "delete"  # runs, threads, assistants, crons, store items
     DECIDE_APPROVALS = "decide_approvals"
     PUBLISH = "publish"  # publish or pin agent revisions, create draft revisions

@@ -269,6 +269,16 @@ class Worker:
         if run["status"] == RunStatus.QUEUED and run["admitted_at"] is not None:
             await self.engine.discard(run["id"])
 
+    def stop_attempt(self, run_id: str) -> bool:
+        """Stop this process's attempt at a run handed elsewhere (a repair whose epoch moved on).
+
+        Its next write is refused (``Fenced``), so it ends without writing anything more.
+        """
+        if run_id not in self._tasks:
+            return False
+        self._stop_fenced(run_id)
+        return True
+
     def _stop_fenced(self, run_id: str) -> None:
         """Stop an attempt whose run another attempt holds now; it writes nothing more."""
         task = self._tasks.get(run_id)

@@ -153,6 +153,21 @@ class RunRerun(_Strict):
     wait: float | None = Field(default=None, ge=0, le=600)
 
 
+class RunRepair(_Strict):
+    """The body of ``POST /v1/runs/{id}/repair``: what to do with a stalled or lost run, and why."""
+
+    action: Literal["resume", "fail"]
+    reason: str = Field(min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _reason_says_something(self) -> "RunRepair":
+        """A reason of only blanks is no reason."""
+        if not self.reason.strip():
+            raise ValueError("reason must not be blank")
+        self.reason = self.reason.strip()
+        return self
+
+
 class RunDuplicate(_Strict):
     """The body of ``POST /v1/runs/{id}/duplicate``: overrides of the original."""
 
@@ -290,6 +305,10 @@ class RunPublic(BaseModel):
     budget: RunBudget | None = None
     # The governance policy version in force when the run was created.
     policy_version: int | None = None
+    # A running run's liveness (working, stalled or lost; None for any other run) and its
+    # last event's time (docs/operations.md, "Run liveness and repair").
+    liveness: Literal["working", "stalled", "lost"] | None = None
+    last_progress_at: datetime | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -16,12 +16,14 @@ from runplane.schemas import (
     RunCreate,
     RunDuplicate,
     RunPublic,
+    RunRepair,
     RunRerun,
     StepPublic,
     VerifyResult,
 )
 from runplane.schemas.governance import DeletionRequestPublic
 from runplane.services import files as files_svc
+from runplane.services import liveness as liveness_svc
 from runplane.services import run_deletion as deletion
 from runplane.services import runs as svc
 
@@ -85,7 +87,8 @@ async def list_runs(
         continuation_token=continuation_token,
         trigger_id=trigger_id,
     )
-    return Page[RunPublic](items=[run_public(r, who) for r in rows], continuation_token=token)
+    live = await liveness_svc.with_liveness(rt, who, rows)
+    return Page[RunPublic](items=[run_public(r, who) for r in live], continuation_token=token)
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic)
@@ -97,8 +100,9 @@ async def get_run(
 ) -> RunPublic:
     """One run; ``wait`` holds the answer until it ends (at most 60 s)."""
     if wait:
-        return run_public(await svc.wait_for_run(rt, who, run_id, wait), who)
-    return run_public(await svc.get_run(rt, who, run_id), who)
+        row = await svc.wait_for_run(rt, who, run_id, wait)
+        return run_public((await liveness_svc.with_liveness(rt, who, [row]))[0], who)
+    return run_public(await liveness_svc.get_run(rt, who, run_id), who)
 
 
 @router.get("/runs/{run_id}/steps", response_model=Page[StepPublic])
@@ -152,6 +156,17 @@ async def stream_events(
 async def cancel_run(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> RunPublic:
     """Ask the run to stop; it becomes ``canceled`` once the worker confirms."""
     return run_public(await svc.cancel_run(rt, who, run_id), who)
+
+
+@router.post(
+    "/runs/{run_id}/repair",
+    response_model=RunPublic,
+    responses={403: {}, 404: {}, 409: {}, 422: {}},
+)
+async def repair_run(run_id: str, body: RunRepair, rt: RuntimeDep, who: PrincipalDep) -> RunPublic:
+    """Resume a stalled or lost run on a live worker, or fail it, saying why (admins)."""
+    row = await liveness_svc.repair_run(rt, who, run_id, body.action, body.reason)
+    return run_public(row, who)
 
 
 @router.post("/runs/{run_id}/rerun", status_code=201, response_model=RunPublic)

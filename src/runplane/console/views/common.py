@@ -19,6 +19,7 @@ from markupsafe import Markup
 from runplane.console import session
 from runplane.console.session import User
 from runplane.domain.events import STATUS_LABELS
+from runplane.domain.liveness import LIVENESS_HINTS
 from runplane.domain.models import iso
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
@@ -88,7 +89,7 @@ def pretty(value: Any) -> str:
 
 
 TEMPLATES.env.filters.update(markdown=markdown, when=when, ago=ago, pretty=pretty, iso=iso)
-TEMPLATES.env.globals.update(STATUS_LABELS=STATUS_LABELS)
+TEMPLATES.env.globals.update(STATUS_LABELS=STATUS_LABELS, LIVENESS_HINTS=LIVENESS_HINTS)
 
 
 def render(

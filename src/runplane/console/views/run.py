@@ -6,7 +6,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Header, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
@@ -33,6 +33,7 @@ from runplane.services import approvals as approvals_svc
 from runplane.services import budgets as budgets_svc
 from runplane.services import files as files_svc
 from runplane.services import legal_holds
+from runplane.services import liveness as liveness_svc
 from runplane.services import runs as runs_svc
 
 router = APIRouter()
@@ -57,7 +58,7 @@ APPROVAL_KINDS = {"plan": "the plan", "tool_call": "a tool call", "in_doubt": "a
 async def run_page(request: Request, run_id: str, user: UserDep) -> Response:
     """Everything about one run; the timeline keeps filling while it goes on."""
     rt = request.app.state.rt
-    run = await runs_svc.get_run(rt, user.who, run_id)
+    run = await liveness_svc.get_run(rt, user.who, run_id)
     steps = await runs_svc.list_steps(rt, user.who, run_id)
     events, cut = await _events(rt, user.who, run_id)
     pending, _ = await approvals_svc.list_approvals(
@@ -168,6 +169,26 @@ async def cancel(
     check_csrf(user, csrf)
     await runs_svc.cancel_run(request.app.state.rt, user.who, run_id)
     return redirect_with_notice(request, f"/console/runs/{run_id}", "Cancel requested.")
+
+
+@router.post("/runs/{run_id}/repair")
+async def repair(
+    request: Request,
+    run_id: str,
+    user: UserDep,
+    csrf: Annotated[str, Form()] = "",
+    action: Annotated[str, Form(pattern="^(resume|fail)$")] = "resume",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Resume a stalled or lost run on a live worker, or fail it, with the reason given."""
+    check_csrf(user, csrf)
+    if not reason.strip():
+        raise Invalid.field("reason", "say why the run is repaired", reason)
+    rt = request.app.state.rt
+    how: Literal["resume", "fail"] = "resume" if action == "resume" else "fail"
+    await liveness_svc.repair_run(rt, user.who, run_id, how, reason.strip())
+    done = "handed back to the queue" if how == "resume" else "failed"
+    return redirect_with_notice(request, f"/console/runs/{run_id}", f"Run repaired: {done}.")
 
 
 @router.post("/runs/{run_id}/rerun")

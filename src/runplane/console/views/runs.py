@@ -16,6 +16,7 @@ from runplane.domain.errors import Conflict, RunplaneError
 from runplane.domain.lifecycle import TERMINAL
 from runplane.domain.roles import Permission
 from runplane.services import agents as agents_svc
+from runplane.services import liveness as liveness_svc
 from runplane.services import run_deletion
 from runplane.services import runs as runs_svc
 
@@ -48,13 +49,14 @@ async def runs_page(
         limit=PAGE_SIZE,
         continuation_token=page or None,
     )
+    live = await liveness_svc.with_liveness(rt, user.who, rows)
     agents = await agents_svc.list_agents(rt, user.who)
     filters = {"q": q or "", "agent": agent or "", "status": status or "", "archived": archived}
     return render(
         request,
         "runs.html",
         user,
-        runs=rows,
+        runs=live,
         agents=agents,
         filters=filters,
         next_token=next_token,
