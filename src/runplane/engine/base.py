@@ -84,3 +84,7 @@ class Engine(ABC):
     @abstractmethod
     def stop_taking(self) -> None:
         """Dequeue no more runs in this process (a drain); queued ones wait for others."""
+
+    @abstractmethod
+    def wake(self) -> None:
+        """Runs may be waiting in the queue: look for them soon."""

@@ -20,6 +20,7 @@ when it restarts. What the DBOS 3.4 spike showed, and how this module answers it
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from sqlite3 import Connection as SQLiteConnection
@@ -91,6 +92,7 @@ class DbosEngine(Engine):
         self.concurrency = concurrency
         self.polling_interval = polling_interval
         self._execute: Execute | None = None
+        self._poll = QueuePoll(concurrency)
 
     async def execute(self, run_id: str) -> str:
         """Called by the workflow: run the executor given at start."""
@@ -148,7 +150,7 @@ class DbosEngine(Engine):
             on_conflict="always_update",
         )
         if self.worker:
-            _keep_own_worker_limit(self.concurrency)
+            self._poll.install()
 
     async def stop(self) -> None:
         """Shut DBOS down; pending workflows stay in the database."""
@@ -157,19 +159,12 @@ class DbosEngine(Engine):
             _ACTIVE.pop("engine", None)
 
     def stop_taking(self) -> None:
-        """Dequeue no more runs in this process (a drain); queued ones wait for others.
+        """Dequeue no more runs in this process (a drain); queued ones wait for others."""
+        self._poll.taking = False
 
-        DBOS keeps a queue's limits in the database, shared by every worker, and has no
-        call to stop one process's polls: its claim is made to find nothing, here only.
-        """
-        from dbos._dbos import _get_dbos_instance
-
-        sys_db = _get_dbos_instance()._sys_db
-
-        def claim_nothing(*_args: object, **_kwargs: object) -> tuple[list[str], None]:
-            return [], None
-
-        sys_db.start_queued_workflows = claim_nothing  # type: ignore[method-assign]
+    def wake(self) -> None:
+        """Poll the run queue at full pace for a while: runs may be waiting in it."""
+        self._poll.wake()
 
     async def submit(
         self, run_id: str, *, here: bool, segment: int = 0, priority: int | None = None
@@ -184,9 +179,11 @@ class DbosEngine(Engine):
                 await DBOS.start_workflow_async(run_workflow, run_id)
             elif priority is None:
                 await DBOS.enqueue_workflow_async(QUEUE, run_workflow, run_id)
+                self._poll.wake()
             else:
                 with SetEnqueueOptions(priority=max(1, min(priority, MAX_PRIORITY))):
                     await DBOS.enqueue_workflow_async(QUEUE, run_workflow, run_id)
+                self._poll.wake()
 
     async def workflows(self, segments: Sequence[tuple[str, int]]) -> dict[str, WorkflowState]:
         """The workflows of the given (run id, segment) pairs, by run id; unknown ones left out."""
@@ -219,6 +216,7 @@ class DbosEngine(Engine):
         """Queue again a started workflow that no live process runs (its executor is gone)."""
         # On the run queue, polled by workers only (as in ``take_over``).
         await DBOS.resume_workflow_async(workflow_id(run_id, segment), queue_name=QUEUE)
+        self._poll.wake()
 
     async def discard(self, run_id: str) -> None:
         """Cancel the workflow of a run that never started."""
@@ -238,7 +236,89 @@ class DbosEngine(Engine):
         )
         for wf in pending:
             await DBOS.resume_workflow_async(wf.workflow_id, queue_name=QUEUE)
+        self._poll.wake()
         return len(pending)
+
+
+class QueuePoll:
+    """This process's polls of the run queue: its own limit, its own pace, a drain.
+
+    DBOS's queue thread wakes every ``polling_interval`` and reads, in two transactions,
+    the queue's row, the application's versions and the queue's head. Three patches on
+    DBOS's system database, here only (it has no API for any of them):
+
+    - the queue's ``worker_concurrency`` is this process's own. DBOS keeps it in the
+      queue's row, shared by every process and read again on each poll, so the last
+      process to register would set every worker's limit (an API-only process with its
+      default let one worker take the whole queue);
+    - the row and the version check are read once every few seconds, not every poll;
+    - the head is read at full pace only while there is a sign of work (a run queued,
+      resumed or ended here, a run changed in another process, the last read found
+      runs), otherwise every ``IDLE_SECONDS``: an idle server spent a tenth of a core
+      on polls, and a run queued by another process still starts within that time.
+
+    A drain (``taking`` False) claims nothing at all.
+    """
+
+    IDLE_SECONDS = 0.25
+    HOT_SECONDS = 2.0
+    CONFIG_SECONDS = 5.0
+
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = concurrency
+        self.taking = True
+        self._hot_until = time.monotonic() + self.HOT_SECONDS  # recovery may have queued runs
+        self._read_at = 0.0
+        self._queue: Any = None
+        self._queue_at = -self.CONFIG_SECONDS
+        self._latest: bool | None = None
+        self._latest_at = -self.CONFIG_SECONDS
+
+    def wake(self) -> None:
+        """Read the queue's head at full pace for ``HOT_SECONDS`` from now."""
+        self._hot_until = time.monotonic() + self.HOT_SECONDS
+
+    def install(self) -> None:
+        """Put the patches on the launched DBOS instance's system database."""
+        from dbos._dbos import _get_dbos_instance
+
+        sys_db = _get_dbos_instance()._sys_db
+        read_queue, claim = sys_db.get_queue, sys_db.start_queued_workflows
+        is_latest = sys_db._is_latest_version
+
+        def get_queue(name: str, **kwargs: Any) -> Any:
+            now = time.monotonic()
+            if name != QUEUE or kwargs:
+                return read_queue(name, **kwargs)
+            if now - self._queue_at >= self.CONFIG_SECONDS:
+                queue = read_queue(name)
+                if queue is not None:
+                    queue._worker_concurrency = self.concurrency
+                self._queue, self._queue_at = queue, now
+            return self._queue
+
+        def start_queued_workflows(
+            queue: Any, executor_id: str, version: str, *args: Any, **kwargs: Any
+        ) -> Any:
+            if not self.taking:
+                return [], None
+            if queue.name != QUEUE:
+                return claim(queue, executor_id, version, *args, **kwargs)
+            now = time.monotonic()
+            if now >= self._hot_until and now - self._read_at < self.IDLE_SECONDS:
+                return [], None
+            self._read_at = now
+            if kwargs.get("is_latest_version") is None:
+                if now - self._latest_at >= self.CONFIG_SECONDS:
+                    self._latest, self._latest_at = is_latest(version), now
+                kwargs["is_latest_version"] = self._latest
+            claimed, reason = claim(queue, executor_id, version, *args, **kwargs)
+            if claimed:
+                self.wake()
+            return claimed, reason
+
+        sys_db.get_queue = get_queue  # type: ignore[method-assign]
+        sys_db.start_queued_workflows = start_queued_workflows  # type: ignore[method-assign,assignment]
 
 
 def _from_epoch_ms(ms: int | None) -> datetime | None:
@@ -256,27 +336,6 @@ def _allow_internal_queue(worker: bool) -> None:
 
     queue = _get_or_create_dbos_registry().get_internal_queue()
     queue._worker_concurrency = None if worker else 0
-
-
-def _keep_own_worker_limit(concurrency: int) -> None:
-    """Hold this process to its own limit on the run queue, whatever others registered.
-
-    DBOS keeps ``worker_concurrency`` in the queue's row, shared by every process and
-    read again on each poll: the last process to register would set every worker's
-    limit (an API-only process with its default would let one worker take the queue).
-    """
-    from dbos._dbos import _get_dbos_instance
-
-    sys_db = _get_dbos_instance()._sys_db
-    read = sys_db.get_queue
-
-    def get_queue(name: str, **kwargs: Any) -> Any:
-        queue = read(name, **kwargs)
-        if queue is not None and name == QUEUE:
-            queue._worker_concurrency = concurrency
-        return queue
-
-    sys_db.get_queue = get_queue  # type: ignore[method-assign]
 
 
 def _sqlite_system_engine(url: str) -> sa.Engine:

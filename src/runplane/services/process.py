@@ -132,8 +132,12 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
     metrics.subscribers = rt.streams.total
     hooks.children = functools.partial(runs_svc.start_child, rt)
     background = Background(rt)
+    def run_changed(run_id: str) -> None:
+        rt.hub.notify(run_id)
+        engine.wake()  # a run changed elsewhere: the fleet is busy, queued runs may wait
+
     handlers = {
-        notify.CHANNEL: rt.hub.notify,
+        notify.CHANNEL: run_changed,
         notify.PARTS: graphs.relayed.notify,
         notify.JOINS: graphs.joined,
         notify.ENDPOINTS: hooks.webhooks.forget,
