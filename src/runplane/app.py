@@ -52,7 +52,7 @@ from runplane.api.routes import (
 from runplane.api.traces import TraceRequests
 from runplane.api.url_guard import RefuseNulInUrl
 from runplane.console import views as console
-from runplane.services.process import running_process
+from runplane.services.process import drain, running_process
 from runplane.settings import Settings
 from runplane.version import __version__
 
@@ -65,6 +65,11 @@ def create_app(settings: Settings) -> FastAPI:
         async with running_process(settings) as rt:
             app.state.rt = rt
             yield
+            if settings.processes > 1 and not rt.worker.draining:
+                # One of several processes: uvicorn's supervisor stops each with SIGTERM
+                # and waits for it, so it drains here, once its socket is closed (a
+                # single process drains first, with /readyz saying so: server.py).
+                await drain(rt, settings.drain_seconds)
 
     app = FastAPI(
         title="runplane",

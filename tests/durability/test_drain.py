@@ -159,3 +159,43 @@ def test_a_draining_process_takes_no_new_run_and_says_so_on_readyz(
         assert wait_until_ended(api, first["id"], 30)["status"] == "succeeded"
     assert step_executions(effects / "all", first["id"]) == Counter({1: 1, 2: 1})
     assert httpx.get(f"{restarted.url}/readyz", timeout=10).status_code == 200
+
+
+def test_each_of_several_processes_drains_on_sigterm_and_the_supervisor_exits_0(
+    start_server: Callable[..., LiveServer], new_database: Callable[[str], str], tmp_path: Path
+) -> None:
+    effects = tmp_path / "effects"
+    url = new_database("drain_many")
+    with ThreadPoolExecutor() as pool:
+        key = key_in_background(pool, url, "drain")
+        served = effects_env(effects, "served", RUNPLANE_PROCESSES="2", RUNPLANE_DRAIN_SECONDS="3")
+        del served["RUNPLANE_EXECUTOR_ID"]  # each of the two claims its own
+        server = start_server(database_url=url, env=served)
+        other = start_server(database_url=url, api=False, env=effects_env(effects, "other"))
+    wait_for(lambda: len(executors(url)) >= 3, 90, "both processes and the worker up")
+    with client(server, key.result()) as api:
+        run = create_run(api, "steps", {"steps": 6, "sleep": 0.5})
+        wait_for_step_start(api, run["id"], 2, timeout=30)
+        assert step_executions(effects / "served", run["id"]), "the run went to the worker"
+        code = terminate(server)(60)
+    # The supervisor is gone with its port: the worker's own database row is the witness.
+    engine = sa.create_engine(sync_url(url))
+    deadline = time.monotonic() + 30
+    with engine.connect() as conn:
+        while True:
+            status = conn.execute(
+                sa.text("SELECT status FROM runs WHERE id = :id"), {"id": run["id"]}
+            ).scalar_one()
+            conn.rollback()
+            if status == "succeeded" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    engine.dispose()
+
+    assert code == 0, server.log_tail()
+    assert status == "succeeded", status
+    ran = step_executions(effects / "served", run["id"])
+    ran_elsewhere = step_executions(effects / "other", run["id"])
+    assert ran + ran_elsewhere == Counter({i: 1 for i in range(1, 7)}), (ran, ran_elsewhere)
+    assert ran_elsewhere, "the worker finished the run the drained process handed on"
+    assert other.process is not None and other.process.poll() is None
