@@ -12,7 +12,7 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 TEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --durations=30
 # uv installs into $(VENV) with the machine's Python (never a downloaded one), from PyPI.
-UV     := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never $(BIN)/uv
+UV     := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1 $(BIN)/uv
 # The uv release uv.lock pins (uv is a dev dependency too, so the sync keeps it).
 UV_LOCKED = $(shell python3 -c "import tomllib;print(next(p['version'] for p in tomllib.load(open('uv.lock','rb'))['package'] if p['name']=='uv'))")
 
