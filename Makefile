@@ -11,17 +11,19 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 # Two fill the 2-core machine; more make timing-sensitive tests miss their deadlines.
 TEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --durations=30
-# uv installs into $(VENV) with the machine's Python (never a downloaded one), from PyPI.
+# uv installs into $(VENV) with the machine's Python (never a downloaded one), from PyPI, and
+# compiles the packages' bytecode as pip did: where PYTHONDONTWRITEBYTECODE is set, every
+# process (each test server) would otherwise compile them again, doubling its import time.
 UV     := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1 $(BIN)/uv
 # The uv release uv.lock pins (uv is a dev dependency too, so the sync keeps it).
-UV_LOCKED = $(shell python3 -c "import tomllib;print(next(p['version'] for p in tomllib.load(open('uv.lock','rb'))['package'] if p['name']=='uv'))")
+UV_LOCKED = $(shell python3 -c "import tomllib;print(next(p['version'] for p in tomllib.load(open('uv.lock','rb'))['package'] if p['name']=='uv'))" 2>/dev/null)
 
 .PHONY: install lock audit chromium pgbouncer run test test-sqlite test-postgres lint bench clean
 
 # uv, if the venv has none yet: pip installs the release uv.lock pins.
 $(BIN)/uv:
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q 'uv==$(UV_LOCKED)'
+	$(PY) -m pip install -q 'uv$(if $(UV_LOCKED),==$(UV_LOCKED))'
 
 # --locked: the install stops, saying so, if uv.lock no longer matches pyproject.toml.
 $(STAMP): pyproject.toml uv.lock | $(BIN)/uv
