@@ -2,23 +2,50 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell python3 -c "import hashlib,sys;print(hashlib.sha256(open('pyproject.toml','rb').read()).hexdigest()[:12])")
+# The install is from uv.lock (every dependency, pinned with hashes); it is redone when the
+# lock or pyproject.toml changes.
+STAMP  := $(VENV)/.installed-$(shell python3 -c "import hashlib;print(hashlib.sha256(open('pyproject.toml','rb').read()+open('uv.lock','rb').read()).hexdigest()[:12])")
 PORT   ?= 8000
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 # pytest-xdist workers per pass of the suite (0: all in one process, as when debugging).
 # Two fill the 2-core machine; more make timing-sensitive tests miss their deadlines.
 TEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --durations=30
+# uv installs into $(VENV) with the machine's Python (never a downloaded one), from PyPI, and
+# compiles the packages' bytecode as pip did: where PYTHONDONTWRITEBYTECODE is set, every
+# process (each test server) would otherwise compile them again, doubling its import time.
+UV     := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1 $(BIN)/uv
+# The uv release uv.lock pins (uv is a dev dependency too, so the sync keeps it).
+UV_LOCKED = $(shell python3 -c "import tomllib;print(next(p['version'] for p in tomllib.load(open('uv.lock','rb'))['package'] if p['name']=='uv'))" 2>/dev/null)
 
-.PHONY: install chromium pgbouncer run test test-sqlite test-postgres lint bench clean
+.PHONY: install lock audit chromium pgbouncer run test test-sqlite test-postgres lint bench clean
 
-$(STAMP): pyproject.toml
+# uv, if the venv has none yet: pip installs the release uv.lock pins.
+$(BIN)/uv:
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q 'uv$(if $(UV_LOCKED),==$(UV_LOCKED))'
+
+# --locked: the install stops, saying so, if uv.lock no longer matches pyproject.toml.
+$(STAMP): pyproject.toml uv.lock | $(BIN)/uv
+	$(UV) sync --locked --extra dev
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
+
+# Refreshes uv.lock after a change to pyproject.toml's dependencies (`make lock
+# LOCK_ARGS=--upgrade` moves every pin to the newest release allowed); commit the lock.
+lock: | $(BIN)/uv
+	$(UV) lock $(LOCK_ARGS)
+
+# Checks every locked dependency (the dev extra too) against an advisory database: PyPI's
+# JSON API (AUDIT_ARGS='-s osv' for OSV's). Needs that service: --strict fails the audit
+# when any package could not be looked up, as an audit that could not ask is no pass.
+audit: install
+	@$(UV) export --frozen --extra dev --no-emit-project --format requirements-txt -q \
+	  > $(VENV)/audit-requirements.txt
+	@$(BIN)/pip-audit --strict --disable-pip --require-hashes --progress-spinner off \
+	  -r $(VENV)/audit-requirements.txt $(AUDIT_ARGS) \
+	  || { rc=$$?; echo "make audit: FAILED (pip-audit exit $$rc): a known vulnerability is listed above, or the advisory service could not be asked about every locked package (pip-audit names it above)" >&2; exit $$rc; }
 
 # The console's browser tests drive Debian's Chromium; install it once if it is missing.
 chromium:

@@ -55,6 +55,7 @@ def records(out: io.StringIO) -> list[dict]:
     return [json.loads(line) for line in lines(out)]
 
 
+@pytest.mark.database_independent
 def test_text_lines_give_time_level_logger_run_and_message(output: io.StringIO) -> None:
     configure_logging("warning", "text", stream=output)
     with bind_run("run_1", "t1"):
@@ -67,6 +68,7 @@ def test_text_lines_give_time_level_logger_run_and_message(output: io.StringIO) 
     assert "run_id=" not in second
 
 
+@pytest.mark.database_independent
 def test_json_lines_are_one_object_each_with_extras_and_the_traceback(
     output: io.StringIO,
 ) -> None:
@@ -96,6 +98,7 @@ def test_json_lines_are_one_object_each_with_extras_and_the_traceback(
     assert error["exc"].startswith("Traceback") and "ValueError: boom" in error["exc"]
 
 
+@pytest.mark.database_independent
 def test_the_level_holds_back_quieter_records(output: io.StringIO) -> None:
     configure_logging("error", "json", stream=output)
     logging.getLogger("runplane.workers").warning("held back")
@@ -103,6 +106,7 @@ def test_the_level_holds_back_quieter_records(output: io.StringIO) -> None:
     assert [r["message"] for r in records(output)] == ["let through"]
 
 
+@pytest.mark.database_independent
 def test_bind_run_names_the_run_inside_the_scope_only(output: io.StringIO) -> None:
     configure_logging("warning", "json", stream=output)
     log = logging.getLogger("runplane.execution")
@@ -124,6 +128,7 @@ def test_bind_run_names_the_run_inside_the_scope_only(output: io.StringIO) -> No
     ]
 
 
+@pytest.mark.database_independent
 async def test_tasks_and_threads_started_in_a_run_scope_carry_the_run(
     output: io.StringIO,
 ) -> None:
@@ -155,6 +160,7 @@ async def test_tasks_and_threads_started_in_a_run_scope_carry_the_run(
     }
 
 
+@pytest.mark.database_independent
 def test_an_explicit_run_in_extra_wins_over_the_bound_one(output: io.StringIO) -> None:
     configure_logging("warning", "json", stream=output)
     with bind_run("run_bound", "t-bound"):
@@ -165,6 +171,7 @@ def test_an_explicit_run_in_extra_wins_over_the_bound_one(output: io.StringIO) -
     assert (record["run_id"], record["tenant"]) == ("run_other", "t-other")
 
 
+@pytest.mark.database_independent
 def test_configuring_again_replaces_the_handler_instead_of_doubling_lines(
     output: io.StringIO,
 ) -> None:
@@ -175,6 +182,7 @@ def test_configuring_again_replaces_the_handler_instead_of_doubling_lines(
     assert [r["message"] for r in records(output)] == ["once"]
 
 
+@pytest.mark.database_independent
 def test_other_libraries_and_python_warnings_come_out_in_the_same_format(
     output: io.StringIO,
 ) -> None:
@@ -194,11 +202,13 @@ def test_other_libraries_and_python_warnings_come_out_in_the_same_format(
     assert "old api" in loggers["py.warnings"]
 
 
+@pytest.mark.database_independent
 def test_an_unknown_level_is_refused_by_name(output: io.StringIO) -> None:
     with pytest.raises(ValueError, match="unknown log level 'loud'"):
         configure_logging("loud", "text", stream=output)
 
 
+@pytest.mark.database_independent
 def test_the_log_format_setting_reads_the_environment_and_refuses_other_values(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -17,6 +17,8 @@ from runplane.agents.plans import (
 from runplane.agents.tools import TOOL_ATTR, tool
 from runplane.domain.errors import RunError
 
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
+
 EXAMPLE_TOOLS = [
     getattr(fn, TOOL_ATTR).public()
     for fn in (

@@ -420,6 +420,7 @@ def test_db_upgrade_brings_an_empty_database_to_the_head_revision(
     assert again.returncode == 0 and again.stdout.strip() == migrate.head()
 
 
+@pytest.mark.database_independent
 def test_db_upgrade_of_an_unreachable_database_exits_1_without_a_traceback() -> None:
     url = f"postgresql://nobody@127.0.0.1:{free_port()}/nothing"
 

@@ -26,6 +26,8 @@ from runplane.client import (
     ValidationError,
 )
 
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
+
 URL = "http://runplane.test"
 Handler = Callable[[httpx.Request], httpx.Response]
 

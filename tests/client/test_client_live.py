@@ -57,6 +57,7 @@ def assert_clean_stream(events: list[EventPublic], final: str) -> None:
     assert sum(e.type == "status" and e.data["status"] in TERMINAL for e in events) == 1
 
 
+@pytest.mark.database_independent
 def test_the_clients_are_exported_at_the_top_level() -> None:
     assert runplane.Client is Client and runplane.AsyncClient is AsyncClient
 

@@ -32,7 +32,7 @@ from runplane.client import (
 from runplane.client._retry import RetryPolicy, replayable, retry_after
 from runplane.testing.server import free_port
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.database_independent]  # the SQLite pass only
 
 RUN = {
     "id": "run_1",

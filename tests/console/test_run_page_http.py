@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from runplane.services import auth
@@ -288,6 +289,7 @@ async def test_pending_approvals_are_decided_inline(app: FastAPI, rt: Runtime) -
         assert f"{approval_id} approved by key:" in page and "fine" in page
 
 
+@pytest.mark.database_independent
 def test_only_http_sources_become_links() -> None:
     from runplane.console.views.run import _source
 

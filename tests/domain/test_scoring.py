@@ -13,6 +13,8 @@ from runplane.domain.scoring import (
     scorer_name,
 )
 
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
+
 ANSWER = (
     "# Why WAL?\n\n"
     "Write-ahead logging keeps readers off the writer's back [1].\n\n"

@@ -10,6 +10,8 @@ from runplane.engine.context import ENGINE_EVENTS
 from runplane.engine.governance import Caller, Governor, RunPolicy
 from runplane.engine.journal import AtEnd, Journal, Replay
 
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
+
 DOCUMENTED = {
     "run_id",
     "tenant_id",

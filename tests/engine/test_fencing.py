@@ -167,6 +167,7 @@ async def test_a_held_run_taken_over_meanwhile_is_fenced_when_beats_come_back(
         await asyncio.wait_for(held, 5)
 
 
+@pytest.mark.database_independent
 def test_a_lease_is_steady_only_after_beats_get_through_without_a_gap() -> None:
     lease = Lease(0.5)
     start = lease._steady_since

@@ -13,6 +13,8 @@ from runplane.cli import app
 from runplane.engine.identity import claim_executor_id
 from runplane.settings import Settings
 
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
+
 SUFFIX = re.compile(r"-[0-9a-f]{8}$")
 
 

@@ -173,6 +173,7 @@ async def test_a_viewer_reads_files_but_cannot_upload_or_delete_them(make_client
     assert [x["id"] for x in (await viewer.get("/v1/files")).json()["items"]] == [f["id"]]
 
 
+@pytest.mark.database_independent
 async def test_the_file_system_store_keeps_blobs_by_key_and_never_leaves_its_folder(
     tmp_path: Path,
 ) -> None:

@@ -208,6 +208,7 @@ def test_a_separate_bind_address_serves_metrics_without_a_key(
     assert httpx.get(f"{server.url}/metrics", timeout=10).status_code == 404
 
 
+@pytest.mark.database_independent
 def test_the_bind_address_is_host_and_port() -> None:
     assert metrics_svc.parse_bind("127.0.0.1:9100") == ("127.0.0.1", 9100)
     assert metrics_svc.parse_bind("[::1]:9100") == ("::1", 9100)
@@ -217,6 +218,7 @@ def test_the_bind_address_is_host_and_port() -> None:
             metrics_svc.parse_bind(wrong)
 
 
+@pytest.mark.database_independent
 def test_agent_labels_stop_growing_past_the_cap() -> None:
     m = Metrics()
     names = [m.agent(f"agent-{i}") for i in range(MAX_AGENTS + 5)]

@@ -206,6 +206,7 @@ async def test_a_run_resumed_by_another_request_continues_the_trace_that_created
         assert format(segment.context.trace_id, "032x") == CALLER_TRACE
 
 
+@pytest.mark.database_independent
 def test_traces_are_off_unless_the_otel_variables_ask_for_them() -> None:
     assert not tracing.wanted({})
     assert not tracing.wanted({"OTEL_EXPORTER_OTLP_ENDPOINT": ""})

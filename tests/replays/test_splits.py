@@ -28,6 +28,7 @@ async def step_agent(api: httpx.AsyncClient) -> tuple[str, str, str]:
     return definition["name"], first, second.json()["id"]
 
 
+@pytest.mark.database_independent
 def test_a_run_ids_bucket_is_reproducible_and_spread_over_0_to_100() -> None:
     ids = [f"run_{i:06d}" for i in range(2000)]
     places = [bucket(i) for i in ids]

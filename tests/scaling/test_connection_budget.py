@@ -13,12 +13,14 @@ from runplane.testing.server import LiveServer, create_key
 
 
 @pytest.mark.parametrize("total", [MIN_CONNECTIONS, 9, 20, 24, 64, 200])
+@pytest.mark.database_independent
 def test_a_budget_is_shared_out_whole_and_every_pool_gets_room(total: int) -> None:
     budget = share_out(total)
     assert budget.runplane + budget.dbos + budget.savers + budget.listeners == total
     assert budget.runplane >= 2 and budget.dbos >= 2 and budget.savers >= 2
 
 
+@pytest.mark.database_independent
 def test_a_budget_below_the_minimum_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 8"):
         share_out(MIN_CONNECTIONS - 1)

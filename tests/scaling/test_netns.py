@@ -11,6 +11,8 @@ import pytest
 
 from runplane.testing import netns
 
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
+
 # A TCP server that answers each connection with the host it runs on, then closes it.
 SERVE = (
     "import socket, sys\n"

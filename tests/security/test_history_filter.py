@@ -4,6 +4,7 @@ names are let through, and the checkpointer is a release that binds its filter v
 from importlib.metadata import version
 
 import httpx
+import pytest
 
 INJECTIONS = ("step') = 3 OR 1=1 --", "a b", "x;y", "$.step", 'step"', "")
 
@@ -23,6 +24,7 @@ async def test_a_metadata_key_that_is_not_a_plain_name_is_refused_and_reads_noth
         assert r.json()["details"][0]["name"].startswith("metadata"), r.text
 
 
+@pytest.mark.database_independent
 def test_the_sqlite_checkpointer_is_a_release_without_cve_2025_67644() -> None:
     release = tuple(int(part) for part in version("langgraph-checkpoint-sqlite").split(".")[:3])
     assert release >= (3, 0, 1)

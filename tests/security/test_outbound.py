@@ -189,6 +189,7 @@ def receivers_on_one_port() -> tuple[WebhookReceiver, WebhookReceiver]:
     raise AssertionError("no port free on both 127.0.0.1 and 127.0.0.2")
 
 
+@pytest.mark.database_independent
 async def test_a_resolver_that_changes_its_answer_cannot_move_the_connection() -> None:
     allowed, target = receivers_on_one_port()
     resolve, calls = rebinding("127.0.0.2", "127.0.0.1")
@@ -209,6 +210,7 @@ async def test_a_resolver_that_changes_its_answer_cannot_move_the_connection() -
     assert target.received == []
 
 
+@pytest.mark.database_independent
 async def test_https_goes_to_the_checked_address_with_the_name_kept_for_tls_and_host() -> None:
     seen: list[httpx.Request] = []
 
@@ -249,10 +251,12 @@ async def test_https_goes_to_the_checked_address_with_the_name_kept_for_tls_and_
         ("2606:4700:4700::1111", None),
     ],
 )
+@pytest.mark.database_independent
 def test_addresses_are_classified(address: str, kind: str | None) -> None:
     assert classify(ipaddress.ip_address(address)) == kind
 
 
+@pytest.mark.database_independent
 def test_allowing_private_networks_still_refuses_cloud_metadata_unless_listed() -> None:
     metadata = [ipaddress.ip_address("169.254.169.254")]
     with pytest.raises(outbound.Refused, match="cloud metadata"):
@@ -261,6 +265,7 @@ def test_allowing_private_networks_still_refuses_cloud_metadata_unless_listed() 
     Policy(allow_private=True).check_addresses("x", 80, [ipaddress.ip_address("10.0.0.1")])
 
 
+@pytest.mark.database_independent
 async def test_a_model_server_on_loopback_is_refused_unless_allowed() -> None:
     provider = OpenAIProvider(base_url="http://127.0.0.1:9/v1", api_key="k", max_retries=0)
     with pytest.raises(RunError) as caught:

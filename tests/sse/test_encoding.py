@@ -2,7 +2,11 @@
 
 from collections.abc import AsyncIterator
 
+import pytest
+
 from runplane.api.sse import KEEPALIVE, KeepAlive, sse_message, sse_response
+
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
 
 
 def test_a_message_is_id_then_event_then_data_then_a_blank_line() -> None:

@@ -6,6 +6,8 @@ import sqlalchemy as sa
 from runplane.domain import models
 from runplane.store import schema
 
+pytestmark = pytest.mark.database_independent  # runs in the SQLite pass only
+
 RECORDS = [
     (models.RunRecord, schema.runs),
     (models.StepRow, schema.steps),
