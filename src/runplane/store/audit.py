@@ -27,9 +27,13 @@ class ActivityFilter:
     until: datetime | None = None
 
 
+# Parameters, not .values(): one statement, compiled once (every new run records one).
+_INSERT = audit_events.insert()
+
+
 async def insert_event(conn: Conn, row: AuditEventRecord) -> None:
     """Record one change (in the caller's transaction, with the change itself)."""
-    await conn.execute(audit_events.insert().values(**row))
+    await conn.execute(_INSERT, dict(row))
 
 
 def _conditions(tenant_id: str, f: ActivityFilter) -> list[sa.ColumnElement[bool]]:

@@ -227,9 +227,15 @@ async def insert_thread(conn: Conn, row: ThreadRecord) -> None:
     await conn.execute(threads.insert(), row)
 
 
+# The SET clause comes from the parameters' keys: one cached statement for every update.
+_UPDATE_THREAD = threads.update().where(
+    threads.c.tenant_id == sa.bindparam("w_tenant"), threads.c.id == sa.bindparam("w_id")
+)
+
+
 async def update_thread(conn: Conn, tenant_id: str, thread_id: str, **values: object) -> None:
     """Change the columns of the tenant's thread."""
-    await conn.execute(threads.update().where(_thread(tenant_id, thread_id)).values(**values))
+    await conn.execute(_UPDATE_THREAD, {**values, "w_tenant": tenant_id, "w_id": thread_id})
 
 
 async def delete_thread(conn: Conn, tenant_id: str, thread_id: str) -> None:
