@@ -12,14 +12,16 @@ ENV PIP_NO_CACHE_DIR=1 \
 
 WORKDIR /src
 RUN python -m venv /opt/venv
-COPY pyproject.toml README.md ./
+COPY pyproject.toml uv.lock README.md ./
 COPY src ./src
-# The console's templates and static assets are package data: the wheel carries them.
-# The build tool stays in the builder's own Python: the venv gets runplane and its
-# dependencies only.
-RUN pip install build==1.2.2 \
+# The dependencies are the ones uv.lock pins, checked against its hashes; then runplane's
+# own wheel (the console's templates and static assets are package data: it carries them).
+# uv and the build tool stay in the builder's own Python: the venv gets none of them.
+RUN pip install uv==0.13.9 build==1.2.2 \
+ && uv export --frozen --no-dev --no-emit-project --format requirements-txt -o /tmp/requirements.txt \
+ && /opt/venv/bin/pip install --require-hashes -r /tmp/requirements.txt \
  && python -m build --wheel --outdir /dist . \
- && /opt/venv/bin/pip install /dist/*.whl
+ && /opt/venv/bin/pip install --no-deps /dist/*.whl
 
 # -- runtime: the venv and the example project, run as an unprivileged user ----------------
 FROM python:3.12-slim-bookworm
