@@ -20,7 +20,7 @@ def database_unavailable(exc: BaseException) -> bool:
     """Tell whether ``exc`` is a refused, cut, exhausted or restarting database."""
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
-    if isinstance(exc, sa_exc.TimeoutError | _loaded("psycopg_pool", "PoolTimeout")):
+    if isinstance(exc, (sa_exc.TimeoutError, *_loaded("psycopg_pool", "PoolTimeout"))):
         return True  # no pooled connection came free in time
     cause = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
     cause = getattr(cause, "__cause__", None) or cause  # asyncpg's, under the adapter's
