@@ -24,10 +24,10 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from sqlite3 import Connection as SQLiteConnection
-from typing import Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from dbos import DBOS, DBOSConfig, SetEnqueueOptions, SetWorkflowID
+from dbos import DBOS, DBOSConfig, Queue, SetEnqueueOptions, SetWorkflowID
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from runplane.engine.base import Engine, Execute, WorkflowState, workflow_id
@@ -38,6 +38,9 @@ from runplane.store.dialect import (
     psycopg_pooler_args,
     sqlite_path,
 )
+
+if TYPE_CHECKING:
+    from dbos._sys_db import SystemDatabase
 
 APPLICATION_VERSION = "runplane-1"
 QUEUE = "runplane-runs"
@@ -269,7 +272,7 @@ class QueuePoll:
         self.taking = True
         self._hot_until = time.monotonic() + self.HOT_SECONDS  # recovery may have queued runs
         self._read_at = 0.0
-        self._queue: Any = None
+        self._queue: Queue | None = None
         self._queue_at = -self.CONFIG_SECONDS
         self._latest: bool | None = None
         self._latest_at = -self.CONFIG_SECONDS
@@ -286,7 +289,7 @@ class QueuePoll:
         read_queue, claim = sys_db.get_queue, sys_db.start_queued_workflows
         is_latest = sys_db._is_latest_version
 
-        def get_queue(name: str, **kwargs: Any) -> Any:
+        def get_queue(name: str, **kwargs: "SystemDatabase | None") -> Queue | None:
             now = time.monotonic()
             if name != QUEUE or kwargs:
                 return read_queue(name, **kwargs)
@@ -298,26 +301,43 @@ class QueuePoll:
             return self._queue
 
         def start_queued_workflows(
-            queue: Any, executor_id: str, version: str, *args: Any, **kwargs: Any
-        ) -> Any:
+            queue: Queue,
+            executor_id: str,
+            version: str,
+            partition_key: str | None,
+            running: int = 0,
+            partition_running: int = 0,
+            *,
+            owner_xid: str | None = None,
+            is_latest_version: bool | None = None,
+        ) -> tuple[list[str], str | None]:
             if not self.taking:
                 return [], None
-            if queue.name != QUEUE:
-                return claim(queue, executor_id, version, *args, **kwargs)
             now = time.monotonic()
-            if now >= self._hot_until and now - self._read_at < self.IDLE_SECONDS:
-                return [], None
-            self._read_at = now
-            if kwargs.get("is_latest_version") is None:
-                if now - self._latest_at >= self.CONFIG_SECONDS:
-                    self._latest, self._latest_at = is_latest(version), now
-                kwargs["is_latest_version"] = self._latest
-            claimed, reason = claim(queue, executor_id, version, *args, **kwargs)
-            if claimed:
+            if queue.name == QUEUE:
+                if now >= self._hot_until and now - self._read_at < self.IDLE_SECONDS:
+                    return [], None
+                self._read_at = now
+                if is_latest_version is None:
+                    if now - self._latest_at >= self.CONFIG_SECONDS:
+                        self._latest, self._latest_at = is_latest(version), now
+                    is_latest_version = self._latest
+            claimed, reason = claim(
+                queue,
+                executor_id,
+                version,
+                partition_key,
+                running,
+                partition_running,
+                owner_xid=owner_xid,
+                is_latest_version=is_latest_version,
+            )
+            if claimed and queue.name == QUEUE:
                 self.wake()
             return claimed, reason
 
         sys_db.get_queue = get_queue  # type: ignore[method-assign]
+        # The claim's reason is DBOS's Literal of limit names; ours passes it on unread.
         sys_db.start_queued_workflows = start_queued_workflows  # type: ignore[method-assign,assignment]
 
 
