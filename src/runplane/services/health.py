@@ -1,7 +1,6 @@
 """Readiness: may an orchestrator send this process traffic (``/readyz``)?"""
 
 import asyncio
-import functools
 
 from runplane.services.runtime import Runtime
 from runplane.store import health as health_store
@@ -15,11 +14,6 @@ OK = "ok"
 NOT_A_WORKER = "not a worker"
 
 
-@functools.cache
-def _head() -> str:
-    return migrate.head()
-
-
 async def readiness(rt: Runtime) -> tuple[str, dict[str, str]]:
     """The overall status (ready, unready or draining) and each check's finding."""
     checks = {"database": OK, "migrations": OK, "worker": _worker(rt)}
@@ -31,10 +25,12 @@ async def readiness(rt: Runtime) -> tuple[str, dict[str, str]]:
         else:
             async with asyncio.timeout(DATABASE_TIMEOUT):
                 at = await _revision(rt)
-            if at == _head():
+            if at == migrate.head():
                 rt.schema_current = True
             else:
-                checks["migrations"] = f"behind: at {at or 'none'}, this code needs {_head()}"
+                checks["migrations"] = (
+                    f"behind: at {at or 'none'}, this code needs {migrate.head()}"
+                )
     except TimeoutError:
         checks["database"] = f"no answer within {DATABASE_TIMEOUT:g} s"
         checks["migrations"] = "unknown"

@@ -99,10 +99,12 @@ async def get_run(
     wait: Annotated[float | None, Query(ge=0, le=60)] = None,
 ) -> RunPublic:
     """One run; ``wait`` holds the answer until it ends (at most 60 s)."""
-    if wait:
-        row = await svc.wait_for_run(rt, who, run_id, wait)
-        return run_public((await liveness_svc.with_liveness(rt, who, [row]))[0], who)
-    return run_public(await liveness_svc.get_run(rt, who, run_id), who)
+    row = (
+        await svc.wait_for_run(rt, who, run_id, wait)
+        if wait
+        else await svc.get_run(rt, who, run_id)
+    )
+    return run_public((await liveness_svc.with_liveness(rt, who, [row]))[0], who)
 
 
 @router.get("/runs/{run_id}/steps", response_model=Page[StepPublic])
