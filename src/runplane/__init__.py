@@ -1,19 +1,40 @@
 """runplane: execute, track and govern runs of AI agents."""
 
-from runplane.agents.spec import agent  # noqa: E402
-from runplane.agents.tools import ToolContext, tool  # noqa: E402
-from runplane.domain.errors import RunCanceled, RunError, ToolError  # noqa: E402
-from runplane.engine.context import RunContext  # noqa: E402
-from runplane.version import __version__ as __version__  # noqa: E402
+from typing import TYPE_CHECKING
+
+from runplane.version import __version__ as __version__
+
+if TYPE_CHECKING:
+    from runplane.agents.spec import agent
+    from runplane.agents.tools import ToolContext, tool
+    from runplane.client import AsyncClient, Client
+    from runplane.domain.errors import RunCanceled, RunError, ToolError
+    from runplane.engine.context import RunContext
+
+# Each public name loads on first use: the CLI and the clients never pay for the engine
+# (its database layer alone is a third of a second), nor agent modules for httpx.
+_LAZY = {
+    "agent": "runplane.agents.spec",
+    "tool": "runplane.agents.tools",
+    "ToolContext": "runplane.agents.tools",
+    "RunCanceled": "runplane.domain.errors",
+    "RunError": "runplane.domain.errors",
+    "ToolError": "runplane.domain.errors",
+    "RunContext": "runplane.engine.context",
+    "Client": "runplane.client",
+    "AsyncClient": "runplane.client",
+}
 
 
 def __getattr__(name: str) -> object:
-    # The clients load lazily so that agent modules do not pay for httpx.
-    if name in ("Client", "AsyncClient"):
-        from runplane import client
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'runplane' has no attribute {name!r}")
+    from importlib import import_module
 
-        return getattr(client, name)
-    raise AttributeError(name)
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [
