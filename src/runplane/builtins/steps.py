@@ -15,7 +15,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import jsonschema
 from jinja2 import TemplateError
 
 from runplane.agents.spec import AgentSpec
@@ -258,6 +257,8 @@ def _parse(text: str, schema: JSONObject | None) -> tuple[JSON, str | None]:
     except json.JSONDecodeError as exc:
         return None, f"the answer is not JSON ({exc.msg} at character {exc.pos})"
     if schema is not None:
+        import jsonschema  # loaded by the first step that checks a schema
+
         validator = jsonschema.Draft202012Validator(schema)
         error = jsonschema.exceptions.best_match(validator.iter_errors(value))
         if error is not None:

@@ -132,6 +132,7 @@ async def running_process(settings: Settings) -> AsyncIterator[Runtime]:
     metrics.subscribers = rt.streams.total
     hooks.children = functools.partial(runs_svc.start_child, rt)
     background = Background(rt)
+
     def run_changed(run_id: str) -> None:
         rt.hub.notify(run_id)
         engine.wake()  # a run changed elsewhere: the fleet is busy, queued runs may wait

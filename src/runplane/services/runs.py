@@ -7,9 +7,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import cast
-
-import jsonschema
+from typing import TYPE_CHECKING, cast
 
 from runplane.agents import steps as step_agents
 from runplane.domain.errors import (
@@ -46,6 +44,9 @@ from runplane.store import runs as store
 from runplane.store import webhook_deliveries as deliveries_store
 from runplane.store.db import Conn
 
+if TYPE_CHECKING:
+    import jsonschema
+
 POLL_SECONDS = 0.25
 # How long a stream of a run that waits for a person sleeps between looks at the
 # database when nothing wakes it: its next event comes from a decision, which wakes the
@@ -70,7 +71,9 @@ TOMBSTONE_SUMMARY = (
 
 
 @functools.lru_cache(maxsize=512)
-def _validator(schema_json: str) -> jsonschema.Draft202012Validator:
+def _validator(schema_json: str) -> "jsonschema.Draft202012Validator":
+    import jsonschema  # loaded by the first agent with an input schema
+
     return jsonschema.Draft202012Validator(json.loads(schema_json))
 
 
@@ -79,7 +82,9 @@ def validate_input(schema: JSON, value: JSON) -> None:
     if schema is None:
         return
     validator = _validator(json.dumps(schema, sort_keys=True))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    from jsonschema.exceptions import best_match
+
+    error = best_match(validator.iter_errors(value))
     if error is not None:
         path = ".".join(str(p) for p in error.absolute_path)
         name = f"input.{path}" if path else "input"

@@ -8,15 +8,17 @@ SQLite would do anyway.
 """
 
 import asyncio
+import sqlite3
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeAlias, TypeVarTuple, overload
+from typing import ClassVar, TypeAlias, TypeVar, TypeVarTuple, cast, overload
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.sql.dml import Insert, Update
 from sqlalchemy.sql.selectable import TypedReturnsRows
 
 from runplane.store.dialect import (
@@ -31,6 +33,95 @@ from runplane.store.dialect import (
 # A statement's bound values: one row of them, or many (executemany).
 Parameters: TypeAlias = Mapping[str, object] | Sequence[Mapping[str, object]]
 _Columns = TypeVarTuple("_Columns")
+
+
+class _Written:
+    """What a write through ``_DirectWrite`` answers: the rows it changed."""
+
+    def __init__(self, rowcount: int) -> None:
+        self.rowcount = rowcount
+
+
+_W = TypeVar("_W", bound=Insert | Update)
+
+
+def direct_write(statement: _W) -> _W:
+    """Mark a hot INSERT or UPDATE (a module constant) to run on SQLite's driver directly.
+
+    SQLAlchemy's execution costs about 80 µs a statement here against 15 µs for the
+    driver's, and a run writes six rows or more. A marked statement whose every
+    parameter the caller gives (no column default, no expanding IN, no RETURNING) is
+    compiled once per set of parameter names, and its values go through the bind
+    processors (JSON, dates) SQLAlchemy applies; any other runs the usual way.
+    Postgres runs them the usual way.
+    """
+    _DirectWrite.marked[id(statement)] = statement
+    return statement
+
+
+class _DirectWrite:
+    """A marked statement compiled for one set of parameter names, run on the driver."""
+
+    # The marked statements by id (held here, so that an id is never reused).
+    marked: ClassVar[dict[int, sa.Executable]] = {}
+    # Their compiled forms, by (statement id, parameter names); None: not direct.
+    compiled: ClassVar[dict[tuple[int, tuple[str, ...]], "_DirectWrite | None"]] = {}
+
+    __slots__ = ("names", "processors", "sql")
+
+    def __init__(
+        self, sql: str, names: tuple[str, ...], procs: Mapping[str, Callable[[object], object]]
+    ) -> None:
+        self.sql = sql
+        self.names = names
+        self.processors = [procs.get(n) for n in names]
+
+    @classmethod
+    def of(
+        cls, statement: sa.Executable, parameters: Parameters, dialect: sa.Dialect
+    ) -> "_DirectWrite | None":
+        """The statement ready for these parameters, or None to run it the usual way."""
+        if id(statement) not in cls.marked or not parameters:
+            return None
+        first = parameters if isinstance(parameters, Mapping) else parameters[0]
+        key = (id(statement), tuple(first))
+        if key not in cls.compiled:
+            cls.compiled[key] = cls._compile(statement, key[1], dialect)
+        return cls.compiled[key]
+
+    @classmethod
+    def _compile(
+        cls, statement: sa.Executable, keys: tuple[str, ...], dialect: sa.Dialect
+    ) -> "_DirectWrite | None":
+        assert isinstance(statement, (Insert, Update))
+        if statement._returning:
+            return None
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        names = tuple(compiled.positiontup or ())
+        if compiled.literal_execute_params or compiled.post_compile_params:
+            return None
+        if not set(names) <= set(keys):  # a column default SQLAlchemy would fill in
+            return None
+        # The processors SQLAlchemy would apply (a type's processor is one callable here).
+        procs = cast(Mapping[str, Callable[[object], object]], compiled._bind_processors)
+        return cls(compiled.string, names, procs)
+
+    def run(self, raw: sqlite3.Connection, parameters: Parameters) -> _Written:
+        """Execute it for one row of values or many; a driver error as SQLAlchemy's."""
+        rows = [parameters] if isinstance(parameters, Mapping) else parameters
+        values = [
+            [
+                v if p is None else p(v)
+                for p, v in zip(self.processors, (r[n] for n in self.names), strict=True)
+            ]
+            for r in rows
+        ]
+        try:
+            if len(values) == 1:
+                return _Written(raw.execute(self.sql, values[0]).rowcount)
+            return _Written(raw.executemany(self.sql, values).rowcount)
+        except sqlite3.Error as exc:
+            raise sa.exc.DBAPIError.instance(self.sql, values, exc, sqlite3.Error) from exc
 
 
 class LoopConnection:
@@ -56,6 +147,11 @@ class LoopConnection:
         """Run a statement; the same call shape as ``AsyncConnection.execute``."""
         if parameters is None:
             return self._conn.execute(statement)
+        direct = _DirectWrite.of(statement, parameters, self.dialect)
+        if direct is not None:
+            raw = self._conn.connection.driver_connection
+            result = direct.run(raw, parameters)  # type: ignore[arg-type]
+            return cast(sa.CursorResult[*tuple[object, ...]], result)
         return self._conn.execute(statement, parameters)
 
 

@@ -137,9 +137,13 @@ def configure_sqlite(engine: sa.Engine, *, immediate: bool) -> None:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Straight to the driver: through SQLAlchemy's execution this one statement cost
+        # a tenth of a millisecond, on every transaction.
+        conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
 
 
 class HasDialect(Protocol):

@@ -17,7 +17,7 @@ from runplane.domain.models import (
     ThreadRecord,
     ThreadView,
 )
-from runplane.store.db import Conn
+from runplane.store.db import Conn, direct_write
 from runplane.store.dialect import json_key_equals
 from runplane.store.runs import as_run
 from runplane.store.schema import assistant_versions, assistants, crons, runs, threads
@@ -228,8 +228,10 @@ async def insert_thread(conn: Conn, row: ThreadRecord) -> None:
 
 
 # The SET clause comes from the parameters' keys: one cached statement for every update.
-_UPDATE_THREAD = threads.update().where(
-    threads.c.tenant_id == sa.bindparam("w_tenant"), threads.c.id == sa.bindparam("w_id")
+_UPDATE_THREAD = direct_write(
+    threads.update().where(
+        threads.c.tenant_id == sa.bindparam("w_tenant"), threads.c.id == sa.bindparam("w_id")
+    )
 )
 
 

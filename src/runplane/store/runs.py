@@ -21,7 +21,7 @@ from runplane.domain.models import (
     iso,
     utcnow,
 )
-from runplane.store.db import Conn
+from runplane.store.db import Conn, direct_write
 from runplane.store.dialect import insert_if_absent, upsert
 from runplane.store.schema import (
     approvals,
@@ -140,7 +140,7 @@ async def insert_run(conn: Conn, row: Mapping[str, object]) -> RunRecord:
     inserted = await conn.execute(_INSERT_RUN, {**row, "policy_tenant": row["tenant_id"]})
     policy_version = inserted.scalar_one()
     if ev_rows:
-        await conn.execute(events.insert(), ev_rows)
+        await conn.execute(_INSERT_EVENTS, ev_rows)
     return cast(RunRecord, {**_NEW_RUN, **row, "policy_version": policy_version})
 
 
@@ -153,11 +153,13 @@ _BY_STATUS = runs.c.status == sa.bindparam("w_status")
 _BY_EPOCH = runs.c.epoch == sa.bindparam("w_epoch")
 # Keyed by (status checked, epoch checked).
 _UPDATES = {
-    (False, False): _UPDATE_AT,
-    (True, False): _UPDATE_AT.where(_BY_STATUS),
-    (False, True): _UPDATE_AT.where(_BY_EPOCH),
-    (True, True): _UPDATE_AT.where(_BY_STATUS, _BY_EPOCH),
+    (False, False): direct_write(_UPDATE_AT),
+    (True, False): direct_write(_UPDATE_AT.where(_BY_STATUS)),
+    (False, True): direct_write(_UPDATE_AT.where(_BY_EPOCH)),
+    (True, True): direct_write(_UPDATE_AT.where(_BY_STATUS, _BY_EPOCH)),
 }
+# Every run's log grows through this one statement.
+_INSERT_EVENTS = direct_write(events.insert())
 
 
 async def move_run(
@@ -270,7 +272,7 @@ async def _write(
             await _refuse_if_fenced(conn, run_id, epoch)
         raise StaleRun(run_id)
     if ev_rows:
-        await conn.execute(events.insert(), ev_rows)
+        await conn.execute(_INSERT_EVENTS, ev_rows)
     if step_rows:
         await _upsert_steps(conn, step_rows)
     return new_chain
@@ -317,7 +319,7 @@ async def _upsert_steps(conn: Conn, step_rows: Sequence[Mapping[str, object]]) -
     for r in merged.values():
         by_columns.setdefault(tuple(r), []).append(r)
     for rows in by_columns.values():
-        await conn.execute(upsert(conn, steps, rows, ["run_id", "number"]), rows)
+        await conn.execute(direct_write(upsert(conn, steps, rows, ["run_id", "number"])), rows)
 
 
 async def get_run(conn: Conn, tenant_id: str | None, run_id: str) -> RunRecord | None:

@@ -1,19 +1,15 @@
 """What the console pages share: templates, filters, page rendering and error pages."""
 
+import functools
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from markdown_it import MarkdownIt
-from markdown_it.common.utils import escapeHtml
-from markdown_it.renderer import RendererHTML
-from markdown_it.token import Token
-from markdown_it.utils import EnvType, OptionsDict
 from markupsafe import Markup
 
 from runplane.console import session
@@ -22,27 +18,44 @@ from runplane.domain.events import STATUS_LABELS
 from runplane.domain.liveness import LIVENESS_HINTS
 from runplane.domain.models import iso
 
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.renderer import RendererHTML
+    from markdown_it.token import Token
+    from markdown_it.utils import EnvType, OptionsDict
+
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
-# Raw HTML in agent output is shown as text, never interpreted; links and images only
-# to web pages, mail addresses and this site.
-_MD = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
-_MD.validateLink = lambda url: (  # type: ignore[method-assign]
-    url.strip().lower().startswith(("http://", "https://", "mailto:", "/", "#"))
-)
+
+
+@functools.cache
+def _markdown_it() -> "MarkdownIt":
+    """The Markdown renderer, built on first use (its import is a tenth of a second)."""
+    from markdown_it import MarkdownIt
+
+    # Raw HTML in agent output is shown as text, never interpreted; links and images
+    # only to web pages, mail addresses and this site.
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    md.validateLink = lambda url: (  # type: ignore[method-assign]
+        url.strip().lower().startswith(("http://", "https://", "mailto:", "/", "#"))
+    )
+    md.add_render_rule("image", _image)
+    return md
 
 
 def _image(
-    renderer: RendererHTML,
-    tokens: Sequence[Token],
+    renderer: "RendererHTML",
+    tokens: Sequence["Token"],
     idx: int,
-    options: OptionsDict,
-    env: EnvType,
+    options: "OptionsDict",
+    env: "EnvType",
 ) -> str:
     """An image of this site as an image; one elsewhere as a link to it, never loaded.
 
     Loading it would tell its host who reads the run, and when (and could carry data
     out in its URL); the Content-Security-Policy blocks it too.
     """
+    from markdown_it.common.utils import escapeHtml
+
     token = tokens[idx]
     src = token.attrGet("src") or ""
     if isinstance(src, str) and src.startswith(("/", "#")) and not src.startswith("//"):
@@ -57,12 +70,9 @@ def _image(
     return f'<a href="{href}" rel="noopener noreferrer nofollow">{label}</a>'
 
 
-_MD.add_render_rule("image", _image)
-
-
 def markdown(text: str | None) -> Markup:
     """Markdown to safe HTML (agent output may contain anything)."""
-    return Markup(_MD.render(text or ""))  # noqa: S704 - markdown-it escapes raw HTML
+    return Markup(_markdown_it().render(text or ""))  # noqa: S704 - markdown-it escapes raw HTML
 
 
 def when(value: datetime | None) -> str:
