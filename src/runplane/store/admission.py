@@ -6,7 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from runplane.store.db import Conn
+from runplane.store.db import Conn, direct
 from runplane.store.schema import runs, tenants
 
 
@@ -30,11 +30,11 @@ class Usage:
 
 
 _HELD = runs.c.admitted_at.is_(None)
-_USAGE = (
+_USAGE = direct(
     sa.select(runs.c.status, _HELD.label("held"), sa.func.count().label("n"))
     .where(
         runs.c.tenant_id == sa.bindparam("tenant_id"),
-        runs.c.status.in_(["queued", "running"]),
+        sa.or_(runs.c.status == "queued", runs.c.status == "running"),  # no expanding IN
     )
     .group_by(runs.c.status, _HELD)
 )

@@ -7,7 +7,7 @@ from typing import cast
 import sqlalchemy as sa
 
 from runplane.domain.models import AuditEventRecord
-from runplane.store.db import Conn, direct_write
+from runplane.store.db import Conn, direct
 from runplane.store.runs import newest_first
 from runplane.store.schema import audit_events
 
@@ -28,7 +28,7 @@ class ActivityFilter:
 
 
 # Parameters, not .values(): one statement, compiled once (every new run records one).
-_INSERT = direct_write(audit_events.insert())
+_INSERT = direct(audit_events.insert())
 
 
 async def insert_event(conn: Conn, row: AuditEventRecord) -> None:

@@ -17,7 +17,7 @@ from runplane.domain.models import (
     ThreadRecord,
     ThreadView,
 )
-from runplane.store.db import Conn, direct_write
+from runplane.store.db import Conn, direct
 from runplane.store.dialect import json_key_equals
 from runplane.store.runs import as_run
 from runplane.store.schema import assistant_versions, assistants, crons, runs, threads
@@ -133,10 +133,17 @@ def _runs_of_thread(tenant_id: str, thread_id: str) -> sa.ColumnElement[bool]:
     return sa.and_(runs.c.tenant_id == tenant_id, runs.c.thread_id == thread_id)
 
 
+_GET_THREAD = direct(
+    sa.select(threads).where(
+        threads.c.tenant_id == sa.bindparam("tenant_id"), threads.c.id == sa.bindparam("id")
+    )
+)
+
+
 async def get_thread(conn: Conn, tenant_id: str, thread_id: str) -> ThreadRecord | None:
     """One thread of the tenant."""
-    stmt = sa.select(threads).where(_thread(tenant_id, thread_id))
-    row = (await conn.execute(stmt)).mappings().first()
+    params = {"tenant_id": tenant_id, "id": thread_id}
+    row = (await conn.execute(_GET_THREAD, params)).mappings().first()
     return None if row is None else cast(ThreadRecord, dict(row))
 
 
@@ -228,7 +235,7 @@ async def insert_thread(conn: Conn, row: ThreadRecord) -> None:
 
 
 # The SET clause comes from the parameters' keys: one cached statement for every update.
-_UPDATE_THREAD = direct_write(
+_UPDATE_THREAD = direct(
     threads.update().where(
         threads.c.tenant_id == sa.bindparam("w_tenant"), threads.c.id == sa.bindparam("w_id")
     )

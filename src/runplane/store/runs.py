@@ -21,7 +21,7 @@ from runplane.domain.models import (
     iso,
     utcnow,
 )
-from runplane.store.db import Conn, direct_write
+from runplane.store.db import Conn, direct
 from runplane.store.dialect import insert_if_absent, upsert
 from runplane.store.schema import (
     approvals,
@@ -118,7 +118,7 @@ _NEW_RUN = {
 
 # A new run records the tenant's policy version in force, read in the insert itself: no
 # extra round trip on the hot path, and no window between reading it and inserting.
-_INSERT_RUN = (
+_INSERT_RUN = direct(
     runs.insert()
     .values(
         policy_version=sa.select(tenants.c.policy_version)
@@ -153,13 +153,13 @@ _BY_STATUS = runs.c.status == sa.bindparam("w_status")
 _BY_EPOCH = runs.c.epoch == sa.bindparam("w_epoch")
 # Keyed by (status checked, epoch checked).
 _UPDATES = {
-    (False, False): direct_write(_UPDATE_AT),
-    (True, False): direct_write(_UPDATE_AT.where(_BY_STATUS)),
-    (False, True): direct_write(_UPDATE_AT.where(_BY_EPOCH)),
-    (True, True): direct_write(_UPDATE_AT.where(_BY_STATUS, _BY_EPOCH)),
+    (False, False): direct(_UPDATE_AT),
+    (True, False): direct(_UPDATE_AT.where(_BY_STATUS)),
+    (False, True): direct(_UPDATE_AT.where(_BY_EPOCH)),
+    (True, True): direct(_UPDATE_AT.where(_BY_STATUS, _BY_EPOCH)),
 }
 # Every run's log grows through this one statement.
-_INSERT_EVENTS = direct_write(events.insert())
+_INSERT_EVENTS = direct(events.insert())
 
 
 async def move_run(
@@ -319,15 +319,20 @@ async def _upsert_steps(conn: Conn, step_rows: Sequence[Mapping[str, object]]) -
     for r in merged.values():
         by_columns.setdefault(tuple(r), []).append(r)
     for rows in by_columns.values():
-        await conn.execute(direct_write(upsert(conn, steps, rows, ["run_id", "number"])), rows)
+        await conn.execute(direct(upsert(conn, steps, rows, ["run_id", "number"])), rows)
+
+
+_GET_RUN = direct(sa.select(runs).where(runs.c.id == sa.bindparam("run_id")))
+_GET_TENANT_RUN = direct(_GET_RUN.where(runs.c.tenant_id == sa.bindparam("tenant_id")))
 
 
 async def get_run(conn: Conn, tenant_id: str | None, run_id: str) -> RunRecord | None:
     """One run row, scoped to the tenant unless ``tenant_id`` is None (the engine)."""
-    q = sa.select(runs).where(runs.c.id == run_id)
-    if tenant_id is not None:
-        q = q.where(runs.c.tenant_id == tenant_id)
-    row = (await conn.execute(q)).mappings().first()
+    if tenant_id is None:
+        result = await conn.execute(_GET_RUN, {"run_id": run_id})
+    else:
+        result = await conn.execute(_GET_TENANT_RUN, {"run_id": run_id, "tenant_id": tenant_id})
+    row = result.mappings().first()
     return None if row is None else as_run(row)
 
 
