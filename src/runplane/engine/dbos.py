@@ -19,12 +19,14 @@ when it restarts. What the DBOS 3.4 spike showed, and how this module answers it
 """
 
 import asyncio
+import contextvars
 import logging
 import time
-from collections.abc import Sequence
+import types
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from sqlite3 import Connection as SQLiteConnection
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig, Queue, SetEnqueueOptions, SetWorkflowID
@@ -118,6 +120,7 @@ class DbosEngine(Engine):
             "notification_listener_polling_interval_sec": 0.05,
             "log_level": "WARNING",
         }
+        _inline_system_calls(is_sqlite(url))
         if is_sqlite(url):
             config["system_database_engine"] = _sqlite_system_engine(url)
         else:
@@ -356,6 +359,38 @@ def _allow_internal_queue(worker: bool) -> None:
 
     queue = _get_or_create_dbos_registry().get_internal_queue()
     queue._worker_concurrency = None if worker else 0
+
+
+T = TypeVar("T")
+
+
+class _InlineAsyncio(types.ModuleType):
+    """``asyncio`` as DBOS's workflow code sees it on SQLite: ``to_thread`` runs the call here.
+
+    DBOS hands each of its system-database calls (three per run: start, before, outcome)
+    to a thread. On SQLite such a call takes microseconds and the hand-off costs far more
+    (thread wake-ups and the GIL going back and forth); its file is DBOS's own, so no
+    transaction of the app's, paused at an await, can hold it up. Each call still runs in
+    a copy of the context, as it would in the thread.
+    """
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(asyncio, name)
+
+    @staticmethod
+    async def to_thread(func: Callable[..., T], /, *args: object, **kwargs: object) -> T:
+        """Run ``func`` now, in a copy of the current context."""
+        return contextvars.copy_context().run(func, *args, **kwargs)
+
+
+def _inline_system_calls(inline: bool) -> None:
+    """Let DBOS's workflow code make its system-database calls inline (SQLite) or in threads."""
+    import dbos._core
+    import dbos._outcome
+
+    seen = _InlineAsyncio("asyncio") if inline else asyncio
+    dbos._core.asyncio = seen  # type: ignore[attr-defined]
+    dbos._outcome.asyncio = seen  # type: ignore[attr-defined]
 
 
 def _sqlite_system_engine(url: str) -> sa.Engine:
