@@ -17,10 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from runplane.client import Client
 from runplane.schemas import RunPublic
 from runplane.store import migrate
+from runplane.store.dialect import sync_url
+from runplane.store.schema import runs
 from runplane.testing.server import LiveServer, claim_port, create_key, free_port
 
 RUNPLANE = str(Path(sys.executable).parent / "runplane")
@@ -332,6 +335,32 @@ def test_runs_ls_lists_runs_newest_first_and_filters_by_status(live: Cli, client
     assert failed.id in failed_rows and echoed.id not in failed_rows
     assert set(failed_rows.values()) == {"failed"}
     assert set(failed_rows) == {r.id for r in client.runs.list(status="failed", limit=100).items}
+
+
+def test_runs_ls_by_liveness_lists_the_running_runs_in_that_state(
+    live: Cli, client: Client, live_server: Any
+) -> None:
+    run = client.runs.create("steps", {"steps": 1, "sleep": 30})
+    wait_until_running(client, run.id)
+    # As the database sees it, the run's holder is gone: no heartbeat row by its name.
+    engine = sa.create_engine(sync_url(live_server.database_url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(runs.update().where(runs.c.id == run.id).values(owner="gone-worker"))
+    finally:
+        engine.dispose()
+
+    lost = live.run("runs", "ls", "--liveness", "lost", "--limit", "100")
+    working = live.run("runs", "ls", "--liveness", "working", "--limit", "100")
+    unknown = live.run("runs", "ls", "--liveness", "dead")
+
+    assert lost.returncode == 0, output_of(lost)
+    assert table_rows(lost.stdout) == {run.id: "running"}, output_of(lost)
+    assert working.returncode == 0, output_of(working)
+    assert run.id not in table_rows(working.stdout)
+    assert unknown.returncode == 2 and "dead" in unknown.stderr, output_of(unknown)
+    client.runs.cancel(run.id)
+    assert client.runs.wait(run.id, timeout=10).status == "canceled"
 
 
 def test_runs_show_prints_fields_steps_and_result(live: Cli, client: Client) -> None:

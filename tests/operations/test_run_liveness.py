@@ -307,6 +307,116 @@ async def test_repairing_an_unknown_run_is_a_404(api: httpx.AsyncClient) -> None
     assert r.status_code == 404, r.text
 
 
+# -- liveness on every answer that is a run, and the list filtered by it -------------------
+
+
+async def test_creating_or_rerunning_with_wait_answers_a_running_run_with_its_liveness(
+    api: httpx.AsyncClient,
+) -> None:
+    body = {"agent_id": "steps", "input": {"steps": 1, "sleep": 20}, "wait": 3}
+    created = await api.post("/v1/runs", json=body)
+    assert created.status_code == 201, created.text
+    run = created.json()
+    assert run["status"] == "running", run
+    assert run["liveness"] == "working" and run["last_progress_at"], run
+
+    r = await api.post(f"/v1/runs/{run['id']}/rerun", json={"wait": 3})
+    assert r.status_code == 201, r.text
+    rerun = r.json()
+    assert rerun["status"] == "running" and rerun["liveness"] == "working", rerun
+    for run_id in (run["id"], rerun["id"]):
+        await api.post(f"/v1/runs/{run_id}/cancel")
+        assert (await _ended(api, run_id))["status"] == "canceled"
+
+
+async def test_cancel_archive_and_budget_answers_give_a_running_runs_liveness(
+    api: httpx.AsyncClient, rt: Runtime
+) -> None:
+    template = await _template(api)
+    quiet = utcnow() - timedelta(seconds=rt.settings.run_stalled_after + 60)
+    run = await _running(rt, template, owner=rt.engine.executor_id, progress_at=quiet)
+    path = f"/v1/runs/{run['id']}"
+    answers = {
+        "archive": await api.post(f"{path}/archive"),
+        "unarchive": await api.post(f"{path}/unarchive"),
+        "budget": await api.put(f"{path}/budget", json={"credits": 100}),
+        # Last: this run has no attempt to stop, so it stays running with the request noted.
+        "cancel": await api.post(f"{path}/cancel"),
+    }
+    for name, r in answers.items():
+        assert r.status_code in (200, 202), (name, r.text)
+        shown = r.json()
+        assert shown["status"] == "running" and shown["liveness"] == "stalled", (name, shown)
+        assert shown["last_progress_at"] is not None, (name, shown)
+    # A run that does not run has no liveness, and costs no query for it.
+    assert template["liveness"] is None and template["last_progress_at"] is None
+    await api.post(f"{path}/repair", json={"action": "fail", "reason": "test over"})
+
+
+async def test_the_list_filtered_by_liveness_holds_exactly_the_runs_in_that_state(
+    api: httpx.AsyncClient, rt: Runtime, make_client: Callable[..., Any]
+) -> None:
+    template = await _template(api)
+    live, dead = rt.engine.executor_id, await _stale_executor(rt)
+    quiet = utcnow() - timedelta(seconds=rt.settings.run_stalled_after + 60)
+    lost = await _running(rt, template, owner=dead, progress_at=utcnow())
+    gone = await _running(rt, template, owner="no-such-executor", progress_at=quiet)
+    stalled = await _running(rt, template, owner=live, progress_at=quiet)
+    # Quiet for 90 s: stalled past its own 60 s limit, working under the server's 600 s.
+    minute_and_half = utcnow() - timedelta(seconds=90)
+    short = await _running(rt, template, owner=live, progress_at=minute_and_half, timeout=60)
+    working = await _running(rt, template, owner=live, progress_at=minute_and_half)
+    unowned = await _running(rt, template, owner=None, progress_at=utcnow())
+    # Another tenant's lost run is not this tenant's business.
+    other = await make_client("admin")
+    elsewhere = await _running(rt, await _template(other), owner=dead, progress_at=utcnow())
+
+    async def listed(liveness: str, **params: Any) -> list[str]:
+        ids: list[str] = []
+        query: dict[str, Any] = {"liveness": liveness, "limit": 1, **params}
+        while True:  # a page at a time: the filter holds across continuation tokens
+            r = await api.get("/v1/runs", params=query)
+            assert r.status_code == 200, r.text
+            page = r.json()
+            assert all(run["liveness"] == liveness for run in page["items"]), page
+            ids += [run["id"] for run in page["items"]]
+            if not page["continuation_token"]:
+                return ids
+            query["continuation_token"] = page["continuation_token"]
+
+    assert await listed("lost") == [gone["id"], lost["id"]]  # newest first
+    assert await listed("stalled") == [short["id"], stalled["id"]]
+    assert await listed("working") == [unowned["id"], working["id"]]
+    assert await listed("working", status="queued") == []
+    assert await listed("lost", agent_id="steps") == [gone["id"], lost["id"]]
+    other_lost = (await other.get("/v1/runs", params={"liveness": "lost"})).json()["items"]
+    assert [r["id"] for r in other_lost] == [elsewhere["id"]]
+
+    for run in (lost, gone, stalled, short, working, unowned, elsewhere):  # not left running
+        async with rt.db.write() as conn:
+            await store.update_run(conn, run["id"], owner=dead)
+        client = other if run is elsewhere else api
+        r = await client.post(
+            f"/v1/runs/{run['id']}/repair", json={"action": "fail", "reason": "x"}
+        )
+        assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("value", ["dead", "WORKING", "running", ""])
+async def test_listing_by_an_unknown_liveness_is_a_422_naming_the_field(
+    api: httpx.AsyncClient, value: str
+) -> None:
+    r = await api.get("/v1/runs", params={"liveness": value})
+    if value == "":
+        assert r.status_code == 200, r.text  # no filter, as for an empty status
+        return
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["status_code"] == 422
+    assert body["details"] == [{"name": "liveness", "value": value}], body
+    assert "working, stalled, lost" in body["message"]
+
+
 async def _workflow(rt: Runtime, run_id: str, status: str) -> None:
     for _ in range(200):
         found = (await rt.engine.workflows([(run_id, 0)])).get(run_id)

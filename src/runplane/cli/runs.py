@@ -42,6 +42,14 @@ class StatusName(StrEnum):
     CANCELED = "canceled"
 
 
+class LivenessName(StrEnum):
+    """The liveness a running run can be listed by."""
+
+    WORKING = "working"
+    STALLED = "stalled"
+    LOST = "lost"
+
+
 class Approval(StrEnum):
     """When a run asks a person: never, once for its plan, or before each tool call."""
 
@@ -172,6 +180,9 @@ def list_runs(
     ctx: typer.Context,
     agent: str | None = typer.Option(None, "--agent", help="Only this agent's runs."),
     status: StatusName | None = typer.Option(None, "--status", help="Only runs in this status."),
+    liveness: LivenessName | None = typer.Option(
+        None, "--liveness", help="Only running runs that are working, stalled or lost."
+    ),
     limit: int = typer.Option(20, "--limit", min=1, max=100, help="How many runs to show."),
     archived: bool = typer.Option(False, "--archived", help="List archived runs instead."),
 ) -> None:
@@ -180,6 +191,7 @@ def list_runs(
         page = client.runs.list(
             agent_id=agent,
             status=status.value if status else None,
+            liveness=liveness.value if liveness else None,
             archived=archived,
             limit=limit,
         )

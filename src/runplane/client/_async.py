@@ -246,10 +246,14 @@ class AsyncRuns:
         archived: bool | None = None,
         trigger: str | None = None,
         parent_run_id: str | None = None,
+        liveness: str | None = None,
         limit: int = 20,
         continuation_token: str | None = None,
     ) -> Page[RunPublic]:
-        """Return one page of runs, newest first, matching the filters."""
+        """Return one page of runs, newest first, matching the filters.
+
+        ``liveness`` (``working``, ``stalled`` or ``lost``) keeps the running runs in that state.
+        """
         filters = {
             "agent_id": agent_id,
             "status": status,
@@ -257,6 +261,7 @@ class AsyncRuns:
             "archived": archived,
             "trigger": trigger,
             "parent_run_id": parent_run_id,
+            "liveness": liveness,
             "limit": limit,
             "continuation_token": continuation_token,
         }
@@ -271,6 +276,7 @@ class AsyncRuns:
         archived: bool | None = None,
         trigger: str | None = None,
         parent_run_id: str | None = None,
+        liveness: str | None = None,
         limit: int = 100,
     ) -> AsyncIterator[RunPublic]:
         """Iterate over every run matching the filters, page after page."""
@@ -281,6 +287,7 @@ class AsyncRuns:
             "archived": archived,
             "trigger": trigger,
             "parent_run_id": parent_run_id,
+            "liveness": liveness,
             "limit": limit,
         }
         async for run in self._client._items(self._calls.list(filters)):

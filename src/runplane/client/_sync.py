@@ -242,10 +242,14 @@ class Runs:
         archived: bool | None = None,
         trigger: str | None = None,
         parent_run_id: str | None = None,
+        liveness: str | None = None,
         limit: int = 20,
         continuation_token: str | None = None,
     ) -> Page[RunPublic]:
-        """Return one page of runs, newest first, matching the filters."""
+        """Return one page of runs, newest first, matching the filters.
+
+        ``liveness`` (``working``, ``stalled`` or ``lost``) keeps the running runs in that state.
+        """
         filters = {
             "agent_id": agent_id,
             "status": status,
@@ -253,6 +257,7 @@ class Runs:
             "archived": archived,
             "trigger": trigger,
             "parent_run_id": parent_run_id,
+            "liveness": liveness,
             "limit": limit,
             "continuation_token": continuation_token,
         }
@@ -267,6 +272,7 @@ class Runs:
         archived: bool | None = None,
         trigger: str | None = None,
         parent_run_id: str | None = None,
+        liveness: str | None = None,
         limit: int = 100,
     ) -> Iterator[RunPublic]:
         """Iterate over every run matching the filters, page after page."""
@@ -277,6 +283,7 @@ class Runs:
             "archived": archived,
             "trigger": trigger,
             "parent_run_id": parent_run_id,
+            "liveness": liveness,
             "limit": limit,
         }
         for run in self._client._items(self._calls.list(filters)):

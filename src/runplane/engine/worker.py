@@ -154,6 +154,23 @@ class Worker:
                 self._reserved.discard(run_id)
                 self._fresh.pop(run_id, None)
                 self._queued[run_id] = time.monotonic()
+        if not here:
+            await self._announce_queued(run_id)
+
+    async def _announce_queued(self, run_id: str) -> None:
+        """Tell the other processes that a run waits in the queue (Postgres NOTIFY)."""
+        # An idle worker elsewhere then reads the queue at once, not at its next idle
+        # poll (QueuePoll.IDLE_SECONDS). A lost announcement costs that poll only: the
+        # run is queued either way. SQLite has no channel: no transaction for nothing.
+        if self.db.is_sqlite:
+            return
+        try:
+            async with self.db.write() as conn:
+                await notify.announce(conn, run_id)
+        except Exception as exc:
+            if not is_database_outage(exc):
+                raise
+            log.warning("run %s queued, not announced: %s", run_id, exc, extra={"run_id": run_id})
 
     async def _submit_segment(self, run_id: str, segment: int) -> None:
         await self.submit(run_id, segment=segment)

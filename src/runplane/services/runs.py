@@ -25,6 +25,7 @@ from runplane.domain.events import ChainCheck, ChainLink, verify_chain
 from runplane.domain.ids import new_id
 from runplane.domain.json import JSON, JSONObject, as_list
 from runplane.domain.lifecycle import TERMINAL, RunStatus
+from runplane.domain.liveness import LIVENESS
 from runplane.domain.models import EventRecord, Principal, RunRecord, StepRow, iso, utcnow
 from runplane.domain.policy import check_rules
 from runplane.domain.roles import Permission
@@ -43,6 +44,7 @@ from runplane.store import files as files_store
 from runplane.store import runs as store
 from runplane.store import webhook_deliveries as deliveries_store
 from runplane.store.db import Conn
+from runplane.store.liveness import LivenessFilter
 
 if TYPE_CHECKING:
     import jsonschema
@@ -542,9 +544,14 @@ async def list_runs(
     continuation_token: str | None,
     user_id: str | None = None,
     trigger_id: str | None = None,
+    liveness: str | None = None,
 ) -> tuple[list[RunRecord], str | None]:
-    """A page of the tenant's runs, newest first; ``user_id`` keeps the runs acting as one."""
+    """A page of the tenant's runs, newest first; ``user_id`` keeps the runs acting as one.
+
+    ``liveness`` keeps the running runs that are ``working``, ``stalled`` or ``lost``.
+    """
     filters: dict[str, object] = {"archived": bool(archived)}
+    alive = _liveness_filter(rt, liveness) if liveness else None
     if agent_id:
         filters["agent_id"] = (await agents_svc.find_agent(rt, who, agent_id))["id"]
     if status:
@@ -563,9 +570,19 @@ async def list_runs(
     after = store.decode_token(continuation_token) if continuation_token else None
     async with rt.db.read() as conn:
         rows = await store.list_runs(
-            conn, who.tenant_id, filters=filters, q=q, limit=limit, after=after
+            conn, who.tenant_id, filters=filters, q=q, limit=limit, after=after, liveness=alive
         )
     return store.page_of(rows, limit)
+
+
+def _liveness_filter(rt: Runtime, liveness: str) -> LivenessFilter:
+    """The list's liveness filter, under the server's limits; 422 for an unknown liveness."""
+    if liveness not in LIVENESS:
+        raise Invalid.field(
+            "liveness", f"unknown liveness {liveness!r}: one of {', '.join(LIVENESS)}", liveness
+        )
+    s = rt.settings
+    return LivenessFilter(liveness, utcnow(), s.executor_dead_after, s.run_stalled_after)
 
 
 async def list_steps(rt: Runtime, who: Principal, run_id: str) -> list[StepRow]:

@@ -193,6 +193,16 @@ def clock(conn: HasDialect, here: datetime, seconds_ago: float = 0.0) -> object:
     return here - timedelta(seconds=seconds_ago)
 
 
+def seconds_since(
+    conn: HasDialect, now: datetime, then: sa.ColumnElement[datetime]
+) -> sa.ColumnElement[float]:
+    """Seconds from ``then``, a timestamp column, to ``now``: per row, in SQL."""
+    at = sa.literal(now, then.type)
+    if conn.dialect.name == "postgresql":
+        return sa.type_coerce(sa.extract("epoch", at - then), sa.Float)
+    return (sa.func.julianday(at) - sa.func.julianday(then)) * 86400.0
+
+
 def database_up_for(conn: HasDialect, seconds: float) -> sa.ColumnElement[bool]:
     """True if the database server has been up ``seconds`` (always, on SQLite: a file).
 

@@ -1,12 +1,14 @@
 """What a running run's liveness is read from: its last event and its owner's heartbeat."""
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import sqlalchemy as sa
 
+from runplane.domain.liveness import Liveness
 from runplane.store.db import Conn
+from runplane.store.dialect import HasDialect, seconds_since
 from runplane.store.schema import events, executors, runs
 
 
@@ -42,3 +44,42 @@ async def progress_of(conn: Conn, tenant_id: str, run_ids: Sequence[str]) -> dic
         return {}
     rows = await conn.execute(_PROGRESS, {"tenant_id": tenant_id, "run_ids": list(run_ids)})
     return {r[0]: Progress(*r) for r in rows.all()}
+
+
+class LivenessFilter(NamedTuple):
+    """The running runs with ``state`` at ``now``, under the server's limits (in seconds)."""
+
+    state: Liveness
+    now: datetime
+    dead_after: float
+    stalled_after: float
+
+
+def has_liveness(conn: HasDialect, wanted: LivenessFilter) -> sa.ColumnElement[bool]:
+    """SQL, on ``runs``, for a running run whose liveness is ``wanted.state``.
+
+    The same decision as ``domain/liveness.py``: lost if its owner has no heartbeat row
+    or one older than ``dead_after``; else stalled if its last event is older than
+    ``stalled_after`` or its own ``timeout_seconds``; else working.
+    """
+    now = wanted.now
+    beats = sa.exists().where(
+        executors.c.id == runs.c.owner,
+        executors.c.heartbeat_at >= now - timedelta(seconds=wanted.dead_after),
+    )
+    lost = sa.and_(runs.c.owner.is_not(None), ~beats)
+    quiet = seconds_since(conn, now, events.c.at)
+    stalled = sa.exists().where(
+        events.c.run_id == runs.c.id,
+        events.c.seq == runs.c.last_seq,
+        sa.or_(
+            quiet > wanted.stalled_after,
+            sa.and_(runs.c.timeout_seconds > 0, quiet > runs.c.timeout_seconds),
+        ),
+    )
+    running = runs.c.status == "running"
+    if wanted.state == "lost":
+        return sa.and_(running, lost)
+    if wanted.state == "stalled":
+        return sa.and_(running, ~lost, stalled)
+    return sa.and_(running, ~lost, ~stalled)

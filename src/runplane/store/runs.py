@@ -23,6 +23,7 @@ from runplane.domain.models import (
 )
 from runplane.store.db import Conn, direct
 from runplane.store.dialect import insert_if_absent, upsert
+from runplane.store.liveness import LivenessFilter, has_liveness
 from runplane.store.schema import (
     approvals,
     events,
@@ -404,11 +405,14 @@ async def list_runs(
     q: str | None,
     limit: int,
     after: tuple[datetime, str] | None,
+    liveness: LivenessFilter | None = None,
 ) -> list[RunRecord]:
     """Runs newest first, keyset-paged; ``limit + 1`` rows tell if there is more."""
     stmt = sa.select(runs).where(runs.c.tenant_id == tenant_id)
     for name, value in filters.items():
         stmt = stmt.where(runs.c[name] == value)
+    if liveness is not None:
+        stmt = stmt.where(has_liveness(conn, liveness))
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(runs.c.name.ilike(f"%{escaped}%", escape="\\"))

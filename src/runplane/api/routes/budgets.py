@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter, Response
 
-from runplane.api.convert import run_public
 from runplane.api.deps import PrincipalDep, RuntimeDep
+from runplane.api.routes.runs import live_run
 from runplane.schemas import RunBudget, RunPublic
 from runplane.schemas.usage import BudgetApprove, BudgetPublic, BudgetPut
 from runplane.services import budgets as svc
@@ -64,7 +64,7 @@ async def put_run_budget(
     run_id: str, body: RunBudget, rt: RuntimeDep, who: PrincipalDep
 ) -> RunPublic:
     """Replace a run's own budget (admin keys); a run it paused resumes and checks again."""
-    return run_public(await svc.set_run_budget(rt, who, run_id, body), who)
+    return await live_run(rt, who, await svc.set_run_budget(rt, who, run_id, body))
 
 
 @router.post("/runs/{run_id}/budget/approve", response_model=RunPublic, tags=["runs"])
@@ -72,4 +72,4 @@ async def approve_run_overrun(
     run_id: str, body: BudgetApprove, rt: RuntimeDep, who: PrincipalDep
 ) -> RunPublic:
     """Approve a budget-paused run's overrun by an amount; it resumes from the same step."""
-    return run_public(await svc.approve_overrun(rt, who, run_id, body), who)
+    return await live_run(rt, who, await svc.approve_overrun(rt, who, run_id, body))

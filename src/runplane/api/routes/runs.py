@@ -8,7 +8,7 @@ from fastapi.responses import StreamingResponse
 from runplane.api.convert import event_public, run_public, step_public, verify_public
 from runplane.api.deps import PrincipalDep, RuntimeDep
 from runplane.api.sse import event_messages, limited_sse_response
-from runplane.domain.models import EventRecord
+from runplane.domain.models import EventRecord, Principal, RunRecord
 from runplane.schemas import (
     EventPublic,
     FilePublic,
@@ -26,9 +26,15 @@ from runplane.services import files as files_svc
 from runplane.services import liveness as liveness_svc
 from runplane.services import run_deletion as deletion
 from runplane.services import runs as svc
+from runplane.services.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["runs"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+
+
+async def live_run(rt: Runtime, who: Principal, row: RunRecord) -> RunPublic:
+    """A run as every route returns it: with its liveness (read only if it is running)."""
+    return run_public((await liveness_svc.with_liveness(rt, who, [row]))[0], who)
 
 
 @router.post("/runs", status_code=201, response_model=RunPublic)
@@ -37,7 +43,7 @@ async def create_run(
 ) -> RunPublic:
     """Start a run of an agent; ``wait`` holds the answer until it ends."""
     row = await svc.create_run(rt, who, body, idempotency_key=idempotency_key)
-    return run_public(row, who)
+    return await live_run(rt, who, row)
 
 
 @router.post(
@@ -56,7 +62,7 @@ async def create_agent_run(
     """Start a run of the agent named in the path."""
     body = body.model_copy(update={"agent_id": agent_id})
     row = await svc.create_run(rt, who, body, idempotency_key=idempotency_key)
-    return run_public(row, who)
+    return await live_run(rt, who, row)
 
 
 @router.get("/runs", response_model=Page[RunPublic])
@@ -72,8 +78,9 @@ async def list_runs(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     continuation_token: Annotated[str | None, Query(max_length=500)] = None,
     trigger_id: Annotated[str | None, Query(max_length=40)] = None,
+    liveness: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Page[RunPublic]:
-    """List runs, newest first; filter by agent, status, name, archive, trigger, parent."""
+    """List runs, newest first; filter by agent, status, liveness, name, archive, trigger, parent."""
     rows, token = await svc.list_runs(
         rt,
         who,
@@ -86,6 +93,7 @@ async def list_runs(
         limit=limit,
         continuation_token=continuation_token,
         trigger_id=trigger_id,
+        liveness=liveness,
     )
     live = await liveness_svc.with_liveness(rt, who, rows)
     return Page[RunPublic](items=[run_public(r, who) for r in live], continuation_token=token)
@@ -104,7 +112,7 @@ async def get_run(
         if wait
         else await svc.get_run(rt, who, run_id)
     )
-    return run_public((await liveness_svc.with_liveness(rt, who, [row]))[0], who)
+    return await live_run(rt, who, row)
 
 
 @router.get("/runs/{run_id}/steps", response_model=Page[StepPublic])
@@ -157,7 +165,7 @@ async def stream_events(
 @router.post("/runs/{run_id}/cancel", status_code=202, response_model=RunPublic)
 async def cancel_run(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> RunPublic:
     """Ask the run to stop; it becomes ``canceled`` once the worker confirms."""
-    return run_public(await svc.cancel_run(rt, who, run_id), who)
+    return await live_run(rt, who, await svc.cancel_run(rt, who, run_id))
 
 
 @router.post(
@@ -184,7 +192,7 @@ async def rerun(
     row = await svc.rerun(
         rt, who, run_id, body.from_step, body.wait, idempotency_key=idempotency_key
     )
-    return run_public(row, who)
+    return await live_run(rt, who, row)
 
 
 @router.post("/runs/{run_id}/duplicate", status_code=201, response_model=RunPublic)
@@ -198,19 +206,19 @@ async def duplicate(
     """A new run from this one's configuration, with overrides."""
     overrides = (body or RunDuplicate()).model_dump(exclude_unset=True)
     row = await svc.duplicate(rt, who, run_id, overrides, idempotency_key=idempotency_key)
-    return run_public(row, who)
+    return await live_run(rt, who, row)
 
 
 @router.post("/runs/{run_id}/archive", response_model=RunPublic)
 async def archive(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> RunPublic:
     """Hide the run from default lists."""
-    return run_public(await svc.set_archived(rt, who, run_id, True), who)
+    return await live_run(rt, who, await svc.set_archived(rt, who, run_id, True))
 
 
 @router.post("/runs/{run_id}/unarchive", response_model=RunPublic)
 async def unarchive(run_id: str, rt: RuntimeDep, who: PrincipalDep) -> RunPublic:
     """Bring an archived run back to default lists."""
-    return run_public(await svc.set_archived(rt, who, run_id, False), who)
+    return await live_run(rt, who, await svc.set_archived(rt, who, run_id, False))
 
 
 @router.delete(
