@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from runplane.store.db import Conn, direct
-from runplane.store.schema import runs, tenants
+from runplane.store.schema import TS, runs, tenants
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ async def usage(conn: Conn, tenant_id: str) -> Usage:
     return Usage(held=held, waiting=waiting, running=running)
 
 
-def _due(now: datetime) -> sa.ColumnElement[bool]:
+def _due(now: datetime | sa.BindParameter[datetime]) -> sa.ColumnElement[bool]:
     return sa.and_(
         runs.c.status == "queued",
         _HELD,
@@ -62,15 +62,21 @@ def _due(now: datetime) -> sa.ColumnElement[bool]:
     )
 
 
+_HELD_DUE = direct(
+    sa.select(runs.c.id)
+    .where(
+        runs.c.tenant_id == sa.bindparam("tenant_id"),
+        _due(sa.bindparam("now", type_=TS)),
+    )
+    .order_by(runs.c.created_at, runs.c.id)
+    .limit(sa.bindparam("limit"))
+)
+
+
 async def held_due(conn: Conn, tenant_id: str, now: datetime, limit: int) -> list[str]:
     """The tenant's held runs that may start now, oldest first."""
-    stmt = (
-        sa.select(runs.c.id)
-        .where(runs.c.tenant_id == tenant_id, _due(now))
-        .order_by(runs.c.created_at, runs.c.id)
-        .limit(limit)
-    )
-    return [str(r) for r in (await conn.execute(stmt)).scalars().all()]
+    params = {"tenant_id": tenant_id, "now": now, "limit": limit}
+    return [str(r[0]) for r in (await conn.execute(_HELD_DUE, params)).all()]
 
 
 async def tenants_with_due(conn: Conn, now: datetime, limit: int = 200) -> list[str]:
@@ -79,15 +85,18 @@ async def tenants_with_due(conn: Conn, now: datetime, limit: int = 200) -> list[
     return [str(r) for r in (await conn.execute(stmt)).scalars().all()]
 
 
+_ADMIT = direct(
+    runs.update()
+    .where(runs.c.id == sa.bindparam("run_id"), runs.c.status == "queued", _HELD)
+    .values(admitted_at=sa.bindparam("at"))
+)
+
+
 async def admit(conn: Conn, run_ids: Sequence[str], at: datetime) -> list[str]:
     """Mark held runs admitted; return those this call admitted (not another process)."""
     admitted = []
     for run_id in run_ids:
-        res = await conn.execute(
-            runs.update()
-            .where(runs.c.id == run_id, runs.c.status == "queued", _HELD)
-            .values(admitted_at=at)
-        )
+        res = await conn.execute(_ADMIT, {"run_id": run_id, "at": at})
         if res.rowcount == 1:
             admitted.append(run_id)
     return admitted

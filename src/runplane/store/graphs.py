@@ -290,23 +290,30 @@ async def thread_runs(
     return [as_run(r) for r in (await conn.execute(stmt)).mappings().all()]
 
 
+_RUNS_AHEAD = direct(
+    sa.select(runs.c.id, runs.c.status)
+    .where(
+        runs.c.tenant_id == sa.bindparam("tenant_id"),
+        runs.c.thread_id == sa.bindparam("thread_id"),
+        sa.or_(*(runs.c.status == s for s in ACTIVE)),  # no expanding IN
+        sa.or_(
+            runs.c.created_at < sa.bindparam("created_at"),
+            sa.and_(
+                runs.c.created_at == sa.bindparam("created_at"), runs.c.id < sa.bindparam("id")
+            ),
+        ),
+    )
+    .order_by(runs.c.created_at, runs.c.id)
+)
+
+
 async def runs_ahead(
     conn: Conn, tenant_id: str, thread_id: str, created_at: datetime, run_id: str
 ) -> list[RunInLine]:
     """Runs of the tenant's thread created before this one that are still queued or running."""
-    stmt = (
-        sa.select(runs.c.id, runs.c.status)
-        .where(
-            _runs_of_thread(tenant_id, thread_id),
-            runs.c.status.in_(ACTIVE),
-            sa.or_(
-                runs.c.created_at < created_at,
-                sa.and_(runs.c.created_at == created_at, runs.c.id < run_id),
-            ),
-        )
-        .order_by(runs.c.created_at, runs.c.id)
-    )
-    return [cast(RunInLine, dict(r)) for r in (await conn.execute(stmt)).mappings().all()]
+    params = {"tenant_id": tenant_id, "thread_id": thread_id, "created_at": created_at}
+    rows = (await conn.execute(_RUNS_AHEAD, {**params, "id": run_id})).mappings().all()
+    return [cast(RunInLine, dict(r)) for r in rows]
 
 
 # -- crons -----------------------------------------------------------------------------
