@@ -74,9 +74,9 @@ def direct(statement: _S) -> _S:
     SQLAlchemy's execution costs about 80 µs a statement here against 15 µs for the
     driver's, and a run makes several. A marked statement is compiled once per set of
     parameter names, its values go through the bind processors (JSON, dates) and its
-    rows through the result processors SQLAlchemy applies. One SQLAlchemy would fill
-    in a column default for, or with an expanding IN, runs the usual way, as does every
-    statement on Postgres. Its result answers ``all``, ``first``, ``scalar_one``,
+    rows through the result processors SQLAlchemy applies. A statement for which
+    SQLAlchemy would compute a column default, or one with an expanding IN, runs the
+    usual way, as does every statement on Postgres. Its result answers ``all``, ``first``, ``scalar_one``,
     ``mappings`` and ``rowcount`` (rows as tuples, or dicts from ``mappings``).
     """
     _Direct.marked[id(statement)] = statement
