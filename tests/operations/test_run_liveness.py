@@ -38,6 +38,11 @@ async def _template(api: httpx.AsyncClient) -> dict[str, Any]:
     return r.json()
 
 
+def _past_stall_limit(rt: Runtime) -> datetime:
+    """A last-progress time a minute older than the server's stall limit."""
+    return utcnow() - timedelta(seconds=rt.settings.run_stalled_after + 60)
+
+
 async def _running(
     rt: Runtime,
     template: dict[str, Any],
@@ -207,7 +212,7 @@ async def test_a_run_quiet_beyond_its_limit_is_stalled_and_resume_finishes_it(
 ) -> None:
     template = await _template(api)
     # Held by this (live) process, no event for longer than the stall limit (600 s).
-    quiet = utcnow() - timedelta(seconds=rt.settings.run_stalled_after + 60)
+    quiet = _past_stall_limit(rt)
     run = await _running(rt, template, owner=rt.engine.executor_id, progress_at=quiet)
     shown = await _run(api, run["id"])
     assert shown["liveness"] == "stalled", shown
@@ -333,7 +338,7 @@ async def test_cancel_archive_and_budget_answers_give_a_running_runs_liveness(
     api: httpx.AsyncClient, rt: Runtime
 ) -> None:
     template = await _template(api)
-    quiet = utcnow() - timedelta(seconds=rt.settings.run_stalled_after + 60)
+    quiet = _past_stall_limit(rt)
     run = await _running(rt, template, owner=rt.engine.executor_id, progress_at=quiet)
     path = f"/v1/runs/{run['id']}"
     answers = {
@@ -358,7 +363,7 @@ async def test_the_list_filtered_by_liveness_holds_exactly_the_runs_in_that_stat
 ) -> None:
     template = await _template(api)
     live, dead = rt.engine.executor_id, await _stale_executor(rt)
-    quiet = utcnow() - timedelta(seconds=rt.settings.run_stalled_after + 60)
+    quiet = _past_stall_limit(rt)
     lost = await _running(rt, template, owner=dead, progress_at=utcnow())
     gone = await _running(rt, template, owner="no-such-executor", progress_at=quiet)
     stalled = await _running(rt, template, owner=live, progress_at=quiet)

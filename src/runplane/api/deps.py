@@ -40,7 +40,7 @@ def _key(request: Request, x_api_key: str | None) -> str | None:
 
 async def get_principal(request: Request, _: Bearer, x_api_key: ApiKey) -> Principal:
     """Authenticate ``Authorization: Bearer KEY`` or ``x-api-key: KEY``."""
-    return await auth.authenticate(request.app.state.rt, _key(request, x_api_key))
+    return await auth.authenticate(await get_runtime(request), _key(request, x_api_key))
 
 
 async def get_optional_principal(
@@ -49,7 +49,7 @@ async def get_optional_principal(
     """The caller if a key is given (signed links work without one)."""
     if not request.headers.get("authorization") and not x_api_key:
         return None
-    return await auth.authenticate(request.app.state.rt, _key(request, x_api_key))
+    return await auth.authenticate(await get_runtime(request), _key(request, x_api_key))
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
