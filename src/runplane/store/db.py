@@ -4,7 +4,8 @@ Postgres goes through asyncpg. SQLite calls take microseconds, while aiosqlite's
 thread hand-off costs about 1 ms per statement here (4 ms for a three-statement
 transaction against 0.1 ms done directly), so SQLite runs on the event loop's
 thread behind the same async interface; an asyncio lock serialises writers, which
-SQLite would do anyway.
+SQLite would do anyway. On both, the hot statements marked ``direct()`` skip
+SQLAlchemy's per-statement machinery and go to the driver.
 """
 
 import asyncio
@@ -19,6 +20,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.selectable import TypedReturnsRows
+from sqlalchemy.util import greenlet_spawn
 
 from runplane.store.dialect import (
     async_url,
@@ -69,15 +71,16 @@ _S = TypeVar("_S", bound=sa.Executable)
 
 
 def direct(statement: _S) -> _S:
-    """Mark a hot statement (a module constant) to run on SQLite's driver directly.
+    """Mark a hot statement (a module constant) to run on the driver directly.
 
-    SQLAlchemy's execution costs about 80 µs a statement here against 15 µs for the
-    driver's, and a run makes several. A marked statement is compiled once per set of
+    SQLAlchemy's execution costs about 80 µs a statement here against 15 µs for
+    SQLite's driver (on Postgres, its asyncpg adapter adds greenlet switches on top),
+    and a run makes several. A marked statement is compiled once per dialect and set of
     parameter names, its values go through the bind processors (JSON, dates) and its
     rows through the result processors SQLAlchemy applies. A statement for which
     SQLAlchemy would compute a column default, or one with an expanding IN, runs the
-    usual way, as does every statement on Postgres. Its result answers ``all``, ``first``, ``scalar_one``,
-    ``mappings`` and ``rowcount`` (rows as tuples, or dicts from ``mappings``).
+    usual way. Its result answers ``all``, ``first``, ``scalar_one``, ``mappings`` and
+    ``rowcount`` (rows as tuples, or dicts from ``mappings``).
     """
     _Direct.marked[id(statement)] = statement
     return statement
@@ -91,26 +94,29 @@ class _Direct:
 
     # The marked statements by id (held here, so that an id is never reused).
     marked: ClassVar[dict[int, sa.Executable]] = {}
-    # Their compiled forms, by (statement id, parameter names); None: the usual way.
-    compiled: ClassVar[dict[tuple[int, tuple[str, ...]], "_Direct | None"]] = {}
+    # Their compiled forms, by (dialect, statement id, parameter names); None: the usual way.
+    compiled: ClassVar[dict[tuple[str, int, tuple[str, ...]], "_Direct | None"]] = {}
 
-    __slots__ = ("binds", "consts", "keys", "names", "results", "sql")
+    __slots__ = ("binds", "consts", "dialect", "keys", "names", "results", "sql", "types")
 
     def __init__(
         self,
         sql: str,
         names: tuple[str, ...],
         binds: list[_Processor],
-        results: list[_Processor],
         consts: dict[str, object],
-        keys: tuple[str, ...],
+        columns: list[tuple[str, sa.types.TypeEngine[object]]],
+        dialect: sa.Dialect,
     ) -> None:
-        self.keys = keys
         self.sql = sql
         self.names = names
         self.binds = binds
-        self.results = results
         self.consts = consts
+        self.keys = tuple(name for name, _ in columns)
+        self.types = [type_ for _, type_ in columns]
+        self.dialect = dialect
+        # The rows' processors, chosen (as SQLAlchemy does) by the driver's column types.
+        self.results: list[_Processor] | None = None
 
     @classmethod
     def of(
@@ -120,9 +126,9 @@ class _Direct:
         if id(statement) not in cls.marked or not parameters:
             return None
         first = parameters if isinstance(parameters, Mapping) else parameters[0]
-        key = (id(statement), tuple(first))
+        key = (dialect.name, id(statement), tuple(first))
         if key not in cls.compiled:
-            cls.compiled[key] = cls._compile(statement, key[1], dialect)
+            cls.compiled[key] = cls._compile(statement, key[2], dialect)
         return cls.compiled[key]
 
     @classmethod
@@ -144,40 +150,73 @@ class _Direct:
             return None
         # The processors SQLAlchemy would apply (a type's processor is one callable here).
         procs = cast(Mapping[str, _Processor], compiled._bind_processors)
-        results = cast(
-            list[_Processor],
-            [c.type._cached_result_processor(dialect, None) for c in compiled._result_columns],
-        )
         consts = {n: b.effective_value for n, b in fixed.items()}
-        keys_out = tuple(c.keyname for c in compiled._result_columns)
+        columns = [(c.keyname, c.type) for c in compiled._result_columns]
         binds = [procs.get(n) for n in names]
-        return cls(compiled.string, names, binds, results, consts, keys_out)
+        return cls(compiled.string, names, binds, consts, columns, dialect)
 
-    def run(self, raw: sqlite3.Connection, parameters: Parameters) -> _Rows:
-        """Execute it for one row of values or many; a driver error as SQLAlchemy's."""
+    def _values(self, parameters: Parameters) -> list[list[object]]:
+        """Each row of values in the statement's order, through the bind processors."""
         rows = [parameters] if isinstance(parameters, Mapping) else parameters
         if self.consts:
             rows = [{**self.consts, **r} for r in rows]
-        values = [
+        return [
             [
                 v if p is None else p(v)
                 for p, v in zip(self.binds, (r[n] for n in self.names), strict=True)
             ]
             for r in rows
         ]
+
+    def _rows(
+        self, found: Sequence[Sequence[object]], description: Sequence[Sequence[object]] | None
+    ) -> list[tuple[object, ...]]:
+        if not found:
+            return []
+        if self.results is None:
+            codes = [d[1] for d in description or ()] or [None] * len(self.types)
+            self.results = [
+                t._cached_result_processor(self.dialect, code)
+                for t, code in zip(self.types, codes, strict=True)
+            ]
+        if not any(self.results):
+            return [tuple(r) for r in found]
+        return [
+            tuple(v if p is None else p(v) for p, v in zip(self.results, r, strict=True))
+            for r in found
+        ]
+
+    def run(self, raw: sqlite3.Connection, parameters: Parameters) -> _Rows:
+        """Execute it on SQLite for one row of values or many; an error as SQLAlchemy's."""
+        values = self._values(parameters)
         try:
             if len(values) > 1:
                 return _Rows([], raw.executemany(self.sql, values).rowcount)
             cursor = raw.execute(self.sql, values[0])
-            found = cursor.fetchall() if self.results else []
+            found = cursor.fetchall() if self.keys else []
         except sqlite3.Error as exc:
             raise sa.exc.DBAPIError.instance(self.sql, values, exc, sqlite3.Error) from exc
-        if any(self.results):
-            found = [
-                tuple(v if p is None else p(v) for p, v in zip(self.results, r, strict=True))
-                for r in found
-            ]
-        return _Rows(found, cursor.rowcount, self.keys)
+        return _Rows(self._rows(found, cursor.description), cursor.rowcount, self.keys)
+
+    async def run_async(self, conn: sa.Connection, parameters: Parameters) -> _Rows:
+        """Execute it on Postgres through the asyncpg adapter's own cursor.
+
+        The adapter starts the transaction, prepares (and caches) the statement and
+        translates asyncpg's errors; a failure then goes through the connection's own
+        handler, which invalidates a connection that was cut, as any statement would.
+        """
+        values = self._values(parameters)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if len(values) > 1:
+                await cursor._executemany(self.sql, values)
+            else:
+                await cursor._prepare_and_execute(self.sql, values[0])
+        except BaseException as exc:
+            await greenlet_spawn(conn._handle_dbapi_exception, exc, self.sql, values, cursor, None)
+            raise
+        found = list(cursor._rows) if self.keys and len(values) == 1 else []
+        return _Rows(self._rows(found, cursor.description), cursor.rowcount, self.keys)
 
 
 class LoopConnection:
@@ -211,7 +250,38 @@ class LoopConnection:
         return self._conn.execute(statement, parameters)
 
 
-Conn = AsyncConnection | LoopConnection
+class PgConnection:
+    """An ``AsyncConnection`` on Postgres whose marked statements skip SQLAlchemy."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self.dialect = conn.dialect
+
+    @overload
+    async def execute(
+        self, statement: TypedReturnsRows[*_Columns], parameters: Parameters | None = None
+    ) -> sa.CursorResult[*_Columns]: ...
+
+    @overload
+    async def execute(
+        self, statement: sa.Executable, parameters: Parameters | None = None
+    ) -> sa.CursorResult[*tuple[object, ...]]: ...
+
+    async def execute(
+        self, statement: sa.Executable, parameters: Parameters | None = None
+    ) -> sa.CursorResult[*tuple[object, ...]]:
+        """Run a statement; the same call shape as ``AsyncConnection.execute``."""
+        if parameters is not None:
+            direct = _Direct.of(statement, parameters, self.dialect)
+            sync = self._conn.sync_connection
+            # An invalidated connection reconnects the usual way (that needs SQLAlchemy).
+            if direct is not None and sync is not None and not sync.invalidated:
+                result = await direct.run_async(sync, parameters)
+                return cast(sa.CursorResult[*tuple[object, ...]], result)
+        return await self._conn.execute(statement, parameters)
+
+
+Conn = PgConnection | LoopConnection
 
 
 def _json_dumps(value: object) -> str:
@@ -308,7 +378,7 @@ class Database:
             async with self._async.begin() as aconn:
                 if since is not None:
                     self._count_wait(since)
-                yield aconn
+                yield PgConnection(aconn)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
@@ -321,7 +391,7 @@ class Database:
             async with self._async_reader.connect() as aconn:
                 if since is not None:
                     self._count_wait(since)
-                yield aconn
+                yield PgConnection(aconn)
 
     def _pool_full(self) -> bool:
         pool = self._async.pool

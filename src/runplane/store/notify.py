@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from runplane.store.db import Conn
+from runplane.store.db import Conn, direct
 from runplane.store.retry import backoff
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ JOINS = "runplane_joins"
 # A tenant's webhook endpoints changed: every process forgets the ones it keeps in memory.
 ENDPOINTS = "runplane_webhook_endpoints"
 log = logging.getLogger("runplane.notify")
-_NOTIFY = sa.text("SELECT pg_notify(:channel, :payload)")
+_NOTIFY = direct(sa.text("SELECT pg_notify(:channel, :payload)"))
 # This process's own notifications come back to it; its waiters were woken already.
 ORIGIN = secrets.token_hex(6)
 # A LISTEN connection says nothing while no one writes: it is asked for an answer this
