@@ -141,14 +141,17 @@ async def _prepare_thread(rt: Runtime, who: Principal, thread_id: str, body: Run
 
     Tell whether the thread stopped at an interrupt (this run carries on from it).
     """
-    try:
-        thread = await threads_svc.get(rt, who, thread_id)
-    except NotFound:
-        if body.if_not_exists != "create":
-            raise
-        thread = await threads_svc.create(rt, who, ThreadCreate(thread_id=thread_id))
     async with rt.db.read() as conn:
-        active = await store.thread_runs(conn, who.tenant_id, thread_id, statuses=store.ACTIVE)
+        thread = await store.get_thread(conn, who.tenant_id, thread_id)
+        active = (
+            []
+            if thread is None
+            else await store.thread_runs(conn, who.tenant_id, thread_id, statuses=store.ACTIVE)
+        )
+    if thread is None:
+        if body.if_not_exists != "create":
+            raise threads_svc.missing(thread_id)
+        thread = await threads_svc.create(rt, who, ThreadCreate(thread_id=thread_id))
     if active:
         if body.multitask_strategy == "reject":
             raise Conflict(

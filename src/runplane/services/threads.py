@@ -117,8 +117,13 @@ async def get(rt: Runtime, who: Principal, thread_id: str) -> ThreadView:
     async with rt.db.read() as conn:
         row = await store.get_thread(conn, who.tenant_id, thread_id)
     if row is None:
-        raise NotFound(f"no thread {thread_id!r}", [{"name": "thread_id", "value": thread_id}])
+        raise missing(thread_id)
     return await _with_status(rt, row)
+
+
+def missing(thread_id: str) -> NotFound:
+    """The error for a thread the tenant does not have."""
+    return NotFound(f"no thread {thread_id!r}", [{"name": "thread_id", "value": thread_id}])
 
 
 async def _with_status(rt: Runtime, row: ThreadRecord) -> ThreadView:
