@@ -210,7 +210,14 @@ def running_server(
     url: str, port: int, tmp: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start the server, wait for /healthz, and always terminate it afterwards.
-    extra_env is merged into the server's environment last (e.g. RUNPLANE_PROCESSES)."""
+    extra_env is merged into the server's environment last (e.g. RUNPLANE_PROCESSES).
+
+    The database is migrated first, from this process, as `make run` does with `runplane db
+    upgrade`: a server starting on a current database never loads Alembic, so its memory
+    is what a deployed server's is."""
+    from runplane.store.migrate import upgrade
+
+    upgrade(url)
     env = {
         **os.environ,
         "PYTHONPATH": f"{REPO / 'src'}:{REPO}",

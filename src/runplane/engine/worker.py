@@ -225,8 +225,8 @@ class Worker:
             return 0
         async with self.db.write() as conn:
             admitted = await admission_store.admit(conn, due, now)
-        for place, run_id in enumerate(admitted, start=usage.waiting + 1):
-            await self.submit(run_id, priority=place)
+        for place, run in enumerate(admitted, start=usage.waiting + 1):
+            await self.submit(run["id"], row=run, priority=place)
         return len(admitted)
 
     async def release_due(self) -> int:

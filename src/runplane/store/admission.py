@@ -6,7 +6,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from runplane.domain.models import RunRecord
 from runplane.store.db import Conn, direct
+from runplane.store.runs import as_run
 from runplane.store.schema import TS, runs, tenants
 
 
@@ -89,16 +91,20 @@ _ADMIT = direct(
     runs.update()
     .where(runs.c.id == sa.bindparam("run_id"), runs.c.status == "queued", _HELD)
     .values(admitted_at=sa.bindparam("at"))
+    .returning(*runs.c)
 )
 
 
-async def admit(conn: Conn, run_ids: Sequence[str], at: datetime) -> list[str]:
-    """Mark held runs admitted; return those this call admitted (not another process)."""
+async def admit(conn: Conn, run_ids: Sequence[str], at: datetime) -> list[RunRecord]:
+    """Mark held runs admitted; return those this call admitted (not another process).
+
+    Each as it now is, so that the worker starting it need not read it again.
+    """
     admitted = []
     for run_id in run_ids:
-        res = await conn.execute(_ADMIT, {"run_id": run_id, "at": at})
-        if res.rowcount == 1:
-            admitted.append(run_id)
+        row = (await conn.execute(_ADMIT, {"run_id": run_id, "at": at})).mappings().first()
+        if row is not None:
+            admitted.append(as_run(row))
     return admitted
 
 
