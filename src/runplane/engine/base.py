@@ -88,3 +88,7 @@ class Engine(ABC):
     @abstractmethod
     def wake(self) -> None:
         """Runs may be waiting in the queue: look for them soon."""
+
+    def slot_freed(self) -> None:
+        """A run here ended: look in the queue soon if runs may be waiting there."""
+        self.wake()

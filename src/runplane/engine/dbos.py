@@ -172,6 +172,11 @@ class DbosEngine(Engine):
         """Poll the run queue at full pace for a while: runs may be waiting in it."""
         self._poll.wake()
 
+    def slot_freed(self) -> None:
+        """Poll at full pace only if the queue's last read left runs (or found no room)."""
+        if self._poll.backlog:
+            self._poll.wake()
+
     async def submit(
         self, run_id: str, *, here: bool, segment: int = 0, priority: int | None = None
     ) -> None:
@@ -258,10 +263,12 @@ class QueuePoll:
       process to register would set every worker's limit (an API-only process with its
       default let one worker take the whole queue);
     - the row and the version check are read once every few seconds, not every poll;
-    - the head is read at full pace only while there is a sign of work (a run queued,
-      resumed or ended here, a run changed in another process, the last read found
-      runs), otherwise every ``IDLE_SECONDS``: an idle server spent a tenth of a core
-      on polls, and a run queued by another process still starts within that time.
+    - the head is read at full pace only while there is a sign of work (a run queued or
+      resumed here, a run changed in another process, the last read found runs, a run
+      ended here while the queue may hold runs), otherwise every ``IDLE_SECONDS``: an
+      idle server spent a tenth of a core on polls, and a run queued by another process
+      still starts within that time. A run that ends with the queue found empty does
+      not count: under load that kept the polls hot, for most of a poll per run.
 
     A drain (``taking`` False) claims nothing at all.
     """
@@ -279,6 +286,8 @@ class QueuePoll:
         self._queue_at = -self.CONFIG_SECONDS
         self._latest: bool | None = None
         self._latest_at = -self.CONFIG_SECONDS
+        # Whether runs may wait in the queue: the last read claimed some, or found no room.
+        self.backlog = True
 
     def wake(self) -> None:
         """Read the queue's head at full pace for ``HOT_SECONDS`` from now."""
@@ -335,8 +344,10 @@ class QueuePoll:
                 owner_xid=owner_xid,
                 is_latest_version=is_latest_version,
             )
-            if claimed and queue.name == QUEUE:
-                self.wake()
+            if queue.name == QUEUE:
+                self.backlog = bool(claimed) or reason is not None
+                if claimed:
+                    self.wake()
             return claimed, reason
 
         sys_db.get_queue = get_queue  # type: ignore[method-assign]

@@ -343,7 +343,7 @@ class Worker:
             self._active.discard(run_id)
             self._tasks.pop(run_id, None)
             self._canceling.discard(run_id)
-            self.engine.wake()  # a slot came free: a queued run may take it
+            self.engine.slot_freed()  # a queued run may take the slot
 
     async def _execute(self, run_id: str) -> str:
         fresh = self._fresh.pop(run_id, None)
