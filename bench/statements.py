@@ -8,9 +8,9 @@ An in-process app (the example project, httpx's ASGI transport) runs ``--runs`` 
 the graph ``lg_echo`` two ways, after a warm-up: ``wait`` (POST /runs/wait, stateless)
 and ``thread`` (POST /threads, POST /threads/{id}/runs, GET .../join). Every statement
 SQLAlchemy sends to the driver is counted (its ``before_cursor_execute`` event), DBOS's
-included. On SQLite the statements marked ``store/db.py:direct()`` go to the driver
-without SQLAlchemy and are not counted: the figure is what is left of SQLAlchemy's
-per-statement cost. Background loops (heartbeat, sweeps) fall into the counts too, as a
+included. The statements marked ``store/db.py:direct()`` go to the driver (SQLite's, or
+asyncpg through SQLAlchemy's adapter cursor) without SQLAlchemy's execution and are not
+counted: the figure is what is left of SQLAlchemy's per-statement cost. Background loops (heartbeat, sweeps) fall into the counts too, as a
 fraction of a statement per run.
 
 Prints, for each way, the statements per run and the commonest ones, then one JSON
