@@ -219,10 +219,43 @@ class _Direct:
         return _Rows(self._rows(found, cursor.description), cursor.rowcount, self.keys)
 
 
-class _Connection:
-    """A connection whose statements marked ``direct()`` skip SQLAlchemy's execution."""
+class LoopConnection:
+    """An async face on a sync SQLite connection, used on the loop thread."""
 
-    dialect: sa.Dialect
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+        self.dialect = conn.dialect
+
+    @overload
+    async def execute(
+        self, statement: TypedReturnsRows[*_Columns], parameters: Parameters | None = None
+    ) -> sa.CursorResult[*_Columns]: ...
+
+    @overload
+    async def execute(
+        self, statement: sa.Executable, parameters: Parameters | None = None
+    ) -> sa.CursorResult[*tuple[object, ...]]: ...
+
+    async def execute(
+        self, statement: sa.Executable, parameters: Parameters | None = None
+    ) -> sa.CursorResult[*tuple[object, ...]]:
+        """Run a statement; the same call shape as ``AsyncConnection.execute``."""
+        if parameters is None:
+            return self._conn.execute(statement)
+        direct = _Direct.of(statement, parameters, self.dialect)
+        if direct is not None:
+            raw = self._conn.connection.driver_connection
+            result = direct.run(raw, parameters)  # type: ignore[arg-type]
+            return cast(sa.CursorResult[*tuple[object, ...]], result)
+        return self._conn.execute(statement, parameters)
+
+
+class PgConnection:
+    """An ``AsyncConnection`` on Postgres whose marked statements skip SQLAlchemy."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self.dialect = conn.dialect
 
     @overload
     async def execute(
@@ -240,57 +273,11 @@ class _Connection:
         """Run a statement; the same call shape as ``AsyncConnection.execute``."""
         if parameters is not None:
             direct = _Direct.of(statement, parameters, self.dialect)
-            if direct is not None:
-                result = await self._direct(direct, parameters)
-                if result is not None:
-                    return cast(sa.CursorResult[*tuple[object, ...]], result)
-        return await self._usual(statement, parameters)
-
-    async def _direct(self, direct: _Direct, parameters: Parameters) -> _Rows | None:
-        """The marked statement run on the driver; None to run it the usual way."""
-        raise NotImplementedError
-
-    async def _usual(
-        self, statement: sa.Executable, parameters: Parameters | None
-    ) -> sa.CursorResult[*tuple[object, ...]]:
-        """The statement run through SQLAlchemy."""
-        raise NotImplementedError
-
-
-class LoopConnection(_Connection):
-    """An async face on a sync SQLite connection, used on the loop thread."""
-
-    def __init__(self, conn: sa.Connection) -> None:
-        self._conn = conn
-        self.dialect = conn.dialect
-
-    async def _direct(self, direct: _Direct, parameters: Parameters) -> _Rows | None:
-        raw = self._conn.connection.driver_connection
-        return direct.run(raw, parameters)  # type: ignore[arg-type]
-
-    async def _usual(
-        self, statement: sa.Executable, parameters: Parameters | None
-    ) -> sa.CursorResult[*tuple[object, ...]]:
-        return self._conn.execute(statement, parameters)
-
-
-class PgConnection(_Connection):
-    """An ``AsyncConnection`` on Postgres."""
-
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-        self.dialect = conn.dialect
-
-    async def _direct(self, direct: _Direct, parameters: Parameters) -> _Rows | None:
-        sync = self._conn.sync_connection
-        # An invalidated connection reconnects the usual way (that needs SQLAlchemy).
-        if sync is None or sync.invalidated:
-            return None
-        return await direct.run_async(sync, parameters)
-
-    async def _usual(
-        self, statement: sa.Executable, parameters: Parameters | None
-    ) -> sa.CursorResult[*tuple[object, ...]]:
+            sync = self._conn.sync_connection
+            # An invalidated connection reconnects the usual way (that needs SQLAlchemy).
+            if direct is not None and sync is not None and not sync.invalidated:
+                result = await direct.run_async(sync, parameters)
+                return cast(sa.CursorResult[*tuple[object, ...]], result)
         return await self._conn.execute(statement, parameters)
 
 
